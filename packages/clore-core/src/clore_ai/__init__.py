@@ -1,0 +1,92 @@
+"""clore_ai: the Python SDK for the Clore.ai GPU marketplace.
+
+>>> from clore_ai import CloreAI
+>>> client = CloreAI()                      # key from CLORE_API_KEY / keyring / config file
+>>> servers = client.marketplace(gpu="RTX 4090", max_price_usd=0.5)   # USD per hour
+"""
+
+from ._client import AsyncCloreAI, CloreAI
+from ._core import DEFAULT_BASE_URL
+from ._limiter import RateLimiter
+from ._validation import CURRENCIES, normalize_currency
+from ._version import __version__
+from .exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthError,
+    CloreAPIError,
+    CloreError,
+    CredentialsError,
+    DBError,
+    FieldError,
+    InvalidEndpointError,
+    InvalidInputError,
+    InvalidResponseError,
+    MissingAPIKeyError,
+    OrderOutcomeUnknown,
+    OrderPendingError,
+    RateLimitError,
+    UnknownAPIError,
+)
+from .models import (
+    HOURS_PER_DAY,
+    CancelOrdersResult,
+    MarketplaceServer,
+    MyServer,
+    NetSpecs,
+    Order,
+    PoHBalance,
+    RenterFees,
+    ServerConfig,
+    ServerPrice,
+    ServerRating,
+    ServerSpecs,
+    SpotMarket,
+    SpotOffer,
+    SpotServerInfo,
+    UsdPrice,
+    Wallet,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "AsyncCloreAI",
+    "AuthError",
+    "CURRENCIES",
+    "CancelOrdersResult",
+    "CloreAI",
+    "CloreAPIError",
+    "CloreError",
+    "CredentialsError",
+    "DBError",
+    "DEFAULT_BASE_URL",
+    "FieldError",
+    "HOURS_PER_DAY",
+    "InvalidEndpointError",
+    "InvalidInputError",
+    "InvalidResponseError",
+    "MarketplaceServer",
+    "MissingAPIKeyError",
+    "MyServer",
+    "NetSpecs",
+    "Order",
+    "OrderOutcomeUnknown",
+    "OrderPendingError",
+    "PoHBalance",
+    "RateLimitError",
+    "RateLimiter",
+    "RenterFees",
+    "ServerConfig",
+    "ServerPrice",
+    "ServerRating",
+    "ServerSpecs",
+    "SpotMarket",
+    "SpotOffer",
+    "SpotServerInfo",
+    "UnknownAPIError",
+    "UsdPrice",
+    "Wallet",
+    "__version__",
+    "normalize_currency",
+]

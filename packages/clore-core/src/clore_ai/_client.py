@@ -1,0 +1,261 @@
+"""The two clients: thin drivers of the sans-IO flows in ``_core``.
+
+They differ only in how they sleep and send (``time.sleep`` + ``httpx.Client`` versus
+``asyncio.sleep`` + ``httpx.AsyncClient``); every endpoint is declared once in
+``_endpoints``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import os
+import time
+from types import TracebackType
+from typing import Any, Awaitable, Callable, Optional
+
+import httpx
+
+from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
+from ._endpoints import Endpoints
+from ._limiter import RateLimiter, limiter_for_key
+from ._secret import mask
+from .credentials import ResolvedKey, resolve_api_key
+
+__all__ = ["AsyncCloreAI", "CloreAI"]
+
+
+def _check_settings(timeout: Any, max_retries: Any) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+        raise TypeError(f"max_retries must be an int, got {type(max_retries).__name__}")
+    if max_retries < 0:
+        raise ValueError("max_retries must be >= 0")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError("timeout must be a finite number of seconds > 0")
+
+
+class _BaseClient(Endpoints):
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        *,
+        transport: Any = None,
+        profile: Optional[str] = None,
+        limiter: Optional[RateLimiter] = None,
+        reconcile_timeout: float = 30.0,
+    ) -> None:
+        _check_settings(timeout, max_retries)
+        self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
+        secret = self._resolved.secret if self._resolved else None
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self._transport = transport
+        self._core = ClientCore(
+            key=lambda: secret,
+            base_url=base_url or os.environ.get("CLORE_API_URL") or DEFAULT_BASE_URL,
+            max_retries=max_retries,
+            limiter=limiter or limiter_for_key(secret.reveal() if secret else None),
+            reconcile_timeout=reconcile_timeout,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self._core.limiter
+
+    @property
+    def api_key_hint(self) -> str:
+        """The key as ``****abcd`` (never the whole key)."""
+        return mask(self._resolved.secret.reveal()) if self._resolved else "(none)"
+
+    @property
+    def key_source(self) -> Optional[str]:
+        """Where the key came from: argument, environment, keyring or config file."""
+        return self._resolved.source if self._resolved else None
+
+    def _httpx_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+            "follow_redirects": False,  # httpx would forward the `auth` header to any host
+        }
+        if self._transport is not None:
+            options["transport"] = self._transport
+        return options
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, key={self.api_key_hint!r})"
+
+
+class CloreAI(_BaseClient):
+    """Synchronous Clore.ai client.
+
+    ``api_key`` falls back to ``CLORE_API_KEY``, the OS keyring and ``~/.clore/config.json``;
+    ``base_url`` to ``CLORE_API_URL`` and ``https://api.clore.ai/v1``. ``transport`` takes any
+    httpx transport (for example :class:`clore_ai.sandbox.SandboxTransport`).
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        *,
+        transport: Optional[httpx.BaseTransport] = None,
+        profile: Optional[str] = None,
+        limiter: Optional[RateLimiter] = None,
+        reconcile_timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url,
+            timeout,
+            max_retries,
+            transport=transport,
+            profile=profile,
+            limiter=limiter,
+            reconcile_timeout=reconcile_timeout,
+        )
+        self._sleep = sleep
+        self._http: Optional[httpx.Client] = None
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:  # built lazily: creating an SSL context costs start-up time
+            self._http = httpx.Client(**self._httpx_options())
+        return self._http
+
+    def _send(self, request: httpx.Request) -> Outcome:
+        try:
+            return self._client().send(request)
+        except httpx.HTTPError as error:
+            return error
+
+    def _drive(self, flow: Flow[Any]) -> Any:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Sleep):
+                    self._sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    assert isinstance(step, Send)
+                    step = flow.send(self._send(step.request))
+        except StopIteration as stop:
+            return stop.value
+        except BaseException:
+            flow.close()  # lets create_order log an interrupted send
+            raise
+
+    def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
+        @functools.wraps(build)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return self._drive(build(self, *args, **kwargs))
+
+        return method
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+    def __enter__(self) -> CloreAI:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+class AsyncCloreAI(_BaseClient):
+    """Asynchronous Clore.ai client: the same methods as :class:`CloreAI`, awaited."""
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        *,
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+        profile: Optional[str] = None,
+        limiter: Optional[RateLimiter] = None,
+        reconcile_timeout: float = 30.0,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url,
+            timeout,
+            max_retries,
+            transport=transport,
+            profile=profile,
+            limiter=limiter,
+            reconcile_timeout=reconcile_timeout,
+        )
+        self._sleep = sleep
+        self._http: Optional[httpx.AsyncClient] = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(**self._httpx_options())
+        return self._http
+
+    async def _send(self, request: httpx.Request) -> Outcome:
+        try:
+            return await self._client().send(request)
+        except httpx.HTTPError as error:
+            return error
+
+    async def _drive(self, flow: Flow[Any]) -> Any:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Sleep):
+                    await self._sleep(step.seconds)
+                    step = flow.send(None)
+                else:
+                    assert isinstance(step, Send)
+                    step = flow.send(await self._send(step.request))
+        except StopIteration as stop:
+            return stop.value
+        except BaseException:
+            flow.close()
+            raise
+
+    def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
+        @functools.wraps(build)
+        async def method(*args: Any, **kwargs: Any) -> Any:
+            return await self._drive(build(self, *args, **kwargs))
+
+        return method
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncCloreAI:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.close()
+

@@ -1,0 +1,309 @@
+"""Every API endpoint, declared once for both clients.
+
+Each method below builds a *flow* (see ``_core``). The :class:`endpoint` descriptor turns
+it into a plain method on :class:`CloreAI` and a coroutine method on
+:class:`AsyncCloreAI`, and tells type checkers so.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Generic, List, TypeVar, overload
+
+from typing_extensions import Concatenate, ParamSpec
+
+from ._core import ClientCore, Flow, dict_body, envelope_parser
+from ._validation import build_create_order_body, check_issue, check_positive_int, check_price
+from .exceptions import FieldError, InvalidInputError
+from .models import (
+    CancelOrdersResult,
+    MarketplaceServer,
+    MyServer,
+    Order,
+    PoHBalance,
+    RenterFees,
+    ServerConfig,
+    SpotMarket,
+    Wallet,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncCloreAI, CloreAI
+
+__all__ = ["Endpoints", "endpoint", "filter_marketplace"]
+
+log = logging.getLogger("clore_ai")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_WALLETS = envelope_parser("wallets", Wallet, many=True)
+_MARKETPLACE = envelope_parser("servers", MarketplaceServer, many=True)
+_MY_SERVERS = envelope_parser("servers", MyServer, many=True)
+_ORDERS = envelope_parser("orders", Order, many=True)
+_SERVER_CONFIG = envelope_parser(None, ServerConfig)
+_SPOT_MARKET = envelope_parser(None, SpotMarket)
+_POH = envelope_parser(None, PoHBalance)
+_FEES = envelope_parser(None, RenterFees)
+_CANCEL_MANY = envelope_parser(None, CancelOrdersResult)
+
+
+class endpoint(Generic[P, R]):
+    """Descriptor: a flow-building function becomes a method of both clients."""
+
+    def __init__(self, build: Callable[Concatenate[Any, P], Flow[R]]) -> None:
+        self._build = build
+        functools.update_wrapper(self, build)
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> endpoint[P, R]: ...
+
+    @overload
+    def __get__(self, instance: CloreAI, owner: type[Any]) -> Callable[P, R]: ...
+
+    @overload
+    def __get__(self, instance: AsyncCloreAI, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    def __get__(self, instance: Any, owner: type[Any]) -> Any:
+        if instance is None:
+            return self
+        return instance._bind(self._build)
+
+
+def filter_marketplace(
+    servers: list[MarketplaceServer],
+    *,
+    gpu: str | None = None,
+    min_gpu_count: int | None = None,
+    min_ram_gb: float | None = None,
+    max_price_usd: float | None = None,
+    available_only: bool = True,
+) -> list[MarketplaceServer]:
+    """The client-side filters of ``marketplace()``; ``max_price_usd`` is USD per hour."""
+    needle = gpu.strip().lower() if gpu else None
+    kept = []
+    for server in servers:
+        if available_only and server.rented:
+            continue
+        if needle is not None:
+            names = [server.specs.gpu if server.specs and server.specs.gpu else "", *server.gpu_names]
+            if not any(needle in name.lower() for name in names):
+                continue
+        if min_gpu_count is not None and server.gpu_count < min_gpu_count:
+            continue
+        if min_ram_gb is not None and (server.ram_gb or 0.0) < min_ram_gb:
+            continue
+        if max_price_usd is not None:
+            price = server.price_usd
+            if price is None or price > max_price_usd:
+                continue
+        kept.append(server)
+    return kept
+
+
+def _optional_number(name: str, value: Any) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+    ):
+        raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}", code=2)
+
+
+class Endpoints:
+    """The API surface shared by :class:`CloreAI` and :class:`AsyncCloreAI`."""
+
+    _core: ClientCore
+
+    def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _orders_flow(self, include_completed: bool = False) -> Flow[List[Order]]:
+        params = {"return_completed": "true" if include_completed else "false"}
+        return self._core.call("my_orders", _ORDERS, params=params)
+
+    @endpoint
+    def wallets(self) -> Flow[List[Wallet]]:
+        """Wallet balances and deposit addresses, one per currency."""
+        return self._core.call("wallets", _WALLETS)
+
+    @endpoint
+    def marketplace(
+        self,
+        gpu: str | None = None,
+        min_gpu_count: int | None = None,
+        min_ram_gb: float | None = None,
+        max_price_usd: float | None = None,
+        available_only: bool = True,
+    ) -> Flow[List[MarketplaceServer]]:
+        """Servers on the marketplace, filtered client-side.
+
+        ``gpu`` is a case-insensitive substring of the GPU description or names;
+        ``max_price_usd`` is the highest on-demand price in USD **per hour**.
+        """
+        if gpu is not None and not isinstance(gpu, str):
+            raise InvalidInputError(f"gpu must be text, got {gpu!r}", code=2)
+        if min_gpu_count is not None and (isinstance(min_gpu_count, bool) or not isinstance(min_gpu_count, int)):
+            raise InvalidInputError(f"min_gpu_count must be a whole number, got {min_gpu_count!r}", code=2)
+        _optional_number("min_ram_gb", min_ram_gb)
+        _optional_number("max_price_usd", max_price_usd)
+        servers = yield from self._core.call("marketplace", _MARKETPLACE, auth=False)
+        return filter_marketplace(
+            servers,
+            gpu=gpu,
+            min_gpu_count=min_gpu_count,
+            min_ram_gb=min_ram_gb,
+            max_price_usd=max_price_usd,
+            available_only=available_only,
+        )
+
+    @endpoint
+    def my_servers(self) -> Flow[List[MyServer]]:
+        """Servers you host on the marketplace."""
+        return self._core.call("my_servers", _MY_SERVERS)
+
+    @endpoint
+    def server_config(self, server_name: str) -> Flow[ServerConfig]:
+        """Configuration of one of your hosted servers, by name (a GET with a JSON body)."""
+        if not isinstance(server_name, str) or not server_name.strip():
+            raise InvalidInputError("server_name must be the non-empty name of a server you host", code=2)
+        return self._core.call("server_config", _SERVER_CONFIG, json_body={"server_name": server_name})
+
+    @endpoint
+    def my_orders(self, include_completed: bool = False) -> Flow[List[Order]]:
+        """Your orders; with ``include_completed`` also finished ones (``expired``)."""
+        return self._orders_flow(bool(include_completed))
+
+    @endpoint
+    def spot_marketplace(self, server_id: int) -> Flow[SpotMarket]:
+        """The spot order book of one server. Bids are per day in each offer's currency."""
+        market_id = check_positive_int("server_id", server_id)
+        market = yield from self._core.call("spot_marketplace", _SPOT_MARKET, params={"market": market_id})
+        for offer in market.offers or []:
+            offer.server_id = market_id
+        return market
+
+    @endpoint
+    def create_order(
+        self,
+        server_id: int,
+        image: str,
+        type: str,
+        currency: str,
+        ssh_password: str | None = None,
+        ssh_key: str | None = None,
+        ports: Dict[str, str] | None = None,
+        env: Dict[str, str] | None = None,
+        jupyter_token: str | None = None,
+        command: str | None = None,
+        spot_price: float | None = None,
+        required_price: float | None = None,
+        autossh_entrypoint: bool | str | None = None,
+    ) -> Flow[Order]:
+        """Rent a server and return the new order.
+
+        The request is sent once. The API answers only ``{"code": 0}``, so the order is
+        found in ``my_orders``; after a failure that may have happened after sending, the
+        SDK looks for the order instead of re-sending and raises
+        :class:`~clore_ai.exceptions.OrderOutcomeUnknown` if it cannot tell.
+        ``spot_price`` and ``required_price`` are per day in ``currency``.
+        """
+        body = build_create_order_body(
+            server_id=server_id,
+            image=image,
+            type=type,
+            currency=currency,
+            ssh_password=ssh_password,
+            ssh_key=ssh_key,
+            ports=ports,
+            env=env,
+            jupyter_token=jupyter_token,
+            command=command,
+            spot_price=spot_price,
+            required_price=required_price,
+            autossh_entrypoint=autossh_entrypoint,
+        )
+        return (yield from self._core.create_order(body, list_orders=self._orders_flow))
+
+    @endpoint
+    def cancel_order(self, order_id: int, issue: str | None = None) -> Flow[Dict[str, Any]]:
+        """Cancel an order, optionally reporting an issue with the server (≤ 2048 chars).
+
+        Idempotent: cancelling an order that has already ended returns
+        ``{"code": 0, "already_ended": True}`` instead of raising, so a retried cancel is
+        safe. An issue report cannot be attached to an order that has already ended; then
+        the result says ``"issue_reported": False``.
+        """
+        body: dict[str, Any] = {"id": check_positive_int("order_id", order_id)}
+        text = check_issue(issue)
+        if text is not None:
+            body["issue"] = text
+        try:
+            return (yield from self._core.call("cancel_order", dict_body, method="POST", json_body=body))
+        except FieldError as error:
+            if error.error != "order_not_active":
+                raise
+        result: dict[str, Any] = {"code": 0, "already_ended": True}
+        if text is not None:
+            log.warning("order %s had already ended; the issue report was not delivered", body["id"])
+            result["issue_reported"] = False
+        return result
+
+    @endpoint
+    def cancel_orders(self, order_ids: List[int]) -> Flow[CancelOrdersResult]:
+        """Cancel several orders in one request; the result lists the ones that failed."""
+        if isinstance(order_ids, (str, bytes)) or not order_ids:
+            raise InvalidInputError("order_ids must be a non-empty list of order ids", code=2)
+        ids = [check_positive_int("order_id", value) for value in order_ids]
+        return self._core.call("cancel_orders", _CANCEL_MANY, method="POST", json_body={"order_ids": ids})
+
+    @endpoint
+    def set_server_settings(
+        self,
+        name: str,
+        availability: bool | None = None,
+        mrl: int | None = None,
+        on_demand: float | None = None,
+        spot: float | None = None,
+    ) -> Flow[Dict[str, Any]]:
+        """Host side: availability, maximum rental length (hours) and prices **per day**.
+
+        Only the given settings are sent (zero values are sent, not dropped).
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError("name must be the non-empty name of a server you host", code=2)
+        body: dict[str, Any] = {"name": name}
+        if availability is not None:
+            if not isinstance(availability, bool):
+                raise InvalidInputError(f"availability must be true or false, got {availability!r}", code=2)
+            body["availability"] = availability
+        if mrl is not None:
+            body["mrl"] = check_positive_int("mrl", mrl)
+        if on_demand is not None:
+            body["on_demand"] = check_price("on_demand", on_demand, allow_zero=True)
+        if spot is not None:
+            body["spot"] = check_price("spot", spot, allow_zero=True)
+        return self._core.call("set_server_settings", dict_body, method="POST", json_body=body)
+
+    @endpoint
+    def set_spot_price(self, order_id: int, price: float) -> Flow[Dict[str, Any]]:
+        """Change the bid of your spot order (per day, in the order's currency).
+
+        Lowering is allowed once per 600 s and by at most ``max_step``; the API answers
+        with a :class:`~clore_ai.exceptions.FieldError` carrying those values otherwise.
+        """
+        body = {
+            "order_id": check_positive_int("order_id", order_id),
+            "desired_price": check_price("price", price),
+        }
+        return self._core.call("set_spot_price", dict_body, method="POST", json_body=body)
+
+    @endpoint
+    def poh_balance(self) -> Flow[PoHBalance]:
+        """Proof-of-Holding entries and balance."""
+        return self._core.call("poh_balance", _POH)
+
+    @endpoint
+    def renter_fees(self) -> Flow[RenterFees]:
+        """Renter fees, PoH discount configuration and creation fees."""
+        return self._core.call("renter_fees", _FEES)
+

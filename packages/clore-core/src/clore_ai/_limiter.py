@@ -1,0 +1,97 @@
+"""The client-side rate limiter: one per API key per process.
+
+Reservation-based: a caller takes the next free slot under a lock and is told how long to
+sleep until it. Nobody polls, nobody reads-then-sleeps, so many threads and coroutines
+sharing one limiter are spaced exactly ``interval`` apart in the order they asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from typing import Callable
+
+__all__ = ["DEFAULT_INTERVAL", "DEFAULT_ORDER_INTERVAL", "RateLimiter", "limiter_for_key", "key_fingerprint"]
+
+# The API allows 1 request/s and create_order once per 5 s. A small margin keeps arrivals
+# at the server >= 1 s apart despite scheduling jitter between taking a slot and sending.
+DEFAULT_INTERVAL = 1.04
+DEFAULT_ORDER_INTERVAL = 5.1
+MAX_THROTTLE_BACKOFF = 32.0
+
+Clock = Callable[[], float]
+
+
+class RateLimiter:
+    """At most one request per ``interval`` and one create_order per ``order_interval``."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        order_interval: float = DEFAULT_ORDER_INTERVAL,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        if interval < 0 or order_interval < 0:
+            raise ValueError("rate limiter intervals must be >= 0")
+        self.interval = interval
+        self.order_interval = order_interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._next_any = float("-inf")
+        self._next_order = float("-inf")
+        self._throttle_streak = 0
+        self.claimed_order_ids: set[int] = set()  # orders already adopted by a create_order call
+
+    def reserve(self, *, order: bool = False) -> float:
+        """Take the next slot; return how many seconds to wait before sending."""
+        with self._lock:
+            now = self.clock()
+            slot = max(now, self._next_any)
+            if order:
+                slot = max(slot, self._next_order)
+                self._next_order = slot + self.order_interval
+            self._next_any = slot + self.interval
+            return slot - now
+
+    def throttled(self, retry_after: float | None = None, *, order: bool = False) -> float:
+        """The server answered code 5 / HTTP 429: push every caller back.
+
+        The penalty doubles with each consecutive throttle (1 s, 2 s, 4 s …) and is at
+        least ``retry_after`` when the server sent one. Returns the penalty.
+        """
+        with self._lock:
+            now = self.clock()
+            backoff = min(self.interval * (2**self._throttle_streak), MAX_THROTTLE_BACKOFF)
+            self._throttle_streak += 1
+            penalty = max(backoff, retry_after or 0.0)
+            self._next_any = max(self._next_any, now + penalty)
+            if order:
+                self._next_order = max(self._next_order, now + max(penalty, self.order_interval))
+            return penalty
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._throttle_streak = 0
+
+
+_registry: dict[str, RateLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def key_fingerprint(api_key: str | None) -> str:
+    """A stable, non-reversible name for a key (the key itself is never used as a name)."""
+    if not api_key:
+        return "anonymous"
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def limiter_for_key(api_key: str | None) -> RateLimiter:
+    """The process-wide limiter shared by every client of this key, sync and async."""
+    name = key_fingerprint(api_key)
+    with _registry_lock:
+        limiter = _registry.get(name)
+        if limiter is None:
+            limiter = _registry[name] = RateLimiter()
+        return limiter

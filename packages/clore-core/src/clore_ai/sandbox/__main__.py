@@ -1,0 +1,69 @@
+"""``python -m clore_ai.sandbox``: serve the sandbox API on the loopback, or show a demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._api import RateLimits, Sandbox
+from ._server import SandboxServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m clore_ai.sandbox",
+        description="Run an offline Clore.ai API on the loopback (any API key works).",
+    )
+    parser.add_argument("command", nargs="?", choices=["serve", "demo"], default="serve")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--servers", type=int, default=300, help="marketplace size (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="marketplace seed (default 0)")
+    parser.add_argument("--no-rate-limit", action="store_true", help="do not enforce 1 request/s")
+    parser.add_argument("--state-file", help="persist accounts in this file")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def _demo(sandbox: Sandbox) -> int:
+    from .._client import CloreAI
+    from ._transport import SandboxTransport
+
+    with CloreAI(api_key="sandbox-demo", transport=SandboxTransport(sandbox)) as client:
+        servers = client.marketplace(gpu="RTX 4090", max_price_usd=0.5)
+        servers.sort(key=lambda s: s.price_usd or 0)
+        print(f"{'ID':>6}  {'GPU':<28} {'$/hour':>8} {'$/day':>8}  CC")
+        for s in servers[:10]:
+            print(f"{s.id:>6}  {s.gpu_model or '?':<28} {s.price_usd or 0:>8.4f} {s.price_usd_per_day or 0:>8.2f}  {s.location}")
+        print(f"{len(servers)} RTX 4090 servers under $0.50/hour in the sandbox marketplace")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not 3 <= args.servers <= 100_000:
+        print("error: --servers must be between 3 and 100000", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(
+        servers=args.servers,
+        seed=args.seed,
+        rate_limits=RateLimits.off() if args.no_rate_limit else None,
+        state_file=args.state_file,
+    )
+    if args.command == "demo":
+        return _demo(sandbox)
+    try:
+        server = SandboxServer(sandbox, host=args.host, port=args.port, verbose=args.verbose)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"clore sandbox API on {server.url} ({args.servers} servers, seed {args.seed}); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,657 @@
+"""The sandbox API: one request in, one response out, following clore-api.md.
+
+:meth:`Sandbox.handle` takes a method, path, query, headers and body and returns a
+:class:`SandboxResponse`. The httpx transport and the loopback HTTP server both call it,
+so they behave identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ._account import CREATION_FEES, new_account_state
+from ._catalogue import RATES, Catalogue, build_catalogue
+from ._faults import Fault, FaultPlan
+from ._store import FileStore, MemoryStore
+
+__all__ = ["RateLimits", "RequestRecord", "Sandbox", "SandboxResponse"]
+
+HTTP_STATUS_FOR_CODE = {0: 200, 1: 500, 2: 400, 3: 401, 4: 404, 5: 429, 6: 200}
+LOWERING_PERIOD = 600
+MAX_STEP_SHARE = 0.3  # a spot bid may drop by at most 30 % of its value per change
+EPSILON = 1e-12
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Per-key limits the sandbox enforces (429 + ``{"code":5}`` when exceeded)."""
+
+    interval: float = 1.0
+    order_interval: float = 5.0
+
+    @classmethod
+    def off(cls) -> RateLimits:
+        return cls(0.0, 0.0)
+
+    def scaled(self, factor: float) -> RateLimits:
+        return RateLimits(self.interval * factor, self.order_interval * factor)
+
+
+@dataclass(frozen=True)
+class SandboxResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: str | None = None  # "connect", "drop" or "timeout": the transport fails instead
+    delay: float = 0.0  # seconds to wait before answering (latency fault)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the sandbox saw it (for tests: arrival gaps, what was sent)."""
+
+    at: float
+    key: str
+    endpoint: str
+    method: str
+    status: int
+    code: int | None
+
+
+class _Answer(Exception):
+    """Raised by a rule to answer with an error code at once."""
+
+    def __init__(self, code: int, error: str | None = None, **extra: Any) -> None:
+        super().__init__(error or str(code))
+        self.payload: dict[str, Any] = {"code": code}
+        if error is not None:
+            self.payload["error"] = error
+        self.payload.update(extra)
+
+
+def _fingerprint(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+class Sandbox:
+    """A stateful, offline Clore.ai API.
+
+    ``servers``/``seed`` shape the marketplace; ``clock`` (wall seconds) drives order
+    times, spend, deployment, spot lowering and rate limits; ``rate_limits`` may be
+    ``RateLimits.off()``; ``state_file`` persists accounts across processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        servers: int = 300,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+        rate_limits: RateLimits | None = None,
+        deploy_seconds: float = 5.0,
+        state_file: str | None = None,
+        store: MemoryStore | FileStore | None = None,
+    ) -> None:
+        self.catalogue: Catalogue = build_catalogue(servers, seed)
+        self.clock = clock
+        self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
+        self.deploy_seconds = deploy_seconds
+        self.store = store or (FileStore(state_file) if state_file else MemoryStore())
+        self.faults = FaultPlan()
+        self.requests: deque[RequestRecord] = deque(maxlen=100_000)
+        self._lock = threading.RLock()
+        self._body_cache: dict[str, tuple[int, bytes]] = {}
+        self._routes: dict[str, tuple[str, Callable[..., dict[str, Any] | bytes], bool]] = {
+            "wallets": ("GET", self._wallets, True),
+            "marketplace": ("GET", self._marketplace, False),
+            "my_servers": ("GET", self._my_servers, True),
+            "server_config": ("GET", self._server_config, True),
+            "my_orders": ("GET", self._my_orders, True),
+            "spot_marketplace": ("GET", self._spot_marketplace, True),
+            "set_server_settings": ("POST", self._set_server_settings, True),
+            "set_spot_price": ("POST", self._set_spot_price, True),
+            "cancel_order": ("POST", self._cancel_order, True),
+            "cancel_orders": ("POST", self._cancel_orders, True),
+            "create_order": ("POST", self._create_order, True),
+            "poh_balance": ("GET", self._poh_balance, True),
+            "renter_fees": ("GET", self._renter_fees, True),
+        }
+
+    # ── entry point ───────────────────────────────────────────────────────
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> SandboxResponse:
+        endpoint = path.rstrip("/").rsplit("/", 1)[-1]
+        fault = self.faults.take(endpoint)
+        if fault is not None and not fault.execute:
+            return self._fault_response(fault, None)
+        status, payload_bytes = self._execute(method.upper(), endpoint, query, headers, body)
+        response = SandboxResponse(status, payload_bytes, {"content-type": "application/json"})
+        return self._fault_response(fault, response) if fault is not None else response
+
+    def _execute(
+        self, method: str, endpoint: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, bytes]:
+        key = headers.get("auth")
+        now = self.clock()
+        with self._lock, self.store.transaction() as accounts:
+            fingerprint = _fingerprint(key) if key else "anonymous"
+            try:
+                route = self._routes.get(endpoint)
+                if route is None or route[0] != method:
+                    raise _Answer(4)
+                _, rule, needs_auth = route
+                if key is not None and key.startswith("invalid"):
+                    raise _Answer(3)
+                if key is None and needs_auth:
+                    raise _Answer(3)
+                account = accounts.get(fingerprint)
+                if account is None:
+                    account = accounts[fingerprint] = new_account_state(fingerprint, now)
+                self._check_rate(account, endpoint, now)
+                args = self._arguments(method, query, body)
+                result = rule(account, args, now)
+            except _Answer as answer:
+                result = answer.payload
+            code = None if isinstance(result, bytes) else int(result.get("code", 0))
+            status = HTTP_STATUS_FOR_CODE.get(code if code is not None else 0, 200)
+            self.requests.append(RequestRecord(now, fingerprint, endpoint, method, status, code))
+        return status, result if isinstance(result, bytes) else _dumps(result)
+
+    def _arguments(self, method: str, query: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        args: dict[str, Any] = dict(query)
+        if body:
+            try:
+                decoded = json.loads(body)
+            except ValueError:
+                raise _Answer(2) from None
+            if not isinstance(decoded, dict):
+                raise _Answer(2)
+            args.update(decoded)
+        return args
+
+    def _check_rate(self, account: dict[str, Any], endpoint: str, now: float) -> None:
+        limits = self.rate_limits
+        last = account.get("last_request")
+        if last is not None and now - last < limits.interval - EPSILON:
+            raise _Answer(5)
+        if endpoint == "create_order":
+            last_order = account.get("last_create_order")
+            if last_order is not None and now - last_order < limits.order_interval - EPSILON:
+                raise _Answer(5)
+            account["last_create_order"] = now
+        account["last_request"] = now
+
+    def _fault_response(self, fault: Fault, real: SandboxResponse | None) -> SandboxResponse:
+        kind = fault.kind
+        if kind == "latency":
+            base = real or SandboxResponse(200, b'{"code":0}', {"content-type": "application/json"})
+            return SandboxResponse(base.status, base.body, base.headers, delay=fault.latency)
+        if kind == "drop_before":
+            return SandboxResponse(0, b"", drop="connect", delay=fault.latency)
+        if kind == "drop_after":
+            return SandboxResponse(0, b"", drop="drop", delay=fault.latency)
+        if kind == "timeout_after":
+            return SandboxResponse(0, b"", drop="timeout", delay=fault.latency)
+        if kind == "html_5xx":
+            page = f"<html><head><title>{fault.status} Bad Gateway</title></head><body>cloudflare</body></html>"
+            return SandboxResponse(fault.status, page.encode(), {"content-type": "text/html"}, delay=fault.latency)
+        if kind == "truncated_json":
+            body = real.body if real else b'{"code":0}'
+            return SandboxResponse(200, body[: max(1, len(body) // 2)], {"content-type": "application/json"})
+        if kind == "invalid_json":
+            return SandboxResponse(200, b'{"code": 0, oops', {"content-type": "application/json"})
+        headers = {"content-type": "application/json"}
+        if fault.retry_after is not None:
+            headers["retry-after"] = f"{fault.retry_after:g}"
+        return SandboxResponse(429, b'{"code":5}', headers, delay=fault.latency)
+
+    # ── inspection helpers for tests ──────────────────────────────────────
+
+    def account_state(self, api_key: str) -> dict[str, Any] | None:
+        with self._lock, self.store.transaction() as accounts:
+            state = accounts.get(_fingerprint(api_key))
+            return json.loads(json.dumps(state)) if state is not None else None
+
+    def orders_created(self, api_key: str) -> list[dict[str, Any]]:
+        """Orders the key created in this sandbox (ids >= 1000), newest last."""
+        state = self.account_state(api_key) or {"orders": {}}
+        return sorted((o for o in state["orders"].values() if o["id"] >= 1000), key=lambda o: o["id"])
+
+    def reset(self) -> None:
+        with self._lock:
+            self.store.reset()
+            self._body_cache.clear()
+            self.faults.clear()
+            self.requests.clear()
+
+    # ── shared pieces ─────────────────────────────────────────────────────
+
+    def _balances(self, account: dict[str, Any], now: float) -> dict[str, float]:
+        balances = dict(account["deposits"])
+        for order in account["orders"].values():
+            currency = order["currency"]
+            balances[currency] = balances.get(currency, 0.0) - order.get("creation_fee", 0.0) - self._spend(order, now)
+        return balances
+
+    def _spend(self, order: dict[str, Any], now: float) -> float:
+        end = order.get("_ended_at") or now
+        return max(0.0, order["price"] * (end - order["ct"]) / 86400.0)
+
+    def _hosted_market_entry(self, account: dict[str, Any], hosted: dict[str, Any]) -> dict[str, Any]:
+        coins = hosted.get("allowed_coins") or ["bitcoin"]
+        usd = hosted.get("usd_pricing", {}).get(coins[0], {})
+        return {
+            "id": hosted["id"],
+            "owner": account["user_id"],
+            "mrl": hosted.get("mrl", 72),
+            "price": {
+                "on_demand": {c: hosted["pricing"].get(c, 0) for c in coins},
+                "spot": {c: hosted["spot_pricing"].get(c, 0) for c in coins},
+                "usd": {
+                    "on_demand_btc": usd.get("on_demand", 0),
+                    "on_demand_clore": usd.get("on_demand", 0),
+                    "on_demand_usd": usd.get("on_demand", 0),
+                    "spot": usd.get("spot", 0),
+                },
+            },
+            "rented": bool(account["rented_overrides"].get(str(hosted["id"]), False)),
+            "specs": hosted.get("specs"),
+            "reliability": 1.0,
+            "allowed_coins": coins,
+            "rating": {"avg": 5, "cnt": 3},
+            "gpu_array": hosted.get("gpu_array", []),
+            "gigaspot": False,
+            "cuda_version": "12.4",
+        }
+
+    def _public_hosted(self, account: dict[str, Any]) -> list[dict[str, Any]]:
+        return [h for h in account["hosted"].values() if h.get("id") and h.get("visibility") == "public"]
+
+    def _server_wire(self, account: dict[str, Any], server_id: int) -> tuple[dict[str, Any] | None, bool, bool]:
+        """(marketplace object, online, owned by the account)."""
+        entry = self.catalogue.servers.get(server_id)
+        if entry is not None:
+            wire = dict(entry.wire)
+            override = account["rented_overrides"].get(str(server_id))
+            if override is not None:
+                wire["rented"] = override
+            return wire, entry.online, False
+        for hosted in self._public_hosted(account):
+            if hosted["id"] == server_id:
+                return self._hosted_market_entry(account, hosted), bool(hosted.get("online")), True
+        return None, False, False
+
+    def _touch(self, account: dict[str, Any]) -> None:
+        account["version"] = account.get("version", 0) + 1
+
+    # ── endpoints ─────────────────────────────────────────────────────────
+
+    def _wallets(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        balances = self._balances(account, now)
+        wallets = [
+            {
+                "name": name,
+                "deposit": info["deposit"],
+                "balance": round(balances.get(name, 0.0), 8),
+                "withdrawal_fee": {"bitcoin": 0.00005, "CLORE-Blockchain": 50, "USD-Blockchain": 1}[name],
+            }
+            for name, info in account["wallets"].items()
+        ]
+        return {"wallets": wallets, "code": 0}
+
+    def _marketplace(self, account: dict[str, Any], args: dict[str, Any], now: float) -> bytes:
+        # Bodies are cached by what makes them differ (rented overrides, public hosted
+        # servers), so fresh accounts share one body and a 5,000-server answer is serialised
+        # once per state change, not once per request.
+        hosted = self._public_hosted(account)
+        overrides = account["rented_overrides"]
+        signature = json.dumps([overrides, hosted], sort_keys=True)
+        cached = self._body_cache.get(signature)
+        if cached is not None:
+            return cached[1]
+        servers = []
+        for entry in self.catalogue.servers.values():
+            override = overrides.get(str(entry.id))
+            if override is None or override == entry.wire["rented"]:
+                servers.append(entry.wire)
+            else:
+                servers.append({**entry.wire, "rented": override})
+        servers.extend(self._hosted_market_entry(account, h) for h in hosted)
+        body = _dumps({"servers": servers, "my_servers": [h["id"] for h in hosted], "code": 0})
+        if len(self._body_cache) > 64:
+            self._body_cache.clear()
+        self._body_cache[signature] = (0, body)
+        return body
+
+    def _my_servers(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        servers = []
+        for hosted in account["hosted"].values():
+            item = {k: v for k, v in hosted.items() if k not in ("spot_pricing", "mrl", "background_job", "initialized")}
+            item["min_spot_pricing"] = hosted.get("spot_pricing", {})
+            if hosted.get("id"):
+                item["gpu_count"] = len(hosted.get("gpu_array", []))
+                item["allowed_currencies"] = hosted.get("allowed_coins", [])
+            servers.append(item)
+        return {"servers": servers, "limit": 16, "code": 0}
+
+    def _find_hosted(self, account: dict[str, Any], name: Any) -> dict[str, Any]:
+        if not isinstance(name, str) or not name:
+            raise _Answer(2)
+        hosted = account["hosted"].get(name)
+        if hosted is None:
+            raise _Answer(6, "server_dont_exist")
+        return hosted  # type: ignore[no-any-return]
+
+    def _server_config(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        hosted = self._find_hosted(account, args.get("server_name"))
+        config = {k: v for k, v in hosted.items() if k not in ("init_token", "working_properly")}
+        return {"config": config, "creation_completed": bool(hosted.get("id")), "code": 0}
+
+    def _order_wire(self, order: dict[str, Any], now: float) -> dict[str, Any]:
+        wire = {k: v for k, v in order.items() if not k.startswith("_") and k != "ports"}
+        wire["spend"] = round(self._spend(order, now), 8)
+        ended = bool(order.get("_ended_at"))
+        wire["expired"] = ended
+        wire["online"] = not ended
+        wire["mon_container"] = 2 if now >= order.get("_deployed_at", 0) else 1
+        entry = self.catalogue.servers.get(order["si"])
+        if entry is not None:
+            for name in ("specs", "rating", "reliability", "cuda_version", "gpu_array"):
+                if name in entry.wire:
+                    wire[name] = entry.wire[name]
+        return wire
+
+    def _my_orders(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        completed = str(args.get("return_completed", "false")).lower() == "true"
+        orders = [
+            self._order_wire(order, now)
+            for order in sorted(account["orders"].values(), key=lambda o: o["id"])
+            if completed or not order.get("_ended_at")
+        ]
+        return {"orders": orders, "limit": 999999, "code": 0}
+
+    def _spot_book(self, account: dict[str, Any], server_id: int) -> list[dict[str, Any]]:
+        entry = self.catalogue.servers.get(server_id)
+        offers = [dict(o) for o in (entry.spot_offers if entry else ())]
+        for order in account["orders"].values():
+            if order["si"] == server_id and order.get("spot") and not order.get("_ended_at"):
+                offers.append(
+                    {"offer_id": order["id"], "bid": order["price"], "active": False, "my": True, "currency": order["currency"]}
+                )
+        if offers:
+            best = max(offers, key=lambda o: o["bid"] * RATES.get(o["currency"], 0.0))
+            for offer in offers:
+                offer["active"] = offer is best
+        return offers
+
+    def _spot_marketplace(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        raw = args.get("market")
+        if raw is None or not str(raw).isdigit():
+            raise _Answer(2)
+        server_id = int(raw)
+        wire, online, _ = self._server_wire(account, server_id)
+        if wire is None:
+            return {"market": {"offers": [], "server": None}, "exists": False, "code": 0}
+        market = {
+            "currency_rates_in_usd": dict(RATES),
+            "offers": self._spot_book(account, server_id),
+            "server": {
+                "min_pricing": dict(wire["price"]["spot"]),
+                "mrl": int(wire.get("mrl", 720)) * 3600,
+                "visibility": "public",
+                "online": online,
+            },
+        }
+        return {"market": market, "exists": True, "code": 0}
+
+    def _set_server_settings(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        hosted = self._find_hosted(account, args.get("name"))
+        legacy = ("availability", "mrl", "on_demand", "spot")
+        per_currency = "bitcoin_on_demand" in args or "bitcoin_spot" in args
+        if not per_currency and not all(name in args for name in legacy):
+            raise _Answer(6, "not_all_parameters_present")
+        mrl = args.get("mrl", hosted.get("mrl"))
+        if not _is_int(mrl) or not 6 <= mrl <= 3000:
+            raise _Answer(6, "invalid_mrl")
+        if "availability" in args and not isinstance(args["availability"], bool):
+            raise _Answer(6, "invalid_input")
+        prices: dict[tuple[str, str], float] = {}
+        for currency in RATES:
+            for kind in ("on_demand", "spot"):
+                key = f"{currency}_{kind}"
+                if currency == "bitcoin" and not per_currency:
+                    key = kind
+                if key in args:
+                    if not _is_number(args[key]) or args[key] < 0:
+                        raise _Answer(6, "invalid_input")
+                    prices[(currency, kind)] = float(args[key])
+        hosted["mrl"] = mrl
+        if "availability" in args:
+            hosted["visibility"] = "public" if args["availability"] else "hidden"
+        for (currency, kind), value in prices.items():
+            hosted["pricing" if kind == "on_demand" else "spot_pricing"][currency] = value
+        self._touch(account)
+        return {"code": 0}
+
+    def _own_order(self, account: dict[str, Any], raw: Any, missing: str) -> dict[str, Any]:
+        if not _is_int(raw):
+            raise _Answer(2)
+        order = account["orders"].get(str(raw))
+        if order is None:
+            raise _Answer(6, missing)
+        return order  # type: ignore[no-any-return]
+
+    def _set_spot_price(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        desired = args.get("desired_price")
+        if not _is_number(desired) or desired <= 0:
+            raise _Answer(2)
+        order = self._own_order(account, args.get("order_id"), "order_dont_exist")
+        if not order.get("spot") or order.get("_ended_at"):
+            raise _Answer(6, "order_dont_exist")
+        wire, _, _ = self._server_wire(account, order["si"])
+        minimum = (wire or {}).get("price", {}).get("spot", {}).get(order["currency"], 0.0)
+        if desired < minimum - EPSILON:
+            raise _Answer(6, "amount_too_low")
+        current = order["price"]
+        if desired < current - EPSILON:
+            last = account["last_lowering"].get(str(order["id"]))
+            if last is not None and now - last < LOWERING_PERIOD:
+                raise _Answer(6, "can_lower_every_600_seconds", time_to_lowering=int(math.ceil(LOWERING_PERIOD - (now - last))))
+            max_step = round(current * MAX_STEP_SHARE, 8)
+            if current - desired > max_step + EPSILON:
+                raise _Answer(6, "exceeded_max_step", max_step=max_step)
+            account["last_lowering"][str(order["id"])] = now
+        order["price"] = float(desired)
+        return {"code": 0}
+
+    def _end_order(self, account: dict[str, Any], order: dict[str, Any], now: float) -> None:
+        order["_ended_at"] = now
+        if not order.get("spot"):
+            account["rented_overrides"][str(order["si"])] = False
+        self._touch(account)
+
+    def _cancel_order(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        issue = args.get("issue")
+        if issue is not None and not isinstance(issue, str):
+            raise _Answer(2)
+        if isinstance(issue, str) and len(issue) > 2048:
+            raise _Answer(6, "issue_description_too_long")
+        order = self._own_order(account, args.get("id"), "you_dont_own_this_order")
+        if order.get("_ended_at"):
+            raise _Answer(6, "order_not_active")
+        self._end_order(account, order, now)
+        if issue:
+            order["_issue_reported"] = True
+        return {"code": 0}
+
+    def _cancel_orders(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        ids = args.get("order_ids")
+        if not isinstance(ids, list) or not ids or not all(_is_int(i) for i in ids):
+            raise _Answer(2)
+        failed = []
+        for order_id in ids:
+            order = account["orders"].get(str(order_id))
+            if order is None or order.get("_ended_at"):
+                failed.append(order_id)
+            else:
+                self._end_order(account, order, now)
+        return {"failed_to_cancel": failed, "code": 0}
+
+    def _poh_balance(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        return {
+            "items": [],
+            "balance": {
+                "total": 0,
+                "free_amount": 0,
+                "reward_amount": 0,
+                "offers": {
+                    "rented_amount": 0,
+                    "rented_on_marketplace_amount": 0,
+                    "rented_finished_amount": 0,
+                    "leased_amount": 0,
+                    "leased_finished_amount": 0,
+                },
+            },
+            "count": 0,
+            "code": 0,
+        }
+
+    def _renter_fees(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        base = {c: 10 for c in RATES}
+        return {
+            "renter_fees": {"on_demand": {"base": base}, "spot": {"base": dict(base)}},
+            "poh_config": {"max_reduction_percent": 50, "max_poh_amount": 100000},
+            "creation_fees": {"on_demand": dict(CREATION_FEES["on-demand"]), "spot": dict(CREATION_FEES["spot"])},
+            "poh_balance": 0,
+            "code": 0,
+        }
+
+    # ── create_order ──────────────────────────────────────────────────────
+
+    @staticmethod
+    def _check_order_input(args: dict[str, Any]) -> None:
+        """Code 2 for malformed input, in the order the fields are documented."""
+        ok = (
+            isinstance(args.get("currency"), str)
+            and isinstance(args.get("image"), str)
+            and bool(args.get("image"))
+            and _is_int(args.get("renting_server"))
+            and args.get("type") in ("on-demand", "spot")
+        )
+        if ok and args["type"] == "spot":
+            ok = _is_number(args.get("spotprice")) and args["spotprice"] > 0
+        password = args.get("ssh_password")
+        if ok and password is not None:
+            ok = isinstance(password, str) and password.isalnum() and password.isascii() and len(password) <= 32
+        if ok and args.get("ssh_key") is not None:
+            ok = isinstance(args["ssh_key"], str) and len(args["ssh_key"]) <= 3072
+        if ok and args.get("jupyter_token") is not None:
+            ok = isinstance(args["jupyter_token"], str) and len(args["jupyter_token"]) <= 32
+        ports = args.get("ports")
+        if ok and ports is not None:
+            ok = isinstance(ports, dict) and all(
+                str(p).isdigit() and v in ("tcp", "http") for p, v in ports.items()
+            )
+        env = args.get("env")
+        if ok and env is not None:
+            ok = isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        if ok and args.get("autossh_entrypoint") is not None:
+            ok = isinstance(args["autossh_entrypoint"], bool)
+        if ok and args.get("required_price") is not None:
+            ok = _is_number(args["required_price"])
+        if not ok:
+            raise _Answer(2)
+
+    def _create_order(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        self._check_order_input(args)
+        server_id, currency, spot = args["renting_server"], args["currency"], args["type"] == "spot"
+        wire, online, owned = self._server_wire(account, server_id)
+        if wire is None:
+            raise _Answer(6, "server-dont-exist")
+        if owned:
+            raise _Answer(6, "cant_rent_from_yourself")
+        if wire.get("gigaspot") is True:
+            raise _Answer(6, "machine-is-on-gigaspot")
+        if not online:
+            raise _Answer(6, "server-offline")
+        if currency not in (wire.get("allowed_coins") or []):
+            raise _Answer(6, "currency-not-allowed")
+        mine = [o for o in account["orders"].values() if o["si"] == server_id and not o.get("_ended_at")]
+        if not spot and wire.get("rented"):
+            raise _Answer(6, "server-already-rented")
+        if spot and any(o.get("spot") for o in mine):
+            raise _Answer(6, "you_already_have_spot_order")
+        if spot:
+            minimum = wire["price"]["spot"].get(currency, 0.0)
+            if args["spotprice"] < minimum - EPSILON:
+                raise _Answer(6, "too_low_price", min_price=minimum)
+            price = float(args["spotprice"])
+        else:
+            price = float(wire["price"]["on_demand"][currency])
+            required = args.get("required_price")
+            if required is not None and abs(required - price) > max(EPSILON, price * 1e-6):
+                raise _Answer(6, "price_changed", current_price=price)
+        fee = CREATION_FEES["spot" if spot else "on-demand"].get(currency, 0.0)
+        if self._balances(account, now).get(currency, 0.0) < fee + price / 24.0:
+            raise _Answer(6, "not_enough_balance")
+        self._store_new_order(account, args, wire, price, fee, now)
+        return {"code": 0}
+
+    def _store_new_order(
+        self, account: dict[str, Any], args: dict[str, Any], wire: dict[str, Any], price: float, fee: float, now: float
+    ) -> None:
+        order_id = account["next_order_id"]
+        account["next_order_id"] = order_id + 1
+        ports = {str(k): v for k, v in (args.get("ports") or {"22": "tcp"}).items()}
+        digest = hashlib.sha256(f"{order_id}:{wire['id']}".encode()).hexdigest()
+        tcp = [f"{p}:{10000 + (int(p) * 7 + order_id * 13) % 50000}" for p, kind in ports.items() if kind == "tcp"]
+        http = [p for p, kind in ports.items() if kind == "http"]
+        order: dict[str, Any] = {
+            "id": order_id,
+            "si": wire["id"],
+            "owner": wire.get("owner"),
+            "image": args["image"],
+            "currency": args["currency"],
+            "price": price,
+            "creation_fee": fee,
+            "ct": int(now),
+            "mrl": wire.get("mrl", 720),
+            "spot": args["type"] == "spot",
+            "pub_cluster": [f"n{int(digest[0], 16) % 5 + 1}.{['msk', 'prg', 'fra', 'hel'][int(digest[1], 16) % 4]}.cloreai.ru"],
+            "tcp_ports": tcp,
+            "ports": ports,
+            "_deployed_at": now + self.deploy_seconds,
+        }
+        if http:
+            order["http_port"] = http[0]
+            order["http_pub"] = digest[2:15] + ".cloreai.ru"
+        account["orders"][str(order_id)] = order
+        if args["type"] != "spot":
+            account["rented_overrides"][str(wire["id"])] = True
+        self._touch(account)

@@ -1,0 +1,91 @@
+"""The sandbox as a loopback HTTP server (stdlib only)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ._api import Sandbox
+
+__all__ = ["SandboxServer"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        answer = self.server.sandbox.handle(self.command, parts.path, dict(parse_qsl(parts.query)), headers, body)
+        if answer.delay:
+            time.sleep(answer.delay)
+        if answer.drop:
+            self.close_connection = True
+            self.connection.close()
+            return
+        self.send_response(answer.status)
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.send_header("content-length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_PUT = _serve
+    do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    sandbox: Sandbox
+    verbose: bool
+
+
+class SandboxServer:
+    """``with SandboxServer(Sandbox()) as server: CloreAI(base_url=server.url)``."""
+
+    def __init__(self, sandbox: Sandbox | None = None, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False):
+        self.sandbox = sandbox or Sandbox()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.sandbox = self.sandbox
+        self._httpd.verbose = verbose
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._httpd.server_address[0]}:{self.port}/v1"
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="clore-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
