@@ -34,7 +34,7 @@ def is_retryable_read(error: CloreAPIError) -> bool:
         return True
     if isinstance(error, InvalidResponseError):
         status = error.http_status
-        return status is None or status == 408 or status >= 500 or status < 400
+        return status is None or status == 408 or status >= 500 or 200 <= status < 300
     return False
 
 
