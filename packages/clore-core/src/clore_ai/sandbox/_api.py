@@ -149,7 +149,12 @@ class Sandbox:
         endpoint = path.rstrip("/").rsplit("/", 1)[-1]
         fault = self.faults.take(endpoint)
         if fault is not None and not fault.execute:
-            return self._fault_response(fault, None)
+            # It still arrived: tests count arrivals, executed or not.
+            key = headers.get("auth")
+            fingerprint = _fingerprint(key) if key else "anonymous"
+            answer = self._fault_response(fault, None)
+            self.requests.append(RequestRecord(self.clock(), fingerprint, endpoint, method.upper(), answer.status, None))
+            return answer
         status, payload_bytes = self._execute(method.upper(), endpoint, query, headers, body)
         response = SandboxResponse(status, payload_bytes, {"content-type": "application/json"})
         return self._fault_response(fault, response) if fault is not None else response

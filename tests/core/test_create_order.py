@@ -1,0 +1,163 @@
+"""create_order spends money: it is sent at most once per call, whatever fails, and it
+returns the order the API created (the API itself answers only {"code": 0})."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from clore_ai import exceptions as ex
+from clore_ai.sandbox import Sandbox
+
+from ..conftest import KEY, Driver, FakeClock
+
+ON_DEMAND = {"server_id": 123, "image": "cloreai/ubuntu22.04-cuda12", "type": "on-demand", "currency": "bitcoin",
+             "ssh_password": "MySecurePass123", "ports": {"22": "tcp", "8888": "http"}}
+
+
+def create_requests(sandbox: Sandbox) -> list[Any]:
+    return [r for r in sandbox.requests if r.endpoint == "create_order"]
+
+
+def test_returns_the_new_order_found_in_my_orders(driver: Driver, sandbox: Sandbox) -> None:
+    order = driver.call("create_order", **ON_DEMAND)
+    created = sandbox.orders_created(KEY)
+    assert [o["id"] for o in created] == [order.id]
+    assert order.server_id == 123 and order.type == "on-demand" and order.reconciled is False
+    assert order.pub_cluster and order.ssh_port and order.http_port == "8888"
+    assert order.status == "deploying"
+    assert len(create_requests(sandbox)) == 1
+    # the wallet was debited and the server is now rented
+    assert driver.call("marketplace", available_only=False)[[s.id for s in driver.call("marketplace", available_only=False)].index(123)].rented
+
+
+@pytest.mark.parametrize("fault", ["drop_after", "timeout_after", "html_5xx", "truncated_json", "invalid_json"])
+def test_ambiguous_failures_after_execution_are_reconciled_not_resent(
+    driver: Driver, sandbox: Sandbox, fault: str
+) -> None:
+    sandbox.faults.inject("create_order", fault)
+    order = driver.call("create_order", **ON_DEMAND)
+    assert len(create_requests(sandbox)) == 1
+    assert [o["id"] for o in sandbox.orders_created(KEY)] == [order.id]
+    assert order.reconciled is True
+
+
+@pytest.mark.parametrize("fault", ["html_5xx", "timeout_after", "drop_after"])
+def test_ambiguous_failure_without_an_order_is_reported_as_unknown(
+    driver: Driver, sandbox: Sandbox, fault: str
+) -> None:
+    sandbox.faults.inject("create_order", fault, execute=False)
+    with pytest.raises(ex.OrderOutcomeUnknown) as info:
+        driver.call("create_order", **ON_DEMAND)
+    message = str(info.value)
+    assert "server 123" in message and "clore orders" in message and "NOT re-sent" in message
+    assert info.value.server_id == 123 and info.value.sent_at is not None
+    assert len(create_requests(sandbox)) == 1
+    assert sandbox.orders_created(KEY) == []
+
+
+def test_code_1_after_send_is_ambiguous(make_driver: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clore_ai.sandbox import _api
+
+    original = sandbox._create_order
+
+    def executed_then_code_1(account: Any, args: Any, now: float) -> Any:
+        original(account, args, now)
+        raise _api._Answer(1)
+
+    monkeypatch.setitem(sandbox._routes, "create_order", ("POST", executed_then_code_1, True))
+    order = make_driver("sync", max_retries=10).call("create_order", **ON_DEMAND)
+    assert order.reconciled is True and len(create_requests(sandbox)) == 1
+
+
+def test_provably_unsent_failure_is_retried_once_and_one_order_exists(driver: Driver, sandbox: Sandbox) -> None:
+    sandbox.faults.inject("create_order", "drop_before")
+    order = driver.call("create_order", **ON_DEMAND)
+    assert len(sandbox.orders_created(KEY)) == 1 and order.reconciled is False
+    assert len(sandbox.faults.fired) == 1
+
+
+def test_code_5_is_retried_at_least_5_seconds_later(driver: Driver, sandbox: Sandbox, clock: FakeClock) -> None:
+    sandbox.faults.inject("create_order", "rate_limit")
+    driver.call("create_order", **ON_DEMAND)
+    throttled, accepted = create_requests(sandbox)
+    assert (throttled.status, accepted.status) == (429, 200)
+    assert accepted.at - throttled.at >= 5.0
+    assert len(sandbox.orders_created(KEY)) == 1
+
+
+def test_definitive_errors_are_raised_once(driver: Driver, sandbox: Sandbox) -> None:
+    driver.call("create_order", **ON_DEMAND)
+    with pytest.raises(ex.FieldError) as info:
+        driver.call("create_order", **ON_DEMAND)
+    assert info.value.error == "server-already-rented"
+    assert len(create_requests(sandbox)) == 2
+
+
+def test_max_retries_never_applies_to_a_sent_order(make_driver: Any, sandbox: Sandbox) -> None:
+    sandbox.faults.inject("create_order", "timeout_after", times=5, execute=False)
+    with pytest.raises(ex.OrderOutcomeUnknown):
+        make_driver("sync", max_retries=10).call("create_order", **ON_DEMAND)
+    assert len(create_requests(sandbox)) == 1
+
+
+def test_accepted_but_not_visible_is_pending_not_none(make_driver: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Sandbox, "_store_new_order", lambda *a, **k: None)  # API says ok, order never shows
+    with pytest.raises(ex.OrderPendingError, match="has not appeared"):
+        make_driver("sync", reconcile_timeout=5).call("create_order", **ON_DEMAND)
+
+
+def test_two_concurrent_spot_orders_on_different_servers_get_their_own_orders(
+    sandbox: Sandbox, make_driver: Any
+) -> None:
+    d = make_driver("async")
+    other = next(
+        s for s in sandbox.catalogue.ordered()
+        if s.id not in (6, 123, 5738) and s.online and not s.wire["gigaspot"] and "bitcoin" in s.wire["allowed_coins"]
+    )
+    spot = {"image": "cloreai/pytorch", "type": "spot", "currency": "bitcoin"}
+
+    async def both() -> Any:
+        return await asyncio.gather(
+            d.client.create_order(server_id=123, spot_price=0.000005, **spot),
+            d.client.create_order(server_id=other.id, spot_price=other.wire["price"]["spot"]["bitcoin"], **spot),
+        )
+
+    first, second = d._loop.run_until_complete(both())  # type: ignore[union-attr]
+    assert (first.server_id, second.server_id) == (123, other.id)
+    assert first.id != second.id
+
+
+def test_cancelled_task_after_send_logs_that_the_outcome_is_unknown(
+    sandbox: Sandbox, make_driver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    d = make_driver("async")
+    sandbox.faults.inject("create_order", "latency", latency=30.0)
+
+    async def cancel_midway() -> None:
+        task = asyncio.ensure_future(d.client.create_order(**ON_DEMAND))
+        for _ in range(50):
+            await asyncio.sleep(0)
+            if create_requests(sandbox):
+                break
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    # the transport's latency uses the fake clock's async sleep; make it block instead
+    transport = d.client._transport
+    transport._async_sleep = lambda seconds: asyncio.sleep(3600)
+    with caplog.at_level(logging.WARNING, logger="clore_ai"):
+        d._loop.run_until_complete(cancel_midway())  # type: ignore[union-attr]
+    assert "outcome is unknown" in caplog.text
+
+
+def test_python_sdk_examples_errors(driver: Driver, sandbox: Sandbox) -> None:
+    """too_low_price carries min_price; spot below the minimum creates nothing."""
+    with pytest.raises(ex.FieldError) as info:
+        driver.call("create_order", server_id=123, image="x/y", type="spot", currency="bitcoin", spot_price=0.000001)
+    assert info.value.error == "too_low_price" and info.value.min_price > 0.000001
+    assert sandbox.orders_created(KEY) == []
