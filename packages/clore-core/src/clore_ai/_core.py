@@ -272,8 +272,9 @@ class ClientCore:
         attempt = 0
         while True:
             request = self.build_request(endpoint, method=method, params=params, json_body=json_body, auth=auth)
-            yield from self._wait(self.limiter.reserve())
+            yield from self._take_slot()
             outcome = yield Send(request)
+            self.limiter.done()
             try:
                 if isinstance(outcome, httpx.HTTPError) or outcome is None:
                     raise transport_error(outcome) if outcome is not None else APIConnectionError()
@@ -292,6 +293,15 @@ class ClientCore:
     def _wait(self, seconds: float) -> Generator[Sleep, Any, None]:
         if seconds > 0:
             yield Sleep(seconds)
+
+    def _take_slot(self, *, order: bool = False) -> Generator[Sleep, Any, None]:
+        """Wait for a reserved slot, then make sure the previous send really was long enough ago."""
+        yield from self._wait(self.limiter.reserve(order=order))
+        while True:
+            extra = self.limiter.ready(order=order)
+            if extra <= 0:
+                return
+            yield Sleep(extra)
 
     def _retry_delay(self, error: CloreAPIError, attempt: int, retry: bool) -> float | None:
         if isinstance(error, RateLimitError):
@@ -323,10 +333,11 @@ class ClientCore:
         attempt = 0
         while True:
             request = self.build_request("create_order", method="POST", json_body=body)
-            yield from self._wait(self.limiter.reserve(order=True))
+            yield from self._take_slot(order=True)
             sent_at = self._wall_clock()
             try:
                 outcome = yield Send(request, spends_money=True)
+                self.limiter.done()
             except GeneratorExit:
                 log.warning(
                     "create_order on server %s was interrupted after it was sent; the outcome is "

@@ -42,6 +42,9 @@ class RateLimiter:
         self._next_any = float("-inf")
         self._next_order = float("-inf")
         self._throttle_streak = 0
+        self._last_sent = float("-inf")
+        self._last_done = float("-inf")
+        self._last_order_sent = float("-inf")
         self.claimed_order_ids: set[int] = set()  # orders already adopted by a create_order call
 
     def reserve(self, *, order: bool = False) -> float:
@@ -54,6 +57,31 @@ class RateLimiter:
                 self._next_order = slot + self.order_interval
             self._next_any = slot + self.interval
             return slot - now
+
+    def ready(self, *, order: bool = False) -> float:
+        """Called right before sending: 0 to go ahead, else how much longer to wait.
+
+        The server counts a request when it *arrives*, which is somewhere between our send
+        and its answer: a first request that spends 20 ms (or a TLS handshake) connecting
+        arrives late and would crowd the next one. So a send waits ``interval`` after both
+        the previous send and the previous answer; a late waker cannot shrink the gap either.
+        """
+        with self._lock:
+            now = self.clock()
+            earliest = max(self._last_sent, self._last_done) + self.interval
+            if order:
+                earliest = max(earliest, self._last_order_sent + self.order_interval)
+            if now < earliest:
+                return earliest - now
+            self._last_sent = now
+            if order:
+                self._last_order_sent = now
+            return 0.0
+
+    def done(self) -> None:
+        """A request finished (answer or failure)."""
+        with self._lock:
+            self._last_done = max(self._last_done, self.clock())
 
     def throttled(self, retry_after: float | None = None, *, order: bool = False) -> float:
         """The server answered code 5 / HTTP 429: push every caller back.

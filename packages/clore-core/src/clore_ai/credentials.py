@@ -173,6 +173,8 @@ def _in_thread(fn: Callable[[], T], timeout: float) -> T:
         raise _KeyringUnavailable(f"the keyring did not answer within {timeout:g} s")
     if "error" in box:
         error = box["error"]
+        if isinstance(error, _KeyringUnavailable):
+            raise error
         raise _KeyringUnavailable(f"the keyring failed: {type(error).__name__}")
     return box["value"]  # type: ignore[no-any-return]
 

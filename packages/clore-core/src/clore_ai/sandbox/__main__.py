@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--servers", type=int, default=300, help="marketplace size (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="marketplace seed (default 0)")
     parser.add_argument("--no-rate-limit", action="store_true", help="do not enforce 1 request/s")
+    parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the rate-limit intervals (tests)")
     parser.add_argument("--state-file", help="persist accounts in this file")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = Sandbox(
         servers=args.servers,
         seed=args.seed,
-        rate_limits=RateLimits.off() if args.no_rate_limit else None,
+        rate_limits=RateLimits.off() if args.no_rate_limit else RateLimits().scaled(args.rate_scale),
         state_file=args.state_file,
     )
     if args.command == "demo":

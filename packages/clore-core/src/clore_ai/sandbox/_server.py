@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import asdict
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +23,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
+        if parts.path == "/_sandbox/requests":  # what the server saw, for tests across processes
+            self._reply(200, json.dumps([asdict(r) for r in self.server.sandbox.requests]).encode())
+            return
         headers = {key.lower(): value for key, value in self.headers.items()}
         answer = self.server.sandbox.handle(self.command, parts.path, dict(parse_qsl(parts.query)), headers, body)
         if answer.delay:
@@ -29,12 +34,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        self.send_response(answer.status)
-        for key, value in answer.headers.items():
+        self._reply(answer.status, answer.body, answer.headers)
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {"content-type": "application/json"}).items():
             self.send_header(key, value)
-        self.send_header("content-length", str(len(answer.body)))
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(answer.body)
+        self.wfile.write(body)
 
     do_GET = _serve
     do_POST = _serve

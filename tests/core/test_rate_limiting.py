@@ -1,0 +1,120 @@
+"""The client keeps the server's limits: reservations in virtual time, and a real loopback
+server that records arrivals while coroutines and threads hammer it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+from typing import Any, Iterator
+
+import httpx
+
+import pytest
+
+from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
+from clore_ai._limiter import limiter_for_key
+
+from ..conftest import FakeClock
+
+
+def test_reservations_are_spaced_and_fifo(clock: FakeClock) -> None:
+    limiter = RateLimiter(interval=1.0, order_interval=5.0, clock=clock)
+    waits = [limiter.reserve() for _ in range(4)]
+    assert waits == [0.0, 1.0, 2.0, 3.0]
+    assert limiter.reserve(order=True) == 4.0  # next free general slot
+    assert limiter.reserve(order=True) == 9.0  # 5 s after the previous order
+    clock.advance(100)
+    assert limiter.reserve() == 0.0
+
+
+def test_reservations_from_many_threads_never_collide(clock: FakeClock) -> None:
+    limiter = RateLimiter(interval=1.0, clock=clock)
+    slots: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(50):
+            wait = limiter.reserve()
+            with lock:
+                slots.append(wait)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(slots) == [float(i) for i in range(400)]
+
+
+def test_throttle_pushes_every_caller_back_exponentially(clock: FakeClock) -> None:
+    limiter = RateLimiter(interval=1.0, clock=clock)
+    limiter.reserve()
+    assert limiter.throttled() == 1.0
+    assert limiter.throttled() == 2.0
+    assert limiter.throttled(retry_after=7) == 7.0
+    assert limiter.reserve() == pytest.approx(7.0)
+    limiter.succeeded()
+    clock.advance(60)
+    assert limiter.throttled() == 1.0
+
+
+def test_one_limiter_per_key_shared_by_sync_and_async_clients() -> None:
+    sync, other = CloreAI(api_key="shared-key-1234"), AsyncCloreAI(api_key="shared-key-1234")
+    assert sync.limiter is other.limiter is limiter_for_key("shared-key-1234")
+    assert CloreAI(api_key="another-key-5678").limiter is not sync.limiter
+
+
+@pytest.fixture
+def server_process() -> Iterator[str]:
+    """A sandbox server in its own process (its own GIL), rate limits scaled 10x down."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clore_ai.sandbox", "--port", "0", "--servers", "20", "--rate-scale", "0.1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    url = line.split(" on ", 1)[1].split(" ", 1)[0]
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_server_sees_spaced_arrivals_from_coroutines_and_threads(server_process: str) -> None:
+    """12 coroutines, 3 threads and 2 create_orders on one key; 0.1 s / 0.5 s limits."""
+    url = server_process
+    limiter = RateLimiter(interval=0.104, order_interval=0.51)
+    key = "concurrency-key-0001"
+
+    async def coroutines() -> list[Any]:
+        async with AsyncCloreAI(api_key=key, base_url=url, limiter=limiter) as client:
+            return await asyncio.gather(*(client.wallets() for _ in range(12)))
+
+    def thread_calls() -> None:
+        with CloreAI(api_key=key, base_url=url, limiter=limiter) as client:
+            for _ in range(3):
+                client.my_orders()
+
+    threads = [threading.Thread(target=thread_calls) for _ in range(3)]
+    for t in threads:
+        t.start()
+    results = asyncio.run(coroutines())
+    for t in threads:
+        t.join()
+    with CloreAI(api_key=key, base_url=url, limiter=limiter) as client:
+        client.create_order(server_id=123, image="x/y", type="on-demand", currency="bitcoin")
+        client.create_order(server_id=6, image="x/y", type="on-demand", currency="bitcoin")
+    records = httpx.get(url.replace("/v1", "/_sandbox/requests")).json()
+    assert len(results) == 12
+    arrivals = sorted(r["at"] for r in records)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert len(arrivals) >= 12 + 9 + 2 * 3
+    assert min(gaps) >= 0.1
+    assert [r for r in records if r["code"] == 5] == []
+    orders = [r["at"] for r in records if r["endpoint"] == "create_order"]
+    assert orders[1] - orders[0] >= 0.5
