@@ -27,12 +27,14 @@ CLIENT = "client = CloreAI()\n"
 
 
 def examples(markdown: str) -> list[str]:
-    return [block for block in re.findall(r"```python\n(.*?)```", markdown, flags=re.S)]
+    return list(re.findall(r"```python\n(.*?)```", markdown, flags=re.S))
 
 
 def preamble(code: str) -> str:
     """What a reader adds to run a fragment: the import and a client, if the fragment uses them."""
-    needs_client = "client" in code and not re.search(r"^\s*(client\s*=|with CloreAI|async with)", code, flags=re.M)
+    needs_client = "client" in code and not re.search(
+        r"^\s*(client\s*=|with CloreAI|async with)", code, flags=re.M
+    )
     uses_class = re.search(r"\bCloreAI\b", code) and not re.search(r"import .*\bCloreAI\b", code)
     return (IMPORT if needs_client or uses_class else "") + (CLIENT if needs_client else "")
 
@@ -54,7 +56,9 @@ def check_signature(code: str) -> tuple[bool, str]:
         for name, default in documented
         if name not in actual or repr(actual[name].default) != repr(eval(default.strip()))
     ]
-    return not problems, "; ".join(problems) or f"signature of {cls.__name__} matches ({len(documented)} parameters)"
+    return not problems, "; ".join(
+        problems
+    ) or f"signature of {cls.__name__} matches ({len(documented)} parameters)"
 
 
 def run_one(index: int, code: str) -> tuple[bool, str, float]:

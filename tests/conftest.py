@@ -6,7 +6,6 @@ import asyncio
 from typing import Any, Callable, Iterator
 
 import pytest
-
 from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
 from clore_ai.sandbox import RateLimits, Sandbox, SandboxTransport
 
@@ -21,7 +20,13 @@ def isolated_environment(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
-    for name in ("CLORE_API_KEY", "CLORE_API_URL", "CLORE_PROFILE", "CLORE_CONFIG_DIR", "CLORE_SANDBOX_STATE"):
+    for name in (
+        "CLORE_API_KEY",
+        "CLORE_API_URL",
+        "CLORE_PROFILE",
+        "CLORE_CONFIG_DIR",
+        "CLORE_SANDBOX_STATE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

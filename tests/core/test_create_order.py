@@ -8,14 +8,19 @@ import logging
 from typing import Any
 
 import pytest
-
 from clore_ai import exceptions as ex
 from clore_ai.sandbox import Sandbox
 
 from ..conftest import KEY, Driver, FakeClock
 
-ON_DEMAND = {"server_id": 123, "image": "cloreai/ubuntu22.04-cuda12", "type": "on-demand", "currency": "bitcoin",
-             "ssh_password": "MySecurePass123", "ports": {"22": "tcp", "8888": "http"}}
+ON_DEMAND = {
+    "server_id": 123,
+    "image": "cloreai/ubuntu22.04-cuda12",
+    "type": "on-demand",
+    "currency": "bitcoin",
+    "ssh_password": "MySecurePass123",
+    "ports": {"22": "tcp", "8888": "http"},
+}
 
 
 def create_requests(sandbox: Sandbox) -> list[Any]:
@@ -31,10 +36,14 @@ def test_returns_the_new_order_found_in_my_orders(driver: Driver, sandbox: Sandb
     assert order.status == "deploying"
     assert len(create_requests(sandbox)) == 1
     # the wallet was debited and the server is now rented
-    assert driver.call("marketplace", available_only=False)[[s.id for s in driver.call("marketplace", available_only=False)].index(123)].rented
+    assert driver.call("marketplace", available_only=False)[
+        [s.id for s in driver.call("marketplace", available_only=False)].index(123)
+    ].rented
 
 
-@pytest.mark.parametrize("fault", ["drop_after", "timeout_after", "html_5xx", "truncated_json", "invalid_json"])
+@pytest.mark.parametrize(
+    "fault", ["drop_after", "timeout_after", "html_5xx", "truncated_json", "invalid_json"]
+)
 def test_ambiguous_failures_after_execution_are_reconciled_not_resent(
     driver: Driver, sandbox: Sandbox, fault: str
 ) -> None:
@@ -59,7 +68,9 @@ def test_ambiguous_failure_without_an_order_is_reported_as_unknown(
     assert sandbox.orders_created(KEY) == []
 
 
-def test_code_1_after_send_is_ambiguous(make_driver: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_code_1_after_send_is_ambiguous(
+    make_driver: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from clore_ai.sandbox import _api
 
     original = sandbox._create_order
@@ -73,14 +84,18 @@ def test_code_1_after_send_is_ambiguous(make_driver: Any, sandbox: Sandbox, monk
     assert order.reconciled is True and len(create_requests(sandbox)) == 1
 
 
-def test_provably_unsent_failure_is_retried_once_and_one_order_exists(driver: Driver, sandbox: Sandbox) -> None:
+def test_provably_unsent_failure_is_retried_once_and_one_order_exists(
+    driver: Driver, sandbox: Sandbox
+) -> None:
     sandbox.faults.inject("create_order", "drop_before")
     order = driver.call("create_order", **ON_DEMAND)
     assert len(sandbox.orders_created(KEY)) == 1 and order.reconciled is False
     assert len(sandbox.faults.fired) == 1
 
 
-def test_code_5_is_retried_at_least_5_seconds_later(driver: Driver, sandbox: Sandbox, clock: FakeClock) -> None:
+def test_code_5_is_retried_at_least_5_seconds_later(
+    driver: Driver, sandbox: Sandbox, clock: FakeClock
+) -> None:
     sandbox.faults.inject("create_order", "rate_limit")
     driver.call("create_order", **ON_DEMAND)
     throttled, accepted = create_requests(sandbox)
@@ -104,7 +119,9 @@ def test_max_retries_never_applies_to_a_sent_order(make_driver: Any, sandbox: Sa
     assert len(create_requests(sandbox)) == 1
 
 
-def test_accepted_but_not_visible_is_pending_not_none(make_driver: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_accepted_but_not_visible_is_pending_not_none(
+    make_driver: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(Sandbox, "_store_new_order", lambda *a, **k: None)  # API says ok, order never shows
     with pytest.raises(ex.OrderPendingError, match="has not appeared"):
         make_driver("sync", reconcile_timeout=5).call("create_order", **ON_DEMAND)
@@ -115,15 +132,21 @@ def test_two_concurrent_spot_orders_on_different_servers_get_their_own_orders(
 ) -> None:
     d = make_driver("async")
     other = next(
-        s for s in sandbox.catalogue.ordered()
-        if s.id not in (6, 123, 5738) and s.online and not s.wire["gigaspot"] and "bitcoin" in s.wire["allowed_coins"]
+        s
+        for s in sandbox.catalogue.ordered()
+        if s.id not in (6, 123, 5738)
+        and s.online
+        and not s.wire["gigaspot"]
+        and "bitcoin" in s.wire["allowed_coins"]
     )
     spot = {"image": "cloreai/pytorch", "type": "spot", "currency": "bitcoin"}
 
     async def both() -> Any:
         return await asyncio.gather(
             d.client.create_order(server_id=123, spot_price=0.000005, **spot),
-            d.client.create_order(server_id=other.id, spot_price=other.wire["price"]["spot"]["bitcoin"], **spot),
+            d.client.create_order(
+                server_id=other.id, spot_price=other.wire["price"]["spot"]["bitcoin"], **spot
+            ),
         )
 
     first, second = d._loop.run_until_complete(both())  # type: ignore[union-attr]
@@ -158,6 +181,8 @@ def test_cancelled_task_after_send_logs_that_the_outcome_is_unknown(
 def test_python_sdk_examples_errors(driver: Driver, sandbox: Sandbox) -> None:
     """too_low_price carries min_price; spot below the minimum creates nothing."""
     with pytest.raises(ex.FieldError) as info:
-        driver.call("create_order", server_id=123, image="x/y", type="spot", currency="bitcoin", spot_price=0.000001)
+        driver.call(
+            "create_order", server_id=123, image="x/y", type="spot", currency="bitcoin", spot_price=0.000001
+        )
     assert info.value.error == "too_low_price" and info.value.min_price > 0.000001
     assert sandbox.orders_created(KEY) == []

@@ -9,10 +9,9 @@ import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-
 from clore_ai import CloreAI, credentials
 from clore_ai.exceptions import CredentialsError, MissingAPIKeyError
 
@@ -22,7 +21,7 @@ SENTINEL = "sk-SENTINEL-never-print-me-9f3a"
 class MemoryKeyring:
     """An in-memory keyring backend, importable by `PYTHON_KEYRING_BACKEND`."""
 
-    store: dict[tuple[str, str], str] = {}
+    store: ClassVar[dict[tuple[str, str], str]] = {}
     priority = 1
 
     def get_password(self, service: str, user: str) -> str | None:
@@ -63,7 +62,11 @@ def test_resolution_order(monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[
     assert credentials.resolve_api_key().source == "keyring"  # type: ignore[union-attr]
     monkeypatch.setenv("CLORE_API_KEY", "from-env-3333")
     resolved = credentials.resolve_api_key()
-    assert resolved is not None and resolved.source == "environment" and resolved.secret.reveal() == "from-env-3333"
+    assert (
+        resolved is not None
+        and resolved.source == "environment"
+        and resolved.secret.reveal() == "from-env-3333"
+    )
     explicit = credentials.resolve_api_key("explicit-4444")
     assert explicit is not None and explicit.source == "argument"
     assert explicit.describe() == "****4444 (from argument, profile default)"
@@ -105,7 +108,9 @@ def test_no_keyring_backend_falls_back_to_a_0600_file(monkeypatch: pytest.Monkey
         credentials.store_api_key(SENTINEL, allow_file=False)
 
 
-def test_keyring_that_does_not_store_is_not_trusted(monkeypatch: pytest.MonkeyPatch, keyring_memory: Any) -> None:
+def test_keyring_that_does_not_store_is_not_trusted(
+    monkeypatch: pytest.MonkeyPatch, keyring_memory: Any
+) -> None:
     import keyring
 
     monkeypatch.setattr(keyring, "set_password", lambda *a: None)  # silently drops the key

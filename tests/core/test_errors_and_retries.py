@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from clore_ai import exceptions as ex
 from clore_ai._retry import backoff_delay, parse_retry_after
 
@@ -18,7 +17,9 @@ KEY = "sk-secret-value-5678"
 
 
 def html(status: int) -> httpx.Response:
-    return httpx.Response(status, text="<html><body>Bad gateway</body></html>", headers={"content-type": "text/html"})
+    return httpx.Response(
+        status, text="<html><body>Bad gateway</body></html>", headers={"content-type": "text/html"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -92,9 +93,10 @@ def test_attempts_are_at_most_max_retries_plus_one(max_retries: int) -> None:
 
 
 def test_transport_errors_become_clore_errors_without_the_request() -> None:
-    with pytest.raises(ex.APITimeoutError) as info, sync_client(
-        Recorder(default=httpx.ReadTimeout("slow")), api_key=KEY, max_retries=0
-    ) as client:
+    with (
+        pytest.raises(ex.APITimeoutError) as info,
+        sync_client(Recorder(default=httpx.ReadTimeout("slow")), api_key=KEY, max_retries=0) as client,
+    ):
         client.wallets()
     error = info.value
     assert isinstance(error, ex.APIConnectionError)
@@ -113,7 +115,9 @@ def test_rate_limited_calls_wait_for_the_limiter(clock: Any) -> None:
     from clore_ai import RateLimiter
 
     limiter = RateLimiter(clock=clock)
-    recorder = Recorder(httpx.Response(429, json={"code": 5}, headers={"retry-after": "3"}), {"wallets": [], "code": 0})
+    recorder = Recorder(
+        httpx.Response(429, json={"code": 5}, headers={"retry-after": "3"}), {"wallets": [], "code": 0}
+    )
     with sync_client(recorder, limiter=limiter, sleep=clock.sleep) as client:
         start = clock.now
         client.wallets()
@@ -191,7 +195,12 @@ BAD_ORDERS = [
 
 @pytest.mark.parametrize(("change", "message"), BAD_ORDERS)
 def test_bad_create_order_input_is_refused_before_any_request(change: dict[str, Any], message: str) -> None:
-    arguments: dict[str, Any] = {"server_id": 123, "image": "cloreai/pytorch", "type": "on-demand", "currency": "bitcoin"}
+    arguments: dict[str, Any] = {
+        "server_id": 123,
+        "image": "cloreai/pytorch",
+        "type": "on-demand",
+        "currency": "bitcoin",
+    }
     arguments.update(change)
     recorder = Recorder()
     with pytest.raises(ex.InvalidInputError, match=message), sync_client(recorder) as client:
@@ -234,7 +243,8 @@ def test_cancel_is_idempotent_when_the_order_already_ended(caplog: pytest.LogCap
 
 
 def test_cancel_other_field_errors_still_raise() -> None:
-    with pytest.raises(ex.FieldError, match="you_dont_own_this_order"), sync_client(
-        Recorder(default={"code": 6, "error": "you_dont_own_this_order"})
-    ) as client:
+    with (
+        pytest.raises(ex.FieldError, match="you_dont_own_this_order"),
+        sync_client(Recorder(default={"code": 6, "error": "you_dont_own_this_order"})) as client,
+    ):
         client.cancel_order(1)

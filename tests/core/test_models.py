@@ -7,8 +7,16 @@ from typing import Any, Callable
 
 import httpx
 import pytest
-
-from clore_ai import CloreAI, MarketplaceServer, MyServer, Order, RateLimiter, ServerConfig, SpotMarket, Wallet
+from clore_ai import (
+    CloreAI,
+    MarketplaceServer,
+    MyServer,
+    Order,
+    RateLimiter,
+    ServerConfig,
+    SpotMarket,
+    Wallet,
+)
 
 from . import wire_examples as wx
 
@@ -48,7 +56,9 @@ def test_official_3090_fixture_with_single_currency() -> None:
 
 
 def test_nested_gpu_array_and_missing_specs() -> None:
-    server = MarketplaceServer.model_validate({"id": 1, "gpu_array": [[" GTX 745"], [" GTX 745"]], "rented": True})
+    server = MarketplaceServer.model_validate(
+        {"id": 1, "gpu_array": [[" GTX 745"], [" GTX 745"]], "rented": True}
+    )
     assert server.gpu_names == ["GTX 745", "GTX 745"]
     assert server.gpu_count == 2
     assert server.gpu_model == "2x GTX 745"
@@ -89,8 +99,15 @@ def test_my_orders_live_shape() -> None:
 
 def test_order_shapes_from_the_official_sdk_still_parse() -> None:
     order = Order.model_validate(
-        {"id": 123, "renting_server": 456, "type": "spot", "status": "active", "pub_cluster": "1.2.3.4",
-         "tcp_ports": {"22": 2222}, "http_port": 8888}
+        {
+            "id": 123,
+            "renting_server": 456,
+            "type": "spot",
+            "status": "active",
+            "pub_cluster": "1.2.3.4",
+            "tcp_ports": {"22": 2222},
+            "http_port": 8888,
+        }
     )
     assert order.server_id == 456 and order.type == "spot" and order.status == "active"
     assert order.pub_cluster == "1.2.3.4" and order.tcp_ports == {"22": 2222} and order.http_port == "8888"
@@ -98,10 +115,16 @@ def test_order_shapes_from_the_official_sdk_still_parse() -> None:
 
 @pytest.mark.parametrize(
     ("spot", "expired", "mon", "kind", "status"),
-    [(True, False, 1, "spot", "deploying"), (False, True, 2, "on-demand", "expired"), (None, None, None, "on-demand", "active")],
+    [
+        (True, False, 1, "spot", "deploying"),
+        (False, True, 2, "on-demand", "expired"),
+        (None, None, None, "on-demand", "active"),
+    ],
 )
 def test_order_type_and_status(spot: Any, expired: Any, mon: Any, kind: str, status: str) -> None:
-    order = Order.model_validate({"id": 1, "si": 2, "spot": spot, "expired": expired, "mon_container": mon, "tcp_ports": []})
+    order = Order.model_validate(
+        {"id": 1, "si": 2, "spot": spot, "expired": expired, "mon_container": mon, "tcp_ports": []}
+    )
     assert (order.type, order.status, order.tcp_ports) == (kind, status, {})
 
 
@@ -110,7 +133,13 @@ def test_spot_market_offer_fields_come_from_offer_id_and_bid() -> None:
     assert isinstance(market, SpotMarket)
     assert market.offers is not None
     first, second = market.offers
-    assert (first.order_id, first.price, first.active, first.my, first.currency) == (39, 1500, True, False, "CLORE-Blockchain")
+    assert (first.order_id, first.price, first.active, first.my, first.currency) == (
+        39,
+        1500,
+        True,
+        False,
+        "CLORE-Blockchain",
+    )
     assert second.order_id == 41 and second.my is True and second.server_id == 6
     assert market.usd_per_day(first) == pytest.approx(1500 * 0.002705)
     assert market.server is not None and market.server.mrl == 2520000
@@ -144,7 +173,10 @@ def test_poh_balance_and_renter_fees() -> None:
 
 
 def test_one_malformed_server_does_not_hide_the_marketplace(caplog: pytest.LogCaptureFixture) -> None:
-    body = {"servers": [wx.OFFICIAL_MARKETPLACE_SERVER, {"id": "not-a-number"}, wx.OFFICIAL_MARKETPLACE_3090], "code": 0}
+    body = {
+        "servers": [wx.OFFICIAL_MARKETPLACE_SERVER, {"id": "not-a-number"}, wx.OFFICIAL_MARKETPLACE_3090],
+        "code": 0,
+    }
     servers = client_answering(body).marketplace(available_only=False)
     assert [s.id for s in servers] == [99173, 55555]
     assert "malformed" in caplog.text
@@ -163,15 +195,23 @@ def test_one_malformed_server_does_not_hide_the_marketplace(caplog: pytest.LogCa
     ],
 )
 def test_marketplace_filters(kwargs: dict[str, Any], expected: list[int]) -> None:
-    body = {"servers": [wx.OFFICIAL_MARKETPLACE_SERVER, wx.OFFICIAL_MARKETPLACE_3090,
-                        {**wx.OFFICIAL_MARKETPLACE_3090, "id": 7, "rented": True}], "code": 0}
+    body = {
+        "servers": [
+            wx.OFFICIAL_MARKETPLACE_SERVER,
+            wx.OFFICIAL_MARKETPLACE_3090,
+            {**wx.OFFICIAL_MARKETPLACE_3090, "id": 7, "rented": True},
+        ],
+        "code": 0,
+    }
     assert [s.id for s in client_answering(body).marketplace(**kwargs)] == expected
 
 
 def test_marketplace_parses_in_one_pass_from_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     original: Callable[..., Any] = MarketplaceServer.model_validate
-    monkeypatch.setattr(MarketplaceServer, "model_validate", lambda *a, **k: calls.append("item") or original(*a, **k))
+    monkeypatch.setattr(
+        MarketplaceServer, "model_validate", lambda *a, **k: calls.append("item") or original(*a, **k)
+    )
     body = {"servers": [wx.OFFICIAL_MARKETPLACE_SERVER] * 50, "code": 0}
     assert len(client_answering(body).marketplace()) == 50
     assert calls == []  # no per-server validation on the happy path

@@ -8,7 +8,6 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-
 from clore_ai import CloreAI, RateLimiter
 from clore_ai import exceptions as ex
 from clore_ai.sandbox import FileStore, RateLimits, Sandbox, SandboxServer, SandboxTransport
@@ -25,34 +24,46 @@ def client(request: pytest.FixtureRequest, sandbox: Sandbox, clock: FakeClock) -
             yield made
         return
     with SandboxServer(sandbox) as server:
-        with CloreAI(api_key=KEY, base_url=server.url, limiter=RateLimiter(clock=clock), sleep=clock.sleep) as made:
+        with CloreAI(
+            api_key=KEY, base_url=server.url, limiter=RateLimiter(clock=clock), sleep=clock.sleep
+        ) as made:
             yield made
 
 
-def raw(sandbox: Sandbox, endpoint: str, body: Any = None, *, key: str | None = KEY, method: str | None = None,
-        query: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+def raw(
+    sandbox: Sandbox,
+    endpoint: str,
+    body: Any = None,
+    *,
+    key: str | None = KEY,
+    method: str | None = None,
+    query: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
     sandbox.rate_limits = RateLimits.off()
     verb = method or ("POST" if body is not None and endpoint not in ("server_config",) else "GET")
     headers = {"auth": key} if key else {}
-    answer = sandbox.handle(verb, f"/v1/{endpoint}", query or {}, headers, json.dumps(body).encode() if body is not None else b"")
+    answer = sandbox.handle(
+        verb, f"/v1/{endpoint}", query or {}, headers, json.dumps(body).encode() if body is not None else b""
+    )
     return answer.status, json.loads(answer.body)
 
 
+def _has(server: Any, key: str, value: Any) -> bool:
+    wire = server.wire
+    checks = {
+        "gigaspot": lambda: wire["gigaspot"] is value,
+        "rented": lambda: wire["rented"] is value,
+        "online": lambda: server.online is value,
+        "coin": lambda: value in wire["allowed_coins"],
+        "no_coin": lambda: value not in wire["allowed_coins"],
+    }
+    return bool(checks[key]())
+
+
 def find(sandbox: Sandbox, **wanted: Any) -> int:
+    """The first generated server (not a fixture) with the wanted properties."""
     for server in sandbox.catalogue.ordered():
-        wire = server.wire
-        if server.id in (6, 123, 5738):
-            continue
-        if all(
-            {
-                "gigaspot": lambda v: wire["gigaspot"] is v,
-                "rented": lambda v: wire["rented"] is v,
-                "online": lambda v: server.online is v,
-                "coin": lambda v: (v in wire["allowed_coins"]),
-                "no_coin": lambda v: (v not in wire["allowed_coins"]),
-            }[k](v)
-            for k, v in wanted.items()
-        ):
+        if server.id not in (6, 123, 5738) and all(_has(server, k, v) for k, v in wanted.items()):
             return server.id
     pytest.skip(f"no server with {wanted} in this catalogue")
 
@@ -61,11 +72,25 @@ def test_every_create_order_error_of_the_catalogue(client: CloreAI, sandbox: San
     cases = [
         ({"server_id": 999999, "type": "on-demand"}, "server-dont-exist"),
         ({"server_id": 90001, "type": "on-demand"}, "cant_rent_from_yourself"),
-        ({"server_id": find(sandbox, gigaspot=True, online=True), "type": "on-demand"}, "machine-is-on-gigaspot"),
-        ({"server_id": find(sandbox, gigaspot=False, online=True, rented=True, coin="bitcoin"), "type": "on-demand"},
-         "server-already-rented"),
-        ({"server_id": find(sandbox, gigaspot=False, online=True, no_coin="USD-Blockchain"), "type": "on-demand",
-          "currency": "USD-Blockchain"}, "currency-not-allowed"),
+        (
+            {"server_id": find(sandbox, gigaspot=True, online=True), "type": "on-demand"},
+            "machine-is-on-gigaspot",
+        ),
+        (
+            {
+                "server_id": find(sandbox, gigaspot=False, online=True, rented=True, coin="bitcoin"),
+                "type": "on-demand",
+            },
+            "server-already-rented",
+        ),
+        (
+            {
+                "server_id": find(sandbox, gigaspot=False, online=True, no_coin="USD-Blockchain"),
+                "type": "on-demand",
+                "currency": "USD-Blockchain",
+            },
+            "currency-not-allowed",
+        ),
         ({"server_id": 6, "type": "spot", "spot_price": 0.00001}, "you_already_have_spot_order"),
         ({"server_id": 123, "type": "spot", "spot_price": 0.0000001}, "too_low_price"),
         ({"server_id": 123, "type": "on-demand", "required_price": 0.5}, "price_changed"),
@@ -82,20 +107,35 @@ def test_offline_server_and_balance(sandbox: Sandbox) -> None:
     status, body = raw(sandbox, "create_order", {"renting_server": offline, "type": "on-demand", **BASE})
     assert (status, body) == (200, {"code": 6, "error": "server-offline"})
     expensive = max(
-        (s for s in sandbox.catalogue.ordered() if s.online and not s.wire["gigaspot"] and not s.wire["rented"]
-         and "USD-Blockchain" in s.wire["allowed_coins"] and s.id not in (6, 123, 5738)),
+        (
+            s
+            for s in sandbox.catalogue.ordered()
+            if s.online
+            and not s.wire["gigaspot"]
+            and not s.wire["rented"]
+            and "USD-Blockchain" in s.wire["allowed_coins"]
+            and s.id not in (6, 123, 5738)
+        ),
         key=lambda s: s.wire["price"]["on_demand"]["USD-Blockchain"],
     )
-    cheap_enough = 250 * 24 > expensive.wire["price"]["on_demand"]["USD-Blockchain"]
-    status, body = raw(sandbox, "create_order", {"renting_server": expensive.id, "type": "on-demand",
-                                                  "image": "x/y", "currency": "USD-Blockchain"})
+    cheap_enough = expensive.wire["price"]["on_demand"]["USD-Blockchain"] < 250 * 24
+    status, body = raw(
+        sandbox,
+        "create_order",
+        {"renting_server": expensive.id, "type": "on-demand", "image": "x/y", "currency": "USD-Blockchain"},
+    )
     assert body["code"] == 0 if cheap_enough else body == {"code": 6, "error": "not_enough_balance"}
 
 
 def test_invalid_input_and_auth_and_endpoint_codes(sandbox: Sandbox) -> None:
-    assert raw(sandbox, "create_order", {"renting_server": "123", "type": "on-demand", **BASE}) == (400, {"code": 2})
+    assert raw(sandbox, "create_order", {"renting_server": "123", "type": "on-demand", **BASE}) == (
+        400,
+        {"code": 2},
+    )
     assert raw(sandbox, "create_order", {"renting_server": 123, "type": "spot", **BASE}) == (400, {"code": 2})
-    assert raw(sandbox, "create_order", {"renting_server": 123, "type": "on-demand", "ssh_password": "a-b", **BASE}) == (400, {"code": 2})
+    assert raw(
+        sandbox, "create_order", {"renting_server": 123, "type": "on-demand", "ssh_password": "a-b", **BASE}
+    ) == (400, {"code": 2})
     assert raw(sandbox, "wallets", key=None) == (401, {"code": 3})
     assert raw(sandbox, "wallets", key="invalid-key-123") == (401, {"code": 3})
     assert raw(sandbox, "nonsense") == (404, {"code": 4})
@@ -148,9 +188,9 @@ def test_orders_lifecycle_spend_and_cancel(client: CloreAI, sandbox: Sandbox, cl
     assert server.rented is False
     with pytest.raises(ex.FieldError, match="you_dont_own_this_order"):
         client.cancel_order(424242)
-    status, body = raw(sandbox, "cancel_order", {"id": order.id})
+    _, body = raw(sandbox, "cancel_order", {"id": order.id})
     assert body == {"code": 6, "error": "order_not_active"}
-    status, body = raw(sandbox, "cancel_order", {"id": 38, "issue": "x" * 2049})
+    _, body = raw(sandbox, "cancel_order", {"id": 38, "issue": "x" * 2049})
     assert body == {"code": 6, "error": "issue_description_too_long"}
 
 
@@ -216,14 +256,18 @@ def test_marketplace_is_realistic_and_deterministic() -> None:
         for coin in s.allowed_coins or []:
             native = s.price_per_day(coin)
             usd = {"bitcoin": 68022.87, "CLORE-Blockchain": 0.002705, "USD-Blockchain": 1.0}[coin]
-            assert native is not None and native * usd == pytest.approx(s.price_usd_per_day, rel=0.02, abs=0.01)
+            assert native is not None and native * usd == pytest.approx(
+                s.price_usd_per_day, rel=0.02, abs=0.01
+            )
     assert Sandbox(servers=10_000).catalogue.size == 10_000
 
 
 def test_state_persists_across_processes_in_a_locked_file(tmp_path: Any) -> None:
     path = tmp_path / "state.json"
     first = Sandbox(servers=30, store=FileStore(path), rate_limits=RateLimits.off())
-    with CloreAI(api_key=KEY, transport=SandboxTransport(first), limiter=RateLimiter(interval=0, order_interval=0)) as c:
+    with CloreAI(
+        api_key=KEY, transport=SandboxTransport(first), limiter=RateLimiter(interval=0, order_interval=0)
+    ) as c:
         order = c.create_order(server_id=123, type="on-demand", **BASE)
     second = Sandbox(servers=30, store=FileStore(path), rate_limits=RateLimits.off())
     with CloreAI(api_key=KEY, transport=SandboxTransport(second), limiter=RateLimiter(interval=0)) as c:
@@ -239,8 +283,10 @@ def test_official_wire_not_our_sdk(sandbox: Sandbox) -> None:
     status, body = raw(sandbox, "create_order", {"renting_server": 123, "type": "on-demand", **BASE})
     assert (status, body) == (200, {"code": 0})
     _, orders = raw(sandbox, "my_orders", query={"return_completed": "false"})
-    new = [o for o in orders["orders"] if o["si"] == 123][0]
-    assert isinstance(new["pub_cluster"], list) and isinstance(new["tcp_ports"], list) and "server_id" not in new
+    new = next(o for o in orders["orders"] if o["si"] == 123)
+    assert (
+        isinstance(new["pub_cluster"], list) and isinstance(new["tcp_ports"], list) and "server_id" not in new
+    )
     _, market = raw(sandbox, "spot_marketplace", query={"market": "6"})
     assert set(market["market"]["offers"][0]) == {"offer_id", "bid", "active", "my", "currency"}
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from clore_ai import CloreAI
 from clore_ai.exceptions import InvalidInputError
 
@@ -91,8 +90,16 @@ def test_set_spot_price_sends_desired_price(kind: str) -> None:
 @KINDS
 def test_set_server_settings_sends_zero_values(kind: str) -> None:
     recorder = Recorder({"code": 0})
-    run(kind, recorder, "set_server_settings", name="MyGPU", availability=False, mrl=96, on_demand=0, spot=0.0)
-    assert recorder.json() == {"name": "MyGPU", "availability": False, "mrl": 96, "on_demand": 0.0, "spot": 0.0}
+    run(
+        kind, recorder, "set_server_settings", name="MyGPU", availability=False, mrl=96, on_demand=0, spot=0.0
+    )
+    assert recorder.json() == {
+        "name": "MyGPU",
+        "availability": False,
+        "mrl": 96,
+        "on_demand": 0.0,
+        "spot": 0.0,
+    }
 
 
 @KINDS
@@ -107,17 +114,35 @@ def test_cancel_orders_batch(kind: str) -> None:
 def test_create_order_wire_names_and_types(kind: str) -> None:
     recorder = Recorder({"orders": [], "code": 0}, {"code": 0}, {"orders": [ORDER_ROW], "code": 0})
     order = run(
-        kind, recorder, "create_order",
-        server_id=123, image="cloreai/ubuntu22.04-cuda12", type="on-demand", currency="btc",
-        ssh_password="MySecurePass123", ports={"22": "tcp", 8888: "http"}, env={"A": "1"},
-        jupyter_token="tok", command="echo hi", required_price=0.0001, autossh_entrypoint="true",
+        kind,
+        recorder,
+        "create_order",
+        server_id=123,
+        image="cloreai/ubuntu22.04-cuda12",
+        type="on-demand",
+        currency="btc",
+        ssh_password="MySecurePass123",
+        ports={"22": "tcp", 8888: "http"},
+        env={"A": "1"},
+        jupyter_token="tok",
+        command="echo hi",
+        required_price=0.0001,
+        autossh_entrypoint="true",
     )
     assert recorder.endpoints() == ["my_orders", "create_order", "my_orders"]
     body = recorder.json(1)
     assert body == {
-        "renting_server": 123, "image": "cloreai/ubuntu22.04-cuda12", "type": "on-demand", "currency": "bitcoin",
-        "ssh_password": "MySecurePass123", "ports": {"22": "tcp", "8888": "http"}, "env": {"A": "1"},
-        "jupyter_token": "tok", "command": "echo hi", "required_price": 0.0001, "autossh_entrypoint": True,
+        "renting_server": 123,
+        "image": "cloreai/ubuntu22.04-cuda12",
+        "type": "on-demand",
+        "currency": "bitcoin",
+        "ssh_password": "MySecurePass123",
+        "ports": {"22": "tcp", "8888": "http"},
+        "env": {"A": "1"},
+        "jupyter_token": "tok",
+        "command": "echo hi",
+        "required_price": 0.0001,
+        "autossh_entrypoint": True,
     }
     assert order.id == 77 and order.server_id == 123
 
@@ -126,8 +151,16 @@ def test_create_order_wire_names_and_types(kind: str) -> None:
 def test_spot_order_sends_spotprice(kind: str) -> None:
     row = {**ORDER_ROW, "spot": True}
     recorder = Recorder({"orders": [], "code": 0}, {"code": 0}, {"orders": [row], "code": 0})
-    run(kind, recorder, "create_order", server_id=123, image="cloreai/pytorch", type="spot", currency="bitcoin",
-        spot_price=0.000005)
+    run(
+        kind,
+        recorder,
+        "create_order",
+        server_id=123,
+        image="cloreai/pytorch",
+        type="spot",
+        currency="bitcoin",
+        spot_price=0.000005,
+    )
     assert recorder.json(1)["spotprice"] == 0.000005 and recorder.json(1)["type"] == "spot"
 
 

@@ -31,7 +31,12 @@ def _check_settings(timeout: Any, max_retries: Any) -> None:
         raise TypeError(f"max_retries must be an int, got {type(max_retries).__name__}")
     if max_retries < 0:
         raise ValueError("max_retries must be >= 0")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
         raise ValueError("timeout must be a finite number of seconds > 0")
 
 
@@ -258,4 +263,3 @@ class AsyncCloreAI(_BaseClient):
         tb: Optional[TracebackType],
     ) -> None:
         await self.close()
-

@@ -82,6 +82,7 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
     validation, dropping (and logging) the broken ones: one odd server must not hide the
     whole marketplace.
     """
+    envelope: Any
     if field is None:
         annotation: Any = model
         envelope = type("_Whole", (_Envelope,), {"__annotations__": {}})
@@ -157,7 +158,7 @@ def decode(response: httpx.Response, parse: Parser[T]) -> T:
     except (ValidationError, ValueError, TypeError, RecursionError, AttributeError):
         code, value = -1, None
     if code == 0 and 200 <= status < 300:
-        return value
+        return value  # type: ignore[return-value]
     data = _error_body(body)
     if status == 429 or (data is not None and data["code"] == 5):
         raise RateLimitError(
@@ -271,7 +272,9 @@ class ClientCore:
         """Send with rate limiting; retry transient failures up to ``max_retries``."""
         attempt = 0
         while True:
-            request = self.build_request(endpoint, method=method, params=params, json_body=json_body, auth=auth)
+            request = self.build_request(
+                endpoint, method=method, params=params, json_body=json_body, auth=auth
+            )
             yield from self._take_slot()
             outcome = yield Send(request)
             self.limiter.done()
@@ -318,7 +321,9 @@ class ClientCore:
 
     # create_order
 
-    def create_order(self, body: dict[str, Any], *, list_orders: Callable[[], Flow[list[Order]]]) -> Flow[Order]:
+    def create_order(
+        self, body: dict[str, Any], *, list_orders: Callable[[], Flow[list[Order]]]
+    ) -> Flow[Order]:
         """Send create_order at most once per provably-failed attempt and return the new order.
 
         The API answers only ``{"code": 0}``. The order is found in ``my_orders`` as the

@@ -7,7 +7,6 @@ it into a plain method on :class:`CloreAI` and a coroutine method on
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Generic, List, TypeVar, overload
@@ -54,7 +53,9 @@ class endpoint(Generic[P, R]):
 
     def __init__(self, build: Callable[Concatenate[Any, P], Flow[R]]) -> None:
         self._build = build
-        functools.update_wrapper(self, build)
+        self.__doc__ = build.__doc__
+        self.__name__ = build.__name__
+        self.__wrapped__ = build
 
     @overload
     def __get__(self, instance: None, owner: type[Any]) -> endpoint[P, R]: ...
@@ -104,7 +105,10 @@ def filter_marketplace(
 
 def _optional_number(name: str, value: Any) -> None:
     if value is not None and (
-        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
     ):
         raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}", code=2)
 
@@ -142,7 +146,9 @@ class Endpoints:
         """
         if gpu is not None and not isinstance(gpu, str):
             raise InvalidInputError(f"gpu must be text, got {gpu!r}", code=2)
-        if min_gpu_count is not None and (isinstance(min_gpu_count, bool) or not isinstance(min_gpu_count, int)):
+        if min_gpu_count is not None and (
+            isinstance(min_gpu_count, bool) or not isinstance(min_gpu_count, int)
+        ):
             raise InvalidInputError(f"min_gpu_count must be a whole number, got {min_gpu_count!r}", code=2)
         _optional_number("min_ram_gb", min_ram_gb)
         _optional_number("max_price_usd", max_price_usd)
@@ -177,7 +183,9 @@ class Endpoints:
     def spot_marketplace(self, server_id: int) -> Flow[SpotMarket]:
         """The spot order book of one server. Bids are per day in each offer's currency."""
         market_id = check_positive_int("server_id", server_id)
-        market = yield from self._core.call("spot_marketplace", _SPOT_MARKET, params={"market": market_id})
+        market: SpotMarket = yield from self._core.call(
+            "spot_marketplace", _SPOT_MARKET, params={"market": market_id}
+        )
         for offer in market.offers or []:
             offer.server_id = market_id
         return market
@@ -306,4 +314,3 @@ class Endpoints:
     def renter_fees(self) -> Flow[RenterFees]:
         """Renter fees, PoH discount configuration and creation fees."""
         return self._core.call("renter_fees", _FEES)
-

@@ -91,7 +91,7 @@ class RateLimiter:
         """
         with self._lock:
             now = self.clock()
-            backoff = min(self.interval * (2**self._throttle_streak), MAX_THROTTLE_BACKOFF)
+            backoff = min(self.interval * (1 << min(self._throttle_streak, 16)), MAX_THROTTLE_BACKOFF)
             self._throttle_streak += 1
             penalty = max(backoff, retry_after or 0.0)
             self._next_any = max(self._next_any, now + penalty)

@@ -24,7 +24,7 @@ MAX_DELAY = 8.0
 
 def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
     """Exponential back-off ``min(0.5·2^attempt, 8)`` with jitter in [75 %, 100 %]."""
-    ceiling = min(BASE_DELAY * (2**attempt), MAX_DELAY)
+    ceiling = min(BASE_DELAY * (1 << min(attempt, 16)), MAX_DELAY)
     return ceiling * (1.0 - 0.25 * rng())
 
 

@@ -59,14 +59,14 @@ def normalize_currency(value: Any) -> str:
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        else:
-            raise _fail(f"{name} must be a positive whole number, got {value!r}")
-    if value <= 0:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if number is None or number <= 0:
         raise _fail(f"{name} must be a positive whole number, got {value!r}")
-    return value
+    return number
 
 
 def check_price(name: str, value: Any, *, allow_zero: bool = False) -> float:

@@ -101,9 +101,7 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
-        raise CredentialsError(
-            f"{path} is not valid JSON (line {exc.lineno}); fix or remove it"
-        ) from None
+        raise CredentialsError(f"{path} is not valid JSON (line {exc.lineno}); fix or remove it") from None
     if not isinstance(data, dict):
         raise CredentialsError(f"{path} must hold a JSON object; fix or remove it")
     return data
@@ -140,10 +138,7 @@ def _file_key(data: dict[str, Any], profile: str) -> str | None:
 
 
 def _set_file_key(data: dict[str, Any], profile: str, key: str | None) -> None:
-    if profile == DEFAULT_PROFILE:
-        target = data
-    else:
-        target = data.setdefault("profiles", {}).setdefault(profile, {})
+    target = data if profile == DEFAULT_PROFILE else data.setdefault("profiles", {}).setdefault(profile, {})
     if key is None:
         target.pop("api_key", None)
     else:

@@ -94,17 +94,13 @@ class InvalidInputError(CloreAPIError):
 class AuthError(CloreAPIError):
     """Code 3: the API key is missing or invalid."""
 
-    default_message = (
-        "the API key was rejected (code 3); check CLORE_API_KEY or run `clore auth login`"
-    )
+    default_message = "the API key was rejected (code 3); check CLORE_API_KEY or run `clore auth login`"
 
 
 class MissingAPIKeyError(AuthError):
     """No API key was found in the argument, the environment, the keyring or the config file."""
 
-    default_message = (
-        "no API key found: set CLORE_API_KEY, run `clore auth login`, or pass api_key=..."
-    )
+    default_message = "no API key found: set CLORE_API_KEY, run `clore auth login`, or pass api_key=..."
 
 
 class CredentialsError(CloreAPIError):

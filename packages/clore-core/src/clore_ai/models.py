@@ -254,9 +254,9 @@ class MarketplaceServer(_Model):
         spot, on_demand = self.price.spot or {}, self.price.on_demand or {}
         for currency, usd_key in _USD_KEY_FOR_CURRENCY.items():
             native_spot, native_od = spot.get(currency), on_demand.get(currency)
-            usd_od = getattr(usd, usd_key) if usd is not None else None
+            usd_od: Optional[float] = getattr(usd, usd_key) if usd is not None else None
             if native_spot and native_od and usd_od:
-                return native_spot * (usd_od / native_od)
+                return float(native_spot * (usd_od / native_od))
         return None
 
     @property
@@ -361,9 +361,9 @@ class ServerConfig(_Model):
 
     def _first_usd(self, kind: str) -> Optional[float]:
         for prices in (self.usd_pricing or {}).values():
-            value = (prices or {}).get(kind)
+            value: Optional[float] = prices.get(kind) if prices else None
             if value is not None:
-                return value
+                return float(value)
         return None
 
     @property
@@ -406,7 +406,9 @@ class Order(_Model):
     spend: Optional[float] = None
     creation_fee: Optional[float] = None
     mrl: Optional[int] = None
-    pub_clusters: List[str] = Field(default_factory=list, validation_alias=AliasChoices("pub_cluster", "pub_clusters"))
+    pub_clusters: List[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("pub_cluster", "pub_clusters")
+    )
     tcp_ports: Optional[Dict[str, int]] = None
     http_port: Optional[str] = None
     http_pub: Optional[str] = None

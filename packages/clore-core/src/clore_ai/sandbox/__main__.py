@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--servers", type=int, default=300, help="marketplace size (default 300)")
     parser.add_argument("--seed", type=int, default=0, help="marketplace seed (default 0)")
     parser.add_argument("--no-rate-limit", action="store_true", help="do not enforce 1 request/s")
-    parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the rate-limit intervals (tests)")
+    parser.add_argument(
+        "--rate-scale", type=float, default=1.0, help="multiply the rate-limit intervals (tests)"
+    )
     parser.add_argument("--state-file", help="persist accounts in this file")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
@@ -35,7 +37,10 @@ def _demo(sandbox: Sandbox) -> int:
         servers.sort(key=lambda s: s.price_usd or 0)
         print(f"{'ID':>6}  {'GPU':<28} {'$/hour':>8} {'$/day':>8}  CC")
         for s in servers[:10]:
-            print(f"{s.id:>6}  {s.gpu_model or '?':<28} {s.price_usd or 0:>8.4f} {s.price_usd_per_day or 0:>8.2f}  {s.location}")
+            print(
+                f"{s.id:>6}  {s.gpu_model or '?':<28} "
+                f"{s.price_usd or 0:>8.4f} {s.price_usd_per_day or 0:>8.2f}  {s.location}"
+            )
         print(f"{len(servers)} RTX 4090 servers under $0.50/hour in the sandbox marketplace")
     return 0
 
@@ -58,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
-    print(f"clore sandbox API on {server.url} ({args.servers} servers, seed {args.seed}); Ctrl-C stops", flush=True)
+    print(
+        f"clore sandbox API on {server.url} ({args.servers} servers, seed {args.seed}); Ctrl-C stops",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -80,7 +80,10 @@ def _hosted_servers() -> dict[str, dict[str, Any]]:
             "spot_pricing": {"bitcoin": 0.00003307, "CLORE-Blockchain": 831.6},
             "allowed_coins": ["bitcoin", "CLORE-Blockchain"],
             "autoprice": {"bitcoin": False, "CLORE-Blockchain": "usd"},
-            "usd_pricing": {"CLORE-Blockchain": {"on_demand": 4.5, "spot": 2.25}, "bitcoin": {"on_demand": 4.5, "spot": 2.25}},
+            "usd_pricing": {
+                "CLORE-Blockchain": {"on_demand": 4.5, "spot": 2.25},
+                "bitcoin": {"on_demand": 4.5, "spot": 2.25},
+            },
             "rental_status": 0,
             "working_properly": True,
             "gpu_array": ["RTX 3090"],

@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from typing_extensions import TypeGuard
+
 from ._account import CREATION_FEES, new_account_state
 from ._catalogue import RATES, Catalogue, build_catalogue
 from ._faults import Fault, FaultPlan
@@ -27,6 +29,7 @@ HTTP_STATUS_FOR_CODE = {0: 200, 1: 500, 2: 400, 3: 401, 4: 404, 5: 429, 6: 200}
 LOWERING_PERIOD = 600
 MAX_STEP_SHARE = 0.3  # a spot bid may drop by at most 30 % of its value per change
 EPSILON = 1e-12
+_CITIES = ("msk", "prg", "fra", "hel")
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,11 @@ def _fingerprint(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
 
 
@@ -153,7 +156,9 @@ class Sandbox:
             key = headers.get("auth")
             fingerprint = _fingerprint(key) if key else "anonymous"
             answer = self._fault_response(fault, None)
-            self.requests.append(RequestRecord(self.clock(), fingerprint, endpoint, method.upper(), answer.status, None))
+            self.requests.append(
+                RequestRecord(self.clock(), fingerprint, endpoint, method.upper(), answer.status, None)
+            )
             return answer
         status, payload_bytes = self._execute(method.upper(), endpoint, query, headers, body)
         response = SandboxResponse(status, payload_bytes, {"content-type": "application/json"})
@@ -224,8 +229,12 @@ class Sandbox:
         if kind == "timeout_after":
             return SandboxResponse(0, b"", drop="timeout", delay=fault.latency)
         if kind == "html_5xx":
-            page = f"<html><head><title>{fault.status} Bad Gateway</title></head><body>cloudflare</body></html>"
-            return SandboxResponse(fault.status, page.encode(), {"content-type": "text/html"}, delay=fault.latency)
+            page = (
+                f"<html><head><title>{fault.status} Bad Gateway</title></head><body>cloudflare</body></html>"
+            )
+            return SandboxResponse(
+                fault.status, page.encode(), {"content-type": "text/html"}, delay=fault.latency
+            )
         if kind == "truncated_json":
             body = real.body if real else b'{"code":0}'
             return SandboxResponse(200, body[: max(1, len(body) // 2)], {"content-type": "application/json"})
@@ -261,12 +270,14 @@ class Sandbox:
         balances = dict(account["deposits"])
         for order in account["orders"].values():
             currency = order["currency"]
-            balances[currency] = balances.get(currency, 0.0) - order.get("creation_fee", 0.0) - self._spend(order, now)
+            balances[currency] = (
+                balances.get(currency, 0.0) - order.get("creation_fee", 0.0) - self._spend(order, now)
+            )
         return balances
 
     def _spend(self, order: dict[str, Any], now: float) -> float:
-        end = order.get("_ended_at") or now
-        return max(0.0, order["price"] * (end - order["ct"]) / 86400.0)
+        end = float(order.get("_ended_at") or now)
+        return max(0.0, float(order["price"]) * (end - float(order["ct"])) / 86400.0)
 
     def _hosted_market_entry(self, account: dict[str, Any], hosted: dict[str, Any]) -> dict[str, Any]:
         coins = hosted.get("allowed_coins") or ["bitcoin"]
@@ -298,7 +309,9 @@ class Sandbox:
     def _public_hosted(self, account: dict[str, Any]) -> list[dict[str, Any]]:
         return [h for h in account["hosted"].values() if h.get("id") and h.get("visibility") == "public"]
 
-    def _server_wire(self, account: dict[str, Any], server_id: int) -> tuple[dict[str, Any] | None, bool, bool]:
+    def _server_wire(
+        self, account: dict[str, Any], server_id: int
+    ) -> tuple[dict[str, Any] | None, bool, bool]:
         """(marketplace object, online, owned by the account)."""
         entry = self.catalogue.servers.get(server_id)
         if entry is not None:
@@ -357,7 +370,11 @@ class Sandbox:
     def _my_servers(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
         servers = []
         for hosted in account["hosted"].values():
-            item = {k: v for k, v in hosted.items() if k not in ("spot_pricing", "mrl", "background_job", "initialized")}
+            item = {
+                k: v
+                for k, v in hosted.items()
+                if k not in ("spot_pricing", "mrl", "background_job", "initialized")
+            }
             item["min_spot_pricing"] = hosted.get("spot_pricing", {})
             if hosted.get("id"):
                 item["gpu_count"] = len(hosted.get("gpu_array", []))
@@ -407,7 +424,13 @@ class Sandbox:
         for order in account["orders"].values():
             if order["si"] == server_id and order.get("spot") and not order.get("_ended_at"):
                 offers.append(
-                    {"offer_id": order["id"], "bid": order["price"], "active": False, "my": True, "currency": order["currency"]}
+                    {
+                        "offer_id": order["id"],
+                        "bid": order["price"],
+                        "active": False,
+                        "my": True,
+                        "currency": order["currency"],
+                    }
                 )
         if offers:
             best = max(offers, key=lambda o: o["bid"] * RATES.get(o["currency"], 0.0))
@@ -435,7 +458,9 @@ class Sandbox:
         }
         return {"market": market, "exists": True, "code": 0}
 
-    def _set_server_settings(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+    def _set_server_settings(
+        self, account: dict[str, Any], args: dict[str, Any], now: float
+    ) -> dict[str, Any]:
         hosted = self._find_hosted(account, args.get("name"))
         legacy = ("availability", "mrl", "on_demand", "spot")
         per_currency = "bitcoin_on_demand" in args or "bitcoin_spot" in args
@@ -487,7 +512,11 @@ class Sandbox:
         if desired < current - EPSILON:
             last = account["last_lowering"].get(str(order["id"]))
             if last is not None and now - last < LOWERING_PERIOD:
-                raise _Answer(6, "can_lower_every_600_seconds", time_to_lowering=int(math.ceil(LOWERING_PERIOD - (now - last))))
+                raise _Answer(
+                    6,
+                    "can_lower_every_600_seconds",
+                    time_to_lowering=math.ceil(LOWERING_PERIOD - (now - last)),
+                )
             max_step = round(current * MAX_STEP_SHARE, 8)
             if current - desired > max_step + EPSILON:
                 raise _Answer(6, "exceeded_max_step", max_step=max_step)
@@ -548,11 +577,14 @@ class Sandbox:
         }
 
     def _renter_fees(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
-        base = {c: 10 for c in RATES}
+        base = dict.fromkeys(RATES, 10)
         return {
             "renter_fees": {"on_demand": {"base": base}, "spot": {"base": dict(base)}},
             "poh_config": {"max_reduction_percent": 50, "max_poh_amount": 100000},
-            "creation_fees": {"on_demand": dict(CREATION_FEES["on-demand"]), "spot": dict(CREATION_FEES["spot"])},
+            "creation_fees": {
+                "on_demand": dict(CREATION_FEES["on-demand"]),
+                "spot": dict(CREATION_FEES["spot"]),
+            },
             "poh_balance": 0,
             "code": 0,
         }
@@ -573,7 +605,12 @@ class Sandbox:
             ok = _is_number(args.get("spotprice")) and args["spotprice"] > 0
         password = args.get("ssh_password")
         if ok and password is not None:
-            ok = isinstance(password, str) and password.isalnum() and password.isascii() and len(password) <= 32
+            ok = (
+                isinstance(password, str)
+                and password.isalnum()
+                and password.isascii()
+                and len(password) <= 32
+            )
         if ok and args.get("ssh_key") is not None:
             ok = isinstance(args["ssh_key"], str) and len(args["ssh_key"]) <= 3072
         if ok and args.get("jupyter_token") is not None:
@@ -585,7 +622,9 @@ class Sandbox:
             )
         env = args.get("env")
         if ok and env is not None:
-            ok = isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+            ok = isinstance(env, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+            )
         if ok and args.get("autossh_entrypoint") is not None:
             ok = isinstance(args["autossh_entrypoint"], bool)
         if ok and args.get("required_price") is not None:
@@ -629,13 +668,23 @@ class Sandbox:
         return {"code": 0}
 
     def _store_new_order(
-        self, account: dict[str, Any], args: dict[str, Any], wire: dict[str, Any], price: float, fee: float, now: float
+        self,
+        account: dict[str, Any],
+        args: dict[str, Any],
+        wire: dict[str, Any],
+        price: float,
+        fee: float,
+        now: float,
     ) -> None:
         order_id = account["next_order_id"]
         account["next_order_id"] = order_id + 1
         ports = {str(k): v for k, v in (args.get("ports") or {"22": "tcp"}).items()}
         digest = hashlib.sha256(f"{order_id}:{wire['id']}".encode()).hexdigest()
-        tcp = [f"{p}:{10000 + (int(p) * 7 + order_id * 13) % 50000}" for p, kind in ports.items() if kind == "tcp"]
+        tcp = [
+            f"{p}:{10000 + (int(p) * 7 + order_id * 13) % 50000}"
+            for p, kind in ports.items()
+            if kind == "tcp"
+        ]
         http = [p for p, kind in ports.items() if kind == "http"]
         order: dict[str, Any] = {
             "id": order_id,
@@ -648,7 +697,7 @@ class Sandbox:
             "ct": int(now),
             "mrl": wire.get("mrl", 720),
             "spot": args["type"] == "spot",
-            "pub_cluster": [f"n{int(digest[0], 16) % 5 + 1}.{['msk', 'prg', 'fra', 'hel'][int(digest[1], 16) % 4]}.cloreai.ru"],
+            "pub_cluster": [f"n{int(digest[0], 16) % 5 + 1}.{_CITIES[int(digest[1], 16) % 4]}.cloreai.ru"],
             "tcp_ports": tcp,
             "ports": ports,
             "_deployed_at": now + self.deploy_seconds,

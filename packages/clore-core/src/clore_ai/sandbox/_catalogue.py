@@ -19,7 +19,11 @@ __all__ = ["RATES", "Catalogue", "CatalogueServer", "build_catalogue", "SANDBOX_
 
 SANDBOX_USER_ID = 50000
 RATES = {"bitcoin": 68022.87, "CLORE-Blockchain": 0.002705, "USD-Blockchain": 1.0}
-_USD_KEYS = {"bitcoin": "on_demand_btc", "CLORE-Blockchain": "on_demand_clore", "USD-Blockchain": "on_demand_usd"}
+_USD_KEYS = {
+    "bitcoin": "on_demand_btc",
+    "CLORE-Blockchain": "on_demand_clore",
+    "USD-Blockchain": "on_demand_usd",
+}
 
 # short name, full name, VRAM GB, USD per GPU per day, weight
 _GPUS = [
@@ -40,7 +44,25 @@ _GPUS = [
     ("H100", "NVIDIA H100 80GB HBM3", 80, 48.0, 2),
 ]
 _COUNTS = [(1, 55), (2, 15), (3, 3), (4, 14), (6, 3), (8, 10)]
-_COUNTRIES = ["US", "DE", "NO", "FI", "PL", "CZ", "NL", "FR", "GB", "CA", "RU", "UA", "SE", "JP", "SG", "BR", "IN"]
+_COUNTRIES = [
+    "US",
+    "DE",
+    "NO",
+    "FI",
+    "PL",
+    "CZ",
+    "NL",
+    "FR",
+    "GB",
+    "CA",
+    "RU",
+    "UA",
+    "SE",
+    "JP",
+    "SG",
+    "BR",
+    "IN",
+]
 _CPUS = [
     ("AMD Ryzen 9 7950X 16-Core Processor", "16/32"),
     ("AMD Ryzen 9 5950X 16-Core Processor", "16/32"),
@@ -51,7 +73,14 @@ _CPUS = [
     ("AMD EPYC 9354 32-Core Processor", "32/64"),
     ("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", "32/64"),
 ]
-_BOARDS = ["TUF GAMING B650-PLUS WIFI", "ROG STRIX X670E-E", "PRIME Z790-P", "H12SSL-i", "MZ32-AR0", "X570 AORUS ELITE"]
+_BOARDS = [
+    "TUF GAMING B650-PLUS WIFI",
+    "ROG STRIX X670E-E",
+    "PRIME Z790-P",
+    "H12SSL-i",
+    "MZ32-AR0",
+    "X570 AORUS ELITE",
+]
 _DISKS = ["KINGSTON SNV2S500G", "Samsung SSD 980 PRO 1TB", "WD_BLACK SN850X 2000GB", "Micron 7450 3.84TB"]
 
 
@@ -81,7 +110,9 @@ def _round_price(currency: str, usd_per_day: float) -> float:
     return round(native, 8) if currency == "bitcoin" else round(native, 2)
 
 
-def _price_block(usd_per_day: float, spot_usd_per_day: float, coins: list[str], show_spot_usd: bool) -> dict[str, Any]:
+def _price_block(
+    usd_per_day: float, spot_usd_per_day: float, coins: list[str], show_spot_usd: bool
+) -> dict[str, Any]:
     on_demand = {c: _round_price(c, usd_per_day) for c in coins}
     spot = {c: _round_price(c, spot_usd_per_day) for c in coins}
     usd = {key: round(usd_per_day, 4) for key in _USD_KEYS.values()}
@@ -160,21 +191,40 @@ def _gpu(short: str) -> tuple[str, str, int, float, int]:
 def _fixture_servers(rng: random.Random) -> list[CatalogueServer]:
     all_coins = list(RATES)
     s123 = _make_server(
-        rng, 123, gpu=_gpu("GTX 1070"), count=1, coins=all_coins, usd_per_day=0.72, spot_usd_per_day=0.27,
-        rented=False, country="DE",
+        rng,
+        123,
+        gpu=_gpu("GTX 1070"),
+        count=1,
+        coins=all_coins,
+        usd_per_day=0.72,
+        spot_usd_per_day=0.27,
+        rented=False,
+        country="DE",
     )
     s123["gigaspot"] = False
     s6 = _make_server(
-        rng, 6, gpu=_gpu("GTX 1080 Ti"), count=1, coins=all_coins, usd_per_day=1.7, spot_usd_per_day=0.17,
-        rented=False, country="CZ",
+        rng,
+        6,
+        gpu=_gpu("GTX 1080 Ti"),
+        count=1,
+        coins=all_coins,
+        usd_per_day=1.7,
+        spot_usd_per_day=0.17,
+        rented=False,
+        country="CZ",
     )
     s6["gigaspot"] = False
-    s6_offers = (
-        {"offer_id": 41, "bid": 1500, "active": True, "my": False, "currency": "CLORE-Blockchain"},
-    )
+    s6_offers = ({"offer_id": 41, "bid": 1500, "active": True, "my": False, "currency": "CLORE-Blockchain"},)
     s5738 = _make_server(
-        rng, 5738, gpu=_gpu("RTX 4090"), count=1, coins=all_coins, usd_per_day=3.0, spot_usd_per_day=3.0,
-        rented=True, country="NO",
+        rng,
+        5738,
+        gpu=_gpu("RTX 4090"),
+        count=1,
+        coins=all_coins,
+        usd_per_day=3.0,
+        spot_usd_per_day=3.0,
+        rented=True,
+        country="NO",
     )
     s5738["gigaspot"] = False
     return [

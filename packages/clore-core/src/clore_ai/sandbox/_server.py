@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict
 import time
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -27,7 +27,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, json.dumps([asdict(r) for r in self.server.sandbox.requests]).encode())
             return
         headers = {key.lower(): value for key, value in self.headers.items()}
-        answer = self.server.sandbox.handle(self.command, parts.path, dict(parse_qsl(parts.query)), headers, body)
+        answer = self.server.sandbox.handle(
+            self.command, parts.path, dict(parse_qsl(parts.query)), headers, body
+        )
         if answer.delay:
             time.sleep(answer.delay)
         if answer.drop:
@@ -49,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = _serve
     do_DELETE = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -63,7 +65,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class SandboxServer:
     """``with SandboxServer(Sandbox()) as server: CloreAI(base_url=server.url)``."""
 
-    def __init__(self, sandbox: Sandbox | None = None, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False):
+    def __init__(
+        self, sandbox: Sandbox | None = None, *, host: str = "127.0.0.1", port: int = 0, verbose: bool = False
+    ):
         self.sandbox = sandbox or Sandbox()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.sandbox = self.sandbox
@@ -76,7 +80,8 @@ class SandboxServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._httpd.server_address[0]}:{self.port}/v1"
+        host = self._httpd.server_address[0]
+        return f"http://{host if isinstance(host, str) else host.decode()}:{self.port}/v1"
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever(poll_interval=0.2)

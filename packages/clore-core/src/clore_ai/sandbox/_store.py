@@ -100,6 +100,5 @@ class FileStore:
             self._save(accounts)
 
     def reset(self) -> None:
-        with self._locked():
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+        with self._locked(), contextlib.suppress(FileNotFoundError):
+            self.path.unlink()

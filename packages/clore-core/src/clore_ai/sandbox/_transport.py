@@ -28,7 +28,7 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._async_sleep = async_sleep
 
     def _answer(self, request: httpx.Request) -> SandboxResponse:
-        query = {key: value for key, value in request.url.params.items()}
+        query = dict(request.url.params.items())
         return self.sandbox.handle(request.method, request.url.path, query, request.headers, request.content)
 
     @staticmethod
@@ -36,7 +36,9 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if answer.drop == "connect":
             raise httpx.ConnectError("sandbox: connection refused", request=request)
         if answer.drop == "drop":
-            raise httpx.RemoteProtocolError("sandbox: server disconnected without sending a response", request=request)
+            raise httpx.RemoteProtocolError(
+                "sandbox: server disconnected without sending a response", request=request
+            )
         if answer.drop == "timeout":
             raise httpx.ReadTimeout("sandbox: read timed out", request=request)
         return httpx.Response(answer.status, headers=answer.headers, content=answer.body, request=request)
