@@ -13,7 +13,7 @@ import math
 import os
 import time
 from types import TracebackType
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Callable, Optional
 
 import httpx
 
@@ -41,6 +41,8 @@ def _check_settings(timeout: Any, max_retries: Any) -> None:
 
 
 class _BaseClient(Endpoints):
+    _default_sleep: Callable[[float], Any]
+
     def __init__(
         self,
         api_key: Optional[str] = None,
@@ -52,8 +54,12 @@ class _BaseClient(Endpoints):
         profile: Optional[str] = None,
         limiter: Optional[RateLimiter] = None,
         reconcile_timeout: float = 30.0,
+        sleep: Optional[Callable[[float], Any]] = None,
     ) -> None:
+        """See the class docstring; ``sleep`` replaces the driver's sleep (tests)."""
         _check_settings(timeout, max_retries)
+        self._sleep: Any = sleep or type(self)._default_sleep
+        self._http: Any = None
         self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
         secret = self._resolved.secret if self._resolved else None
         self.timeout = float(timeout)
@@ -106,31 +112,8 @@ class CloreAI(_BaseClient):
     httpx transport (for example :class:`clore_ai.sandbox.SandboxTransport`).
     """
 
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        *,
-        transport: Optional[httpx.BaseTransport] = None,
-        profile: Optional[str] = None,
-        limiter: Optional[RateLimiter] = None,
-        reconcile_timeout: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(
-            api_key,
-            base_url,
-            timeout,
-            max_retries,
-            transport=transport,
-            profile=profile,
-            limiter=limiter,
-            reconcile_timeout=reconcile_timeout,
-        )
-        self._sleep = sleep
-        self._http: Optional[httpx.Client] = None
+    _default_sleep = staticmethod(time.sleep)
+    _http: Optional[httpx.Client]
 
     def _client(self) -> httpx.Client:
         if self._http is None:  # built lazily: creating an SSL context costs start-up time
@@ -186,31 +169,8 @@ class CloreAI(_BaseClient):
 class AsyncCloreAI(_BaseClient):
     """Asynchronous Clore.ai client: the same methods as :class:`CloreAI`, awaited."""
 
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        *,
-        transport: Optional[httpx.AsyncBaseTransport] = None,
-        profile: Optional[str] = None,
-        limiter: Optional[RateLimiter] = None,
-        reconcile_timeout: float = 30.0,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    ) -> None:
-        super().__init__(
-            api_key,
-            base_url,
-            timeout,
-            max_retries,
-            transport=transport,
-            profile=profile,
-            limiter=limiter,
-            reconcile_timeout=reconcile_timeout,
-        )
-        self._sleep = sleep
-        self._http: Optional[httpx.AsyncClient] = None
+    _default_sleep = staticmethod(asyncio.sleep)
+    _http: Optional[httpx.AsyncClient]
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

@@ -150,6 +150,14 @@ class ServerPrice(_Lean):
     original_usd: Optional[Dict[str, Any]] = None
 
 
+def _gpu_description(specs: Optional[ServerSpecs], gpu_array: Any) -> Optional[str]:
+    """``specs.gpu`` when present, else built from ``gpu_array`` (``"2x GTX 745"``)."""
+    if specs is not None and specs.gpu:
+        return specs.gpu
+    names = _flatten_names(gpu_array)
+    return f"{len(names)}x {names[0]}" if names else None
+
+
 _USD_KEY_FOR_CURRENCY = {
     "bitcoin": "on_demand_btc",
     "CLORE-Blockchain": "on_demand_clore",
@@ -181,10 +189,7 @@ class MarketplaceServer(_Model):
     @property
     def gpu_model(self) -> Optional[str]:
         """Primary GPU description, e.g. ``"1x NVIDIA GeForce RTX 4090"``."""
-        if self.specs is not None and self.specs.gpu:
-            return self.specs.gpu
-        names = self.gpu_names
-        return f"{len(names)}x {names[0]}" if names else None
+        return _gpu_description(self.specs, self.gpu_array)
 
     @property
     def gpu_names(self) -> List[str]:
@@ -295,10 +300,7 @@ class MyServer(_Model):
 
     @property
     def gpu_model(self) -> Optional[str]:
-        if self.specs is not None and self.specs.gpu:
-            return self.specs.gpu
-        names = _flatten_names(self.gpu_array)
-        return f"{len(names)}x {names[0]}" if names else None
+        return _gpu_description(self.specs, self.gpu_array)
 
     @property
     def ram_gb(self) -> Optional[float]:
@@ -354,10 +356,7 @@ class ServerConfig(_Model):
 
     @property
     def gpu_model(self) -> Optional[str]:
-        if self.specs is not None and self.specs.gpu:
-            return self.specs.gpu
-        names = _flatten_names(self.gpu_array)
-        return f"{len(names)}x {names[0]}" if names else None
+        return _gpu_description(self.specs, self.gpu_array)
 
     def _first_usd(self, kind: str) -> Optional[float]:
         for prices in (self.usd_pricing or {}).values():
