@@ -1,0 +1,108 @@
+"""The App: one per process (or per shell session) — settings, client, formats, output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .formats import Dataset, OutputFormat
+
+if TYPE_CHECKING:
+    from clore_ai import CloreAI
+
+    from ._plugins import PluginHost
+
+SANDBOX_KEY = "sandbox-cli-account"
+
+
+class App:
+    def __init__(
+        self,
+        host: PluginHost,
+        *,
+        profile: str | None = None,
+        sandbox: bool = False,
+        debug: bool = False,
+        color: bool | None = None,
+    ) -> None:
+        self.host = host
+        self.profile = profile or os.environ.get("CLORE_PROFILE") or "default"
+        self.sandbox = sandbox
+        self.debug = debug
+        no_color = "NO_COLOR" in os.environ
+        self.color = (sys.stdout.isatty() and not no_color) if color is None else color
+        self.output: str | None = None
+        self.quiet = False
+        self._client: CloreAI | None = None
+        self._formats: dict[str, type[OutputFormat]] | None = None
+
+    # formats
+
+    @property
+    def formats(self) -> dict[str, type[OutputFormat]]:
+        if self._formats is None:
+            self._formats = self.host.output_formats()
+        return self._formats
+
+    @property
+    def wants_json(self) -> bool:
+        return self.output == "json"
+
+    def emit(self, data: Dataset) -> None:
+        if self.quiet:
+            for row in data.rows:
+                click.echo(row.get(data.id_key))
+            return
+        name = self.output or "table"
+        fmt = self.formats[name]()
+        click.echo(fmt.render(data, color=self.color and name == "table"))
+
+    def note(self, message: str) -> None:
+        """Human chatter goes to stderr, so stdout stays machine-readable."""
+        click.echo(message, err=True)
+
+    # the client
+
+    def client(self) -> CloreAI:
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
+    def _build_client(self) -> CloreAI:
+        import logging
+
+        from clore_ai import CloreAI
+
+        if self.debug:
+            logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s")
+            _redact_httpx_logs()
+        if self.sandbox:
+            from clore_ai import RateLimiter
+            from clore_ai.sandbox import FileStore, RateLimits, Sandbox, SandboxTransport
+
+            # The persisted CLI sandbox does not enforce rate limits (each `clore` process
+            # would otherwise wait on the previous one); the client need not space requests.
+            sandbox = Sandbox(store=FileStore(), rate_limits=RateLimits.off())
+            unlimited = RateLimiter(interval=0, order_interval=0)
+            return CloreAI(api_key=SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited)
+        return CloreAI(profile=self.profile)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _redact_httpx_logs() -> None:
+    """httpx logs URLs only, but keep its header-level loggers quiet: `auth` is not masked there."""
+    import logging
+
+    for name in ("httpcore", "httpcore.http11", "httpcore.connection"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def pass_app(function: Any) -> Any:
+    return click.pass_obj(function)

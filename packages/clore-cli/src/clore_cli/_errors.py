@@ -1,0 +1,47 @@
+"""Exit codes and one-line error messages (one table: docs/cli.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    API_ERROR = 1  # the API refused (code 1, 4, 6, unknown) or something unexpected failed
+    USAGE = 2  # bad command line or invalid input: nothing was sent
+    OUTCOME_UNKNOWN = 3  # create_order may or may not have created an order
+    AUTH = 4  # no key, or the key was rejected
+    RATE_LIMITED = 5  # still rate limited after retries
+    CONNECTION = 6  # could not reach the API, timed out, or unreadable answers
+    INTERRUPTED = 130  # Ctrl-C
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    from clore_ai import exceptions as ex
+
+    if isinstance(error, ex.InvalidInputError):
+        return ExitCode.USAGE
+    if isinstance(error, ex.OrderOutcomeUnknown):
+        return ExitCode.OUTCOME_UNKNOWN
+    if isinstance(error, ex.AuthError):
+        return ExitCode.AUTH
+    if isinstance(error, ex.RateLimitError):
+        return ExitCode.RATE_LIMITED
+    if isinstance(error, (ex.APIConnectionError, ex.InvalidResponseError)):
+        return ExitCode.CONNECTION
+    return ExitCode.API_ERROR
+
+
+def report(message: str, code: int, *, as_json: bool, details: dict[str, Any] | None = None) -> None:
+    """One line on stderr (a JSON object with ``-o json``)."""
+    from .formats import sanitize
+
+    text = sanitize(message).replace("\n", " ")
+    if as_json:
+        payload = {"error": text, "exit_code": int(code), **(details or {})}
+        print(json.dumps(payload), file=sys.stderr)
+    else:
+        print(f"error: {text}", file=sys.stderr)

@@ -1,0 +1,177 @@
+"""The root ``clore`` group, global options, and ``main()`` with exit codes and error lines."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import click
+
+from ._errors import ExitCode, exit_code_for, report
+from ._version import __version__
+
+
+class FormatType(click.ParamType):
+    """``-o NAME``: validated against the formats registered by built-ins and plugins."""
+
+    name = "format"
+
+    def convert(self, value: Any, param: Any, ctx: click.Context | None) -> str:
+        app = ctx.find_object(_AppHolder) if ctx else None
+        names = sorted(app.app.formats) if app and app.app else ["table", "json", "csv"]
+        if value not in names:
+            self.fail(f"{value!r} is not an output format; choose from {', '.join(names)}", param, ctx)
+        return str(value)
+
+    def shell_complete(self, ctx: click.Context, param: Any, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        holder = ctx.find_object(_AppHolder)
+        names = sorted(holder.app.formats) if holder and holder.app else []
+        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+class _AppHolder:
+    def __init__(self) -> None:
+        self.app: Any = None
+
+
+def output_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds ``-o/--output`` and ``-q/--quiet`` to a command that prints data."""
+
+    def set_output(ctx: click.Context, param: Any, value: Any) -> Any:
+        holder = ctx.find_object(_AppHolder)
+        if holder and holder.app and value is not None:
+            holder.app.output = value
+        return value
+
+    def set_quiet(ctx: click.Context, param: Any, value: Any) -> Any:
+        holder = ctx.find_object(_AppHolder)
+        if holder and holder.app and value:
+            holder.app.quiet = True
+        return value
+
+    function = click.option(
+        "-q", "--quiet", is_flag=True, expose_value=False, callback=set_quiet, help="Print ids only."
+    )(function)
+    return click.option(
+        "-o",
+        "--output",
+        type=FormatType(),
+        expose_value=False,
+        callback=set_output,
+        is_eager=True,
+        help="Output format: table (default), json, csv, or one from a plugin.",
+    )(function)
+
+
+class CloreGroup(click.Group):
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text("Try it offline: clore --sandbox search. Docs and exit codes: docs/cli.md")
+
+
+@click.group(cls=CloreGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="clore", message="%(prog)s, version %(version)s")
+@click.option("--profile", metavar="NAME", envvar="CLORE_PROFILE", help="Which stored API key to use.")
+@click.option(
+    "--sandbox", is_flag=True, help="Use the offline sandbox API (state kept between runs; no key needed)."
+)
+@click.option(
+    "--debug", is_flag=True, help="Log requests and responses (secrets redacted) and show tracebacks."
+)
+@click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set).")
+@click.pass_context
+def cli(ctx: click.Context, profile: str | None, sandbox: bool, debug: bool, no_color: bool) -> None:
+    """Clore.ai GPU marketplace CLI.
+
+    Prices are shown per hour and per day in USD; the API itself quotes per day.
+    """
+    holder = ctx.ensure_object(_AppHolder)
+    from ._app import App
+
+    app = App(_host(), profile=profile, sandbox=sandbox, debug=debug, color=False if no_color else None)
+    holder.app = app
+    ctx.obj = holder
+    ctx.call_on_close(app.close)
+
+
+_HOST: Any = None
+
+
+def _host() -> Any:
+    global _HOST
+    if _HOST is None:
+        from ._plugins import PluginHost
+
+        _HOST = PluginHost()
+        _HOST.register_commands(cli)
+        _HOST.warn_broken()
+    return _HOST
+
+
+def app_of(ctx: click.Context) -> Any:
+    holder = ctx.find_object(_AppHolder)
+    assert holder is not None and holder.app is not None
+    return holder.app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command tree, map errors to one line and an exit code."""
+    _host()
+    args = sys.argv[1:] if argv is None else argv
+    as_json = _wants_json(args)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="clore", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.UsageError as error:
+        message = error.format_message()
+        hint = (
+            f" (see: clore {error.ctx.command_path.split(' ', 1)[1]} --help)"
+            if error.ctx and " " in error.ctx.command_path
+            else " (see: clore --help)"
+        )
+        report(message + hint, ExitCode.USAGE, as_json=as_json)
+        return ExitCode.USAGE
+    except click.ClickException as error:
+        report(error.format_message(), error.exit_code, as_json=as_json)
+        return error.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        report("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
+        return ExitCode.INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - every error becomes one line
+        from clore_ai import CloreAPIError
+
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(error, CloreAPIError):
+            code = exit_code_for(error)
+            details = {"api_code": error.code}
+            if getattr(error, "error", None):
+                details["api_error"] = error.error  # type: ignore[attr-defined]
+            report(str(error), code, as_json=as_json, details=details)
+            return code
+        report(
+            f"unexpected {type(error).__name__}: {error}; re-run with --debug",
+            ExitCode.API_ERROR,
+            as_json=as_json,
+        )
+        return ExitCode.API_ERROR
+    return ExitCode.OK
+
+
+def _wants_json(args: list[str]) -> bool:
+    for i, arg in enumerate(args):
+        if arg in ("-o", "--output") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if arg in ("-ojson", "--output=json"):
+            return True
+    return False
+
+
+def run() -> None:
+    sys.exit(main())

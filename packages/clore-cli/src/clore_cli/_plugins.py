@@ -1,0 +1,96 @@
+"""The plugin manager: built-ins first, then the ``clore`` entry points; broken plugins are skipped."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+BUILTIN_MODULES = (
+    "clore_cli.commands.market",
+    "clore_cli.commands.orders",
+    "clore_cli.commands.account",
+    "clore_cli.commands.host",
+    "clore_cli.commands.meta",
+    "clore_cli._builtin_formats",
+)
+
+
+class PluginHost:
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager("clore")
+        self.pm.add_hookspecs(hookspecs)
+        self.broken: list[tuple[str, str]] = []  # (plugin, reason)
+        import importlib
+
+        for name in BUILTIN_MODULES:
+            self.pm.register(importlib.import_module(name), name=name)
+        if load_entry_points:
+            self._load_entry_points()
+
+    def _load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        try:
+            found = entry_points(group="clore")  # type: ignore[call-arg]
+        except TypeError:  # Python 3.9
+            found = entry_points().get("clore", [])  # type: ignore[attr-defined]
+        for entry in found:
+            if self.pm.get_plugin(entry.name) is not None:
+                continue
+            try:
+                plugin = entry.load()
+                self.pm.register(plugin, name=entry.name)
+                self.pm.check_pending()
+            except Exception as error:  # noqa: BLE001 - a broken plugin must not break clore
+                self._forget(entry.name)
+                self.broken.append((entry.name, f"{type(error).__name__}: {error}"))
+
+    def _forget(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+
+    def register_commands(self, cli: Any) -> None:
+        for impl in self.pm.hook.clore_register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as error:  # noqa: BLE001
+                self.broken.append((impl.plugin_name, f"{type(error).__name__}: {error}"))
+
+    def output_formats(self) -> dict[str, Any]:
+        formats: dict[str, Any] = {}
+        for impl in self.pm.hook.clore_register_output_formats.get_hookimpls():
+            try:
+                classes = impl.function() or []
+            except Exception as error:  # noqa: BLE001
+                self.broken.append((impl.plugin_name, f"{type(error).__name__}: {error}"))
+                continue
+            for cls in classes:
+                name = getattr(cls, "name", "")
+                if not name or name in formats:
+                    self.broken.append((impl.plugin_name, f"output format {name!r} is unnamed or taken"))
+                    continue
+                formats[name] = cls
+        return formats
+
+    def distributions(self) -> list[tuple[str, str, str]]:
+        """(plugin name, distribution, version) of every registered plugin."""
+        rows = []
+        dist_info = dict(self.pm.list_plugin_distinfo())
+        for name, plugin in self.pm.list_name_plugin():
+            dist = dist_info.get(plugin)
+            if dist is not None:
+                rows.append((name, dist.project_name, dist.version))
+            else:
+                from ._version import __version__
+
+                rows.append((name, "clore-cli (built-in)", __version__))
+        return rows
+
+    def warn_broken(self) -> None:
+        for name, reason in self.broken:
+            print(f"warning: plugin {name} was skipped: {reason}", file=sys.stderr)

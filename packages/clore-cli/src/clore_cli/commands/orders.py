@@ -1,0 +1,299 @@
+"""orders, order, deploy, cancel, spot-price, ssh: renting, with money-safety first."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from typing import Any
+
+import click
+
+from .. import hookimpl
+from .._main import app_of, output_options
+from ..formats import Column, Dataset, sanitize
+
+ORDER_COLUMNS = [
+    Column("id", "ID", "right"),
+    Column("server_id", "Server", "right"),
+    Column("type", "Type"),
+    Column("status", "Status"),
+    Column("image", "Image"),
+    Column("price_per_day", "Price/day", "right", "{:.8g}"),
+    Column("currency", "Currency"),
+    Column("host", "Host"),
+    Column("ssh_port", "SSH port", "right"),
+]
+
+
+def order_row(order: Any) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "server_id": order.server_id,
+        "type": order.type,
+        "status": order.status,
+        "image": order.image,
+        "price_per_day": order.price,
+        "currency": order.currency,
+        "spend": order.spend,
+        "host": order.pub_cluster,
+        "ssh_port": order.ssh_port,
+        "tcp_ports": order.tcp_ports,
+        "http_url": order.http_url,
+        "created_at": order.created_at.isoformat() if order.created_at else None,
+    }
+
+
+@click.command()
+@click.option("--completed", is_flag=True, help="Include completed and expired orders.")
+@output_options
+@click.pass_context
+def orders(ctx: click.Context, completed: bool) -> None:
+    """List your orders."""
+    app = app_of(ctx)
+    rows = [order_row(o) for o in app.client().my_orders(include_completed=completed)]
+    app.emit(Dataset("My orders", ORDER_COLUMNS, rows, footer=f"Total: {len(rows)} orders"))
+
+
+def _find_order(app: Any, order_id: int) -> Any:
+    for candidate in app.client().my_orders(include_completed=True):
+        if candidate.id == order_id:
+            return candidate
+    raise click.ClickException(
+        f"order {order_id} not found among your orders (see: clore orders --completed)"
+    )
+
+
+@click.command("order")
+@click.argument("order_id", type=click.IntRange(min=1))
+@output_options
+@click.pass_context
+def order_detail(ctx: click.Context, order_id: int) -> None:
+    """One order in detail, with how to connect."""
+    app = app_of(ctx)
+    found = _find_order(app, order_id)
+    row = order_row(found)
+    row["ssh"] = (
+        f"ssh -p {found.ssh_port} root@{found.ssh_host}" if found.ssh_host and found.ssh_port else None
+    )
+    columns = [Column(k, k.replace("_", " ")) for k in row]
+    app.emit(Dataset(f"Order {order_id}", columns, [row]))
+
+
+def _parse_ports(values: tuple[str, ...]) -> dict[str, str] | None:
+    ports: dict[str, str] = {}
+    for value in values:
+        port, sep, proto = value.partition(":")
+        if not sep or not port.strip().isdigit() or proto.strip().lower() not in ("tcp", "http"):
+            raise click.BadParameter(f"{value!r} must look like 22:tcp or 8888:http", param_hint="--port")
+        ports[port.strip()] = proto.strip().lower()
+    return ports or None
+
+
+def _parse_env(values: tuple[str, ...]) -> dict[str, str] | None:
+    env: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} must look like KEY=VALUE", param_hint="--env")
+        env[key] = val
+    return env or None
+
+
+def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """Server, GPU, price per hour/day, balance and hours it covers — before anything is spent."""
+    server_id, currency = body["renting_server"], body["currency"]
+    server = next((s for s in app.client().marketplace(available_only=False) if s.id == server_id), None)
+    if server is None:
+        raise click.ClickException(f"server {server_id} is not on the marketplace (see: clore search)")
+    spot = body["type"] == "spot"
+    native_day = body["spotprice"] if spot else server.price_per_day(currency)
+    od_native, od_usd = server.price_per_day(currency), server.price_usd_per_day
+    usd_day = native_day * od_usd / od_native if native_day and od_native and od_usd else None
+    balance = next((w.balance for w in app.client().wallets() if w.name == currency), None)
+    hours = balance / (native_day / 24) if balance and native_day else None
+    return {
+        "server_id": server_id,
+        "gpu": server.gpu_model,
+        "type": body["type"],
+        "currency": currency,
+        "price_per_day": native_day,
+        "usd_per_hour": usd_day / 24 if usd_day else None,
+        "usd_per_day": usd_day,
+        "max_rental_hours": server.mrl,
+        "rented": bool(server.rented),
+        "balance": balance,
+        "hours_covered": hours,
+    }
+
+
+def _show_quote(quote: dict[str, Any]) -> None:
+    def money(value: Any, pattern: str) -> str:
+        return pattern.format(value) if isinstance(value, (int, float)) else "?"
+
+    lines = [
+        f"Server {quote['server_id']}: {sanitize(str(quote['gpu']))} ({quote['type']})",
+        f"Price: {money(quote['price_per_day'], '{:.8g}')} {quote['currency']}/day"
+        f" = {money(quote['usd_per_hour'], '${:.4f}')}/hour = {money(quote['usd_per_day'], '${:.2f}')}/day",
+        f"Maximum rental length: {quote['max_rental_hours']} h",
+        f"Wallet {quote['currency']}: {money(quote['balance'], '{:.8g}')}"
+        f" (covers about {money(quote['hours_covered'], '{:.0f}')} hours)",
+    ]
+    if quote["rented"] and quote["type"] == "on-demand":
+        lines.append("Note: the server is currently rented; the API will refuse an on-demand order.")
+    click.echo("\n".join(lines), err=True)
+
+
+@click.command()
+@click.argument("server_id", type=click.IntRange(min=1))
+@click.option("--image", required=True, help="Docker image, e.g. cloreai/ubuntu22.04-cuda12.")
+@click.option(
+    "--type", "order_type", type=click.Choice(["on-demand", "spot"]), required=True, help="Order type."
+)
+@click.option(
+    "--currency", required=True, help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd)."
+)
+@click.option("--ssh-password", help="Alphanumeric, at most 32 characters.")
+@click.option("--ssh-key", help="SSH public key (or @FILE to read it).")
+@click.option("--port", "ports", multiple=True, help="PORT:tcp or PORT:http; repeatable.")
+@click.option("--env", "envs", multiple=True, help="KEY=VALUE; repeatable.")
+@click.option("--spot-price", type=float, help="Spot bid per day in the order currency.")
+@click.option("--jupyter-token", help="Jupyter token (at most 32 characters).")
+@click.option("--command", "command_", help="Shell command run when the container starts.")
+@click.option("--required-price", type=float, help="Refuse if the on-demand price per day changed.")
+@click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Print the quote and the request body; send nothing.")
+@output_options
+@click.pass_context
+def deploy(
+    ctx: click.Context,
+    server_id: int,
+    image: str,
+    order_type: str,
+    currency: str,
+    ssh_password: str | None,
+    ssh_key: str | None,
+    ports: tuple[str, ...],
+    envs: tuple[str, ...],
+    spot_price: float | None,
+    jupyter_token: str | None,
+    command_: str | None,
+    required_price: float | None,
+    autossh_entrypoint: bool | None,
+    yes: bool,
+    dry_run: bool,
+) -> None:
+    """Rent SERVER_ID. Shows a quote and asks before spending money."""
+    from clore_ai import InvalidInputError
+    from clore_ai._validation import build_create_order_body
+
+    if ssh_key and ssh_key.startswith("@"):
+        try:
+            with open(os.path.expanduser(ssh_key[1:]), encoding="utf-8") as handle:
+                ssh_key = handle.read().strip()
+        except OSError as error:
+            raise click.BadParameter(
+                f"cannot read {ssh_key[1:]}: {error.strerror}", param_hint="--ssh-key"
+            ) from None
+    arguments = {
+        "server_id": server_id,
+        "image": image,
+        "type": order_type,
+        "currency": currency,
+        "ssh_password": ssh_password,
+        "ssh_key": ssh_key,
+        "ports": _parse_ports(ports),
+        "env": _parse_env(envs),
+        "jupyter_token": jupyter_token,
+        "command": command_,
+        "spot_price": spot_price,
+        "required_price": required_price,
+        "autossh_entrypoint": autossh_entrypoint,
+    }
+    try:
+        body = build_create_order_body(**arguments)
+    except InvalidInputError as error:
+        raise click.UsageError(str(error)) from None
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if not (yes or dry_run or interactive):
+        raise click.UsageError(
+            "refusing to spend money without a terminal to confirm on; add --yes (or --dry-run)"
+        )
+    app = app_of(ctx)
+    quote = _quote(app, body)
+    _show_quote(quote)
+    if dry_run:
+        shown = {k: ("****" if k in ("ssh_password", "jupyter_token") else v) for k, v in body.items()}
+        if "env" in shown:
+            shown["env"] = dict.fromkeys(shown["env"], "****")
+        click.echo(
+            json.dumps({"quote": quote, "request": {"endpoint": "create_order", "body": shown}}, indent=2)
+        )
+        app.note("dry run: nothing was sent")
+        return
+    if not yes and not click.confirm("Create this order?", default=False, err=True):
+        app.note("cancelled: nothing was sent")
+        ctx.exit(1)
+    created = app.client().create_order(**arguments)
+    app.note(f"order {created.id} created" + (" (found after a lost answer)" if created.reconciled else ""))
+    app.emit(Dataset("New order", ORDER_COLUMNS, [order_row(created)]))
+
+
+@click.command()
+@click.argument("order_id", type=click.IntRange(min=1))
+@click.option("--issue", help="Report a problem with the server (at most 2048 characters).")
+@click.pass_context
+def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
+    """Cancel an order."""
+    if issue is not None and len(issue) > 2048:
+        raise click.BadParameter(f"is {len(issue)} characters long; the limit is 2048", param_hint="--issue")
+    app = app_of(ctx)
+    result = app.client().cancel_order(order_id, issue=issue)
+    if result.get("already_ended"):
+        click.echo(
+            f"Order {order_id} had already ended" + ("; the issue report was not delivered" if issue else "")
+        )
+    else:
+        click.echo(f"Order {order_id} cancelled")
+
+
+@click.command("spot-price")
+@click.argument("order_id", type=click.IntRange(min=1))
+@click.argument("price", type=click.FloatRange(min=0, min_open=True))
+@click.pass_context
+def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
+    """Set the bid (per day, in the order currency) of your spot order."""
+    app_of(ctx).client().set_spot_price(order_id, price)
+    click.echo(f"Spot price of order {order_id} set to {price:g} per day")
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("order_id", type=click.IntRange(min=1))
+@click.option("--user", default="root", show_default=True, help="Login name.")
+@click.option("--print", "print_only", is_flag=True, help="Print the ssh command instead of running it.")
+@click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def ssh(ctx: click.Context, order_id: int, user: str, print_only: bool, ssh_args: tuple[str, ...]) -> None:
+    """Connect to an order over SSH (container port 22 through its public port)."""
+    found = _find_order(app_of(ctx), order_id)
+    if found.status == "expired":
+        raise click.ClickException(f"order {order_id} has ended")
+    if not found.ssh_host or not found.ssh_port:
+        raise click.ClickException(
+            f"order {order_id} has no SSH port yet (did you deploy with --port 22:tcp?)"
+        )
+    command = ["ssh", "-p", str(found.ssh_port), *ssh_args, f"{user}@{found.ssh_host}"]
+    if print_only:
+        click.echo(" ".join(command))
+        return
+    if shutil.which("ssh") is None:
+        raise click.ClickException("ssh is not installed; use --print to see the command")
+    os.execvp("ssh", command)
+
+
+@hookimpl
+def clore_register_commands(cli: Any) -> None:
+    for command in (orders, order_detail, deploy, cancel, spot_price, ssh):
+        cli.add_command(command)

@@ -1,0 +1,112 @@
+"""Output formats: commands produce a :class:`Dataset`, a format renders it.
+
+Plugins add formats by returning :class:`OutputFormat` subclasses from the
+``clore_register_output_formats`` hook.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = ["Column", "CsvFormat", "Dataset", "JsonFormat", "OutputFormat", "TableFormat", "sanitize"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def sanitize(text: str) -> str:
+    """Neutralise C0/C1 control characters (terminal escapes) in strings from the API."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+@dataclass
+class Column:
+    key: str
+    header: str
+    justify: str = "left"  # "left" or "right"
+    fmt: str | None = None  # e.g. "{:.4f}" for numbers in human formats
+
+
+@dataclass
+class Dataset:
+    """Rows of plain values (str, int, float, bool, None) with their columns."""
+
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    id_key: str = "id"
+    footer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cell(self, row: dict[str, Any], column: Column) -> str:
+        value = row.get(column.key)
+        if value is None:
+            return "-"
+        if column.fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return column.fmt.format(value)
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return sanitize(str(value))
+
+
+class OutputFormat:
+    """Base class of output formats. ``name`` is what ``-o NAME`` selects."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def render(self, data: Dataset, *, color: bool) -> str:
+        raise NotImplementedError
+
+
+class JsonFormat(OutputFormat):
+    name = "json"
+    description = "JSON array of objects with stable field names (alone on stdout)"
+
+    def render(self, data: Dataset, *, color: bool) -> str:
+        return json.dumps(data.rows, indent=2, ensure_ascii=False, default=str)
+
+
+class CsvFormat(OutputFormat):
+    name = "csv"
+    description = "CSV with a header row"
+
+    def render(self, data: Dataset, *, color: bool) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([c.key for c in data.columns])
+        for row in data.rows:
+            writer.writerow(
+                ["" if row.get(c.key) is None else sanitize(str(row.get(c.key))) for c in data.columns]
+            )
+        return buffer.getvalue().rstrip("\n")
+
+
+class TableFormat(OutputFormat):
+    name = "table"
+    description = "a table for people (default)"
+
+    def render(self, data: Dataset, *, color: bool) -> str:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=data.title, title_justify="left", header_style="bold" if color else "")
+        for column in data.columns:
+            table.add_column(column.header, justify="right" if column.justify == "right" else "left")
+        for row in data.rows:
+            table.add_row(*(data.cell(row, c) for c in data.columns), style=None)
+        console = Console(
+            force_terminal=color, no_color=not color, width=200 if not color else None, highlight=False
+        )
+        with console.capture() as capture:
+            if data.rows:
+                console.print(table)
+            else:
+                console.print(f"{data.title}: nothing to show")
+            if data.footer:
+                console.print(data.footer, markup=False)
+        return capture.get().rstrip("\n")

@@ -1,0 +1,403 @@
+"""The `clore` command against the sandbox: commands, output formats, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clore_cli._main import main
+
+
+def run(
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    stdin: str | None = None,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+) -> tuple[int, str, str]:
+    if stdin is not None and monkeypatch is not None:
+        import io
+
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def state_file() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "clore" / "sandbox.json"
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--version")[1].strip() == "clore, version 0.2.0"
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for name in (
+        "search",
+        "deploy",
+        "orders",
+        "order",
+        "cancel",
+        "spot",
+        "spot-price",
+        "ssh",
+        "wallets",
+        "servers",
+        "server-config",
+        "server-settings",
+        "config",
+        "auth",
+        "plugins",
+        "sandbox",
+    ):
+        assert f"  {name} " in out
+
+
+def test_search_json_is_valid_and_honest_about_units(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--sandbox", "search", "--gpu", "4090", "--limit", "3", "-o", "json")
+    assert code == 0 and err == ""
+    rows = json.loads(out)
+    assert len(rows) == 3
+    for row in rows:
+        assert "4090" in row["gpu"]
+        assert row["usd_per_day"] == pytest.approx(row["usd_per_hour"] * 24)
+    assert [r["usd_per_hour"] for r in rows] == sorted(r["usd_per_hour"] for r in rows)
+
+
+def test_search_query_expression_and_multi_key_sort(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "--sandbox",
+        "search",
+        "gpus>=2 price<2",
+        "--sort",
+        "-gpus,price",
+        "--limit",
+        "50",
+        "-o",
+        "json",
+        "--currency",
+        "btc",
+    )
+    rows = json.loads(out)
+    assert code == 0 and rows
+    assert all(r["gpus"] >= 2 and r["usd_per_hour"] < 2 for r in rows)
+    keys = [(-r["gpus"], r["usd_per_hour"]) for r in rows]
+    assert keys == sorted(keys)
+    assert all("price_per_day_bitcoin" in r for r in rows)
+
+
+def test_deploy_then_orders_in_two_processes(tmp_path: Any) -> None:
+    env = {**os.environ}
+    clore = [sys.executable, "-m", "clore_cli"]
+    deploy = subprocess.run(
+        [
+            *clore,
+            "--sandbox",
+            "deploy",
+            "123",
+            "--image",
+            "cloreai/pytorch",
+            "--type",
+            "on-demand",
+            "--currency",
+            "btc",
+            "--port",
+            "22:tcp",
+            "--yes",
+            "-q",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert deploy.returncode == 0, deploy.stderr
+    order_id = deploy.stdout.strip()
+    orders = subprocess.run([*clore, "--sandbox", "orders", "-q"], env=env, capture_output=True, text=True)
+    assert order_id in orders.stdout.split()
+    ssh = subprocess.run(
+        [*clore, "--sandbox", "ssh", order_id, "--print"], env=env, capture_output=True, text=True
+    )
+    assert ssh.stdout.startswith("ssh -p ") and "root@" in ssh.stdout
+
+
+def test_deploy_refuses_without_terminal_and_sends_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _out, err = run(
+        capsys,
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "x/y",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        stdin="",
+        monkeypatch=monkeypatch,
+    )
+    assert code == 2 and "--yes" in err and not state_file().exists()
+
+
+def test_deploy_dry_run_shows_quote_and_body_but_creates_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys,
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "x/y",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--ssh-password",
+        "Secret123",
+        "--dry-run",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["request"]["body"]["renting_server"] == 123
+    assert payload["request"]["body"]["ssh_password"] == "****" and "Secret123" not in out + err
+    assert "$/hour" in err.replace("/hour", "$/hour") and "covers about" in err
+    code, out, _ = run(capsys, "--sandbox", "orders", "-q")
+    assert out.split() == ["38", "39"]
+
+
+def test_errors_are_one_line_with_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    run(
+        capsys,
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "x/y",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--yes",
+    )
+    code, _out, err = run(
+        capsys,
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "x/y",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--yes",
+        "-o",
+        "json",
+    )
+    assert code == 1
+    error = json.loads(err.strip().splitlines()[-1])
+    assert error["api_error"] == "server-already-rented" and error["exit_code"] == 1
+    code, _, err = run(capsys, "wallets")
+    assert code == 4 and err.count("\n") == 1 and "auth login" in err
+
+
+def test_cancel_order_and_spot_price(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--sandbox", "cancel", "38")[1].strip() == "Order 38 cancelled"
+    assert "already ended" in run(capsys, "--sandbox", "cancel", "38")[1]
+    assert run(capsys, "--sandbox", "spot-price", "39", "0.000003")[0] == 0
+    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000029")
+    assert code == 1 and "can_lower_every_600_seconds" in err
+
+
+def test_host_side_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--sandbox", "servers", "-o", "csv")
+    assert code == 0 and out.splitlines()[0] == "id,name,gpu,status,visibility" and "MyGPU" in out
+    assert run(capsys, "--sandbox", "server-settings", "MyGPU", "--mrl", "96")[0] == 0
+    code, out, _ = run(capsys, "--sandbox", "server-config", "MyGPU", "-o", "json")
+    assert json.loads(out)[0]["max_rental_hours"] == 96
+
+
+def test_control_characters_from_the_api_are_neutralised() -> None:
+    from clore_cli.formats import Column, Dataset, TableFormat
+
+    data = Dataset("t", [Column("name", "Name")], [{"name": "evil\x1b]0;owned\x07name"}])
+    text = TableFormat().render(data, color=False)
+    assert "\x1b" not in text and "\\x1b" in text
+
+
+def test_config_api_key_is_stored_and_never_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    key = "sk-config-secret-77aa"
+    code, out, err = run(capsys, "config", "set", "api_key", key)
+    assert code == 0 and key not in out + err and "****77aa" in out
+    assert key not in run(capsys, "config", "show")[1]
+    assert "****77aa" in run(capsys, "config", "get", "api_key")[1]
+    assert "****77aa" in run(capsys, "auth", "status")[1]
+
+
+def test_auth_login_verifies_before_storing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai.sandbox import Sandbox, SandboxServer
+
+    with SandboxServer(Sandbox(servers=10)) as server:
+        monkeypatch.setenv("CLORE_API_URL", server.url)
+        code, out, err = run(
+            capsys,
+            "auth",
+            "login",
+            "--with-key",
+            "--insecure-storage",
+            stdin="sk-login-key-1234\n",
+            monkeypatch=monkeypatch,
+        )
+        assert code == 0 and "****1234" in out and "sk-login-key-1234" not in out + err
+        code, _, err = run(
+            capsys, "auth", "login", "--with-key", stdin="invalid-key-9999\n", monkeypatch=monkeypatch
+        )
+        assert code == 4
+    assert "****1234" in run(capsys, "auth", "status")[1]
+    assert run(capsys, "auth", "logout")[0] == 0
+
+
+BAD = [
+    ["deploy"],
+    ["deploy", "abc", "--image", "x", "--type", "spot", "--currency", "btc"],
+    ["deploy", "0", "--image", "x", "--type", "on-demand", "--currency", "btc", "--yes"],
+    ["deploy", "-5", "--image", "x", "--type", "on-demand", "--currency", "btc", "--yes"],
+    ["deploy", "1", "--type", "on-demand", "--currency", "btc", "--yes"],
+    ["deploy", "1", "--image", "x", "--currency", "btc", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on_demand", "--currency", "btc", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "doge", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "spot", "--currency", "btc", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "spot", "--currency", "btc", "--spot-price", "-1", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "spot", "--currency", "btc", "--spot-price", "abc", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--port", "22", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--port", "22:udp", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--port", "ssh:tcp", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--env", "FOO", "--yes"],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--env", "=v", "--yes"],
+    [
+        "deploy",
+        "1",
+        "--image",
+        "x",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--ssh-password",
+        "a-b",
+        "--yes",
+    ],
+    [
+        "deploy",
+        "1",
+        "--image",
+        "x",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--ssh-password",
+        "a" * 33,
+        "--yes",
+    ],
+    [
+        "deploy",
+        "1",
+        "--image",
+        "x",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--jupyter-token",
+        "t" * 33,
+        "--yes",
+    ],
+    [
+        "deploy",
+        "1",
+        "--image",
+        "x",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--ssh-key",
+        "@/nonexistent",
+        "--yes",
+    ],
+    ["deploy", "1", "--image", "has space", "--type", "on-demand", "--currency", "btc", "--yes"],
+    [
+        "deploy",
+        "1",
+        "--image",
+        "x",
+        "--type",
+        "spot",
+        "--currency",
+        "btc",
+        "--spot-price",
+        "1",
+        "--required-price",
+        "1",
+        "--yes",
+    ],
+    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--spot-price", "1", "--yes"],
+    ["cancel"],
+    ["cancel", "x"],
+    ["cancel", "0"],
+    ["cancel", "1", "--issue", "i" * 2049],
+    ["spot"],
+    ["spot", "abc"],
+    ["spot-price", "39"],
+    ["spot-price", "39", "0"],
+    ["spot-price", "39", "cheap"],
+    ["spot-price", "-39", "1"],
+    ["ssh"],
+    ["ssh", "abc"],
+    ["order"],
+    ["order", "0"],
+    ["search", "--limit", "0"],
+    ["search", "--limit", "x"],
+    ["search", "--min-gpu", "0"],
+    ["search", "--max-price", "-1"],
+    ["search", "--sort", "colour"],
+    ["search", "gpus>>2"],
+    ["search", "bogus=1"],
+    ["search", "gpus>=two"],
+    ["search", "gpu>4090"],
+    ["search", "--currency", "doge"],
+    ["search", "-o", "markdown"],
+    ["search", "-o"],
+    ["server-config"],
+    ["server-settings", "MyGPU", "--mrl", "0"],
+    ["server-settings", "MyGPU", "--on-demand", "-1"],
+    ["orders", "--bogus"],
+    ["nonsense"],
+    ["--bogus"],
+    ["config", "set", "onlykey"],
+    ["config", "get"],
+    ["auth", "login", "--api-key", "sk-in-argv"],
+    ["sandbox", "explode"],
+]
+
+
+@pytest.mark.parametrize("args", BAD, ids=[" ".join(a)[:40] for a in BAD])
+def test_bad_input_exits_2_with_one_line_and_sends_nothing(
+    capsys: pytest.CaptureFixture[str], args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run(capsys, "--sandbox", *args, stdin="", monkeypatch=monkeypatch)
+    assert code == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    assert not state_file().exists()  # no request reached the sandbox
