@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, Callable, Iterator
 
 import pytest
+
 from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
 from clore_ai.sandbox import RateLimits, Sandbox, SandboxTransport
 

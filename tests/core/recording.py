@@ -6,6 +6,7 @@ import json
 from typing import Any, Callable, Union
 
 import httpx
+
 from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
 
 Answer = Union[httpx.Response, dict, Exception, Callable[[httpx.Request], httpx.Response]]

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+
 from clore_ai import exceptions as ex
 from clore_ai.sandbox import Sandbox
 

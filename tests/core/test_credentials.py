@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+
 from clore_ai import CloreAI, credentials
 from clore_ai.exceptions import CredentialsError, MissingAPIKeyError
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from clore_ai import exceptions as ex
 from clore_ai._retry import backoff_delay, parse_retry_after
 

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import httpx
 import pytest
+
 from clore_ai import (
     CloreAI,
     MarketplaceServer,

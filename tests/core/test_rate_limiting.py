@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+
 from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
 from clore_ai._limiter import limiter_for_key
 

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+
 from clore_ai import CloreAI, RateLimiter
 from clore_ai import exceptions as ex
 from clore_ai.sandbox import FileStore, RateLimits, Sandbox, SandboxServer, SandboxTransport

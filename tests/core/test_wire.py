@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from clore_ai import CloreAI
 from clore_ai.exceptions import InvalidInputError
 
