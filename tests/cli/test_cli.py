@@ -402,3 +402,130 @@ def test_bad_input_exits_2_with_one_line_and_sends_nothing(
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "Traceback" not in err
     assert not state_file().exists()  # no request reached the sandbox
+
+
+def clore_process(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "clore_cli", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--sandbox", "search", "--limit", "2"],
+        ["--sandbox", "spot", "6"],
+        ["--sandbox", "orders", "--completed"],
+        ["--sandbox", "order", "38"],
+        ["--sandbox", "wallets"],
+        ["--sandbox", "servers"],
+        ["--sandbox", "server-config", "MyGPU"],
+        ["--sandbox", "plugins"],
+        ["config", "show"],
+        ["completion", "zsh"],
+        ["--sandbox", "sandbox", "reset"],
+        ["--no-color", "--sandbox", "search", "-o", "csv"],
+    ],
+)
+def test_every_read_command_in_a_real_process(args: list[str]) -> None:
+    result = clore_process(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() and "Traceback" not in result.stderr
+    assert "\x1b[" not in result.stdout  # no colour when not a terminal
+
+
+def test_deploy_wait_prints_how_to_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**os.environ, "CLORE_SANDBOX_DEPLOY_SECONDS": "1"}
+    result = clore_process(
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "cloreai/pytorch",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--port",
+        "22:tcp",
+        "--yes",
+        "--wait",
+        "-o",
+        "json",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    (order,) = json.loads(result.stdout)
+    assert order["status"] == "running"
+    assert f"ssh -p {order['ssh_port']} root@{order['host']}" in result.stderr
+
+
+def test_debug_logs_requests_but_never_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clore_ai.sandbox import Sandbox, SandboxServer
+
+    key = "sk-DEBUG-SENTINEL-4321"
+    with SandboxServer(Sandbox(servers=10)) as server:
+        env = {**os.environ, "CLORE_API_URL": server.url, "CLORE_API_KEY": key}
+        result = clore_process("--debug", "wallets", "-o", "json", env=env)
+        failing = clore_process("--debug", "cancel", "424242", env=env)
+    assert result.returncode == 0
+    assert "GET " in result.stderr and "/wallets -> HTTP 200" in result.stderr
+    assert failing.returncode == 1
+    assert key not in result.stdout + result.stderr + failing.stdout + failing.stderr
+
+
+def test_completion_offers_cached_ids_without_the_network(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--sandbox", "orders"]) == 0
+    capsys.readouterr()
+    env = {
+        **os.environ,
+        "COMP_WORDS": "clore ssh 3",
+        "COMP_CWORD": "2",
+        "_CLORE_COMPLETE": "bash_complete",
+        "CLORE_API_URL": "http://127.0.0.1:9/v1",
+    }
+    result = subprocess.run([sys.executable, "-m", "clore_cli"], env=env, capture_output=True, text=True)
+    assert "plain,38" in result.stdout.split()
+
+
+def test_ctrl_c_exits_130_and_says_so() -> None:
+    import signal
+    import time as _time
+
+    env = {**os.environ, "CLORE_SANDBOX_DEPLOY_SECONDS": "60"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "clore_cli",
+            "--sandbox",
+            "deploy",
+            "123",
+            "--image",
+            "x/y",
+            "--type",
+            "on-demand",
+            "--currency",
+            "btc",
+            "--yes",
+            "--wait",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    deadline = _time.monotonic() + 20
+    seen = ""
+    while "created" not in seen and _time.monotonic() < deadline:
+        seen += process.stderr.readline()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err

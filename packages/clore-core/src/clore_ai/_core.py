@@ -183,6 +183,17 @@ def decode(response: httpx.Response, parse: Parser[T]) -> T:
     )
 
 
+def _log_exchange(request: httpx.Request, outcome: Outcome | None) -> None:
+    """Debug log of one exchange: method, URL, status, size — never headers or bodies (secrets)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    if isinstance(outcome, httpx.Response):
+        result = f"HTTP {outcome.status_code}, {len(outcome.content)} bytes"
+    else:
+        result = type(outcome).__name__
+    log.debug("%s %s -> %s", request.method, request.url, result)
+
+
 def transport_error(error: httpx.HTTPError) -> CloreAPIError:
     """Our error for an httpx failure. It keeps no reference to the request (auth header)."""
     detail = type(error).__name__
@@ -278,6 +289,7 @@ class ClientCore:
             yield from self._take_slot()
             outcome = yield Send(request)
             self.limiter.done()
+            _log_exchange(request, outcome)
             try:
                 if isinstance(outcome, httpx.HTTPError) or outcome is None:
                     raise transport_error(outcome) if outcome is not None else APIConnectionError()
@@ -343,6 +355,7 @@ class ClientCore:
             try:
                 outcome = yield Send(request, spends_money=True)
                 self.limiter.done()
+                _log_exchange(request, outcome)
             except GeneratorExit:
                 log.warning(
                     "create_order on server %s was interrupted after it was sent; the outcome is "

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from .. import hookimpl
+from .._cache import completer, remember
 from .._main import app_of, output_options
 from ..formats import Column, Dataset
 
@@ -131,7 +132,7 @@ def _sort_value(row: dict[str, Any], field: str, descending: bool) -> tuple[int,
 
 @click.command()
 @click.argument("query", nargs=-1)
-@click.option("--gpu", help="GPU model substring, e.g. 4090.")
+@click.option("--gpu", help="GPU model substring, e.g. 4090.", shell_complete=completer("gpus"))
 @click.option("--min-gpu", type=click.IntRange(min=1), help="Minimum number of GPUs.")
 @click.option("--min-ram", type=click.FloatRange(min=0), help="Minimum RAM in GB.")
 @click.option("--max-price", type=click.FloatRange(min=0), help="Maximum on-demand price in USD per hour.")
@@ -190,6 +191,8 @@ def search(
         rows.sort(key=lambda r, f=field, d=descending: _sort_value(r, f, d))
     total = len(rows)
     rows = rows[:limit]
+    remember("servers", [(str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h") for r in rows])
+    remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     columns = [
         Column("id", "ID", "right"),
         Column("gpu", "GPU"),
@@ -215,7 +218,7 @@ def search(
 
 
 @click.command()
-@click.argument("server_id", type=click.IntRange(min=1))
+@click.argument("server_id", type=click.IntRange(min=1), shell_complete=completer("servers"))
 @output_options
 @click.pass_context
 def spot(ctx: click.Context, server_id: int) -> None:

@@ -41,6 +41,23 @@ def plugins(ctx: click.Context) -> None:
     )
 
 
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the completion script: eval "$(clore completion bash)".
+
+    Server ids, order ids, GPU names and images complete from what recent commands showed
+    (a local cache), so pressing TAB never waits for the network.
+    """
+    from click.shell_completion import get_completion_class
+
+    from .._main import cli
+
+    cls = get_completion_class(shell)
+    assert cls is not None
+    click.echo(cls(cli, {}, "clore", "_CLORE_COMPLETE").source())
+
+
 @click.group()
 def sandbox() -> None:
     """The offline sandbox used by `clore --sandbox`."""
@@ -59,4 +76,5 @@ def reset() -> None:
 @hookimpl
 def clore_register_commands(cli: Any) -> None:
     cli.add_command(plugins)
+    cli.add_command(completion)
     cli.add_command(sandbox)

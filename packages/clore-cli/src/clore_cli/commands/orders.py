@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .. import hookimpl
+from .._cache import completer, recall, remember
 from .._main import app_of, output_options
 from ..formats import Column, Dataset, sanitize
 
@@ -53,6 +54,7 @@ def orders(ctx: click.Context, completed: bool) -> None:
     """List your orders."""
     app = app_of(ctx)
     rows = [order_row(o) for o in app.client().my_orders(include_completed=completed)]
+    remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
     app.emit(Dataset("My orders", ORDER_COLUMNS, rows, footer=f"Total: {len(rows)} orders"))
 
 
@@ -66,7 +68,7 @@ def _find_order(app: Any, order_id: int) -> Any:
 
 
 @click.command("order")
-@click.argument("order_id", type=click.IntRange(min=1))
+@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
 @output_options
 @click.pass_context
 def order_detail(ctx: click.Context, order_id: int) -> None:
@@ -79,6 +81,45 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     )
     columns = [Column(k, k.replace("_", " ")) for k in row]
     app.emit(Dataset(f"Order {order_id}", columns, [row]))
+
+
+def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
+    """Poll my_orders until the container runs; a spinner on stderr when it is a terminal."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    interval = 0.5 if app.sandbox else 3.0
+    status_cm: Any = None
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        status_cm = Console(stderr=True).status(f"waiting for order {order_id} to start…")
+        status_cm.__enter__()
+    try:
+        while True:
+            current = _find_order(app, order_id)
+            if current.status == "running":
+                return current
+            if current.status == "expired":
+                raise click.ClickException(f"order {order_id} ended before its container started")
+            if time.monotonic() >= deadline:
+                raise click.ClickException(
+                    f"order {order_id} is still {current.status} after {timeout:g} s; "
+                    f"check with `clore order {order_id}`"
+                )
+            time.sleep(interval)
+    finally:
+        if status_cm is not None:
+            status_cm.__exit__(None, None, None)
+
+
+def connection_help(found: Any) -> str:
+    lines = []
+    if found.ssh_host and found.ssh_port:
+        lines.append(f"ssh -p {found.ssh_port} root@{found.ssh_host}")
+    if found.http_url:
+        lines.append(f"open {found.http_url}")
+    return "\n".join(lines) or "no public ports"
 
 
 def _parse_ports(values: tuple[str, ...]) -> dict[str, str] | None:
@@ -146,8 +187,13 @@ def _show_quote(quote: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.argument("server_id", type=click.IntRange(min=1))
-@click.option("--image", required=True, help="Docker image, e.g. cloreai/ubuntu22.04-cuda12.")
+@click.argument("server_id", type=click.IntRange(min=1), shell_complete=completer("servers"))
+@click.option(
+    "--image",
+    required=True,
+    help="Docker image, e.g. cloreai/ubuntu22.04-cuda12.",
+    shell_complete=completer("images"),
+)
 @click.option(
     "--type", "order_type", type=click.Choice(["on-demand", "spot"]), required=True, help="Order type."
 )
@@ -164,6 +210,10 @@ def _show_quote(quote: dict[str, Any]) -> None:
 @click.option("--required-price", type=float, help="Refuse if the on-demand price per day changed.")
 @click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--wait", is_flag=True, help="Wait until the container runs, then print how to connect.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=1), default=600, show_default=True, help="Seconds --wait waits."
+)
 @click.option("--dry-run", is_flag=True, help="Print the quote and the request body; send nothing.")
 @output_options
 @click.pass_context
@@ -183,6 +233,8 @@ def deploy(
     required_price: float | None,
     autossh_entrypoint: bool | None,
     yes: bool,
+    wait: bool,
+    timeout: float,
     dry_run: bool,
 ) -> None:
     """Rent SERVER_ID. Shows a quote and asks before spending money."""
@@ -238,11 +290,15 @@ def deploy(
         ctx.exit(1)
     created = app.client().create_order(**arguments)
     app.note(f"order {created.id} created" + (" (found after a lost answer)" if created.reconciled else ""))
+    remember("images", [(image, "image"), *[item for item in recall("images") if item[0] != image]])
+    if wait:
+        created = wait_until_running(app, created.id, timeout)
+        app.note(connection_help(created))
     app.emit(Dataset("New order", ORDER_COLUMNS, [order_row(created)]))
 
 
 @click.command()
-@click.argument("order_id", type=click.IntRange(min=1))
+@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
 @click.option("--issue", help="Report a problem with the server (at most 2048 characters).")
 @click.pass_context
 def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
@@ -260,7 +316,7 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
 
 
 @click.command("spot-price")
-@click.argument("order_id", type=click.IntRange(min=1))
+@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
 @click.argument("price", type=click.FloatRange(min=0, min_open=True))
 @click.pass_context
 def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
@@ -270,16 +326,28 @@ def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("order_id", type=click.IntRange(min=1))
+@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
 @click.option("--user", default="root", show_default=True, help="Login name.")
 @click.option("--print", "print_only", is_flag=True, help="Print the ssh command instead of running it.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    help="Seconds to wait for the container.",
+)
 @click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def ssh(ctx: click.Context, order_id: int, user: str, print_only: bool, ssh_args: tuple[str, ...]) -> None:
-    """Connect to an order over SSH (container port 22 through its public port)."""
-    found = _find_order(app_of(ctx), order_id)
+def ssh(
+    ctx: click.Context, order_id: int, user: str, print_only: bool, timeout: float, ssh_args: tuple[str, ...]
+) -> None:
+    """Connect to an order over SSH (container port 22 through its public port); waits until it runs."""
+    app = app_of(ctx)
+    found = _find_order(app, order_id)
     if found.status == "expired":
         raise click.ClickException(f"order {order_id} has ended")
+    if found.status != "running" and timeout > 0:
+        found = wait_until_running(app, order_id, timeout)
     if not found.ssh_host or not found.ssh_port:
         raise click.ClickException(
             f"order {order_id} has no SSH port yet (did you deploy with --port 22:tcp?)"

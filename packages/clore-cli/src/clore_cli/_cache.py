@@ -1,0 +1,55 @@
+"""A small local cache of ids seen in recent output, for shell completion (never the network)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MAX_ITEMS = 5000
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "clore" / "completion.json"
+
+
+def _read() -> dict[str, Any]:
+    try:
+        data = json.loads(cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def remember(kind: str, items: list[tuple[str, str]]) -> None:
+    """Keep ``(value, description)`` pairs for ``kind`` ("servers", "orders", "gpus", "images")."""
+    data = _read()
+    data[kind] = [list(item) for item in items[:MAX_ITEMS]]
+    path = cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".completion-")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # completion is a convenience; never fail a command over it
+
+
+def recall(kind: str) -> list[tuple[str, str]]:
+    return [(str(v), str(h)) for v, h in _read().get(kind, []) if v is not None]
+
+
+def completer(kind: str) -> Any:
+    """A click ``shell_complete`` callback offering cached values of ``kind``."""
+
+    def complete(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        needle = incomplete.lower()
+        return [CompletionItem(v, help=h) for v, h in recall(kind) if needle in v.lower()]
+
+    return complete
