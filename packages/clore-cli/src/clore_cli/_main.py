@@ -11,7 +11,7 @@ from ._errors import ExitCode, exit_code_for, report
 from ._version import __version__
 
 
-class FormatType(click.ParamType):
+class FormatType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     """``-o NAME``: validated against the formats registered by built-ins and plugins."""
 
     name = "format"

@@ -34,10 +34,11 @@ class PluginHost:
     def _load_entry_points(self) -> None:
         from importlib.metadata import entry_points
 
+        found: Any
         try:
-            found = entry_points(group="clore")  # type: ignore[call-arg]
-        except TypeError:  # Python 3.9
-            found = entry_points().get("clore", [])  # type: ignore[attr-defined]
+            found = entry_points(group="clore")
+        except TypeError:  # Python 3.9 has no selection by group
+            found = dict(entry_points()).get("clore", [])
         for entry in found:
             if self.pm.get_plugin(entry.name) is not None:
                 continue
@@ -65,7 +66,7 @@ class PluginHost:
         formats: dict[str, Any] = {}
         for impl in self.pm.hook.clore_register_output_formats.get_hookimpls():
             try:
-                classes = impl.function() or []
+                classes: Any = impl.function() or []
             except Exception as error:  # noqa: BLE001
                 self.broken.append((impl.plugin_name, f"{type(error).__name__}: {error}"))
                 continue

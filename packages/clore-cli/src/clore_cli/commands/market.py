@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from typing import Any, Callable
@@ -122,7 +123,7 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     return row
 
 
-def _sort_value(row: dict[str, Any], field: str, descending: bool) -> tuple[int, float]:
+def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[int, float]:
     value = row.get(field)
     if value is None or (field.startswith("usd") and not value):
         return (1, 0.0)  # missing prices last, whatever the direction
@@ -187,8 +188,8 @@ def search(
     )
     rows = [server_row(s, coin) for s in servers]
     rows = [r for r in rows if all(_matches(r, *t) for t in terms)]
-    for field, descending in reversed(order):
-        rows.sort(key=lambda r, f=field, d=descending: _sort_value(r, f, d))
+    for field, descending in reversed(order):  # stable sorts, last key first
+        rows.sort(key=functools.partial(_sort_value, field=field, descending=descending))
     total = len(rows)
     rows = rows[:limit]
     remember("servers", [(str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h") for r in rows])
