@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,22 @@ def run(
     code = main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+DEPLOY_123 = [
+    "--sandbox",
+    "deploy",
+    "123",
+    "--image",
+    "cloreai/pytorch",
+    "--type",
+    "on-demand",
+    "--currency",
+    "btc",
+    "--port",
+    "22:tcp",
+    "--yes",
+]
 
 
 def state_file() -> Path:
@@ -98,18 +115,7 @@ def test_deploy_then_orders_in_two_processes(tmp_path: Any) -> None:
     deploy = subprocess.run(
         [
             *clore,
-            "--sandbox",
-            "deploy",
-            "123",
-            "--image",
-            "cloreai/pytorch",
-            "--type",
-            "on-demand",
-            "--currency",
-            "btc",
-            "--port",
-            "22:tcp",
-            "--yes",
+            *DEPLOY_123,
             "-q",
         ],
         env=env,
@@ -266,130 +272,71 @@ def test_auth_login_verifies_before_storing(
     assert run(capsys, "auth", "logout")[0] == 0
 
 
-BAD = [
-    ["deploy"],
-    ["deploy", "abc", "--image", "x", "--type", "spot", "--currency", "btc"],
-    ["deploy", "0", "--image", "x", "--type", "on-demand", "--currency", "btc", "--yes"],
-    ["deploy", "-5", "--image", "x", "--type", "on-demand", "--currency", "btc", "--yes"],
-    ["deploy", "1", "--type", "on-demand", "--currency", "btc", "--yes"],
-    ["deploy", "1", "--image", "x", "--currency", "btc", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on_demand", "--currency", "btc", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "doge", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "spot", "--currency", "btc", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "spot", "--currency", "btc", "--spot-price", "-1", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "spot", "--currency", "btc", "--spot-price", "abc", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--port", "22", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--port", "22:udp", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--port", "ssh:tcp", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--env", "FOO", "--yes"],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--env", "=v", "--yes"],
-    [
-        "deploy",
-        "1",
-        "--image",
-        "x",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--ssh-password",
-        "a-b",
-        "--yes",
-    ],
-    [
-        "deploy",
-        "1",
-        "--image",
-        "x",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--ssh-password",
-        "a" * 33,
-        "--yes",
-    ],
-    [
-        "deploy",
-        "1",
-        "--image",
-        "x",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--jupyter-token",
-        "t" * 33,
-        "--yes",
-    ],
-    [
-        "deploy",
-        "1",
-        "--image",
-        "x",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--ssh-key",
-        "@/nonexistent",
-        "--yes",
-    ],
-    ["deploy", "1", "--image", "has space", "--type", "on-demand", "--currency", "btc", "--yes"],
-    [
-        "deploy",
-        "1",
-        "--image",
-        "x",
-        "--type",
-        "spot",
-        "--currency",
-        "btc",
-        "--spot-price",
-        "1",
-        "--required-price",
-        "1",
-        "--yes",
-    ],
-    ["deploy", "1", "--image", "x", "--type", "on-demand", "--currency", "btc", "--spot-price", "1", "--yes"],
-    ["cancel"],
-    ["cancel", "x"],
-    ["cancel", "0"],
-    ["cancel", "1", "--issue", "i" * 2049],
-    ["spot"],
-    ["spot", "abc"],
-    ["spot-price", "39"],
-    ["spot-price", "39", "0"],
-    ["spot-price", "39", "cheap"],
-    ["spot-price", "-39", "1"],
-    ["ssh"],
-    ["ssh", "abc"],
-    ["order"],
-    ["order", "0"],
-    ["search", "--limit", "0"],
-    ["search", "--limit", "x"],
-    ["search", "--min-gpu", "0"],
-    ["search", "--max-price", "-1"],
-    ["search", "--sort", "colour"],
-    ["search", "gpus>>2"],
-    ["search", "bogus=1"],
-    ["search", "gpus>=two"],
-    ["search", "gpu>4090"],
-    ["search", "--currency", "doge"],
-    ["search", "-o", "markdown"],
-    ["search", "-o"],
-    ["server-config"],
-    ["server-settings", "MyGPU", "--mrl", "0"],
-    ["server-settings", "MyGPU", "--on-demand", "-1"],
-    ["orders", "--bogus"],
-    ["nonsense"],
-    ["--bogus"],
-    ["config", "set", "onlykey"],
-    ["config", "get"],
-    ["auth", "login", "--api-key", "sk-in-argv"],
-    ["sandbox", "explode"],
-]
+D = "deploy 1 --image x --type on-demand --currency btc --yes"
+BAD_LINES = f"""
+deploy
+deploy abc --image x --type spot --currency btc
+deploy 0 --image x --type on-demand --currency btc --yes
+deploy -5 --image x --type on-demand --currency btc --yes
+deploy 1 --type on-demand --currency btc --yes
+deploy 1 --image x --currency btc --yes
+deploy 1 --image x --type on_demand --currency btc --yes
+deploy 1 --image x --type on-demand --yes
+deploy 1 --image x --type on-demand --currency doge --yes
+deploy 1 --image x --type spot --currency btc --yes
+deploy 1 --image x --type spot --currency btc --spot-price -1 --yes
+deploy 1 --image x --type spot --currency btc --spot-price abc --yes
+deploy 1 --image x --type spot --currency btc --spot-price 1 --required-price 1 --yes
+{D} --port 22
+{D} --port 22:udp
+{D} --port ssh:tcp
+{D} --env FOO
+{D} --env =v
+{D} --ssh-password a-b
+{D} --ssh-password {"a" * 33}
+{D} --jupyter-token {"t" * 33}
+{D} --ssh-key @/nonexistent
+{D} --spot-price 1
+deploy 1 --image 'has space' --type on-demand --currency btc --yes
+cancel
+cancel x
+cancel 0
+cancel 1 --issue {"i" * 2049}
+spot
+spot abc
+spot-price 39
+spot-price 39 0
+spot-price 39 cheap
+spot-price -39 1
+ssh
+ssh abc
+order
+order 0
+search --limit 0
+search --limit x
+search --min-gpu 0
+search --max-price -1
+search --sort colour
+search gpus>>2
+search bogus=1
+search gpus>=two
+search gpu>4090
+search --currency doge
+search -o markdown
+search -o
+server-config
+server-settings MyGPU --mrl 0
+server-settings MyGPU --on-demand -1
+orders --bogus
+nonsense
+--bogus
+config set onlykey
+config get
+auth login --api-key sk-in-argv
+sandbox explode
+completion tcsh
+"""
+BAD = [shlex.split(line) for line in BAD_LINES.strip().splitlines()]
 
 
 @pytest.mark.parametrize("args", BAD, ids=[" ".join(a)[:40] for a in BAD])
@@ -441,18 +388,7 @@ def test_every_read_command_in_a_real_process(args: list[str]) -> None:
 def test_deploy_wait_prints_how_to_connect(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {**os.environ, "CLORE_SANDBOX_DEPLOY_SECONDS": "1"}
     result = clore_process(
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "cloreai/pytorch",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--port",
-        "22:tcp",
-        "--yes",
+        *DEPLOY_123,
         "--wait",
         "-o",
         "json",
