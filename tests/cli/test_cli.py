@@ -465,3 +465,15 @@ def test_ctrl_c_exits_130_and_says_so() -> None:
     _, err = process.communicate(timeout=20)
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", ["--version", "--help"])
+def test_start_up_imports_no_heavy_modules(flag: str) -> None:
+    probe = (
+        "import sys\nfrom clore_cli._main import main\n"
+        f"main([{flag!r}])\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'httpx', 'rich'})\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
