@@ -477,3 +477,35 @@ def test_start_up_imports_no_heavy_modules(flag: str) -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_deploy_asks_on_a_real_terminal() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    args = [
+        "-m",
+        "clore_cli",
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "x/y",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+    ]
+    child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
+    child.expect(r"covers about \d+ hours")
+    child.expect(r"Create this order\? \[y/N\]")
+    child.sendline("n")
+    child.expect("nothing was sent")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
+    child.expect(r"Create this order\? \[y/N\]")
+    child.sendline("y")
+    child.expect(r"order (\d+) created")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

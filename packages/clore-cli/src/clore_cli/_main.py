@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     as_json = _wants_json(args)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="clore", standalone_mode=False)
+        result = cli.main(args=args, prog_name="clore", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):  # ctx.exit(code) returns here
+            return result
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.UsageError as error:
