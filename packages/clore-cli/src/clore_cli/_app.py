@@ -34,10 +34,16 @@ class App:
         self.debug = debug
         no_color = "NO_COLOR" in os.environ
         self.color = (sys.stdout.isatty() and not no_color) if color is None else color
+        self.default_output: str | None = None  # the shell's `set output FORMAT`
         self.output: str | None = None
         self.quiet = False
         self._client: CloreAI | None = None
         self._formats: dict[str, type[OutputFormat]] | None = None
+
+    def reset_line_state(self) -> None:
+        """Per-command settings (-o, -q) do not leak from one shell line into the next."""
+        self.output = self.default_output
+        self.quiet = False
 
     # formats
 

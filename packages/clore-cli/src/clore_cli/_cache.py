@@ -16,17 +16,29 @@ def cache_path() -> Path:
     return Path(base) / "clore" / "completion.json"
 
 
+_memo: dict[str, Any] = {"key": None, "data": {}}
+
+
 def _read() -> dict[str, Any]:
+    """The cache file, parsed once per change (completion calls this on every keystroke)."""
+    path = cache_path()
     try:
-        data = json.loads(cache_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        stat = path.stat()
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if _memo["key"] != key:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        _memo["key"], _memo["data"] = key, data if isinstance(data, dict) else {}
+    return _memo["data"]  # type: ignore[no-any-return]
 
 
 def remember(kind: str, items: list[tuple[str, str]]) -> None:
     """Keep ``(value, description)`` pairs for ``kind`` ("servers", "orders", "gpus", "images")."""
-    data = _read()
+    data = dict(_read())
     data[kind] = [list(item) for item in items[:MAX_ITEMS]]
     path = cache_path()
     try:

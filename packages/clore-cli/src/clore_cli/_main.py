@@ -88,6 +88,9 @@ def cli(ctx: click.Context, profile: str | None, sandbox: bool, debug: bool, no_
     Prices are shown per hour and per day in USD; the API itself quotes per day.
     """
     holder = ctx.ensure_object(_AppHolder)
+    if holder.app is not None:  # a long-lived App (the shell) keeps its client, limiter and caches
+        holder.app.reset_line_state()
+        return
     from ._app import App
 
     app = App(_host(), profile=profile, sandbox=sandbox, debug=debug, color=False if no_color else None)
@@ -118,12 +121,23 @@ def app_of(ctx: click.Context) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command tree, map errors to one line and an exit code."""
+    return run_args(sys.argv[1:] if argv is None else argv)
+
+
+def new_app_holder(app: Any) -> _AppHolder:
+    """Wrap a long-lived App so that every command line reuses it (``run_args(..., holder)``)."""
+    holder = _AppHolder()
+    holder.app = app
+    return holder
+
+
+def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
+    """Run one command line through the click tree; never raises, returns the exit code."""
     _host()
-    args = sys.argv[1:] if argv is None else argv
-    as_json = _wants_json(args)
-    debug = "--debug" in args
+    as_json = _wants_json(args) or bool(holder and holder.app and holder.app.default_output == "json")
+    debug = "--debug" in args or bool(holder and holder.app and holder.app.debug)
     try:
-        result = cli.main(args=args, prog_name="clore", standalone_mode=False)
+        result = cli.main(args=args, prog_name="clore", standalone_mode=False, obj=holder)
         if isinstance(result, int) and not isinstance(result, bool):  # ctx.exit(code) returns here
             return result
     except click.exceptions.Exit as done:

@@ -24,6 +24,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager("clore")
         self.pm.add_hookspecs(hookspecs)
         self.broken: list[tuple[str, str]] = []  # (plugin, reason)
+        self.sources: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
         import importlib
 
         for name in BUILTIN_MODULES:
@@ -45,6 +46,9 @@ class PluginHost:
             try:
                 plugin = entry.load()
                 self.pm.register(plugin, name=entry.name)
+                dist = getattr(entry, "dist", None)
+                if dist is not None:
+                    self.sources[entry.name] = (dist.metadata["Name"], dist.version)
                 self.pm.check_pending()
             except Exception as error:  # noqa: BLE001 - a broken plugin must not break clore
                 self._forget(entry.name)
@@ -80,17 +84,12 @@ class PluginHost:
 
     def distributions(self) -> list[tuple[str, str, str]]:
         """(plugin name, distribution, version) of every registered plugin."""
-        rows = []
-        dist_info = dict(self.pm.list_plugin_distinfo())
-        for name, plugin in self.pm.list_name_plugin():
-            dist = dist_info.get(plugin)
-            if dist is not None:
-                rows.append((name, dist.project_name, dist.version))
-            else:
-                from ._version import __version__
+        from ._version import __version__
 
-                rows.append((name, "clore-cli (built-in)", __version__))
-        return rows
+        return [
+            (name, *self.sources.get(name, ("clore-cli (built-in)", __version__)))
+            for name, _ in self.pm.list_name_plugin()
+        ]
 
     def warn_broken(self) -> None:
         for name, reason in self.broken:

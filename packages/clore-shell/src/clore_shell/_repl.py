@@ -1,0 +1,121 @@
+"""The read-eval-print loop: every line goes through the same click tree as `clore`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Any, Iterable, TextIO
+
+import click
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.shortcuts import clear as clear_screen
+
+from clore_cli._main import cli, new_app_holder, run_args
+
+from .completer import CloreCompleter
+from .history import SafeHistory
+from .keybindings import shell_key_bindings
+from .toolbar import SessionState, start_refresher, toolbar_text
+
+EXIT = -1
+SHELL_HELP = """Shell commands:
+  help                 this text and the commands below
+  use PROFILE          switch to another stored API key
+  set output FORMAT    default output for the session (table, json, csv, plugins' formats)
+  clear                clear the screen (also Ctrl-L)
+  exit, quit, Ctrl-D   leave; Ctrl-C clears the line or stops the running command
+"""
+
+
+def _profiles() -> list[str]:
+    from clore_ai import credentials
+
+    try:
+        data = credentials.read_config()
+    except Exception:  # noqa: BLE001
+        return ["default"]
+    return ["default", *sorted((data.get("profiles") or {}).keys())]
+
+
+def run_line(line: str, holder: Any) -> int:
+    """Run one shell line; return its exit status (EXIT to leave)."""
+    app = holder.app
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return 0
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        click.echo(f"error: cannot read the line: {error}", err=True)
+        return 2
+    head = words[0]
+    if head in ("exit", "quit"):
+        return EXIT
+    if head == "help" and len(words) == 1:
+        click.echo(SHELL_HELP)
+        return run_args(["--help"], holder)
+    if head == "clear":
+        clear_screen()
+        return 0
+    if head == "use":
+        if len(words) != 2:
+            click.echo("error: use PROFILE (e.g. use work)", err=True)
+            return 2
+        app.close()  # the next command builds a client with the other profile's key
+        app.profile = words[1]
+        click.echo(f"Using profile {words[1]}")
+        return 0
+    if head == "set":
+        if len(words) != 3 or words[1] != "output" or words[2] not in app.formats:
+            click.echo(f"error: set output FORMAT, FORMAT one of {', '.join(sorted(app.formats))}", err=True)
+            return 2
+        app.default_output = words[2]
+        return 0
+    if head == "shell":
+        click.echo("error: already in the shell", err=True)
+        return 2
+    return run_args(words, holder)
+
+
+def run_script(lines: Iterable[str], holder: Any) -> int:
+    """Piped input: no prompts; the status is the last failing command's (0 if none failed)."""
+    status = 0
+    for line in lines:
+        code = run_line(line, holder)
+        if code == EXIT:
+            break
+        if code != 0:
+            status = code
+    return status
+
+
+def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, session: Any = None) -> int:
+    holder = new_app_holder(app)
+    stream = stdin or sys.stdin
+    if session is None and not stream.isatty():
+        return run_script(stream, holder)
+    state = SessionState()
+    stop = start_refresher(app, state) if refresh else None
+    if session is None:
+        session = PromptSession(
+            history=SafeHistory(),
+            auto_suggest=AutoSuggestFromHistory(),
+            completer=CloreCompleter(cli, holder, _profiles),
+            complete_while_typing=True,
+            bottom_toolbar=lambda: toolbar_text(app, state),
+            key_bindings=shell_key_bindings(),
+        )
+    try:
+        while True:
+            try:
+                line = session.prompt("clore> ")
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                return 0
+            if run_line(line, holder) == EXIT:
+                return 0
+    finally:
+        if stop is not None:
+            stop.set()

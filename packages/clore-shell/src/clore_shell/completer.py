@@ -1,0 +1,64 @@
+"""Completion as you type, from click's own completion machinery (one source with bash/zsh/fish).
+
+Ids, GPU names and images come from the local cache that commands and the background
+refresher keep warm: a keystroke never waits for the network.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Iterable
+
+from click.shell_completion import ShellComplete
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+SHELL_WORDS = {
+    "help": "commands and plugins",
+    "use": "switch profile: use PROFILE",
+    "set": "set output FORMAT",
+    "clear": "clear the screen",
+    "exit": "leave the shell",
+    "quit": "leave the shell",
+}
+
+
+class CloreCompleter(Completer):
+    def __init__(self, cli: Any, holder: Any, profiles: Any = None) -> None:
+        self.cli = cli
+        self.holder = holder
+        self.profiles = profiles or (lambda: ["default"])
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            return
+        incomplete = "" if not text or text[-1].isspace() else (words.pop() if words else "")
+        start = -len(incomplete)
+        if not words:
+            for word, meta in SHELL_WORDS.items():
+                if word.startswith(incomplete):
+                    yield Completion(word, start, display_meta=meta)
+        elif words == ["use"]:
+            yield from (Completion(p, start) for p in self.profiles() if p.startswith(incomplete))
+            return
+        elif words == ["set"]:
+            if "output".startswith(incomplete):
+                yield Completion("output", start)
+            return
+        elif words == ["set", "output"]:
+            names = sorted(self.holder.app.formats)
+            yield from (Completion(n, start) for n in names if n.startswith(incomplete))
+            return
+        elif words[0] in SHELL_WORDS:
+            return
+        machinery = ShellComplete(self.cli, {"obj": self.holder}, "clore", "_CLORE_COMPLETE")
+        try:
+            items = machinery.get_completions(words, incomplete)
+        except Exception:  # noqa: BLE001 - a completion problem must never break typing
+            return
+        for item in items:
+            if item.type == "plain":
+                yield Completion(str(item.value), start, display_meta=item.help or "")

@@ -1,0 +1,25 @@
+"""Registers ``clore shell`` through the same hook as every other plugin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from clore_cli import hookimpl
+
+
+@click.command()
+@click.pass_context
+def shell(ctx: click.Context) -> None:
+    """Interactive shell: every command, completion as you type, history (Ctrl-D leaves)."""
+    from clore_cli._main import app_of
+
+    from ._repl import run_shell
+
+    ctx.exit(run_shell(app_of(ctx)))
+
+
+@hookimpl
+def clore_register_commands(cli: Any) -> None:
+    cli.add_command(shell)

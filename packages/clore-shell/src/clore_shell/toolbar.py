@@ -1,0 +1,65 @@
+"""The bottom toolbar: profile, sandbox or live, wallet balance, active orders, rate-limit wait."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SessionState:
+    """What the background refresher learned; read by the toolbar, never fetched by it."""
+
+    balance: str = "…"
+    active_orders: int | None = None
+    last_refresh: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def toolbar_text(app: Any, state: SessionState) -> str:
+    mode = "SANDBOX" if app.sandbox else "LIVE"
+    orders = "?" if state.active_orders is None else str(state.active_orders)
+    parts = [f" profile {app.profile}", mode, f"balance {state.balance}", f"{orders} active orders"]
+    client = app._client
+    if client is not None:
+        limiter = client.limiter
+        wait = limiter._next_any - limiter.clock()
+        if wait > 0.05:
+            parts.append(f"waiting {wait:.1f}s for the rate limit")
+    parts.append("output " + (app.default_output or "table"))
+    return " | ".join(parts)
+
+
+def refresh_once(app: Any, state: SessionState) -> None:
+    """Warm the caches: orders, wallets, marketplace ids and GPU names."""
+    from clore_cli._cache import remember
+
+    client = app.client()
+    orders = client.my_orders()
+    remember("orders", [(str(o.id), f"{o.type} on {o.server_id} ({o.status})") for o in orders])
+    wallets = client.wallets()
+    servers = client.marketplace()
+    remember("servers", [(str(s.id), f"{s.gpu_model} ${s.price_usd or 0:.3f}/h") for s in servers])
+    remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
+    shown = [f"{w.balance:.6g} {w.name.split('-')[0]}" for w in wallets if w.balance]
+    with state.lock:
+        state.active_orders = len(orders)
+        state.balance = ", ".join(shown[:2]) or "0"
+        state.last_refresh = time.time()
+
+
+def start_refresher(app: Any, state: SessionState, every: float = 120.0) -> threading.Event:
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                refresh_once(app, state)
+            except Exception:  # noqa: BLE001 - the toolbar shows stale data, the shell goes on
+                pass
+            stop.wait(every)
+
+    threading.Thread(target=loop, name="clore-shell-refresh", daemon=True).start()
+    return stop
