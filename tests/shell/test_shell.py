@@ -103,6 +103,7 @@ def test_completion_of_commands_options_and_choices(app: App) -> None:
     assert {"json", "csv", "table"} <= set(completions(app, "wallets -o "))
     assert {"json", "csv"} <= set(completions(app, "set output "))
     assert completions(app, "use ") == ["default"]
+    assert set(completions(app, "deploy 1 --currency b")) == {"bitcoin", "btc"}
 
 
 def test_completion_of_live_values_from_the_cache(app: App) -> None:

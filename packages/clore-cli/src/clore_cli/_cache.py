@@ -55,6 +55,24 @@ def recall(kind: str) -> list[tuple[str, str]]:
     return [(str(v), str(h)) for v, h in _read().get(kind, []) if v is not None]
 
 
+CURRENCY_CHOICES = [
+    ("bitcoin", "BTC"),
+    ("CLORE-Blockchain", "CLORE"),
+    ("USD-Blockchain", "USDT-backed"),
+    ("btc", "bitcoin"),
+    ("clore", "CLORE-Blockchain"),
+    ("usd", "USD-Blockchain"),
+]
+
+
+def complete_currency(ctx: Any, param: Any, incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    return [
+        CompletionItem(v, help=h) for v, h in CURRENCY_CHOICES if v.lower().startswith(incomplete.lower())
+    ]
+
+
 def completer(kind: str) -> Any:
     """A click ``shell_complete`` callback offering cached values of ``kind``."""
 

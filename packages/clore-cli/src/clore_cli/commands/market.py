@@ -10,7 +10,7 @@ from typing import Any, Callable
 import click
 
 from .. import hookimpl
-from .._cache import completer, remember
+from .._cache import complete_currency, completer, remember
 from .._main import app_of, output_options
 from ..formats import Column, Dataset
 
@@ -148,7 +148,11 @@ def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[i
 @click.option(
     "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many servers to show."
 )
-@click.option("--currency", help="Also show the per-day price in this currency (btc, clore, usd).")
+@click.option(
+    "--currency",
+    help="Also show the per-day price in this currency (btc, clore, usd).",
+    shell_complete=complete_currency,
+)
 @click.option("--all", "include_rented", is_flag=True, help="Include rented servers.")
 @output_options
 @click.pass_context

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import hookimpl
-from .._cache import completer, recall, remember
+from .._cache import complete_currency, completer, recall, remember
 from .._main import app_of, output_options
 from ..formats import Column, Dataset, sanitize
 
@@ -198,7 +198,10 @@ def _show_quote(quote: dict[str, Any]) -> None:
     "--type", "order_type", type=click.Choice(["on-demand", "spot"]), required=True, help="Order type."
 )
 @click.option(
-    "--currency", required=True, help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd)."
+    "--currency",
+    required=True,
+    help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd).",
+    shell_complete=complete_currency,
 )
 @click.option("--ssh-password", help="Alphanumeric, at most 32 characters.")
 @click.option("--ssh-key", help="SSH public key (or @FILE to read it).")
