@@ -41,11 +41,14 @@ def _walk(command: click.Command, path: str, out: list[str]) -> None:
 
 
 def generate() -> str:
-    from clore_cli._main import _host, cli
+    """The built-in commands only: installed plugins (the shell, examples) document themselves."""
+    from clore_cli._main import cli
+    from clore_cli._plugins import PluginHost
 
-    _host()
+    builtin = click.Group(name="clore", params=cli.params, help=cli.help)
+    PluginHost(load_entry_points=False).register_commands(builtin)
     out: list[str] = []
-    _walk(cli, "", out)
+    _walk(builtin, "", out)
     return "\n".join(out).strip() + "\n"
 
 

@@ -322,7 +322,7 @@ search bogus=1
 search gpus>=two
 search gpu>4090
 search --currency doge
-search -o markdown
+search -o nosuchformat
 search -o
 server-config
 server-settings MyGPU --mrl 0

@@ -27,8 +27,8 @@ class FormatType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         from click.shell_completion import CompletionItem
 
         holder = ctx.find_object(_AppHolder)
-        names = sorted(holder.app.formats) if holder and holder.app else []
-        return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+        formats = holder.app.formats if holder and holder.app else _host().output_formats()
+        return [CompletionItem(n) for n in sorted(formats) if n.startswith(incomplete)]
 
 
 class _AppHolder:

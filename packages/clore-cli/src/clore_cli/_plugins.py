@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -40,8 +41,9 @@ class PluginHost:
             found = entry_points(group="clore")
         except TypeError:  # Python 3.9 has no selection by group
             found = dict(entry_points()).get("clore", [])
+        disabled = {n.strip() for n in os.environ.get("CLORE_DISABLE_PLUGINS", "").split(",") if n.strip()}
         for entry in found:
-            if self.pm.get_plugin(entry.name) is not None:
+            if self.pm.get_plugin(entry.name) is not None or entry.name in disabled:
                 continue
             try:
                 plugin = entry.load()

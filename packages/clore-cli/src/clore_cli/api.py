@@ -1,0 +1,13 @@
+"""The public API for plugin commands.
+
+- :func:`app_of` gives a command the session's App (``app.client()``, ``app.emit(dataset)``,
+  ``app.formats``, ``app.note(text)``), the same object in ``clore`` and in ``clore shell``;
+- :func:`output_options` adds ``-o/--output`` (every registered format) and ``-q/--quiet``;
+- :class:`~clore_cli.formats.Dataset` / :class:`~clore_cli.formats.Column` describe what a
+  command prints; :class:`~clore_cli.formats.OutputFormat` is the base class of formats.
+"""
+
+from ._main import app_of, output_options
+from .formats import Column, Dataset, OutputFormat, sanitize
+
+__all__ = ["Column", "Dataset", "OutputFormat", "app_of", "output_options", "sanitize"]
