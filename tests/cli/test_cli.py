@@ -31,18 +31,9 @@ def run(
 
 
 DEPLOY_123 = [
-    "--sandbox",
-    "deploy",
-    "123",
-    "--image",
-    "cloreai/pytorch",
-    "--type",
-    "on-demand",
-    "--currency",
-    "btc",
-    "--port",
-    "22:tcp",
-    "--yes",
+    *shlex.split(
+        "--sandbox deploy 123 --image cloreai/pytorch --type on-demand --currency btc --port 22:tcp --yes"
+    ),
 ]
 
 
@@ -54,24 +45,8 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--version")[1].strip() == "clore, version 0.2.0"
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for name in (
-        "search",
-        "deploy",
-        "orders",
-        "order",
-        "cancel",
-        "spot",
-        "spot-price",
-        "ssh",
-        "wallets",
-        "servers",
-        "server-config",
-        "server-settings",
-        "config",
-        "auth",
-        "plugins",
-        "sandbox",
-    ):
+    commands = "search deploy orders order cancel spot spot-price ssh wallets servers server-config"
+    for name in [*commands.split(), "server-settings", "config", "auth", "plugins", "sandbox", "completion"]:
         assert f"  {name} " in out
 
 
@@ -92,14 +67,7 @@ def test_search_query_expression_and_multi_key_sort(capsys: pytest.CaptureFixtur
         "--sandbox",
         "search",
         "gpus>=2 price<2",
-        "--sort",
-        "-gpus,price",
-        "--limit",
-        "50",
-        "-o",
-        "json",
-        "--currency",
-        "btc",
+        *shlex.split("--sort -gpus,price --limit 50 -o json --currency btc"),
     )
     rows = json.loads(out)
     assert code == 0 and rows
@@ -138,15 +106,7 @@ def test_deploy_refuses_without_terminal_and_sends_nothing(
 ) -> None:
     code, _out, err = run(
         capsys,
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "x/y",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
+        *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc"),
         stdin="",
         monkeypatch=monkeypatch,
     )
@@ -156,18 +116,10 @@ def test_deploy_refuses_without_terminal_and_sends_nothing(
 def test_deploy_dry_run_shows_quote_and_body_but_creates_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(
         capsys,
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "x/y",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--ssh-password",
-        "Secret123",
-        "--dry-run",
+        *shlex.split(
+            "--sandbox deploy 123 --image x/y --type on-demand --currency btc "
+            "--ssh-password Secret123 --dry-run"
+        ),
     )
     assert code == 0
     payload = json.loads(out)
@@ -181,31 +133,11 @@ def test_deploy_dry_run_shows_quote_and_body_but_creates_nothing(capsys: pytest.
 def test_errors_are_one_line_with_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     run(
         capsys,
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "x/y",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--yes",
+        *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes"),
     )
     code, _out, err = run(
         capsys,
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "x/y",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--yes",
-        "-o",
-        "json",
+        *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes -o json"),
     )
     assert code == 1
     error = json.loads(err.strip().splitlines()[-1])
@@ -256,10 +188,7 @@ def test_auth_login_verifies_before_storing(
         monkeypatch.setenv("CLORE_API_URL", server.url)
         code, out, err = run(
             capsys,
-            "auth",
-            "login",
-            "--with-key",
-            "--insecure-storage",
+            *shlex.split("auth login --with-key --insecure-storage"),
             stdin="sk-login-key-1234\n",
             monkeypatch=monkeypatch,
         )
@@ -436,19 +365,9 @@ def test_ctrl_c_exits_130_and_says_so() -> None:
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "clore_cli",
-            "--sandbox",
-            "deploy",
-            "123",
-            "--image",
-            "x/y",
-            "--type",
-            "on-demand",
-            "--currency",
-            "btc",
-            "--yes",
-            "--wait",
+            *shlex.split(
+                "-m clore_cli --sandbox deploy 123 --image x/y --type on-demand --currency btc --yes --wait"
+            ),
         ],
         env=env,
         stdin=subprocess.DEVNULL,
@@ -482,17 +401,7 @@ def test_start_up_imports_no_heavy_modules(flag: str) -> None:
 def test_deploy_asks_on_a_real_terminal() -> None:
     pexpect = pytest.importorskip("pexpect")
     args = [
-        "-m",
-        "clore_cli",
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "x/y",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
+        *shlex.split("-m clore_cli --sandbox deploy 123 --image x/y --type on-demand --currency btc"),
     ]
     child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
     child.expect(r"covers about \d+ hours")

@@ -190,4 +190,13 @@ def _wants_json(args: list[str]) -> bool:
 
 
 def run() -> None:
+    _default_sigpipe()
     sys.exit(main())
+
+
+def _default_sigpipe() -> None:
+    """`clore search | head` ends quietly, like any Unix tool, instead of a BrokenPipeError."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)

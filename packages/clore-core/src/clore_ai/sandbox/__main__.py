@@ -46,6 +46,10 @@ def _demo(sandbox: Sandbox) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):  # `... demo | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _parser().parse_args(argv)
     if not 3 <= args.servers <= 100_000:
         print("error: --servers must be between 3 and 100000", file=sys.stderr)

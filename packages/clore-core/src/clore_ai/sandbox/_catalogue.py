@@ -188,50 +188,32 @@ def _gpu(short: str) -> tuple[str, str, int, float, int]:
     return next(g for g in _GPUS if g[0] == short)
 
 
+# id, GPU, USD per day on-demand / minimum spot, rented, country, spot offers of other users
+_S6_OFFERS = ({"offer_id": 41, "bid": 1500, "active": True, "my": False, "currency": "CLORE-Blockchain"},)
+_FIXTURES = [
+    (123, "GTX 1070", 0.72, 0.27, False, "DE", ()),
+    (6, "GTX 1080 Ti", 1.7, 0.17, False, "CZ", _S6_OFFERS),
+    (5738, "RTX 4090", 3.0, 3.0, True, "NO", ()),
+]
+
+
 def _fixture_servers(rng: random.Random) -> list[CatalogueServer]:
-    all_coins = list(RATES)
-    s123 = _make_server(
-        rng,
-        123,
-        gpu=_gpu("GTX 1070"),
-        count=1,
-        coins=all_coins,
-        usd_per_day=0.72,
-        spot_usd_per_day=0.27,
-        rented=False,
-        country="DE",
-    )
-    s123["gigaspot"] = False
-    s6 = _make_server(
-        rng,
-        6,
-        gpu=_gpu("GTX 1080 Ti"),
-        count=1,
-        coins=all_coins,
-        usd_per_day=1.7,
-        spot_usd_per_day=0.17,
-        rented=False,
-        country="CZ",
-    )
-    s6["gigaspot"] = False
-    s6_offers = ({"offer_id": 41, "bid": 1500, "active": True, "my": False, "currency": "CLORE-Blockchain"},)
-    s5738 = _make_server(
-        rng,
-        5738,
-        gpu=_gpu("RTX 4090"),
-        count=1,
-        coins=all_coins,
-        usd_per_day=3.0,
-        spot_usd_per_day=3.0,
-        rented=True,
-        country="NO",
-    )
-    s5738["gigaspot"] = False
-    return [
-        CatalogueServer(6, s6, spot_offers=s6_offers),
-        CatalogueServer(123, s123),
-        CatalogueServer(5738, s5738),
-    ]
+    servers = []
+    for server_id, gpu, usd_day, spot_day, rented, country, offers in _FIXTURES:
+        wire = _make_server(
+            rng,
+            server_id,
+            gpu=_gpu(gpu),
+            count=1,
+            coins=list(RATES),
+            usd_per_day=usd_day,
+            spot_usd_per_day=spot_day,
+            rented=rented,
+            country=country,
+        )
+        wire["gigaspot"] = False
+        servers.append(CatalogueServer(server_id, wire, spot_offers=offers))
+    return servers
 
 
 def build_catalogue(size: int = 300, seed: int = 0) -> Catalogue:
