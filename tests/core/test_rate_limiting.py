@@ -4,6 +4,7 @@ server that records arrivals while coroutines and threads hammer it."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -117,3 +118,54 @@ def test_server_sees_spaced_arrivals_from_coroutines_and_threads(server_process:
     assert [r for r in records if r["code"] == 5] == []
     orders = [r["at"] for r in records if r["endpoint"] == "create_order"]
     assert orders[1] - orders[0] >= 0.5
+
+
+PROCESS_CALLS = """
+import sys
+from clore_ai import CloreAI
+with CloreAI(base_url=sys.argv[1]) as client:
+    for _ in range(2):
+        client.wallets()
+"""
+
+
+@pytest.mark.slow
+def test_several_processes_with_one_key_take_turns(tmp_path: Any) -> None:
+    """3 processes x 2 calls with one key against the real 1 request/s limit: no code 5."""
+    from clore_ai.sandbox import Sandbox, SandboxServer
+
+    key = "process-shared-key-0042"
+    sandbox = Sandbox(servers=10)
+    env = {**os.environ, "CLORE_API_KEY": key, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with SandboxServer(sandbox) as server:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", PROCESS_CALLS, server.url], env=env, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], errors
+    arrivals = sorted(r.at for r in sandbox.requests)
+    assert len(arrivals) == 6
+    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 1.0
+    assert all(r.code == 0 for r in sandbox.requests)
+    state = list((tmp_path / "cache" / "clore").glob("ratelimit-*.json"))
+    assert len(state) == 1 and key not in state[0].name and key not in state[0].read_text()
+
+
+def test_a_corrupt_or_far_future_state_file_is_repaired(tmp_path: Any) -> None:
+    from clore_ai._limiter import ProcessSlots
+
+    now = [1000.0]
+    path = tmp_path / "ratelimit-x.json"
+    slots = ProcessSlots(path, clock=lambda: now[0])
+    path.write_text("{broken")
+    assert slots.claim(1.0, False, 5.0) == 0.0
+    path.write_text('{"last": 999999999.0}')  # far future: not obeyed forever
+    assert slots.claim(1.0, False, 5.0) == 0.0
+    assert slots.claim(1.0, False, 5.0) == pytest.approx(1.0)
+    now[0] += 1.0
+    assert slots.claim(1.0, True, 5.0) == 0.0
+    now[0] += 1.0
+    assert slots.claim(1.0, True, 5.0) == pytest.approx(4.0)

@@ -7,10 +7,14 @@ sharing one limiter are spaced exactly ``interval`` apart in the order they aske
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import threading
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_ORDER_INTERVAL", "RateLimiter", "limiter_for_key", "key_fingerprint"]
 
@@ -21,6 +25,74 @@ DEFAULT_ORDER_INTERVAL = 5.1
 MAX_THROTTLE_BACKOFF = 32.0
 
 Clock = Callable[[], float]
+FAR_FUTURE = 120.0  # a stored send time further ahead than this is corrupt, not obeyed
+
+
+def shared_state_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "clore"
+
+
+class ProcessSlots:
+    """The last send times of one key, shared by every process through a locked file.
+
+    The file lives in the user cache dir and is named by a hash of the key (never the key
+    itself). Several `clore` processes with one key thus take turns instead of all being
+    answered code 5. Wall-clock time is used because monotonic clocks differ per process.
+    """
+
+    def __init__(self, path: Path, clock: Clock = time.time) -> None:
+        self.path = path
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no cross-process lock on this platform
+            yield
+            return
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _read(self, now: float) -> dict[str, float]:
+        try:
+            data: Any = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {
+            k: float(v)
+            for k, v in data.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= now + FAR_FUTURE
+        }
+
+    def claim(self, interval: float, order: bool, order_interval: float) -> float:
+        """0 and record the send if it may go now, else the seconds still to wait."""
+        try:
+            with self._locked():
+                now = self.clock()
+                state = self._read(now)
+                earliest = state.get("last", float("-inf")) + interval
+                if order:
+                    earliest = max(earliest, state.get("last_order", float("-inf")) + order_interval)
+                if now < earliest:
+                    return earliest - now
+                state["last"] = now
+                if order:
+                    state["last_order"] = now
+                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+                tmp.write_text(json.dumps(state), encoding="utf-8")
+                os.replace(tmp, self.path)
+                return 0.0
+        except OSError:
+            return 0.0  # an unwritable cache must not stop the program; in-process spacing still holds
 
 
 class RateLimiter:
@@ -32,12 +104,14 @@ class RateLimiter:
         interval: float = DEFAULT_INTERVAL,
         order_interval: float = DEFAULT_ORDER_INTERVAL,
         clock: Clock = time.monotonic,
+        shared: ProcessSlots | None = None,
     ) -> None:
         if interval < 0 or order_interval < 0:
             raise ValueError("rate limiter intervals must be >= 0")
         self.interval = interval
         self.order_interval = order_interval
         self.clock = clock
+        self.shared = shared
         self._lock = threading.Lock()
         self._next_any = float("-inf")
         self._next_order = float("-inf")
@@ -73,6 +147,10 @@ class RateLimiter:
                 earliest = max(earliest, self._last_order_sent + self.order_interval)
             if now < earliest:
                 return earliest - now
+            if self.shared is not None:
+                elsewhere = self.shared.claim(self.interval, order, self.order_interval)
+                if elsewhere > 0:
+                    return elsewhere
             self._last_sent = now
             if order:
                 self._last_order_sent = now
@@ -121,5 +199,6 @@ def limiter_for_key(api_key: str | None) -> RateLimiter:
     with _registry_lock:
         limiter = _registry.get(name)
         if limiter is None:
-            limiter = _registry[name] = RateLimiter()
+            shared = ProcessSlots(shared_state_dir() / f"ratelimit-{name}.json")
+            limiter = _registry[name] = RateLimiter(shared=shared)
         return limiter
