@@ -79,7 +79,9 @@ class ProcessSlots:
             with self._locked():
                 now = self.clock()
                 state = self._read(now)
-                earliest = state.get("last", float("-inf")) + interval
+                earliest = (
+                    max(state.get("last", float("-inf")), state.get("last_done", float("-inf"))) + interval
+                )
                 if order:
                     earliest = max(earliest, state.get("last_order", float("-inf")) + order_interval)
                 if now < earliest:
@@ -87,12 +89,26 @@ class ProcessSlots:
                 state["last"] = now
                 if order:
                     state["last_order"] = now
-                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-                tmp.write_text(json.dumps(state), encoding="utf-8")
-                os.replace(tmp, self.path)
+                self._write(state)
                 return 0.0
         except OSError:
             return 0.0  # an unwritable cache must not stop the program; in-process spacing still holds
+
+    def finished(self) -> None:
+        """Record an answer: the next send of any process waits an interval after it, too."""
+        try:
+            with self._locked():
+                now = self.clock()
+                state = self._read(now)
+                state["last_done"] = max(state.get("last_done", float("-inf")), now)
+                self._write(state)
+        except OSError:
+            pass
+
+    def _write(self, state: dict[str, float]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, self.path)
 
 
 class RateLimiter:
@@ -160,6 +176,8 @@ class RateLimiter:
         """A request finished (answer or failure)."""
         with self._lock:
             self._last_done = max(self._last_done, self.clock())
+        if self.shared is not None:
+            self.shared.finished()
 
     def throttled(self, retry_after: float | None = None, *, order: bool = False) -> float:
         """The server answered code 5 / HTTP 429: push every caller back.
