@@ -285,7 +285,7 @@ def render(report: dict[str, Any], document: bool = False) -> str:
             "- marketplace(): ours validates the whole body in one pass from bytes (`model_validate_json`",
             "  on lean nested models); the official SDK builds one model per server from dicts.",
             "- The concurrency row runs 10 `wallets()` at once through `AsyncCloreAI` against a server",
-            "  enforcing 1 request/s: ours spaces them (first at once, then every 1.04 s) and the server",
+            "  enforcing 1 request/s: ours spaces them (first at once, then every 1.03 s) and the server",
             "  answers no code 5; the official SDK's limiter is read-then-sleep and lets coroutines burst.",
             "- Start-up: `clore --help` imports neither pydantic, httpx nor rich (tests/cli checks it).",
             "",

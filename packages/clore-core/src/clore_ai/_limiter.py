@@ -20,7 +20,7 @@ __all__ = ["DEFAULT_INTERVAL", "DEFAULT_ORDER_INTERVAL", "RateLimiter", "limiter
 
 # The API allows 1 request/s and create_order once per 5 s. A small margin keeps arrivals
 # at the server >= 1 s apart despite scheduling jitter between taking a slot and sending.
-DEFAULT_INTERVAL = 1.04
+DEFAULT_INTERVAL = 1.03
 DEFAULT_ORDER_INTERVAL = 5.1
 MAX_THROTTLE_BACKOFF = 32.0
 
