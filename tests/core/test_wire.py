@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from clore_ai import CloreAI
+from clore_ai import DEFAULT_BASE_URL, CloreAI
 from clore_ai.exceptions import InvalidInputError
 
 from .recording import Recorder, async_client, sync_client
@@ -39,7 +40,8 @@ def test_auth_header_is_named_auth_and_never_authorization(kind: str) -> None:
     request = recorder.last
     assert request.headers["auth"] == "sk-wire-test-1234"
     assert "authorization" not in request.headers
-    assert request.method == "GET" and str(request.url) == "https://api.clore.ai/v1/wallets"
+    # a MockTransport answers: nothing leaves the machine
+    assert request.method == "GET" and str(request.url) == f"{DEFAULT_BASE_URL}/wallets"
 
 
 @KINDS
@@ -183,7 +185,9 @@ def test_env_base_url_overrides_default(monkeypatch: pytest.MonkeyPatch) -> None
     assert str(recorder.last.url) == "http://127.0.0.1:9/v1/wallets"
 
 
-@pytest.mark.parametrize("url", ["http://api.clore.ai/v1", "ftp://x/v1", "http://10.0.0.1/v1"])
+@pytest.mark.parametrize(
+    "url", [DEFAULT_BASE_URL.replace("https:", "http:"), "ftp://x/v1", "http://10.0.0.1/v1"]
+)
 def test_plain_http_is_refused_except_on_loopback(url: str) -> None:
     with pytest.raises(InvalidInputError, match="https"):
         CloreAI(api_key="x" * 10, base_url=url)
@@ -199,7 +203,7 @@ def test_redirects_are_not_followed_so_the_key_stays_home() -> None:
     client = CloreAI(api_key="sk-redirect-9999", transport=httpx.MockTransport(handler), max_retries=0)
     with pytest.raises(Exception) as info:
         client.wallets()
-    assert seen == ["api.clore.ai"]
+    assert seen == [urlsplit(DEFAULT_BASE_URL).hostname]
     assert "sk-redirect-9999" not in str(info.value)
 
 

@@ -8,7 +8,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from prompt_toolkit.application import create_app_session
@@ -150,8 +150,8 @@ def test_piped_script_exits_with_the_last_failing_status(tmp_path: Path) -> None
     assert ok.returncode == 0
 
 
-def test_confirmation_prompt_works_inside_the_shell() -> None:
-    pexpect = pytest.importorskip("pexpect")
+def spawn_shell(pexpect: Any) -> Any:
+    """`clore --sandbox shell` in a real pseudo-terminal, at its first prompt."""
     child = pexpect.spawn(
         sys.executable,
         ["-m", "clore_cli", "--sandbox", "shell"],
@@ -161,6 +161,12 @@ def test_confirmation_prompt_works_inside_the_shell() -> None:
         dimensions=(40, 200),
     )
     child.expect("clore>")
+    return child
+
+
+def test_confirmation_prompt_works_inside_the_shell() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    child = spawn_shell(pexpect)
     child.send("deploy 123 --image x/y --type on-demand --currency btc\r")
     child.expect(r"Create this order\? \[y/N\]")
     child.send("y\r")
@@ -174,15 +180,7 @@ def test_confirmation_prompt_works_inside_the_shell() -> None:
 
 def test_real_terminal_tab_completion_ctrl_c_and_ctrl_d() -> None:
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "clore_cli", "--sandbox", "shell"],
-        env=dict(os.environ),
-        encoding="utf-8",
-        timeout=20,
-        dimensions=(40, 200),
-    )
-    child.expect("clore>")
+    child = spawn_shell(pexpect)
     child.send("wall")
     child.send("\t")
     child.expect("wallets")
