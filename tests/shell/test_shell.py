@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import sys
@@ -201,4 +200,3 @@ def test_shell_is_a_plugin_and_clore_cli_never_imports_it() -> None:
     sources = "".join(p.read_text() for p in root.rglob("*.py"))
     assert "clore_shell" not in sources
     assert "shell" in cli.commands
-    _ = io  # keep the import list honest for type checkers
