@@ -28,7 +28,8 @@ def create_requests(sandbox: Sandbox) -> list[Any]:
     return [r for r in sandbox.requests if r.endpoint == "create_order"]
 
 
-def test_returns_the_new_order_found_in_my_orders(driver: Driver, sandbox: Sandbox) -> None:
+def test_returns_the_new_order_found_in_my_orders(driver: Driver, sandbox: Sandbox, clock: FakeClock) -> None:
+    before = {w.name: w.balance for w in driver.call("wallets")}
     order = driver.call("create_order", **ON_DEMAND)
     created = sandbox.orders_created(KEY)
     assert [o["id"] for o in created] == [order.id]
@@ -36,10 +37,12 @@ def test_returns_the_new_order_found_in_my_orders(driver: Driver, sandbox: Sandb
     assert order.pub_cluster and order.ssh_port and order.http_port == "8888"
     assert order.status == "deploying"
     assert len(create_requests(sandbox)) == 1
-    # the wallet was debited and the server is now rented
-    assert driver.call("marketplace", available_only=False)[
-        [s.id for s in driver.call("marketplace", available_only=False)].index(123)
-    ].rented
+    # the server is now rented, and the wallet pays as the order runs
+    (server,) = [s for s in driver.call("marketplace", available_only=False) if s.id == 123]
+    assert server.rented is True
+    clock.advance(86400)
+    after = {w.name: w.balance for w in driver.call("wallets")}
+    assert before["bitcoin"] - after["bitcoin"] >= order.price * 0.99
 
 
 @pytest.mark.parametrize(

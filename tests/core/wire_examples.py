@@ -124,23 +124,7 @@ WALLETS_BODY: dict[str, Any] = {
 }
 MY_SERVERS_BODY: dict[str, Any] = {
     "servers": [
-        {
-            "id": 76279,
-            "name": "5090-6_CL_HIVE_8939078",
-            "connected": True,
-            "visibility": "public",
-            "pricing": {"bitcoin": 0.00003675, "CLORE-Blockchain": 924.04},
-            "min_spot_pricing": {"bitcoin": 0.0000294, "CLORE-Blockchain": 739.23},
-            "online": False,
-            "is_vpn_enabled": False,
-            "gpu_array": ["RTX 5090"],
-            "gpu_count": 1,
-            "max_fair_price_usd": 65,
-            "allowed_currencies": ["CLORE-Blockchain"],
-            "usd_pricing": {
-                "CLORE-Blockchain": {"on_demand": 2.5, "spot": 2},
-                "bitcoin": {"on_demand": 2.5, "spot": 2},
-            },
+        OFFICIAL_MY_SERVER,  # the reference example is the same server
             "working_properly": False,
             "monitoring": 1,
         },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -109,7 +109,3 @@ def _redact_httpx_logs() -> None:
 
     for name in ("httpcore", "httpcore.http11", "httpcore.connection"):
         logging.getLogger(name).setLevel(logging.INFO)
-
-
-def pass_app(function: Any) -> Any:
-    return click.pass_obj(function)

@@ -17,8 +17,8 @@ class FormatType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "format"
 
     def convert(self, value: Any, param: Any, ctx: click.Context | None) -> str:
-        app = ctx.find_object(_AppHolder) if ctx else None
-        names = sorted(app.app.formats) if app and app.app else ["table", "json", "csv"]
+        holder = ctx.find_object(_AppHolder) if ctx else None
+        names = sorted(holder.app.formats if holder and holder.app else _host().output_formats())
         if value not in names:
             self.fail(f"{value!r} is not an output format; choose from {', '.join(names)}", param, ctx)
         return str(value)

@@ -56,7 +56,6 @@ class Sleep:
 @dataclass(frozen=True)
 class Send:
     request: httpx.Request
-    spends_money: bool = False
 
 
 Outcome = Union[httpx.Response, httpx.HTTPError]
@@ -82,12 +81,9 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
     validation, dropping (and logging) the broken ones: one odd server must not hide the
     whole marketplace.
     """
-    envelope: Any
-    if field is None:
-        annotation: Any = model
-        envelope = type("_Whole", (_Envelope,), {"__annotations__": {}})
-    else:
-        annotation = List[model] if many else Optional[model]  # type: ignore[valid-type]
+    envelope: Any = None
+    if field is not None:
+        annotation: Any = List[model] if many else Optional[model]  # type: ignore[valid-type]
         default: Any = [] if many else None
         envelope = type(
             f"_{field}_envelope",
@@ -322,10 +318,9 @@ class ClientCore:
         if isinstance(error, RateLimitError):
             if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
                 return None
-            penalty = self.limiter.throttled(error.retry_after)
-            # The limiter already holds every caller back by `penalty`; the next
-            # reservation waits for it, so the flow itself need not sleep.
-            del penalty
+            # The limiter holds every caller back by the penalty; the next reservation
+            # waits for it, so the flow itself need not sleep.
+            self.limiter.throttled(error.retry_after)
             return 0.0 if retry and attempt < self.max_retries else None
         if not retry or attempt >= self.max_retries or not is_retryable_read(error):
             return None
@@ -353,7 +348,7 @@ class ClientCore:
             yield from self._take_slot(order=True)
             sent_at = self._wall_clock()
             try:
-                outcome = yield Send(request, spends_money=True)
+                outcome = yield Send(request)
                 self.limiter.done()
                 _log_exchange(request, outcome)
             except GeneratorExit:
