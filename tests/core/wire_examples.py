@@ -125,9 +125,6 @@ WALLETS_BODY: dict[str, Any] = {
 MY_SERVERS_BODY: dict[str, Any] = {
     "servers": [
         OFFICIAL_MY_SERVER,  # the reference example is the same server
-            "working_properly": False,
-            "monitoring": 1,
-        },
         {
             "name": "Michael",
             "connected": False,
