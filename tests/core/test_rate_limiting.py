@@ -23,6 +23,7 @@ def test_reservations_are_spaced_and_fifo(clock: FakeClock) -> None:
     limiter = RateLimiter(interval=1.0, order_interval=5.0, clock=clock)
     waits = [limiter.reserve() for _ in range(4)]
     assert waits == [0.0, 1.0, 2.0, 3.0]
+    assert limiter.backlog() == 4.0
     assert limiter.reserve(order=True) == 4.0  # next free general slot
     assert limiter.reserve(order=True) == 9.0  # 5 s after the previous order
     clock.advance(100)

@@ -200,3 +200,18 @@ def test_shell_is_a_plugin_and_clore_cli_never_imports_it() -> None:
     sources = "".join(p.read_text() for p in root.rglob("*.py"))
     assert "clore_shell" not in sources
     assert "shell" in cli.commands
+
+
+def test_toolbar_shows_profile_mode_balance_orders_and_rate_limit_wait(app: App) -> None:
+    from clore_shell.toolbar import SessionState, refresh_once, toolbar_text
+
+    state = SessionState()
+    refresh_once(app, state)
+    text = toolbar_text(app, state)
+    assert "profile default" in text and "SANDBOX" in text and "2 active orders" in text and "bitcoin" in text
+    assert "waiting" not in text
+    client = app.client()
+    client.limiter.interval = 5.0
+    client.limiter.reserve()
+    client.limiter.reserve()
+    assert "waiting" in toolbar_text(app, state) and "for the rate limit" in toolbar_text(app, state)

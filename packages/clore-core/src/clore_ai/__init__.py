@@ -8,7 +8,7 @@
 from ._client import AsyncCloreAI, CloreAI
 from ._core import DEFAULT_BASE_URL
 from ._limiter import RateLimiter
-from ._validation import CURRENCIES, normalize_currency
+from ._validation import CURRENCIES, build_create_order_body, normalize_currency
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -88,5 +88,6 @@ __all__ = [
     "UsdPrice",
     "Wallet",
     "__version__",
+    "build_create_order_body",
     "normalize_currency",
 ]

@@ -148,6 +148,11 @@ class RateLimiter:
             self._next_any = slot + self.interval
             return slot - now
 
+    def backlog(self) -> float:
+        """Seconds until the next free slot (0 when a request could go now); for status displays."""
+        with self._lock:
+            return max(0.0, self._next_any - self.clock())
+
     def ready(self, *, order: bool = False) -> float:
         """Called right before sending: 0 to go ahead, else how much longer to wait.
 

@@ -24,8 +24,7 @@ def toolbar_text(app: Any, state: SessionState) -> str:
     parts = [f" profile {app.profile}", mode, f"balance {state.balance}", f"{orders} active orders"]
     client = app._client
     if client is not None:
-        limiter = client.limiter
-        wait = limiter._next_any - limiter.clock()
+        wait = client.limiter.backlog()
         if wait > 0.05:
             parts.append(f"waiting {wait:.1f}s for the rate limit")
     parts.append("output " + (app.default_output or "table"))

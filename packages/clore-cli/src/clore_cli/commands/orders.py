@@ -241,8 +241,7 @@ def deploy(
     dry_run: bool,
 ) -> None:
     """Rent SERVER_ID. Shows a quote and asks before spending money."""
-    from clore_ai import InvalidInputError
-    from clore_ai._validation import build_create_order_body
+    from clore_ai import InvalidInputError, build_create_order_body
 
     if ssh_key and ssh_key.startswith("@"):
         try:
