@@ -215,3 +215,46 @@ def test_marketplace_parses_in_one_pass_from_bytes(monkeypatch: pytest.MonkeyPat
     body = {"servers": [wx.OFFICIAL_MARKETPLACE_SERVER] * 50, "code": 0}
     assert len(client_answering(body).marketplace()) == 50
     assert calls == []  # no per-server validation on the happy path
+
+
+# ── lazily validated nested objects of marketplace servers ─────────────────
+
+
+def test_marketplace_nested_objects_are_real_models_with_the_wire_values() -> None:
+    from clore_ai import ServerPrice, ServerRating, ServerSpecs
+
+    server = client_answering({"code": 0, "servers": [wx.OFFICIAL_MARKETPLACE_SERVER]}).marketplace(
+        available_only=False
+    )[0]
+    assert isinstance(server.specs, ServerSpecs) and isinstance(server.price, ServerPrice)
+    assert server.specs.net is not None and server.specs.net.cc == "NO"
+    assert server.rating is None or isinstance(server.rating, ServerRating)
+    dumped = server.model_dump()
+    assert dumped["specs"]["net"]["cc"] == "NO"
+    assert dumped["price"]["usd"]["on_demand_usd"] == 3
+    assert MarketplaceServer.model_validate(wx.OFFICIAL_MARKETPLACE_SERVER) == server
+    assert "ServerSpecs(" in repr(MarketplaceServer.model_validate(wx.OFFICIAL_MARKETPLACE_SERVER))
+
+
+def test_a_malformed_nested_value_costs_only_that_value(caplog: pytest.LogCaptureFixture) -> None:
+    specs = {**wx.OFFICIAL_MARKETPLACE_SERVER["specs"], "ram": "lots", "net": "nowhere"}
+    body = {"code": 0, "servers": [{**wx.OFFICIAL_MARKETPLACE_SERVER, "specs": specs, "rating": [1]}]}
+    servers = client_answering(body).marketplace(available_only=False)
+    assert [s.id for s in servers] == [99173]
+    server = servers[0]
+    assert server.ram_gb is None and server.location is None and server.rating is None
+    assert server.gpu_model == "1x NVIDIA GeForce RTX 4090"
+    assert "ram" in caplog.text and "net" in caplog.text
+
+
+def test_marketplace_servers_survive_pickle_copy_and_assignment() -> None:
+    import copy
+    import pickle
+
+    from clore_ai import ServerSpecs
+
+    server = MarketplaceServer.model_validate(wx.OFFICIAL_MARKETPLACE_SERVER)
+    assert pickle.loads(pickle.dumps(server)).specs.ram == pytest.approx(31.8111)
+    assert copy.deepcopy(server).location == "NO"
+    server.specs = ServerSpecs(ram=64.0)
+    assert server.ram_gb == 64.0 and server.model_dump()["specs"]["ram"] == 64.0

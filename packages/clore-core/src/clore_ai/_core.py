@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import from_json
 
 from ._limiter import RateLimiter
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
@@ -75,8 +76,11 @@ class _Envelope(BaseModel):
 
 
 def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) -> Parser[Any]:
-    """A parser for ``{"code": 0, field: ...}`` bodies, validated in one pass from bytes.
+    """A parser for ``{"code": 0, field: ...}`` bodies.
 
+    The body is parsed once with pydantic-core's JSON parser (faster than ``json.loads``)
+    and the objects are validated from Python: unlike ``model_validate_json``, this lets
+    lazily validated fields (``_lazy.py``) keep the parsed dicts without converting them.
     With ``many``, a list whose items do not all validate falls back to item-by-item
     validation, dropping (and logging) the broken ones: one odd server must not hide the
     whole marketplace.
@@ -92,16 +96,16 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
         )
 
     def parse(body: bytes) -> tuple[int, Any]:
+        data = from_json(body)
         if field is None:
-            code = _Envelope.model_validate_json(body).code
-            return code, (model.model_validate_json(body) if code == 0 else None)
+            code = _Envelope.model_validate(data).code
+            return code, (model.model_validate(data) if code == 0 else None)
         try:
-            parsed = envelope.model_validate_json(body)
+            parsed = envelope.model_validate(data)
             return parsed.code, getattr(parsed, field)
         except ValidationError:
             if not many:
                 raise
-        data = json.loads(body)
         code = _Envelope.model_validate(data).code
         items = data.get(field) if isinstance(data, dict) else None
         if code != 0 or not isinstance(items, list):

@@ -17,7 +17,7 @@ unknown keys to keep parsing fast (see docs/architecture.md).
 # Pydantic evaluates annotations at run time, and `X | None` does not exist on Python 3.9,
 # so this module spells optional types the old way.
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Annotated, Any, Dict, List, Mapping, Optional, Union
 
 from pydantic import (
     AliasChoices,
@@ -28,6 +28,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from ._lazy import LAZY, WithLazyFields, install_lazy_fields
 
 __all__ = [
     "HOURS_PER_DAY",
@@ -168,18 +170,21 @@ _USD_KEY_FOR_CURRENCY = {
 # ── marketplace ────────────────────────────────────────────────────────────
 
 
-class MarketplaceServer(_Model):
-    """One server of ``marketplace()``. Prices: ``*_usd`` per hour, ``*_per_day`` per day."""
+class MarketplaceServer(_Model, WithLazyFields):
+    """One server of ``marketplace()``. Prices: ``*_usd`` per hour, ``*_per_day`` per day.
+
+    ``price``, ``specs`` and ``rating`` are validated when first read (see ``_lazy.py``).
+    """
 
     id: int
     owner: Optional[int] = None
     mrl: Optional[int] = Field(None, description="maximum rental length, hours")
-    price: Optional[ServerPrice] = None
+    price: Annotated[Optional[ServerPrice], LAZY] = None
     rented: Optional[bool] = None
-    specs: Optional[ServerSpecs] = None
+    specs: Annotated[Optional[ServerSpecs], LAZY] = None
     reliability: Optional[float] = None
     allowed_coins: Optional[List[str]] = None
-    rating: Optional[ServerRating] = None
+    rating: Annotated[Optional[ServerRating], LAZY] = None
     gpu_array: Optional[List[Any]] = None
     gigaspot: Any = None
     oc: Optional[bool] = None
@@ -276,6 +281,9 @@ class MarketplaceServer(_Model):
     def spot_price_per_day(self, currency: str) -> Optional[float]:
         """Minimum spot price per day in ``currency``."""
         return (self.price.spot or {}).get(currency) if self.price else None
+
+
+install_lazy_fields(MarketplaceServer, price=ServerPrice, specs=ServerSpecs, rating=ServerRating)
 
 
 # ── hosted servers ─────────────────────────────────────────────────────────
