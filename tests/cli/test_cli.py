@@ -172,7 +172,10 @@ def test_control_characters_from_the_api_are_neutralised() -> None:
 
 def test_config_api_key_is_stored_and_never_echoed(capsys: pytest.CaptureFixture[str]) -> None:
     key = "sk-config-secret-77aa"
+    # No keyring in the tests and no terminal: plain text needs --insecure-storage.
     code, out, err = run(capsys, "config", "set", "api_key", key)
+    assert code == 4 and "--insecure-storage" in err and key not in out + err
+    code, out, err = run(capsys, "config", "set", "api_key", key, "--insecure-storage")
     assert code == 0 and key not in out + err and "****77aa" in out
     assert key not in run(capsys, "config", "show")[1]
     assert "****77aa" in run(capsys, "config", "get", "api_key")[1]

@@ -13,7 +13,7 @@ class ExitCode(IntEnum):
     API_ERROR = 1  # the API refused (code 1, 4, 6, unknown) or something unexpected failed
     USAGE = 2  # bad command line or invalid input: nothing was sent
     OUTCOME_UNKNOWN = 3  # create_order may or may not have created an order
-    AUTH = 4  # no key, or the key was rejected
+    AUTH = 4  # no key, the key was rejected, or it cannot be stored/read safely
     RATE_LIMITED = 5  # still rate limited after retries
     CONNECTION = 6  # could not reach the API, timed out, or unreadable answers
     INTERRUPTED = 130  # Ctrl-C
@@ -26,7 +26,7 @@ def exit_code_for(error: BaseException) -> ExitCode:
         return ExitCode.USAGE
     if isinstance(error, ex.OrderOutcomeUnknown):
         return ExitCode.OUTCOME_UNKNOWN
-    if isinstance(error, ex.AuthError):
+    if isinstance(error, (ex.AuthError, ex.CredentialsError)):
         return ExitCode.AUTH
     if isinstance(error, ex.RateLimitError):
         return ExitCode.RATE_LIMITED

@@ -8,7 +8,7 @@
 from ._client import AsyncCloreAI, CloreAI
 from ._core import DEFAULT_BASE_URL
 from ._limiter import RateLimiter
-from ._validation import CURRENCIES, build_create_order_body, normalize_currency
+from ._validation import CURRENCIES, build_create_order_body, normalize_currency, redacted_order_body
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -17,6 +17,7 @@ from .exceptions import (
     CloreAPIError,
     CloreError,
     CredentialsError,
+    KeyringUnavailableError,
     DBError,
     FieldError,
     InvalidEndpointError,
@@ -59,6 +60,7 @@ __all__ = [
     "CloreAPIError",
     "CloreError",
     "CredentialsError",
+    "KeyringUnavailableError",
     "DBError",
     "DEFAULT_BASE_URL",
     "FieldError",
@@ -90,4 +92,5 @@ __all__ = [
     "__version__",
     "build_create_order_body",
     "normalize_currency",
+    "redacted_order_body",
 ]

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import httpx
 
 from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
-from ._endpoints import Endpoints
+from ._endpoints import Endpoints, start_flow
 from ._limiter import RateLimiter, limiter_for_key
 from ._secret import mask
 from .credentials import ResolvedKey, resolve_api_key
@@ -149,7 +149,9 @@ class CloreAI(_BaseClient):
     def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
         @functools.wraps(build)
         def method(*args: Any, **kwargs: Any) -> Any:
-            return self._drive(build(self, *args, **kwargs))
+            flow = start_flow(build, self, args, kwargs)
+            del args, kwargs  # the caller's arguments (passwords) stay out of tracebacks
+            return self._drive(flow)
 
         return method
 
@@ -206,7 +208,9 @@ class AsyncCloreAI(_BaseClient):
     def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
         @functools.wraps(build)
         async def method(*args: Any, **kwargs: Any) -> Any:
-            return await self._drive(build(self, *args, **kwargs))
+            flow = start_flow(build, self, args, kwargs)
+            del args, kwargs  # the caller's arguments (passwords) stay out of tracebacks
+            return await self._drive(flow)
 
         return method
 

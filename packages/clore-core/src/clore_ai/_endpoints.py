@@ -72,6 +72,25 @@ class endpoint(Generic[P, R]):
         return instance._bind(self._build)
 
 
+def start_flow(build: Callable[..., Flow[R]], client: Any, args: Any, kwargs: Any) -> Flow[R]:
+    """``build(client, *args, **kwargs)``; a local validation error is raised by the flow.
+
+    Validation runs while the arguments (``ssh_password``, tokens, env values) are locals of
+    the frames below, and error trackers record frame locals. So the error drops that
+    traceback and is raised again when the flow is driven, after the client's method has
+    deleted its own copy of the arguments. The one-line message says everything.
+    """
+    try:
+        return build(client, *args, **kwargs)
+    except InvalidInputError as error:
+        return _raise(error.with_traceback(None))
+
+
+def _raise(error: BaseException) -> Flow[Any]:
+    raise error
+    yield  # a generator, so that the error leaves from the driver  # noqa: B901
+
+
 def filter_marketplace(
     servers: list[MarketplaceServer],
     *,
@@ -215,6 +234,8 @@ class Endpoints:
         :class:`~clore_ai.exceptions.OrderOutcomeUnknown` if it cannot tell.
         ``spot_price`` and ``required_price`` are per day in ``currency``.
         """
+        # Not a generator: this frame, which holds the passwords, ends before anything is
+        # sent, so no traceback of a failed order carries them (the body's repr is redacted).
         body = build_create_order_body(
             server_id=server_id,
             image=image,
@@ -230,7 +251,7 @@ class Endpoints:
             required_price=required_price,
             autossh_entrypoint=autossh_entrypoint,
         )
-        return (yield from self._core.create_order(body, list_orders=self._orders_flow))
+        return self._core.create_order(body, list_orders=self._orders_flow)
 
     @endpoint
     def cancel_order(self, order_id: int, issue: str | None = None) -> Flow[Dict[str, Any]]:

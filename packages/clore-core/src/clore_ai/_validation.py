@@ -132,6 +132,24 @@ def _check_bool(name: str, value: Any) -> bool:
     raise _fail(f"{name} must be true or false, got {value!r}")
 
 
+_SECRET_BODY_FIELDS = ("ssh_password", "jupyter_token", "dockerhub_auth")
+
+
+def redacted_order_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with passwords, tokens and environment values replaced by ``****``."""
+    shown = {k: ("****" if k in _SECRET_BODY_FIELDS else v) for k, v in body.items()}
+    if isinstance(shown.get("env"), Mapping):
+        shown["env"] = dict.fromkeys(shown["env"], "****")
+    return shown
+
+
+class OrderBody(dict):  # type: ignore[type-arg]
+    """The create_order wire body. Its ``repr`` is redacted: it sits in frames and logs."""
+
+    def __repr__(self) -> str:
+        return f"OrderBody({redacted_order_body(self)!r})"
+
+
 def build_create_order_body(
     *,
     server_id: Any,
@@ -148,8 +166,8 @@ def build_create_order_body(
     required_price: Any = None,
     autossh_entrypoint: Any = None,
 ) -> dict[str, Any]:
-    """Validate create_order's arguments and map them to the wire body."""
-    body: dict[str, Any] = {"renting_server": check_positive_int("server_id", server_id)}
+    """Validate create_order's arguments and map them to the wire body (an :class:`OrderBody`)."""
+    body = OrderBody(renting_server=check_positive_int("server_id", server_id))
     if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image.strip()):
         raise _fail(f"image must be a Docker image name like cloreai/ubuntu22.04-cuda12, got {image!r}")
     body["image"] = image.strip().removeprefix("docker.io/")

@@ -14,7 +14,9 @@ characters.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from ._secret import Secret, mask
-from .exceptions import CredentialsError
+from .exceptions import CredentialsError, KeyringUnavailableError
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -46,6 +48,7 @@ KEYRING_TIMEOUT = 3.0
 ENV_KEY = "CLORE_API_KEY"
 
 T = TypeVar("T")
+log = logging.getLogger("clore_ai")
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,8 @@ class _KeyringUnavailable(Exception):
     pass
 
 
-def _in_thread(fn: Callable[[], T], timeout: float) -> T:
+def _in_thread(fn: Callable[[], T], timeout: float | None) -> T:
+    timeout = KEYRING_TIMEOUT if timeout is None else timeout
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -186,7 +190,7 @@ def _keyring_module() -> Any:
     return keyring
 
 
-def _keyring_get(profile: str, timeout: float) -> str | None:
+def _keyring_get(profile: str, timeout: float | None) -> str | None:
     def get() -> Any:
         return _keyring_module().get_password(KEYRING_SERVICE, profile)
 
@@ -194,7 +198,7 @@ def _keyring_get(profile: str, timeout: float) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _keyring_set(profile: str, key: str, timeout: float) -> None:
+def _keyring_set(profile: str, key: str, timeout: float | None) -> None:
     def put() -> bool:
         module = _keyring_module()
         module.set_password(KEYRING_SERVICE, profile, key)
@@ -204,7 +208,7 @@ def _keyring_set(profile: str, key: str, timeout: float) -> None:
         raise _KeyringUnavailable("the keyring did not return the stored key")
 
 
-def _keyring_delete(profile: str, timeout: float) -> bool:
+def _keyring_delete(profile: str, timeout: float | None) -> bool:
     def delete() -> bool:
         module = _keyring_module()
         if module.get_password(KEYRING_SERVICE, profile) is None:
@@ -223,7 +227,7 @@ def resolve_api_key(
     *,
     profile: str | None = None,
     use_keyring: bool = True,
-    keyring_timeout: float = KEYRING_TIMEOUT,
+    keyring_timeout: float | None = None,
 ) -> ResolvedKey | None:
     """Find the key for ``profile``; None when there is none anywhere."""
     name = current_profile(profile)
@@ -241,8 +245,23 @@ def resolve_api_key(
             return ResolvedKey(Secret(value), "keyring", name)
     from_file = _file_key(read_config(), name)
     if from_file:
+        _check_private(config_path())
         return ResolvedKey(Secret(from_file), "config file", name)
     return None
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a key file others can read or that is a symlink; warn when the group can read it."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise CredentialsError(f"{path} is a symbolic link; an API key is read only from a regular file")
+    if info.st_mode & stat.S_IROTH:
+        raise CredentialsError(f"{path} holds an API key and is readable by other users; run: chmod 600 {path}")
+    if info.st_mode & stat.S_IRGRP:
+        log.warning("%s holds an API key and is readable by your group; run: chmod 600 %s", path, path)
 
 
 def store_api_key(
@@ -251,12 +270,13 @@ def store_api_key(
     profile: str | None = None,
     allow_file: bool = True,
     use_keyring: bool = True,
-    keyring_timeout: float = KEYRING_TIMEOUT,
+    keyring_timeout: float | None = None,
 ) -> StoredKey:
     """Keep ``key`` for ``profile``: in the keyring if one works, else in the config file.
 
     The keyring is trusted only when reading the key back returns it. With
-    ``allow_file=False`` a keyring failure raises :class:`CredentialsError` instead.
+    ``allow_file=False`` a keyring failure raises :class:`KeyringUnavailableError` and
+    nothing is written anywhere.
     """
     if not key or not key.strip() or any(c.isspace() for c in key):
         raise CredentialsError("an API key must be non-empty and contain no spaces")
@@ -271,7 +291,7 @@ def store_api_key(
             _drop_plaintext_copy(name)
             return StoredKey("keyring")
     if not allow_file:
-        raise CredentialsError(f"could not store the key in the keyring: {reason}")
+        raise KeyringUnavailableError(reason)
     data = read_config()
     _set_file_key(data, name, key)
     path = write_config(data)
@@ -293,7 +313,7 @@ def _drop_plaintext_copy(profile: str) -> None:
 
 
 def delete_api_key(
-    *, profile: str | None = None, use_keyring: bool = True, keyring_timeout: float = KEYRING_TIMEOUT
+    *, profile: str | None = None, use_keyring: bool = True, keyring_timeout: float | None = None
 ) -> list[str]:
     """Forget the key of ``profile`` everywhere it is stored; returns where it was."""
     name = current_profile(profile)

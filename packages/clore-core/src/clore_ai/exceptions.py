@@ -27,6 +27,7 @@ __all__ = [
     "RateLimitError",
     "UnknownAPIError",
     "CredentialsError",
+    "KeyringUnavailableError",
     "error_for_code",
 ]
 
@@ -105,6 +106,18 @@ class MissingAPIKeyError(AuthError):
 
 class CredentialsError(CloreAPIError):
     """A key could not be stored, read or deleted (keyring or config file problem)."""
+
+
+class KeyringUnavailableError(CredentialsError):
+    """No keyring could store the key (absent, failing or not answering); nothing was stored.
+
+    ``reason`` says which. Storing in the plain-text config file instead needs consent
+    (``store_api_key(..., allow_file=True)``; ``clore auth login --insecure-storage``).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"could not store the key in the keyring: {reason}; nothing was stored")
+        self.reason = reason
 
 
 class InvalidEndpointError(CloreAPIError):

@@ -37,6 +37,38 @@ def wallets(ctx: click.Context) -> None:
     )
 
 
+def _store_with_consent(app: Any, key: str, *, insecure_storage: bool) -> str:
+    """Store in the keyring; plain text only with --insecure-storage or a "yes" at a terminal.
+
+    Returns where the key went. Without a working keyring and without consent, nothing is
+    stored and the command exits 4 (reliability.md §21).
+    """
+    from clore_ai import KeyringUnavailableError, credentials
+
+    try:
+        credentials.store_api_key(key, profile=app.profile, allow_file=False)
+        return "the system keyring"
+    except KeyringUnavailableError as error:
+        reason = error.reason
+    path = credentials.config_path()
+    if not insecure_storage:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise AuthFailure(
+                f"no keyring could store the key ({reason}); nothing was stored. Re-run with "
+                f"--insecure-storage to keep it in plain text in {path} (mode 0600), or set CLORE_API_KEY"
+            )
+        app.note(f"No keyring could store the key ({reason}).")
+        if not click.confirm(f"Store it in plain text in {path} (mode 0600)?", default=False, err=True):
+            raise AuthFailure("nothing was stored; set CLORE_API_KEY or install a keyring backend")
+    stored = credentials.store_api_key(key, profile=app.profile, use_keyring=False)
+    app.note(f"warning: the key is stored in plain text in {stored.path} (mode 0600)")
+    return str(stored.path)
+
+
+class AuthFailure(click.ClickException):
+    exit_code = 4
+
+
 def _verify_and_store(app: Any, key: str, *, insecure_storage: bool) -> None:
     from clore_ai import CloreAI, credentials
 
@@ -45,12 +77,7 @@ def _verify_and_store(app: Any, key: str, *, insecure_storage: bool) -> None:
         raise click.UsageError("an API key cannot be empty or contain spaces")
     with CloreAI(api_key=key) as client:  # a cheap call first: never store a key that does not work
         client.wallets()
-    stored = credentials.store_api_key(
-        key, profile=app.profile, allow_file=insecure_storage or sys.stdin.isatty()
-    )
-    where = "the system keyring" if stored.location == "keyring" else str(stored.path)
-    if stored.warning:
-        app.note(f"warning: {stored.warning}")
+    where = _store_with_consent(app, key, insecure_storage=insecure_storage)
     click.echo(f"Key {credentials.mask(key)} verified and stored in {where} (profile {app.profile})")
 
 
@@ -109,18 +136,19 @@ def config() -> None:
 @config.command("set")
 @click.argument("key")
 @click.argument("value")
+@click.option("--insecure-storage", is_flag=True, help="For api_key: allow the 0600 file when no keyring works.")
 @click.pass_context
-def config_set(ctx: click.Context, key: str, value: str) -> None:
+def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool) -> None:
     """Set KEY to VALUE. For api_key, VALUE '-' reads the key from standard input."""
     from clore_ai import credentials
 
     app = app_of(ctx)
     if key == "api_key":
-        secret = sys.stdin.readline() if value == "-" else value
-        stored = credentials.store_api_key(secret.strip(), profile=app.profile)
-        if stored.warning:
-            app.note(f"warning: {stored.warning}")
-        click.echo(f"✓ Set api_key = {credentials.mask(secret.strip())} ({stored.location})")
+        secret = (sys.stdin.readline() if value == "-" else value).strip()
+        if not secret or any(c.isspace() for c in secret):
+            raise click.UsageError("an API key cannot be empty or contain spaces")
+        where = _store_with_consent(app, secret, insecure_storage=insecure_storage)
+        click.echo(f"✓ Set api_key = {credentials.mask(secret)} ({where})")
         return
     data = credentials.read_config()
     data[key] = value

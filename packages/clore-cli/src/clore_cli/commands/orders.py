@@ -241,7 +241,7 @@ def deploy(
     dry_run: bool,
 ) -> None:
     """Rent SERVER_ID. Shows a quote and asks before spending money."""
-    from clore_ai import InvalidInputError, build_create_order_body
+    from clore_ai import InvalidInputError, build_create_order_body, redacted_order_body
 
     if ssh_key and ssh_key.startswith("@"):
         try:
@@ -279,9 +279,7 @@ def deploy(
     quote = _quote(app, body)
     _show_quote(quote)
     if dry_run:
-        shown = {k: ("****" if k in ("ssh_password", "jupyter_token") else v) for k, v in body.items()}
-        if "env" in shown:
-            shown["env"] = dict.fromkeys(shown["env"], "****")
+        shown = redacted_order_body(body)
         click.echo(
             json.dumps({"quote": quote, "request": {"endpoint": "create_order", "body": shown}}, indent=2)
         )

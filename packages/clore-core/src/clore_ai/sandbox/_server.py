@@ -12,6 +12,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ._api import Sandbox
 
+# How long a `timeout_after` fault keeps a connection silent if the client never gives up.
+HANG_LIMIT = 120.0
+
 __all__ = ["SandboxServer"]
 
 
@@ -32,11 +35,22 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if answer.delay:
             time.sleep(answer.delay)
+        if answer.drop == "timeout":
+            self._hang()
         if answer.drop:
             self.close_connection = True
             self.connection.close()
             return
         self._reply(answer.status, answer.body, answer.headers)
+
+    def _hang(self) -> None:
+        """Never answer: wait (at most HANG_LIMIT s) until the client gives up and closes."""
+        self.connection.settimeout(HANG_LIMIT)
+        try:
+            while self.connection.recv(4096):
+                pass
+        except OSError:
+            pass
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
