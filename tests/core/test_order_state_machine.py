@@ -1,0 +1,166 @@
+"""Property: whatever fails and whatever else is ordered meanwhile, one create_order call makes
+at most one order, and its result tells the truth (reliability.md §A3).
+
+A Hypothesis state machine runs random sequences of create_order calls on random servers
+against the sandbox (real rate limits, virtual time), injecting a fault at a random point —
+before the request arrives, after the server executed it but before the answer, in the
+answer, or in the reconciliation reads after it — while other orders of the same account
+appear concurrently (another terminal renting another server during our call).
+
+Per call, with ``new`` = orders that appeared on the target server during the call:
+- a returned order: exactly one new order, and it is the returned one;
+- a definitive refusal (codes 2/3/4/6 with no earlier ambiguity, local validation, a rate
+  limit that never let the request through): no new order;
+- "outcome unknown": at most one new order;
+- anything else is a bug.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+from clore_ai import CloreAI, RateLimiter
+from clore_ai import exceptions as ex
+from clore_ai.sandbox import RateLimits, Sandbox, SandboxTransport
+
+from ..conftest import FakeClock
+
+KEY = "sk-state-machine-0001"
+# Faults whose request never reaches the API (safe to resend) and ambiguous ones.
+UNSENT = ["drop_before", "rate_limit"]
+AMBIGUOUS = ["drop_after", "timeout_after", "html_5xx", "truncated_json", "invalid_json"]
+DEFINITIVE = (ex.InvalidInputError, ex.FieldError, ex.AuthError, ex.InvalidEndpointError)
+
+
+class ConcurrentOrders(SandboxTransport):
+    """Before forwarding our create_order, lets "another terminal" rent another server."""
+
+    def __init__(self, sandbox: Sandbox, clock: FakeClock) -> None:
+        super().__init__(sandbox, sleep=clock.sleep)
+        self.pending_other: int | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.pending_other is not None and request.url.path.endswith("/create_order"):
+            body = {
+                "renting_server": self.pending_other,
+                "image": "cloreai/other",
+                "type": "on-demand",
+                "currency": "bitcoin",
+            }
+            self.sandbox.handle("POST", "/v1/create_order", {}, {"auth": KEY}, json.dumps(body).encode())
+            self.pending_other = None
+        return super().handle_request(request)
+
+
+class OrderMachine(RuleBasedStateMachine):
+    outcomes: ClassVar[Counter[str]] = Counter()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.sandbox = Sandbox(servers=40, clock=self.clock, rate_limits=RateLimits(), deploy_seconds=5)
+        self.transport = ConcurrentOrders(self.sandbox, self.clock)
+        self.client = CloreAI(
+            api_key=KEY,
+            transport=self.transport,
+            limiter=RateLimiter(clock=self.clock),
+            sleep=self.clock.sleep,
+            max_retries=2,
+            reconcile_timeout=10,
+        )
+        catalogue = self.client.marketplace(available_only=False)
+        self.servers = [s.id for s in catalogue if not s.gigaspot]
+        self.calls = 0
+
+    def orders_on(self, server_id: int) -> set[int]:
+        return {o["id"] for o in self.sandbox.orders_created(KEY) if o["si"] == server_id}
+
+    @rule(
+        pick=st.integers(min_value=0, max_value=10_000),
+        fault=st.sampled_from([None, *UNSENT, *AMBIGUOUS]),
+        fault_on=st.sampled_from(["create_order", "create_order", "my_orders"]),
+        fault_times=st.integers(min_value=1, max_value=4),
+        execute=st.sampled_from([None, True, False]),
+        concurrent=st.booleans(),
+        bad_input=st.integers(min_value=0, max_value=9).map(lambda n: n == 0),
+    )
+    def create_order(
+        self,
+        pick: int,
+        fault: str | None,
+        fault_on: str,
+        fault_times: int,
+        execute: bool | None,
+        concurrent: bool,
+        bad_input: bool,
+    ) -> None:
+        self.calls += 1
+        server_id = self.servers[pick % len(self.servers)]
+        others = [s for s in self.servers if s != server_id]
+        self.transport.pending_other = others[pick % len(others)] if concurrent else None
+        if fault is not None:
+            options: dict[str, Any] = {"times": fault_times}
+            if fault in AMBIGUOUS and execute is not None:
+                options["execute"] = execute
+            self.sandbox.faults.inject(fault_on, fault, **options)
+        before = self.orders_on(server_id)
+        arguments = {
+            "server_id": server_id,
+            "image": "cloreai/ubuntu22.04-cuda12",
+            "type": "on-demand",
+            "currency": "bitcoin",
+            "ssh_password": "bad password!" if bad_input else "Secret123",
+        }
+        try:
+            order = self.client.create_order(**arguments)
+        except ex.OrderOutcomeUnknown as unknown:  # OrderPendingError included
+            self.outcomes["unknown, created" if self.orders_on(server_id) - before else "unknown, none"] += 1
+            assert len(self.orders_on(server_id) - before) <= 1
+            assert str(server_id) in str(unknown) and "orders" in str(unknown)
+        except (*DEFINITIVE, ex.RateLimitError, ex.APIConnectionError, ex.InvalidResponseError) as error:
+            # Raised without ambiguity: the SDK only does that when nothing can exist.
+            self.outcomes["refused"] += 1
+            assert self.orders_on(server_id) == before, f"{type(error).__name__} but an order exists"
+        else:
+            self.outcomes["reconciled" if order.reconciled else "created"] += 1
+            new = self.orders_on(server_id) - before
+            assert new == {order.id}, f"returned {order.id}, new orders on the server: {new}"
+            assert not bad_input
+        finally:
+            self.sandbox.faults.clear()
+            self.transport.pending_other = None
+
+    @rule(seconds=st.floats(min_value=0, max_value=600))
+    def time_passes(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @rule(pick=st.integers(min_value=0, max_value=100))
+    def cancel_one(self, pick: int) -> None:
+        orders = self.client.my_orders()
+        if orders:
+            self.client.cancel_order(orders[pick % len(orders)].id)
+
+
+
+def test_one_call_makes_at_most_one_order_and_its_result_tells_the_truth() -> None:
+    OrderMachine.outcomes.clear()
+    run_state_machine_as_test(
+        OrderMachine,
+        settings=settings(
+            max_examples=100,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+    # The property is only as good as the branches it reached.
+    reached = set(OrderMachine.outcomes)
+    assert {"created", "reconciled", "refused", "unknown, none"} <= reached, OrderMachine.outcomes
