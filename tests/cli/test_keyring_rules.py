@@ -142,7 +142,7 @@ def test_a_working_keyring_is_used_and_confirmed_by_reading_back(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = use_backend(monkeypatch)
-    code, out, err = login(capsys, monkeypatch)
+    code, out, _err = login(capsys, monkeypatch)
     assert code == 0 and "stored in the system keyring" in out
     assert store == {("clore", "default"): KEY} and nothing_stored()
 
@@ -151,7 +151,7 @@ def test_a_working_keyring_is_used_and_confirmed_by_reading_back(
 def test_at_a_terminal_plain_text_needs_a_yes(
     answer: str, expected: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err = login(capsys, monkeypatch, stdin=f"{KEY}\n{answer}\n", terminal=True)
+    code, _out, err = login(capsys, monkeypatch, stdin=f"{KEY}\n{answer}\n", terminal=True)
     assert code == expected
     assert "No keyring could store the key" in err and "plain text" in err
     assert nothing_stored() is (expected == 4)
@@ -184,9 +184,7 @@ FAKE_KEYRING = {
 
 
 @pytest.mark.parametrize("behaviour", list(FAKE_KEYRING))
-def test_with_clore_api_key_set_keyring_is_never_imported(
-    behaviour: str, tmp_path: Path, api: str
-) -> None:
+def test_with_clore_api_key_set_keyring_is_never_imported(behaviour: str, tmp_path: Path, api: str) -> None:
     fake = tmp_path / "fake" / "keyring"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text(FAKE_KEYRING[behaviour])

@@ -22,7 +22,6 @@ from collections import Counter
 from typing import Any, ClassVar
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
@@ -147,7 +146,6 @@ class OrderMachine(RuleBasedStateMachine):
         orders = self.client.my_orders()
         if orders:
             self.client.cancel_order(orders[pick % len(orders)].id)
-
 
 
 def test_one_call_makes_at_most_one_order_and_its_result_tells_the_truth() -> None:

@@ -121,34 +121,33 @@ def test_server_sees_spaced_arrivals_from_coroutines_and_threads(server_process:
     assert orders[1] - orders[0] >= 0.5
 
 
-PROCESS_CALLS = """
-import sys
-from clore_ai import CloreAI
-with CloreAI(base_url=sys.argv[1]) as client:
-    for _ in range(2):
-        client.wallets()
+# One "worker" = a user's terminal running three `clore` commands in a row.
+CLI_WORKER = """
+import subprocess, sys
+for command in (["wallets"], ["orders"], ["wallets", "-o", "json"]):
+    subprocess.run([sys.executable, "-m", "clore_cli", *command], check=True, capture_output=True)
 """
 
 
 @pytest.mark.slow
-def test_several_processes_with_one_key_take_turns(tmp_path: Any) -> None:
-    """3 processes x 2 calls with one key against the real 1 request/s limit: no code 5."""
+def test_four_clore_processes_with_one_key_take_turns(tmp_path: Any) -> None:
+    """4 terminals x 3 `clore` commands, one key, the real 1 request/s limit: all succeed, no code 5."""
     from clore_ai.sandbox import Sandbox, SandboxServer
 
     key = "process-shared-key-0042"
     sandbox = Sandbox(servers=10)
-    env = {**os.environ, "CLORE_API_KEY": key, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLORE_")}
+    env.update(CLORE_API_KEY=key, XDG_CACHE_HOME=str(tmp_path / "cache"), CLORE_DISABLE_PLUGINS="1")
     with SandboxServer(sandbox) as server:
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-c", PROCESS_CALLS, server.url], env=env, stderr=subprocess.PIPE, text=True
-            )
-            for _ in range(3)
+        env["CLORE_API_URL"] = server.url
+        workers = [
+            subprocess.Popen([sys.executable, "-c", CLI_WORKER], env=env, stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
         ]
-        errors = [p.communicate(timeout=60)[1] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], errors
+        errors = [w.communicate(timeout=120)[1] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0], errors
     arrivals = sorted(r.at for r in sandbox.requests)
-    assert len(arrivals) == 6
+    assert len(arrivals) == 12
     assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 1.0
     assert all(r.code == 0 for r in sandbox.requests)
     state = list((tmp_path / "cache" / "clore").glob("ratelimit-*.json"))

@@ -11,18 +11,19 @@ from ._limiter import RateLimiter
 from ._validation import CURRENCIES, build_create_order_body, normalize_currency, redacted_order_body
 from ._version import __version__
 from .exceptions import (
+    APICertificateError,
     APIConnectionError,
     APITimeoutError,
     AuthError,
     CloreAPIError,
     CloreError,
     CredentialsError,
-    KeyringUnavailableError,
     DBError,
     FieldError,
     InvalidEndpointError,
     InvalidInputError,
     InvalidResponseError,
+    KeyringUnavailableError,
     MissingAPIKeyError,
     OrderOutcomeUnknown,
     OrderPendingError,
@@ -52,6 +53,7 @@ from .models import (
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "APICertificateError",
     "AsyncCloreAI",
     "AuthError",
     "CURRENCIES",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generator, List, Mapping, Optional, TypeVar, Union
@@ -26,6 +27,7 @@ from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_ret
 from ._secret import Secret
 from ._version import __version__
 from .exceptions import (
+    APICertificateError,
     APIConnectionError,
     APITimeoutError,
     CloreAPIError,
@@ -194,9 +196,25 @@ def _log_exchange(request: httpx.Request, outcome: Outcome | None) -> None:
     log.debug("%s %s -> %s", request.method, request.url, result)
 
 
+def _certificate_failure(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    for _ in range(8):  # httpx wraps httpcore, which wraps ssl
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def transport_error(error: httpx.HTTPError) -> CloreAPIError:
     """Our error for an httpx failure. It keeps no reference to the request (auth header)."""
     detail = type(error).__name__
+    if _certificate_failure(error):
+        return APICertificateError(
+            "the Clore.ai API's TLS certificate could not be verified; not retried. Check the system "
+            "clock, proxies and CA certificates (SSL_CERT_FILE)"
+        )
     if isinstance(error, httpx.TimeoutException):
         return APITimeoutError(f"the Clore.ai API did not answer in time ({detail}); try again")
     if isinstance(error, httpx.UnsupportedProtocol):
@@ -365,7 +383,8 @@ class ClientCore:
             ambiguity, error = self._classify_order_outcome(outcome)
             if error is not None:
                 retryable = ambiguity is None and (
-                    isinstance(error, RateLimitError) or isinstance(outcome, _UNSENT)
+                    isinstance(error, RateLimitError)
+                    or (isinstance(outcome, _UNSENT) and not isinstance(error, APICertificateError))
                 )
                 if not retryable or attempt >= self.max_retries:
                     raise error

@@ -88,7 +88,7 @@ def start_flow(build: Callable[..., Flow[R]], client: Any, args: Any, kwargs: An
 
 def _raise(error: BaseException) -> Flow[Any]:
     raise error
-    yield  # a generator, so that the error leaves from the driver  # noqa: B901
+    yield  # a generator, so that the error leaves from the driver
 
 
 def filter_marketplace(

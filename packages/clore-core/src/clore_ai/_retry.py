@@ -8,6 +8,7 @@ import time
 from typing import Callable, Mapping
 
 from .exceptions import (
+    APICertificateError,
     APIConnectionError,
     CloreAPIError,
     DBError,
@@ -29,7 +30,9 @@ def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> flo
 
 
 def is_retryable_read(error: CloreAPIError) -> bool:
-    """Reads are retried on transient failures only, never on codes 2/3/4/6."""
+    """Reads are retried on transient failures only, never on codes 2/3/4/6 or bad certificates."""
+    if isinstance(error, APICertificateError):
+        return False
     if isinstance(error, (APIConnectionError, RateLimitError, DBError)):
         return True
     if isinstance(error, InvalidResponseError):

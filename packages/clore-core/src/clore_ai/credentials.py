@@ -259,7 +259,9 @@ def _check_private(path: Path) -> None:
     if stat.S_ISLNK(info.st_mode):
         raise CredentialsError(f"{path} is a symbolic link; an API key is read only from a regular file")
     if info.st_mode & stat.S_IROTH:
-        raise CredentialsError(f"{path} holds an API key and is readable by other users; run: chmod 600 {path}")
+        raise CredentialsError(
+            f"{path} holds an API key and is readable by other users; run: chmod 600 {path}"
+        )
     if info.st_mode & stat.S_IRGRP:
         log.warning("%s holds an API key and is readable by your group; run: chmod 600 %s", path, path)
 

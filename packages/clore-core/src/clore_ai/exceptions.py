@@ -13,6 +13,7 @@ from typing import Any, Mapping
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "APICertificateError",
     "AuthError",
     "CloreAPIError",
     "CloreError",
@@ -179,6 +180,11 @@ class APITimeoutError(APIConnectionError):
     """The request timed out."""
 
     default_message = "the Clore.ai API did not answer in time; try again or raise timeout="
+
+
+class APICertificateError(APIConnectionError):
+    """The server's TLS certificate could not be verified. Never retried: it does not fix
+    itself, and it may mean someone is intercepting the connection."""
 
 
 class InvalidResponseError(CloreAPIError):

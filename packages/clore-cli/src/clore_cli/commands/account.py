@@ -136,7 +136,9 @@ def config() -> None:
 @config.command("set")
 @click.argument("key")
 @click.argument("value")
-@click.option("--insecure-storage", is_flag=True, help="For api_key: allow the 0600 file when no keyring works.")
+@click.option(
+    "--insecure-storage", is_flag=True, help="For api_key: allow the 0600 file when no keyring works."
+)
 @click.pass_context
 def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool) -> None:
     """Set KEY to VALUE. For api_key, VALUE '-' reads the key from standard input."""
