@@ -421,3 +421,13 @@ def test_deploy_asks_on_a_real_terminal() -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_ssh_password_can_come_from_stdin_instead_of_argv(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy = [*DEPLOY_123, "--dry-run", "--ssh-password", "-"]
+    code, out, err = run(capsys, *deploy, stdin="not alphanumeric!\n", monkeypatch=monkeypatch)
+    assert code == 2 and "letters and digits" in err and "not alphanumeric" not in err
+    code, out, err = run(capsys, *deploy, stdin="FromStdin123\n", monkeypatch=monkeypatch)
+    assert code == 0 and '"ssh_password": "****"' in out and "FromStdin123" not in out + err

@@ -12,6 +12,8 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
 from clore_ai._limiter import limiter_for_key
@@ -28,6 +30,60 @@ def test_reservations_are_spaced_and_fifo(clock: FakeClock) -> None:
     assert limiter.reserve(order=True) == 9.0  # 5 s after the previous order
     clock.advance(100)
     assert limiter.reserve() == 0.0
+
+
+ARRIVALS = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=6, allow_nan=False),  # time since the previous caller
+        st.booleans(),  # a create_order
+        st.booleans(),  # cancelled while waiting for its slot
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def grant(schedule: list[tuple[float, bool, bool]], skip_cancelled: bool) -> dict[int, float]:
+    """Send time of each caller (by index) under one limiter in virtual time."""
+    clock = FakeClock(start=0.0)
+    limiter = RateLimiter(interval=1.0, order_interval=5.0, clock=clock)
+    slots = {}
+    for index, (gap, order, cancelled) in enumerate(schedule):
+        clock.advance(gap)
+        if skip_cancelled and cancelled:
+            continue
+        slots[index] = clock.now + limiter.reserve(order=order)
+    return slots
+
+
+@given(schedule=ARRIVALS)
+@settings(max_examples=300, deadline=None)
+def test_limiter_in_virtual_time_is_spaced_fifo_and_wastes_at_most_one_slot_per_cancellation(
+    schedule: list[tuple[float, bool, bool]],
+) -> None:
+    slots = grant(schedule, skip_cancelled=False)
+    arrival, times = 0.0, []
+    previous_order = float("-inf")
+    for index, (gap, order, _) in enumerate(schedule):
+        arrival += gap
+        times.append(slots[index])
+        # Work-conserving: the earliest instant the two limits allow, never later.
+        earliest = max(arrival, times[-2] + 1.0 if len(times) > 1 else arrival)
+        if order:
+            earliest = max(earliest, previous_order + 5.0)
+            previous_order = slots[index]
+        assert slots[index] == pytest.approx(earliest)
+    assert times == sorted(times)  # first come, first served
+    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(times, times[1:]))
+    orders = [slots[i] for i, (_, order, _) in enumerate(schedule) if order]
+    assert all(b - a >= 5.0 - 1e-9 for a, b in zip(orders, orders[1:]))
+    # A waiter that gives up keeps its slot unused: the others lose at most one interval
+    # per cancellation before them (and one order interval if it was an order).
+    without = grant(schedule, skip_cancelled=True)
+    for index, slot in without.items():
+        before = schedule[:index]
+        allowance = sum(1.0 + (5.0 if order else 0.0) for _, order, cancelled in before if cancelled)
+        assert slots[index] <= slot + allowance + 1e-9
 
 
 def test_reservations_from_many_threads_never_collide(clock: FakeClock) -> None:

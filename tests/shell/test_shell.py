@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import statistics
 import sys
 import time
@@ -215,3 +216,31 @@ def test_toolbar_shows_profile_mode_balance_orders_and_rate_limit_wait(app: App)
     client.limiter.reserve()
     client.limiter.reserve()
     assert "waiting" in toolbar_text(app, state) and "for the rate limit" in toolbar_text(app, state)
+
+
+def test_auth_login_in_the_shell_hides_the_key_and_keeps_it_out_of_history() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    key = "sk-typed-in-shell-8d2e"
+    child = spawn_shell(pexpect)
+    transcript = []
+    for answer, outcome in (("n", "nothing was stored"), ("y", "verified and stored in")):
+        child.send("auth login\r")
+        child.expect("API key")
+        child.send(key + "\r")
+        child.expect(r"Store it in plain text in .* \(mode 0600\)\? \[y/N\]")
+        transcript.append(child.before)
+        child.send(answer + "\r")
+        child.expect(outcome)
+        transcript.append(child.before)
+        child.expect("clore>")
+    child.send("auth status\r")
+    child.expect(r"\*\*\*\*8d2e from config file")
+    child.expect("clore>")
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert key not in "".join(transcript)  # never echoed
+    path = history_path()
+    assert "auth status" in path.read_text() and key not in path.read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

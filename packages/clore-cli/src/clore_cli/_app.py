@@ -77,7 +77,11 @@ class App:
             self._client = self._build_client()
         return self._client
 
-    def _build_client(self) -> CloreAI:
+    def client_for_key(self, key: str) -> CloreAI:
+        """A new client using ``key`` (to check a key before storing it), in this app's mode."""
+        return self._build_client(key)
+
+    def _build_client(self, key: str | None = None) -> CloreAI:
         import logging
 
         from clore_ai import CloreAI
@@ -94,8 +98,8 @@ class App:
             deploy_seconds = float(os.environ.get("CLORE_SANDBOX_DEPLOY_SECONDS", "5"))
             sandbox = Sandbox(store=FileStore(), rate_limits=RateLimits.off(), deploy_seconds=deploy_seconds)
             unlimited = RateLimiter(interval=0, order_interval=0)
-            return CloreAI(api_key=SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited)
-        return CloreAI(profile=self.profile)
+            return CloreAI(api_key=key or SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited)
+        return CloreAI(api_key=key) if key else CloreAI(profile=self.profile)
 
     def close(self) -> None:
         if self._client is not None:

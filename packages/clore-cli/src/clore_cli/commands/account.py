@@ -70,12 +70,12 @@ class AuthFailure(click.ClickException):
 
 
 def _verify_and_store(app: Any, key: str, *, insecure_storage: bool) -> None:
-    from clore_ai import CloreAI, credentials
+    from clore_ai import credentials
 
     key = key.strip()
     if not key or any(c.isspace() for c in key):
         raise click.UsageError("an API key cannot be empty or contain spaces")
-    with CloreAI(api_key=key) as client:  # a cheap call first: never store a key that does not work
+    with app.client_for_key(key) as client:  # a cheap call first: never store a key that does not work
         client.wallets()
     where = _store_with_consent(app, key, insecure_storage=insecure_storage)
     click.echo(f"Key {credentials.mask(key)} verified and stored in {where} (profile {app.profile})")

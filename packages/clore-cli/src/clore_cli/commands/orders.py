@@ -203,12 +203,17 @@ def _show_quote(quote: dict[str, Any]) -> None:
     help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd).",
     shell_complete=complete_currency,
 )
-@click.option("--ssh-password", help="Alphanumeric, at most 32 characters.")
+@click.option(
+    "--ssh-password",
+    help="Alphanumeric, at most 32 characters; '-' reads it from stdin (or a hidden prompt).",
+)
 @click.option("--ssh-key", help="SSH public key (or @FILE to read it).")
 @click.option("--port", "ports", multiple=True, help="PORT:tcp or PORT:http; repeatable.")
 @click.option("--env", "envs", multiple=True, help="KEY=VALUE; repeatable.")
 @click.option("--spot-price", type=float, help="Spot bid per day in the order currency.")
-@click.option("--jupyter-token", help="Jupyter token (at most 32 characters).")
+@click.option(
+    "--jupyter-token", help="Jupyter token (at most 32 characters); '-' reads it like --ssh-password."
+)
 @click.option("--command", "command_", help="Shell command run when the container starts.")
 @click.option("--required-price", type=float, help="Refuse if the on-demand price per day changed.")
 @click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
@@ -251,6 +256,10 @@ def deploy(
             raise click.BadParameter(
                 f"cannot read {ssh_key[1:]}: {error.strerror}", param_hint="--ssh-key"
             ) from None
+    if ssh_password == "-":
+        ssh_password = read_secret("SSH password")
+    if jupyter_token == "-":
+        jupyter_token = read_secret("Jupyter token")
     arguments = {
         "server_id": server_id,
         "image": image,
@@ -295,6 +304,13 @@ def deploy(
         created = wait_until_running(app, created.id, timeout)
         app.note(connection_help(created))
     app.emit(Dataset("New order", ORDER_COLUMNS, [order_row(created)]))
+
+
+def read_secret(label: str) -> str:
+    """A secret kept out of argv and shell history: a hidden prompt, or one line of stdin."""
+    if sys.stdin.isatty():
+        return str(click.prompt(label, hide_input=True, err=True))
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @click.command()
