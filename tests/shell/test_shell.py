@@ -164,6 +164,14 @@ def spawn_shell(pexpect: Any) -> Any:
     return child
 
 
+def leave_shell(child: Any, pexpect: Any) -> None:
+    """Ctrl-D at the prompt: the shell ends with status 0."""
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
 def test_confirmation_prompt_works_inside_the_shell() -> None:
     pexpect = pytest.importorskip("pexpect")
     child = spawn_shell(pexpect)
@@ -172,10 +180,7 @@ def test_confirmation_prompt_works_inside_the_shell() -> None:
     child.send("y\r")
     child.expect(r"order (\d+) created")
     child.expect("clore>")
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    leave_shell(child, pexpect)
 
 
 def test_real_terminal_tab_completion_ctrl_c_and_ctrl_d() -> None:
@@ -190,10 +195,7 @@ def test_real_terminal_tab_completion_ctrl_c_and_ctrl_d() -> None:
     child.send("orders")
     child.sendcontrol("c")
     child.expect("clore>")
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    leave_shell(child, pexpect)
 
 
 def test_shell_is_a_plugin_and_clore_cli_never_imports_it() -> None:
@@ -236,10 +238,7 @@ def test_auth_login_in_the_shell_hides_the_key_and_keeps_it_out_of_history() -> 
     child.send("auth status\r")
     child.expect(r"\*\*\*\*8d2e from config file")
     child.expect("clore>")
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    leave_shell(child, pexpect)
     assert key not in "".join(transcript)  # never echoed
     path = history_path()
     assert "auth status" in path.read_text() and key not in path.read_text()
