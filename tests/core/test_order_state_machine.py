@@ -4,7 +4,7 @@ at most one order, and its result tells the truth (reliability.md §A3).
 A Hypothesis state machine runs random sequences of create_order calls on random servers
 against the sandbox (real rate limits, virtual time), injecting a fault at a random point —
 before the request arrives, after the server executed it but before the answer, in the
-answer, or in the reconciliation reads after it — while other orders of the same account
+answer, or in the reconciliation reads after a good answer — while other orders of the same account
 appear concurrently (another terminal renting another server during our call).
 
 Per call, with ``new`` = orders that appeared on the target server during the call:
@@ -40,11 +40,13 @@ DEFINITIVE = (ex.InvalidInputError, ex.FieldError, ex.AuthError, ex.InvalidEndpo
 
 
 class ConcurrentOrders(SandboxTransport):
-    """Before forwarding our create_order, lets "another terminal" rent another server."""
+    """Before forwarding our create_order, lets "another terminal" rent another server;
+    after it, can break the reads that look for the new order."""
 
     def __init__(self, sandbox: Sandbox, clock: FakeClock) -> None:
         super().__init__(sandbox, sleep=clock.sleep)
         self.pending_other: int | None = None
+        self.after_answer: tuple[str, int] | None = None  # (fault kind, times) on my_orders
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.pending_other is not None and request.url.path.endswith("/create_order"):
@@ -56,7 +58,12 @@ class ConcurrentOrders(SandboxTransport):
             }
             self.sandbox.handle("POST", "/v1/create_order", {}, {"auth": KEY}, json.dumps(body).encode())
             self.pending_other = None
-        return super().handle_request(request)
+        response = super().handle_request(request)
+        if self.after_answer is not None and request.url.path.endswith("/create_order"):
+            kind, times = self.after_answer
+            self.sandbox.faults.inject("my_orders", kind, times=times)
+            self.after_answer = None
+        return response
 
 
 class OrderMachine(RuleBasedStateMachine):
@@ -85,7 +92,7 @@ class OrderMachine(RuleBasedStateMachine):
     @rule(
         pick=st.integers(min_value=0, max_value=10_000),
         fault=st.sampled_from([None, *UNSENT, *AMBIGUOUS]),
-        fault_on=st.sampled_from(["create_order", "create_order", "my_orders"]),
+        fault_on=st.sampled_from(["create_order", "create_order", "my_orders", "reconciliation"]),
         fault_times=st.integers(min_value=1, max_value=4),
         execute=st.sampled_from([None, True, False]),
         concurrent=st.booleans(),
@@ -105,7 +112,9 @@ class OrderMachine(RuleBasedStateMachine):
         server_id = self.servers[pick % len(self.servers)]
         others = [s for s in self.servers if s != server_id]
         self.transport.pending_other = others[pick % len(others)] if concurrent else None
-        if fault is not None:
+        if fault is not None and fault_on == "reconciliation":  # after the answer arrived
+            self.transport.after_answer = (fault, fault_times * 5)
+        elif fault is not None:
             options: dict[str, Any] = {"times": fault_times}
             if fault in AMBIGUOUS and execute is not None:
                 options["execute"] = execute
@@ -135,7 +144,7 @@ class OrderMachine(RuleBasedStateMachine):
             assert not bad_input
         finally:
             self.sandbox.faults.clear()
-            self.transport.pending_other = None
+            self.transport.pending_other = self.transport.after_answer = None
 
     @rule(seconds=st.floats(min_value=0, max_value=600))
     def time_passes(self, seconds: float) -> None:
@@ -153,12 +162,15 @@ def test_one_call_makes_at_most_one_order_and_its_result_tells_the_truth() -> No
     run_state_machine_as_test(
         OrderMachine,
         settings=settings(
-            max_examples=100,
+            max_examples=150,
             stateful_step_count=8,
             deadline=None,
+            derandomize=True,  # the same 150 runs every time: the coverage check below cannot flake
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
     # The property is only as good as the branches it reached.
     reached = set(OrderMachine.outcomes)
-    assert {"created", "reconciled", "refused", "unknown, none"} <= reached, OrderMachine.outcomes
+    assert {"created", "reconciled", "refused", "unknown, none", "unknown, created"} <= reached, (
+        OrderMachine.outcomes
+    )
