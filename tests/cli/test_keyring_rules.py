@@ -197,3 +197,21 @@ def test_with_clore_api_key_set_keyring_is_never_imported(behaviour: str, tmp_pa
         )
         assert result.returncode == 0, (command, result.stderr)
     assert time.monotonic() - started < 20
+
+
+def test_sdk_warnings_reach_a_terminal_as_one_warning_line() -> None:
+    path = credentials.write_config({"api_key": KEY})
+    path.chmod(0o640)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLORE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "auth", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert result.returncode == 0 and "****5c1d" in result.stdout
+    assert (
+        result.stderr
+        == f"warning: {path} holds an API key and is readable by your group; run: chmod 600 {path}\n"
+    )

@@ -191,7 +191,24 @@ def _wants_json(args: list[str]) -> bool:
 
 def run() -> None:
     _default_sigpipe()
+    _sdk_warnings_as_lines()
     sys.exit(main())
+
+
+def _sdk_warnings_as_lines() -> None:
+    """The SDK's warnings (a key file others can read, an order whose outcome is unknown)
+    reach stderr as ``warning: ...`` lines; with --debug the root logger shows them instead."""
+    import logging
+
+    class WarningLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if logging.getLogger().handlers:  # --debug configured full logging
+                return
+            from .formats import sanitize
+
+            sys.stderr.write(f"warning: {sanitize(record.getMessage())}\n")
+
+    logging.getLogger("clore_ai").addHandler(WarningLine(logging.WARNING))
 
 
 def _default_sigpipe() -> None:

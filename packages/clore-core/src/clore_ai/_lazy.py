@@ -81,7 +81,7 @@ def install_lazy_fields(cls: Type[BaseModel], **models: Type[BaseModel]) -> None
     for name, model in models.items():
         if name not in cls.model_fields:
             raise TypeError(f"{cls.__name__} has no field {name!r}")
-        type.__setattr__(cls, name, _LazyField(name, model))
+        setattr(cls, name, _LazyField(name, model))
     cls.__clore_lazy_fields__ = tuple(models)  # type: ignore[attr-defined]
 
 
