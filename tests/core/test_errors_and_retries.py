@@ -142,6 +142,14 @@ def test_backoff_is_bounded_with_jitter(attempt: int) -> None:
         ({"retry-after": "-1"}, None),
         ({"retry-after": "soon"}, None),
         ({"retry-after": "nan"}, None),
+        ({"retry-after": "inf"}, None),
+        ({"retry-after": "0"}, 0.0),
+        ({"retry-after": " 3 "}, 3.0),
+        ({"retry-after": "120"}, 120.0),  # parsed; the client then raises instead of sleeping
+        ({"retry-after-ms": "-100"}, None),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the precise header wins
+        ({"retry-after": "Fri, 29 Sep 2023 16:26:57 GMT"}, None),  # a date in the past
+        ({"retry-after": "Fri, 32 Foo 2023 99:99:99 GMT"}, None),
         ({}, None),
     ],
 )
