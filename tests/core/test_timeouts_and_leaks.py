@@ -58,11 +58,20 @@ def test_a_certificate_failure_never_resends_an_order() -> None:
     assert recorder.endpoints() == ["my_orders", "create_order"]
 
 
-def test_timeouts_are_finite_by_default() -> None:
+def test_timeouts_are_finite_by_default_and_travel_with_every_request() -> None:
     client = CloreAI(api_key="sk-timeouts-0001")
     timeout = client._client().timeout
     assert 0 < client.timeout < float("inf")
     assert all(0 < t < float("inf") for t in (timeout.connect, timeout.read, timeout.write, timeout.pool))
+    # httpx < 0.28 ignores the client's timeout for requests it did not build itself.
+    request = client._core.build_request("wallets")
+    assert request.extensions["timeout"] == timeout.as_dict()
+    client.close()
+
+
+def test_a_per_client_timeout_reaches_the_request() -> None:
+    client = CloreAI(api_key="sk-timeouts-0002", timeout=2.5)
+    assert client._core.build_request("wallets").extensions["timeout"]["read"] == 2.5
     client.close()
 
 

@@ -71,6 +71,7 @@ class _BaseClient(Endpoints):
             max_retries=max_retries,
             limiter=limiter or limiter_for_key(secret.reveal() if secret else None),
             reconcile_timeout=reconcile_timeout,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
         )
 
     @property
@@ -93,7 +94,7 @@ class _BaseClient(Endpoints):
 
     def _httpx_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
-            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+            "timeout": self._core.timeout,
             "follow_redirects": False,  # httpx would forward the `auth` header to any host
         }
         if self._transport is not None:

@@ -250,10 +250,12 @@ class ClientCore:
         max_retries: int,
         limiter: RateLimiter,
         reconcile_timeout: float = 30.0,
+        timeout: httpx.Timeout | None = None,
         rng: Callable[[], float] = random.random,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = key
+        self.timeout = timeout or httpx.Timeout(30.0, connect=10.0)
         self.base_url = check_base_url(base_url)
         self.max_retries = max_retries
         self.limiter = limiter
@@ -283,7 +285,16 @@ class ClientCore:
         if json_body is not None:
             kwargs["content"] = json.dumps(json_body, separators=(",", ":")).encode()
             headers["content-type"] = "application/json"
-        return httpx.Request(method, f"{self.base_url}/{endpoint}", params=params, headers=headers, **kwargs)
+        # The timeout travels with the request: httpx before 0.28 does not apply the client's
+        # timeout to a request it did not build, and a silent server would hang us forever.
+        return httpx.Request(
+            method,
+            f"{self.base_url}/{endpoint}",
+            params=params,
+            headers=headers,
+            extensions={"timeout": self.timeout.as_dict()},
+            **kwargs,
+        )
 
     # reads (and idempotent writes)
 
