@@ -141,3 +141,16 @@ def test_cli_reference_in_docs_is_generated_from_the_command_tree() -> None:
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
     assert generator.main(["--check"]) == 0
+
+
+def test_plugin_distribution_is_found_without_entry_point_dist() -> None:
+    """Python 3.9's entry points have no `.dist`: `clore plugins` still names the right package."""
+    from clore_cli._plugins import _distribution_of
+
+    class BareEntryPoint:  # what Python 3.9's importlib.metadata gives
+        name = "example"
+        value = "clore_plugins_example"
+
+    found = _distribution_of(BareEntryPoint())
+    assert found is not None and found[0] == "clore-plugins-example"
+    assert _distribution_of(FakeEntryPoint("unknown", object())) is None

@@ -25,7 +25,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager("clore")
         self.pm.add_hookspecs(hookspecs)
         self.broken: list[tuple[str, str]] = []  # (plugin, reason)
-        self.sources: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
+        self.entries: dict[str, Any] = {}  # plugin name -> the entry point it was loaded from
         import importlib
 
         for name in BUILTIN_MODULES:
@@ -48,9 +48,7 @@ class PluginHost:
             try:
                 plugin = entry.load()
                 self.pm.register(plugin, name=entry.name)
-                dist = getattr(entry, "dist", None)
-                if dist is not None:
-                    self.sources[entry.name] = (dist.metadata["Name"], dist.version)
+                self.entries[entry.name] = entry
                 self.pm.check_pending()
             except Exception as error:  # noqa: BLE001 - a broken plugin must not break clore
                 self._forget(entry.name)
@@ -88,11 +86,31 @@ class PluginHost:
         """(plugin name, distribution, version) of every registered plugin."""
         from ._version import __version__
 
-        return [
-            (name, *self.sources.get(name, ("clore-cli (built-in)", __version__)))
-            for name, _ in self.pm.list_name_plugin()
-        ]
+        result = []
+        for name, _ in self.pm.list_name_plugin():
+            entry = self.entries.get(name)
+            source = _distribution_of(entry) if entry is not None else None
+            result.append((name, *(source or ("clore-cli (built-in)", __version__))))
+        return result
 
     def warn_broken(self) -> None:
         for name, reason in self.broken:
             print(f"warning: plugin {name} was skipped: {reason}", file=sys.stderr)
+
+
+def _distribution_of(entry: Any) -> tuple[str, str] | None:
+    """(name, version) of the distribution that declares ``entry``, if it can be found."""
+    dist = getattr(entry, "dist", None)
+    if dist is None:  # Python 3.9: entry points do not know their distribution
+        from importlib.metadata import distributions
+
+        wanted = ("clore", getattr(entry, "name", None), getattr(entry, "value", None))
+        dist = next(
+            (
+                candidate
+                for candidate in distributions()
+                if any((ep.group, ep.name, ep.value) == wanted for ep in candidate.entry_points)
+            ),
+            None,
+        )
+    return (dist.metadata["Name"], dist.version) if dist is not None else None
