@@ -226,3 +226,43 @@ def test_a_corrupt_or_far_future_state_file_is_repaired(tmp_path: Any) -> None:
     assert slots.claim(1.0, True, 5.0) == 0.0
     now[0] += 1.0
     assert slots.claim(1.0, True, 5.0) == pytest.approx(4.0)
+
+
+def test_a_call_that_would_queue_too_long_raises_at_once_without_taking_a_slot(clock: FakeClock) -> None:
+    from clore_ai import RateLimitQueueTimeout
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxTransport
+
+    sandbox = Sandbox(servers=5, clock=clock, rate_limits=RateLimits())
+    limiter = RateLimiter(clock=clock)
+    for _ in range(10):  # ten calls already queued by other clients of the key: ~10 s
+        limiter.reserve()
+    backlog = limiter.backlog()
+    impatient = CloreAI(
+        api_key="sk-queue-0001",
+        transport=SandboxTransport(sandbox, sleep=clock.sleep),
+        limiter=limiter,
+        sleep=clock.sleep,
+        max_queue_wait=3,
+    )
+    started = clock.now
+    with pytest.raises(RateLimitQueueTimeout) as caught:
+        impatient.wallets()
+    assert clock.now == started and not sandbox.requests  # no wait, nothing sent
+    assert limiter.backlog() == backlog  # its slot was not taken
+    assert caught.value.retry_after == pytest.approx(backlog)
+    assert "max_queue_wait=3" in str(caught.value)
+    patient = CloreAI(
+        api_key="sk-queue-0001",
+        transport=SandboxTransport(sandbox, sleep=clock.sleep),
+        limiter=limiter,
+        sleep=clock.sleep,
+        max_queue_wait=60,
+    )
+    assert patient.wallets()
+    assert clock.now - started >= backlog
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "3", True])
+def test_max_queue_wait_is_checked(bad: Any) -> None:
+    with pytest.raises(ValueError, match="max_queue_wait"):
+        CloreAI(api_key="sk-queue-0002", max_queue_wait=bad)

@@ -28,6 +28,7 @@ from .exceptions import (
     OrderOutcomeUnknown,
     OrderPendingError,
     RateLimitError,
+    RateLimitQueueTimeout,
     UnknownAPIError,
 )
 from .models import (
@@ -79,6 +80,7 @@ __all__ = [
     "OrderPendingError",
     "PoHBalance",
     "RateLimitError",
+    "RateLimitQueueTimeout",
     "RateLimiter",
     "RenterFees",
     "ServerConfig",

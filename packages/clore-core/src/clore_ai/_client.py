@@ -26,18 +26,19 @@ from .credentials import ResolvedKey, resolve_api_key
 __all__ = ["AsyncCloreAI", "CloreAI"]
 
 
-def _check_settings(timeout: Any, max_retries: Any) -> None:
+def _seconds(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _check_settings(timeout: Any, max_retries: Any, max_queue_wait: Any) -> None:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int):
         raise TypeError(f"max_retries must be an int, got {type(max_retries).__name__}")
     if max_retries < 0:
         raise ValueError("max_retries must be >= 0")
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
+    if not _seconds(timeout) or timeout <= 0:
         raise ValueError("timeout must be a finite number of seconds > 0")
+    if max_queue_wait is not None and (not _seconds(max_queue_wait) or max_queue_wait < 0):
+        raise ValueError("max_queue_wait must be None or a finite number of seconds >= 0")
 
 
 class _BaseClient(Endpoints):
@@ -54,10 +55,15 @@ class _BaseClient(Endpoints):
         profile: Optional[str] = None,
         limiter: Optional[RateLimiter] = None,
         reconcile_timeout: float = 30.0,
+        max_queue_wait: Optional[float] = None,
         sleep: Optional[Callable[[float], Any]] = None,
     ) -> None:
-        """See the class docstring; ``sleep`` replaces the driver's sleep (tests)."""
-        _check_settings(timeout, max_retries)
+        """See the class docstring; ``sleep`` replaces the driver's sleep (tests).
+
+        ``max_queue_wait``: the longest this client waits in the key's rate-limit queue
+        before a call raises :class:`RateLimitQueueTimeout` (None: as long as it takes).
+        """
+        _check_settings(timeout, max_retries, max_queue_wait)
         self._sleep: Any = sleep or type(self)._default_sleep
         self._http: Any = None
         self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
@@ -72,6 +78,7 @@ class _BaseClient(Endpoints):
             limiter=limiter or limiter_for_key(secret.reveal() if secret else None),
             reconcile_timeout=reconcile_timeout,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+            max_queue_wait=max_queue_wait,
         )
 
     @property

@@ -251,10 +251,12 @@ class ClientCore:
         limiter: RateLimiter,
         reconcile_timeout: float = 30.0,
         timeout: httpx.Timeout | None = None,
+        max_queue_wait: float | None = None,
         rng: Callable[[], float] = random.random,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = key
+        self.max_queue_wait = max_queue_wait
         self.timeout = timeout or httpx.Timeout(30.0, connect=10.0)
         self.base_url = check_base_url(base_url)
         self.max_retries = max_retries
@@ -340,7 +342,7 @@ class ClientCore:
 
     def _take_slot(self, *, order: bool = False) -> Generator[Sleep, Any, None]:
         """Wait for a reserved slot, then make sure the previous send really was long enough ago."""
-        yield from self._wait(self.limiter.reserve(order=order))
+        yield from self._wait(self.limiter.reserve(order=order, max_wait=self.max_queue_wait))
         while True:
             extra = self.limiter.ready(order=order)
             if extra <= 0:

@@ -137,13 +137,26 @@ class RateLimiter:
         self._last_order_sent = float("-inf")
         self.claimed_order_ids: set[int] = set()  # orders already adopted by a create_order call
 
-    def reserve(self, *, order: bool = False) -> float:
-        """Take the next slot; return how many seconds to wait before sending."""
+    def reserve(self, *, order: bool = False, max_wait: float | None = None) -> float:
+        """Take the next slot; return how many seconds to wait before sending.
+
+        With ``max_wait``, a slot further away than that is not taken:
+        :class:`~clore_ai.exceptions.RateLimitQueueTimeout` is raised instead.
+        """
         with self._lock:
             now = self.clock()
             slot = max(now, self._next_any)
             if order:
                 slot = max(slot, self._next_order)
+            if max_wait is not None and slot - now > max_wait:
+                from .exceptions import RateLimitQueueTimeout
+
+                raise RateLimitQueueTimeout(
+                    f"the next request slot of this key is {slot - now:.1f} s away, more than "
+                    f"max_queue_wait={max_wait:g} s; nothing was sent",
+                    retry_after=slot - now,
+                )
+            if order:
                 self._next_order = slot + self.order_interval
             self._next_any = slot + self.interval
             return slot - now

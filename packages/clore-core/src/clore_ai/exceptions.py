@@ -26,6 +26,7 @@ __all__ = [
     "OrderOutcomeUnknown",
     "OrderPendingError",
     "RateLimitError",
+    "RateLimitQueueTimeout",
     "UnknownAPIError",
     "CredentialsError",
     "KeyringUnavailableError",
@@ -138,6 +139,12 @@ class RateLimitError(CloreAPIError):
     def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kw)
+
+
+class RateLimitQueueTimeout(RateLimitError):
+    """The client's own rate-limit queue would have made this call wait longer than the
+    client's ``max_queue_wait``. Nothing was sent and no slot was taken; ``retry_after`` is
+    the wait that was refused."""
 
 
 class FieldError(CloreAPIError):
