@@ -237,13 +237,17 @@ def test_a_call_that_would_queue_too_long_raises_at_once_without_taking_a_slot(c
     for _ in range(10):  # ten calls already queued by other clients of the key: ~10 s
         limiter.reserve()
     backlog = limiter.backlog()
-    impatient = CloreAI(
-        api_key="sk-queue-0001",
-        transport=SandboxTransport(sandbox, sleep=clock.sleep),
-        limiter=limiter,
-        sleep=clock.sleep,
-        max_queue_wait=3,
-    )
+
+    def client(max_queue_wait: float) -> CloreAI:
+        return CloreAI(
+            api_key="sk-queue-0001",
+            transport=SandboxTransport(sandbox, sleep=clock.sleep),
+            limiter=limiter,
+            sleep=clock.sleep,
+            max_queue_wait=max_queue_wait,
+        )
+
+    impatient = client(3)
     started = clock.now
     with pytest.raises(RateLimitQueueTimeout) as caught:
         impatient.wallets()
@@ -251,13 +255,7 @@ def test_a_call_that_would_queue_too_long_raises_at_once_without_taking_a_slot(c
     assert limiter.backlog() == backlog  # its slot was not taken
     assert caught.value.retry_after == pytest.approx(backlog)
     assert "max_queue_wait=3" in str(caught.value)
-    patient = CloreAI(
-        api_key="sk-queue-0001",
-        transport=SandboxTransport(sandbox, sleep=clock.sleep),
-        limiter=limiter,
-        sleep=clock.sleep,
-        max_queue_wait=60,
-    )
+    patient = client(60)
     assert patient.wallets()
     assert clock.now - started >= backlog
 
