@@ -395,9 +395,11 @@ class ClientCore:
                 raise
             ambiguity, error = self._classify_order_outcome(outcome)
             if error is not None:
+                # Only failures that provably never reached the server, and that reads would
+                # retry too (so never a certificate failure), may be sent again.
                 retryable = ambiguity is None and (
                     isinstance(error, RateLimitError)
-                    or (isinstance(outcome, _UNSENT) and not isinstance(error, APICertificateError))
+                    or (isinstance(outcome, _UNSENT) and is_retryable_read(error))
                 )
                 if not retryable or attempt >= self.max_retries:
                     raise error

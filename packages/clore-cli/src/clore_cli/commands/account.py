@@ -37,6 +37,18 @@ def wallets(ctx: click.Context) -> None:
     )
 
 
+class AuthFailure(click.ClickException):
+    exit_code = 4
+
+
+def _clean_key(raw: str) -> str:
+    """The key as typed or piped, checked before anything is sent or stored."""
+    key = raw.strip()
+    if not key or any(c.isspace() for c in key):
+        raise click.UsageError("an API key cannot be empty or contain spaces")
+    return key
+
+
 def _store_with_consent(app: Any, key: str, *, insecure_storage: bool) -> str:
     """Store in the keyring; plain text only with --insecure-storage or a "yes" at a terminal.
 
@@ -65,16 +77,10 @@ def _store_with_consent(app: Any, key: str, *, insecure_storage: bool) -> str:
     return str(stored.path)
 
 
-class AuthFailure(click.ClickException):
-    exit_code = 4
-
-
 def _verify_and_store(app: Any, key: str, *, insecure_storage: bool) -> None:
     from clore_ai import credentials
 
-    key = key.strip()
-    if not key or any(c.isspace() for c in key):
-        raise click.UsageError("an API key cannot be empty or contain spaces")
+    key = _clean_key(key)
     with app.client_for_key(key) as client:  # a cheap call first: never store a key that does not work
         client.wallets()
     where = _store_with_consent(app, key, insecure_storage=insecure_storage)
@@ -146,9 +152,7 @@ def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool)
 
     app = app_of(ctx)
     if key == "api_key":
-        secret = (sys.stdin.readline() if value == "-" else value).strip()
-        if not secret or any(c.isspace() for c in secret):
-            raise click.UsageError("an API key cannot be empty or contain spaces")
+        secret = _clean_key(sys.stdin.readline() if value == "-" else value)
         where = _store_with_consent(app, secret, insecure_storage=insecure_storage)
         click.echo(f"✓ Set api_key = {credentials.mask(secret)} ({where})")
         return
