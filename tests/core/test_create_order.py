@@ -4,12 +4,16 @@ returns the order the API created (the API itself answers only {"code": 0})."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import re
 from typing import Any
 
 import pytest
 
 from clore_ai import exceptions as ex
+from clore_ai.models import Order
 from clore_ai.sandbox import Sandbox
 
 from ..conftest import KEY, Driver, FakeClock
@@ -180,6 +184,9 @@ def test_cancelled_task_after_send_logs_that_the_outcome_is_unknown(
     with caplog.at_level(logging.WARNING, logger="clore_ai"):
         d._loop.run_until_complete(cancel_midway())  # type: ignore[union-attr]
     assert "outcome is unknown" in caplog.text
+    # The caller can tell which server may now be billing, and since when.
+    assert "server 123" in caplog.text and "billing" in caplog.text
+    assert re.search(r"sent at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", caplog.text)
 
 
 def test_python_sdk_examples_errors(driver: Driver, sandbox: Sandbox) -> None:
@@ -190,3 +197,136 @@ def test_python_sdk_examples_errors(driver: Driver, sandbox: Sandbox) -> None:
         )
     assert info.value.error == "too_low_price" and info.value.min_price > 0.000001
     assert sandbox.orders_created(KEY) == []
+
+
+# ── whose order is it? (another caller with the same key on the same server) ─────────
+
+
+def rival_journal() -> Any:
+    """The order journal as another live process of this user sees it (same file, other pid)."""
+    from clore_ai._inflight import InflightJournal, journal_for_key
+
+    return InflightJournal(journal_for_key(KEY).path, pid=os.getppid())
+
+
+def rent_directly(sandbox: Sandbox, body: dict[str, Any]) -> int:
+    """Create an order with this key without going through our client; returns its id."""
+    answer = sandbox.handle("POST", "/v1/create_order", {}, {"auth": KEY}, json.dumps(body).encode())
+    assert answer.status == 200, answer.body
+    return max(o["id"] for o in sandbox.orders_created(KEY))
+
+
+def lose_our_create_after(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, meanwhile: Any) -> None:
+    """Our first create_order never reaches the API (its answer times out); ``meanwhile``
+    runs just before, as another caller renting at the same moment."""
+    from clore_ai.sandbox._api import SandboxResponse
+
+    original = sandbox.handle
+    done: list[bool] = []
+
+    def handle(method: str, path: str, *rest: Any) -> Any:
+        if path.endswith("/create_order") and not done:
+            done.append(True)
+            meanwhile()
+            return SandboxResponse(0, b"", drop="timeout")
+        return original(method, path, *rest)
+
+    monkeypatch.setattr(sandbox, "handle", handle)
+
+
+WIRE_BODY = {"renting_server": 123, "image": ON_DEMAND["image"], "type": "on-demand", "currency": "bitcoin"}
+
+
+def test_a_lost_create_never_adopts_the_order_another_process_made_on_the_same_server(
+    driver: Driver, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai._inflight import ACCEPTED
+
+    rival = rival_journal()
+    theirs: list[int] = []
+
+    def other_process_rents_123() -> None:
+        token = rival.begin(123, {**WIRE_BODY, "ssh_password": "TheirPass1"})
+        theirs.append(rent_directly(sandbox, WIRE_BODY))
+        rival.mark(token, ACCEPTED)  # still looking for its order in my_orders
+
+    lose_our_create_after(monkeypatch, sandbox, other_process_rents_123)
+    with pytest.raises(ex.OrderOutcomeUnknown) as info:
+        driver.call("create_order", **ON_DEMAND)
+    assert info.value.candidate_order_ids == (theirs[0],)
+    assert str(theirs[0]) in str(info.value) and "another" in str(info.value)
+    assert not isinstance(info.value, ex.OrderPendingError)
+
+
+def test_two_callers_in_one_process_never_get_the_same_order(
+    sandbox: Sandbox, make_driver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A's create is lost; B (same key, same server) rents it. B gets the order, A does not."""
+    d = make_driver("async")
+    sandbox.faults.inject("create_order", "timeout_after", execute=False)
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(
+            d.client.create_order(**ON_DEMAND), d.client.create_order(**ON_DEMAND), return_exceptions=True
+        )
+
+    first, second = d._loop.run_until_complete(both())  # type: ignore[union-attr]
+    (created,) = sandbox.orders_created(KEY)
+    assert isinstance(second, Order) and second.id == created["id"] and second.reconciled is False
+    assert isinstance(first, ex.OrderOutcomeUnknown) and not isinstance(first, ex.OrderPendingError)
+
+
+def test_a_new_order_with_other_visible_fields_is_never_adopted(
+    driver: Driver, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An order on the same server with another image (the web dashboard, say) is not ours."""
+    lose_our_create_after(
+        monkeypatch, sandbox, lambda: rent_directly(sandbox, {**WIRE_BODY, "image": "someone/else"})
+    )
+    with pytest.raises(ex.OrderOutcomeUnknown) as info:
+        driver.call("create_order", **ON_DEMAND)
+    assert info.value.candidate_order_ids == ()
+
+
+def test_fields_my_orders_leaves_out_neither_confirm_nor_refute(
+    driver: Driver, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real my_orders answer has no `spot` on an on-demand order, and may lack others."""
+    wire = Sandbox._order_wire
+
+    def sparse(self: Sandbox, order: Any, now: float) -> Any:
+        shown = wire(self, order, now)
+        for name in ("spot", "image", "currency", "tcp_ports", "http_port", "price"):
+            shown.pop(name, None)
+        return shown
+
+    monkeypatch.setattr(Sandbox, "_order_wire", sparse)
+    sandbox.faults.inject("create_order", "drop_after")
+    order = driver.call("create_order", **ON_DEMAND)
+    assert order.reconciled is True and [o["id"] for o in sandbox.orders_created(KEY)] == [order.id]
+
+
+def test_a_429_after_the_order_executed_is_found_not_resent(driver: Driver, sandbox: Sandbox) -> None:
+    sandbox.faults.inject("create_order", "rate_limit_after")
+    order = driver.call("create_order", **ON_DEMAND)
+    assert len(create_requests(sandbox)) == 1
+    assert [o["id"] for o in sandbox.orders_created(KEY)] == [order.id] and order.reconciled is True
+
+
+def test_a_429_whose_order_shows_up_late_is_adopted_not_reported_as_rented(
+    driver: Driver, sandbox: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order appears in my_orders only after the resend was refused: still ours."""
+    wire = Sandbox._my_orders
+    hidden_until = clock.now + 8.0
+
+    def late(self: Sandbox, account: Any, args: Any, now: float) -> Any:
+        shown = wire(self, account, args, now)
+        if now < hidden_until:
+            shown["orders"] = []
+        return shown
+
+    monkeypatch.setattr(Sandbox, "_my_orders", late)
+    sandbox.faults.inject("create_order", "rate_limit_after")
+    order = driver.call("create_order", **ON_DEMAND)
+    assert [o["id"] for o in sandbox.orders_created(KEY)] == [order.id] and order.reconciled is True

@@ -22,6 +22,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
+from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
 from ._limiter import RateLimiter
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
@@ -35,6 +36,7 @@ from .exceptions import (
     InvalidResponseError,
     MissingAPIKeyError,
     OrderOutcomeUnknown,
+    OrderOwnerUnknown,
     OrderPendingError,
     RateLimitError,
     UnknownAPIError,
@@ -265,6 +267,8 @@ class ClientCore:
         self._rng = rng
         self._wall_clock = wall_clock
         self._user_agent = f"clore-ai/{__version__} (+https://github.com/clore) httpx/{httpx.__version__}"
+        # The create_order journal of this key, shared with every client and process (_inflight).
+        self.order_journal: InflightJournal | None = None
 
     # requests
 
@@ -363,37 +367,59 @@ class ClientCore:
 
     # create_order
 
+    def _order_journal(self) -> InflightJournal:
+        if self.order_journal is None:
+            secret = self._key()
+            self.order_journal = journal_for_key(secret.reveal() if secret is not None else None)
+        return self.order_journal
+
     def create_order(
         self, body: dict[str, Any], *, list_orders: Callable[[], Flow[list[Order]]]
     ) -> Flow[Order]:
         """Send create_order at most once per provably-failed attempt and return the new order.
 
-        The API answers only ``{"code": 0}``. The order is found in ``my_orders`` as the
-        newest order on ``renting_server`` that was not there before. After any failure
-        that might have happened after sending, the request is never re-sent: the same
-        search decides between returning the order and :class:`OrderOutcomeUnknown`.
+        The API answers only ``{"code": 0}``. The order is found in ``my_orders`` as the one
+        new order on ``renting_server`` that matches every field of the request my_orders
+        shows, and that no other caller with this key may own (the order journal,
+        ``_inflight``). After any failure that might have happened after sending — a 429
+        included — nothing is re-sent until a look at my_orders shows the order is absent;
+        the same search decides between returning the order and :class:`OrderOutcomeUnknown`.
         """
-        server_id = int(body["renting_server"])
-        spot = body.get("type") == "spot"
         before = yield from list_orders()
-        known = {order.id for order in before}
+        call = _OrderCall(body, int(body["renting_server"]), {o.id for o in before}, self._order_journal())
+        try:
+            return (yield from self._create_order(call, list_orders))
+        finally:
+            if call.ticket is not None:  # no-op once the call recorded how it ended
+                call.journal.mark(call.ticket, UNKNOWN)
+
+    def _create_order(self, call: _OrderCall, list_orders: Callable[[], Flow[list[Order]]]) -> Flow[Order]:
         attempt = 0
+        refusal: CloreAPIError | None = None
         while True:
-            request = self.build_request("create_order", method="POST", json_body=body)
+            request = self.build_request("create_order", method="POST", json_body=call.body)
             yield from self._take_slot(order=True)
-            sent_at = self._wall_clock()
+            call.sent_at = self._wall_clock()
+            if call.ticket is None:
+                call.ticket = call.journal.begin(call.server_id, call.body, call.sent_at)
             try:
                 outcome = yield Send(request)
                 self.limiter.done()
                 _log_exchange(request, outcome)
             except GeneratorExit:
                 log.warning(
-                    "create_order on server %s was interrupted after it was sent; the outcome is "
-                    "unknown: check with `clore orders` before trying again",
-                    server_id,
+                    "create_order on server %s was sent at %s and interrupted before its answer; the "
+                    "outcome is unknown and the order may exist and be billing: check with `clore "
+                    "orders` before trying again",
+                    call.server_id,
+                    _utc(call.sent_at),
                 )
                 raise
             ambiguity, error = self._classify_order_outcome(outcome)
+            if isinstance(error, RateLimitError):
+                # A proxy or the API may answer 429 after the order was made: from now on an
+                # order may exist, and nothing is re-sent before my_orders shows it does not.
+                call.maybe_sent = True
             if error is not None:
                 # Only failures that provably never reached the server, and that reads would
                 # retry too (so never a certificate failure), may be sent again.
@@ -401,34 +427,70 @@ class ClientCore:
                     isinstance(error, RateLimitError)
                     or (isinstance(outcome, _UNSENT) and is_retryable_read(error))
                 )
-                if not retryable or attempt >= self.max_retries:
-                    raise error
-                if isinstance(error, RateLimitError):
-                    self.limiter.throttled(error.retry_after, order=True)
+                if retryable and attempt < self.max_retries:
+                    if isinstance(error, RateLimitError):
+                        self.limiter.throttled(error.retry_after, order=True)
+                    else:
+                        yield from self._wait(backoff_delay(attempt, self._rng))
+                    if not call.maybe_sent:
+                        attempt += 1
+                        continue
+                    absent = yield from self._provably_absent(call, list_orders)
+                    if absent:
+                        attempt += 1
+                        continue
+                    ambiguity = _AFTER_429
+                elif call.maybe_sent:
+                    # A refusal (server-already-rented …) after a 429 may be about our own order.
+                    ambiguity, refusal = _AFTER_429, error
                 else:
-                    yield from self._wait(backoff_delay(attempt, self._rng))
-                attempt += 1
-                continue
-            order = yield from self._find_new_order(known, server_id, spot, list_orders)
+                    call.journal.mark(call.ticket, REFUSED)
+                    raise error
+            elif ambiguity is None:
+                call.accepted = True
+                call.journal.mark(call.ticket, ACCEPTED)
+            order, candidates = yield from self._find_new_order(call, list_orders)
             if order is not None:
                 order.reconciled = ambiguity is not None
                 return order
-            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(sent_at))
-            if ambiguity is not None:
-                raise OrderOutcomeUnknown(
-                    f"create_order on server {server_id} was sent at {when} but {ambiguity}; it was "
-                    "NOT re-sent and the order did not appear. Check with `clore orders` before retrying",
-                    server_id=server_id,
-                    sent_at=sent_at,
-                    cause=ambiguity,
-                )
-            raise OrderPendingError(
-                f"the API accepted create_order on server {server_id} at {when} but the order has not "
-                f"appeared within {self.reconcile_timeout:g} s; check with `clore orders`",
-                server_id=server_id,
-                sent_at=sent_at,
-                code=0,
+            raise self._order_not_found(call, ambiguity, candidates, refusal)
+
+    def _order_not_found(
+        self, call: _OrderCall, ambiguity: str | None, candidates: list[int], refusal: CloreAPIError | None
+    ) -> OrderOutcomeUnknown:
+        where = f"create_order on server {call.server_id} was sent at {_utc(call.sent_at)}"
+        details: dict[str, Any] = {"server_id": call.server_id, "sent_at": call.sent_at}
+        if candidates:
+            shown = ", ".join(str(i) for i in candidates[:5]) + (" …" if len(candidates) > 5 else "")
+            return OrderOwnerUnknown(
+                f"{where}; new order(s) {shown} appeared on that server, but another create_order with "
+                "this key ran on it at the same time, so clore cannot tell which order is yours. It was "
+                "NOT re-sent and nothing was adopted. Check with `clore orders` before retrying",
+                cause=ambiguity or "another caller rented the same server",
+                candidate_order_ids=candidates,
+                **details,
             )
+        if refusal is not None:
+            return OrderOutcomeUnknown(
+                f"{where}; the API answered 429, which can come after an order was made, then refused "
+                f"the resend ({refusal.message}) and no order of yours appeared. Check with `clore "
+                "orders` before retrying",
+                cause=_AFTER_429,
+                **details,
+            )
+        if ambiguity is not None:
+            return OrderOutcomeUnknown(
+                f"{where} but {ambiguity}; it was NOT re-sent and the order did not appear. Check "
+                "with `clore orders` before retrying",
+                cause=ambiguity,
+                **details,
+            )
+        return OrderPendingError(
+            f"the API accepted create_order on server {call.server_id} at {_utc(call.sent_at)} but the "
+            f"order has not appeared within {self.reconcile_timeout:g} s; check with `clore orders`",
+            code=0,
+            **details,
+        )
 
     def _classify_order_outcome(self, outcome: Outcome | None) -> tuple[str | None, CloreAPIError | None]:
         """(ambiguity, error): ambiguity names why the outcome is unknown; error is definitive."""
@@ -449,34 +511,84 @@ class ClientCore:
             return None, error
         return None, None
 
+    def _provably_absent(self, call: _OrderCall, list_orders: Callable[[], Flow[list[Order]]]) -> Flow[bool]:
+        """Before a resend: True only if my_orders was read and shows no order that may be ours."""
+        try:
+            orders = yield from list_orders()
+        except CloreAPIError as error:
+            log.warning("could not list orders before re-sending create_order: %s", error)
+            return False
+        return not [o for o in orders if self._may_be_ours(call, o)]
+
+    def _may_be_ours(self, call: _OrderCall, order: Order) -> bool:
+        return (
+            order.id not in call.known
+            and order.server_id == call.server_id
+            and order_matches(order, call.body)
+        )
+
+    def _pick_order(self, call: _OrderCall, orders: list[Order]) -> tuple[Order | None, list[int]]:
+        """(the order this call adopts, or None; the ids it could not tell apart from others').
+
+        An order is adopted only when it is the one new unclaimed order that matches the
+        request, and no other caller with this key that may own an order on the server
+        (another thread, task or process, from the journal) asked for one it also matches —
+        except that a call the API answered code 0 knows its order exists, so a rival whose
+        answer was lost does not stop it (one account cannot hold two orders on one server).
+        """
+        claimed = call.journal.claimed_order_ids()
+        new = [o for o in orders if o.id not in claimed and self._may_be_ours(call, o)]
+        if not new:
+            return None, []
+        rivals = [
+            rival
+            for rival in call.journal.rivals(call.ticket or "", call.server_id)
+            if any(order_matches(o, rival.visible) for o in new)
+        ]
+        unopposed = not rivals or (call.accepted and all(r.state != ACCEPTED for r in rivals))
+        if len(new) == 1 and unopposed:
+            if call.ticket is not None and call.journal.claim(call.ticket, new[0].id):
+                return new[0], []
+            return None, []  # another caller claimed it a moment ago: not ours
+        return None, sorted(o.id for o in new)
+
     def _find_new_order(
-        self,
-        known: set[int],
-        server_id: int,
-        spot: bool,
-        list_orders: Callable[[], Flow[list[Order]]],
-    ) -> Flow[Order | None]:
+        self, call: _OrderCall, list_orders: Callable[[], Flow[list[Order]]]
+    ) -> Flow[tuple[Order | None, list[int]]]:
         deadline = self.limiter.clock() + self.reconcile_timeout
+        candidates: list[int] = []
         while True:
             try:
-                orders = yield from list_orders()
+                orders: list[Order] | None = yield from list_orders()
             except CloreAPIError as error:
                 log.warning("could not list orders while looking for the new order: %s", error)
-                orders = []
-            claimed = self.limiter.claimed_order_ids
-            candidates = [
-                o
-                for o in orders
-                if o.id not in known
-                and o.id not in claimed
-                and o.server_id == server_id
-                and bool(o.spot) == spot
-            ]
-            if candidates:
-                newest = max(candidates, key=lambda o: (o.ct or 0, o.id))
-                claimed.add(newest.id)
-                return newest
+                orders = None
+            if orders is not None:
+                order, candidates = self._pick_order(call, orders)
+                if order is not None:
+                    return order, []
             if self.limiter.clock() >= deadline:
-                return None
+                return None, candidates
             # Polls are spaced by the limiter; this only matters when it is switched off.
             yield from self._wait(max(0.0, POLL_INTERVAL - self.limiter.interval))
+
+
+_AFTER_429 = "the API answered 429 (rate limited), which a proxy or the API can send after the order was made"
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+@dataclass
+class _OrderCall:
+    """One create_order call: what it asked for and what it has learnt so far."""
+
+    body: dict[str, Any]
+    server_id: int
+    known: set[int]  # order ids that existed before the call
+    journal: InflightJournal
+    ticket: str | None = None  # its journal entry, written right before the first send
+    sent_at: float = 0.0
+    accepted: bool = False  # the API answered code 0: an order of this call exists
+    maybe_sent: bool = False  # an answer (a 429) might have come after the order was made

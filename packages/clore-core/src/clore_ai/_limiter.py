@@ -135,7 +135,6 @@ class RateLimiter:
         self._last_sent = float("-inf")
         self._last_done = float("-inf")
         self._last_order_sent = float("-inf")
-        self.claimed_order_ids: set[int] = set()  # orders already adopted by a create_order call
 
     def reserve(self, *, order: bool = False, max_wait: float | None = None) -> float:
         """Take the next slot; return how many seconds to wait before sending.

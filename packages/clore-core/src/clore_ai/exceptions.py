@@ -8,7 +8,7 @@ never the request (which carries the ``auth`` header).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 __all__ = [
     "APIConnectionError",
@@ -24,6 +24,7 @@ __all__ = [
     "InvalidResponseError",
     "MissingAPIKeyError",
     "OrderOutcomeUnknown",
+    "OrderOwnerUnknown",
     "OrderPendingError",
     "RateLimitError",
     "RateLimitQueueTimeout",
@@ -215,16 +216,25 @@ class OrderOutcomeUnknown(CloreAPIError):
         server_id: int | None = None,
         sent_at: float | None = None,
         cause: str | None = None,
+        candidate_order_ids: Sequence[int] = (),
         **kw: Any,
     ) -> None:
         self.server_id = server_id
         self.sent_at = sent_at
         self.cause = cause
+        #: New orders on the server that may be this call's; none of them was adopted.
+        self.candidate_order_ids: tuple[int, ...] = tuple(candidate_order_ids)
         super().__init__(message, **kw)
 
 
 class OrderPendingError(OrderOutcomeUnknown):
     """The API accepted create_order (``{"code": 0}``) but the order has not appeared yet."""
+
+
+class OrderOwnerUnknown(OrderOutcomeUnknown):
+    """A new order appeared on the server, but it may belong to another caller with the same
+    key (another thread, task or process renting the same server at the same time), so it
+    was not adopted. ``candidate_order_ids`` lists the orders that may be this call's."""
 
 
 _BY_CODE: dict[int, type[CloreAPIError]] = {

@@ -2,8 +2,9 @@
 
 Each fault fires ``times`` times on requests to ``endpoint`` (``"*"`` matches all), then
 disappears. ``execute`` says whether the request takes effect before the fault shows —
-``drop_after`` on create_order creates the order and then loses the answer, which is the
-case the SDK must never answer with a second order.
+``drop_after`` on create_order creates the order and then loses the answer, and
+``rate_limit_after`` creates it and answers 429: cases the SDK must never answer with a
+second order.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ FAULT_KINDS = {
     "truncated_json": True,  # the real body cut in half
     "invalid_json": True,  # a body that is not JSON at all
     "rate_limit": False,  # HTTP 429 {"code":5} with an optional Retry-After
+    "rate_limit_after": True,  # executed, then a proxy or the API answers 429 anyway
 }
 
 

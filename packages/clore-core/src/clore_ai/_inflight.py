@@ -1,0 +1,332 @@
+"""The journal of create_order calls of one key: who is sending an order to which server.
+
+The API answers create_order with only ``{"code": 0}``, so the SDK finds the new order in
+``my_orders``. Two callers with the same key renting the same server (two threads, two
+coroutines, two ``clore`` processes) would then see the same new order; each caller
+must be able to tell that the order might be the other one's. Every create_order call
+writes an entry here before it sends and records how it ended; an order a caller adopts
+is *claimed* in its entry, so no other caller adopts it too.
+
+The journal is a JSON file in the user cache dir, named by a hash of the key (never the
+key), locked for every change, and shared by every client of the key in the process
+(:func:`journal_for_key`). Entries hold no secrets: the request is kept as the fields
+``my_orders`` can show (image, currency, type, price, ports) plus a hash of the body
+without passwords, tokens, env values or the command. An entry is dropped once it is
+older than ``stale_after``, and an in-flight entry as soon as its process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+from ._limiter import key_fingerprint, shared_state_dir
+
+__all__ = [
+    "ACCEPTED",
+    "CLAIMED",
+    "InflightEntry",
+    "InflightJournal",
+    "PENDING",
+    "REFUSED",
+    "UNKNOWN",
+    "body_fingerprint",
+    "journal_for_key",
+    "order_matches",
+    "visible_fields",
+]
+
+T = TypeVar("T")
+
+# Entry states. PENDING: sent, no clear answer yet (or the answer was lost). ACCEPTED: the
+# API answered code 0, the order is being looked for. CLAIMED: the caller adopted order_id.
+# REFUSED: the API refused it; no order can exist. UNKNOWN: the call ended without knowing.
+PENDING = "pending"
+ACCEPTED = "accepted"
+CLAIMED = "claimed"
+REFUSED = "refused"
+UNKNOWN = "unknown"
+_IN_FLIGHT = (PENDING, ACCEPTED)
+# States whose caller may own an order nobody has claimed yet.
+MAY_OWN_AN_ORDER = (PENDING, ACCEPTED, UNKNOWN)
+
+STALE_AFTER = 600.0  # seconds; far longer than one create_order call with its reconciliation
+FAR_FUTURE = 120.0  # an entry dated further ahead than this is corrupt
+
+# Request fields that my_orders can show back, and so can tell two orders apart. None is secret.
+_VISIBLE = ("image", "currency", "type", "spotprice", "required_price", "ports")
+# Fields left out of the fingerprint: secrets, or free text that may hold secrets.
+_SECRET = ("ssh_password", "jupyter_token", "dockerhub_auth", "command", "env")
+
+
+def visible_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a create_order body that an order in ``my_orders`` can confirm or refute."""
+    return {name: body[name] for name in _VISIBLE if body.get(name) is not None}
+
+
+def body_fingerprint(body: Mapping[str, Any]) -> str:
+    """A hash of the body without secrets: equal for the same request, and reveals none of it."""
+    public = {k: v for k, v in body.items() if k not in _SECRET}
+    public["env_names"] = sorted(body.get("env") or {})
+    public["has_command"] = body.get("command") is not None
+    text = json.dumps(public, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate the process there: trust the age bound alone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@dataclass
+class InflightEntry:
+    token: str
+    pid: int
+    server_id: int
+    fingerprint: str
+    visible: dict[str, Any]
+    sent_at: float
+    state: str = PENDING
+    order_id: int | None = None
+    ended_at: float | None = None
+
+    @classmethod
+    def from_json(cls, token: str, data: Any) -> InflightEntry | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            entry = cls(
+                token=token,
+                pid=int(data["pid"]),
+                server_id=int(data["server_id"]),
+                fingerprint=str(data["fingerprint"]),
+                visible=dict(data.get("visible") or {}),
+                sent_at=float(data["sent_at"]),
+                state=str(data.get("state", PENDING)),
+                order_id=None if data.get("order_id") is None else int(data["order_id"]),
+                ended_at=None if data.get("ended_at") is None else float(data["ended_at"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return entry
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["token"]
+        return data
+
+
+class InflightJournal:
+    """The create_order calls of one key, shared by threads (a lock) and processes (a locked file).
+
+    ``path=None`` keeps the journal in memory (one process only). If the file cannot be
+    used, the journal falls back to memory: in-process callers stay coordinated.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        clock: Callable[[], float] = time.time,
+        pid: int | None = None,
+        alive: Callable[[int], bool] = pid_alive,
+        stale_after: float = STALE_AFTER,
+    ) -> None:
+        self.path = path
+        self.clock = clock
+        self.pid = os.getpid() if pid is None else pid
+        self.alive = alive
+        self.stale_after = stale_after
+        self._lock = threading.Lock()
+        self._memory: dict[str, InflightEntry] = {}
+
+    # storage
+
+    @contextlib.contextmanager
+    def _file_lock(self, path: Path) -> Iterator[None]:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no cross-process lock on this platform
+            yield
+            return
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _load(self, path: Path) -> dict[str, InflightEntry]:
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        raw = data.get("entries") if isinstance(data, dict) else None
+        if not isinstance(raw, dict):
+            return {}
+        entries = {}
+        for token, item in raw.items():
+            entry = InflightEntry.from_json(str(token), item)
+            if entry is not None:
+                entries[entry.token] = entry
+        return entries
+
+    def _save(self, path: Path, entries: dict[str, InflightEntry]) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        payload = {"entries": {token: entry.to_json() for token, entry in entries.items()}}
+        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(payload))
+        os.replace(tmp, path)
+
+    def _change(self, change: Callable[[dict[str, InflightEntry]], T]) -> T:
+        """Run ``change`` on the live entries under the lock, then store them."""
+        with self._lock:
+            if self.path is not None:
+                try:
+                    with self._file_lock(self.path):
+                        entries = self._load(self.path)
+                        self._drop_stale(entries)
+                        result = change(entries)
+                        self._save(self.path, entries)
+                        self._memory = entries
+                        return result
+                except OSError:
+                    pass  # an unwritable cache must not stop an order; in-process callers still agree
+            self._drop_stale(self._memory)
+            return change(self._memory)
+
+    def _drop_stale(self, entries: dict[str, InflightEntry]) -> None:
+        now = self.clock()
+        for token, entry in list(entries.items()):
+            too_old = now - entry.sent_at > self.stale_after or entry.sent_at > now + FAR_FUTURE
+            gone = entry.state in _IN_FLIGHT and entry.pid != self.pid and not self.alive(entry.pid)
+            if too_old or gone or entry.state == REFUSED:
+                del entries[token]
+
+    # the calls
+
+    def begin(self, server_id: int, body: Mapping[str, Any], sent_at: float | None = None) -> str:
+        """Record a create_order about to be sent; returns the entry's token."""
+        entry = InflightEntry(
+            token=uuid.uuid4().hex,
+            pid=self.pid,
+            server_id=server_id,
+            fingerprint=body_fingerprint(body),
+            visible=visible_fields(body),
+            sent_at=self.clock() if sent_at is None else sent_at,
+        )
+
+        def add(entries: dict[str, InflightEntry]) -> str:
+            entries[entry.token] = entry
+            return entry.token
+
+        return self._change(add)
+
+    def mark(self, token: str, state: str) -> None:
+        """Record what the call knows now (ACCEPTED, REFUSED, UNKNOWN); an ended call stays ended."""
+
+        def set_state(entries: dict[str, InflightEntry]) -> None:
+            entry = entries.get(token)
+            if entry is None or entry.state not in _IN_FLIGHT:
+                return
+            entry.state = state
+            if state not in _IN_FLIGHT:
+                entry.ended_at = self.clock()
+
+        self._change(set_state)
+
+    def claim(self, token: str, order_id: int) -> bool:
+        """Take ``order_id`` for this call; False if another call already took it."""
+
+        def take(entries: dict[str, InflightEntry]) -> bool:
+            if any(e.order_id == order_id for e in entries.values()):
+                return False
+            entry = entries.get(token)
+            if entry is None:  # dropped as stale while we waited: record the claim again
+                return False
+            entry.state, entry.order_id, entry.ended_at = CLAIMED, order_id, self.clock()
+            return True
+
+        return self._change(take)
+
+    def claimed_order_ids(self) -> set[int]:
+        return self._change(lambda entries: {e.order_id for e in entries.values() if e.order_id is not None})
+
+    def rivals(self, token: str, server_id: int) -> list[InflightEntry]:
+        """Other calls on ``server_id`` that may own an order nobody has claimed yet."""
+        return self._change(
+            lambda entries: [
+                e
+                for e in entries.values()
+                if e.token != token and e.server_id == server_id and e.state in MAY_OWN_AN_ORDER
+            ]
+        )
+
+    def entries(self) -> list[InflightEntry]:
+        return self._change(lambda entries: list(entries.values()))
+
+
+_registry: dict[Path, InflightJournal] = {}
+_registry_lock = threading.Lock()
+
+
+def journal_for_key(api_key: str | None) -> InflightJournal:
+    """The journal shared by every client of this key in this process (and, through its file,
+    by every process of this user)."""
+    path = shared_state_dir() / f"orders-{key_fingerprint(api_key)}.json"
+    with _registry_lock:
+        journal = _registry.get(path)
+        if journal is None:
+            journal = _registry[path] = InflightJournal(path)
+        return journal
+
+
+def _image_name(image: str) -> str:
+    name = image.strip().removeprefix("docker.io/")
+    return name.removesuffix(":latest")
+
+
+def order_matches(order: Any, wanted: Mapping[str, Any]) -> bool:
+    """False only when ``order`` (from my_orders) shows a field that contradicts ``wanted``
+    (a create_order body or an entry's visible fields).
+
+    my_orders leaves fields out (a live on-demand order has no ``spot``), so a field the
+    order does not show neither confirms nor refutes the match.
+    """
+    image = wanted.get("image")
+    if image is not None and order.image is not None and _image_name(order.image) != _image_name(image):
+        return False
+    currency = wanted.get("currency")
+    if currency is not None and order.currency is not None and order.currency != currency:
+        return False
+    spot = wanted.get("type") == "spot"
+    if "type" in wanted and order.spot is not None and bool(order.spot) != spot:
+        return False
+    price = wanted.get("spotprice") if spot else wanted.get("required_price")
+    shown = order.price
+    if price is not None and shown is not None and not math.isclose(shown, price, rel_tol=1e-6):
+        return False
+    ports = wanted.get("ports") or {}
+    tcp = {str(port) for port, kind in ports.items() if kind == "tcp"}
+    if tcp and order.tcp_ports and not tcp <= set(order.tcp_ports):
+        return False
+    http = {str(port) for port, kind in ports.items() if kind == "http"}
+    return not (http and order.http_port is not None and order.http_port not in http)
