@@ -330,3 +330,22 @@ def test_a_429_whose_order_shows_up_late_is_adopted_not_reported_as_rented(
     sandbox.faults.inject("create_order", "rate_limit_after")
     order = driver.call("create_order", **ON_DEMAND)
     assert [o["id"] for o in sandbox.orders_created(KEY)] == [order.id] and order.reconciled is True
+
+
+def test_ctrl_c_while_looking_for_an_accepted_order_warns_that_it_may_be_billing(
+    make_driver: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Interrupted after the answer, while polling my_orders: the order exists, say so."""
+    monkeypatch.setattr(Sandbox, "_store_new_order", lambda *a, **k: None)  # never shows up
+    d = make_driver("sync")
+    sleep = d.client._sleep
+
+    def interrupt_once_sent(seconds: float) -> None:
+        if create_requests(sandbox):
+            raise KeyboardInterrupt
+        sleep(seconds)
+
+    d.client._sleep = interrupt_once_sent
+    with caplog.at_level(logging.WARNING, logger="clore_ai"), pytest.raises(KeyboardInterrupt):
+        d.call("create_order", **ON_DEMAND)
+    assert "server 123" in caplog.text and "billing" in caplog.text and "clore orders" in caplog.text

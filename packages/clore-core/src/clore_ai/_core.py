@@ -389,6 +389,16 @@ class ClientCore:
         call = _OrderCall(body, int(body["renting_server"]), {o.id for o in before}, self._order_journal())
         try:
             return (yield from self._create_order(call, list_orders))
+        except GeneratorExit:  # a cancelled task, Ctrl-C: the caller must learn an order may exist
+            if call.may_exist:
+                log.warning(
+                    "create_order on server %s was sent at %s and interrupted before clore knew its "
+                    "result; the outcome is unknown and the order may exist and be billing: check "
+                    "with `clore orders` before trying again",
+                    call.server_id,
+                    _utc(call.sent_at),
+                )
+            raise
         finally:
             if call.ticket is not None:  # no-op once the call recorded how it ended
                 call.journal.mark(call.ticket, UNKNOWN)
@@ -402,19 +412,12 @@ class ClientCore:
             call.sent_at = self._wall_clock()
             if call.ticket is None:
                 call.ticket = call.journal.begin(call.server_id, call.body, call.sent_at)
-            try:
-                outcome = yield Send(request)
-                self.limiter.done()
-                _log_exchange(request, outcome)
-            except GeneratorExit:
-                log.warning(
-                    "create_order on server %s was sent at %s and interrupted before its answer; the "
-                    "outcome is unknown and the order may exist and be billing: check with `clore "
-                    "orders` before trying again",
-                    call.server_id,
-                    _utc(call.sent_at),
-                )
-                raise
+            call.may_exist = True
+            outcome = yield Send(request)
+            self.limiter.done()
+            _log_exchange(request, outcome)
+            if isinstance(outcome, _UNSENT) and not call.maybe_sent:
+                call.may_exist = False  # this attempt never left, and no earlier one may have worked
             ambiguity, error = self._classify_order_outcome(outcome)
             if isinstance(error, RateLimitError):
                 # A proxy or the API may answer 429 after the order was made: from now on an
@@ -518,7 +521,8 @@ class ClientCore:
         except CloreAPIError as error:
             log.warning("could not list orders before re-sending create_order: %s", error)
             return False
-        return not [o for o in orders if self._may_be_ours(call, o)]
+        claimed = call.journal.claimed_order_ids()  # other callers' orders
+        return not [o for o in orders if o.id not in claimed and self._may_be_ours(call, o)]
 
     def _may_be_ours(self, call: _OrderCall, order: Order) -> bool:
         return (
@@ -592,3 +596,4 @@ class _OrderCall:
     sent_at: float = 0.0
     accepted: bool = False  # the API answered code 0: an order of this call exists
     maybe_sent: bool = False  # an answer (a 429) might have come after the order was made
+    may_exist: bool = False  # a request was sent that might have created an order
