@@ -444,8 +444,10 @@ class ClientCore:
                         continue
                     ambiguity = _AFTER_429
                 elif call.maybe_sent:
-                    # A refusal (server-already-rented …) after a 429 may be about our own order.
-                    ambiguity, refusal = _AFTER_429, error
+                    # A refusal (server-already-rented …) after a 429 may be about our own order,
+                    # and so may the last 429 itself: look before raising either.
+                    ambiguity = _AFTER_429
+                    refusal = None if isinstance(error, RateLimitError) else error
                 else:
                     call.journal.mark(call.ticket, REFUSED)
                     raise error
@@ -466,8 +468,8 @@ class ClientCore:
         if candidates:
             shown = ", ".join(str(i) for i in candidates[:5]) + (" …" if len(candidates) > 5 else "")
             return OrderOwnerUnknown(
-                f"{where}; new order(s) {shown} appeared on that server, but another create_order with "
-                "this key ran on it at the same time, so clore cannot tell which order is yours. It was "
+                f"{where}; new order(s) {shown} appeared on that server, but another caller with this "
+                "key may have rented it at the same time, so clore cannot tell which order is yours. It was "
                 "NOT re-sent and nothing was adopted. Check with `clore orders` before retrying",
                 cause=ambiguity or "another caller rented the same server",
                 candidate_order_ids=candidates,
