@@ -349,3 +349,14 @@ def test_ctrl_c_while_looking_for_an_accepted_order_warns_that_it_may_be_billing
     with caplog.at_level(logging.WARNING, logger="clore_ai"), pytest.raises(KeyboardInterrupt):
         d.call("create_order", **ON_DEMAND)
     assert "server 123" in caplog.text and "billing" in caplog.text and "clore orders" in caplog.text
+
+
+def test_a_429_on_the_last_attempt_is_reported_as_a_possible_order(
+    make_driver: Any, sandbox: Sandbox
+) -> None:
+    """Out of retries on a 429: it may have come after the order was made, so no plain failure."""
+    sandbox.faults.inject("create_order", "rate_limit", times=5)
+    with pytest.raises(ex.OrderOutcomeUnknown) as info:
+        make_driver("sync", max_retries=1, reconcile_timeout=5).call("create_order", **ON_DEMAND)
+    assert "429" in str(info.value) and "server 123" in str(info.value)
+    assert len(create_requests(sandbox)) == 2 and sandbox.orders_created(KEY) == []
