@@ -22,7 +22,7 @@ from ._limiter import RateLimiter, limiter_for_key
 from ._secret import mask
 from ._validation import MAX_SECONDS, check_number, shown
 from .credentials import ResolvedKey, resolve_api_key
-from .exceptions import InvalidInputError
+from .exceptions import CloreAPIError, InvalidInputError
 
 __all__ = ["AsyncCloreAI", "CloreAI"]
 
@@ -75,7 +75,14 @@ class _BaseClient(Endpoints):
         _check_settings(timeout, max_retries, max_queue_wait, reconcile_timeout, profile)
         self._sleep: Any = sleep or type(self)._default_sleep
         self._http: Any = None
-        self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
+        failure: CloreAPIError | None = None
+        try:
+            self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
+        except CloreAPIError as error:  # a bad key or config file: leave without the key
+            failure = error
+        del api_key
+        if failure is not None:
+            raise failure.with_traceback(None)
         secret = self._resolved.secret if self._resolved else None
         self.timeout = float(timeout)
         self.max_retries = max_retries
@@ -122,6 +129,8 @@ class _BaseClient(Endpoints):
         return options
 
     def __repr__(self) -> str:
+        if "_core" not in self.__dict__:  # still being built (a traceback shows this frame)
+            return f"{type(self).__name__}(...)"
         return f"{type(self).__name__}(base_url={self.base_url!r}, key={self.api_key_hint!r})"
 
 
