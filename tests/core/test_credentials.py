@@ -371,3 +371,16 @@ def test_a_damaged_config_is_backed_up_before_a_repaired_one_is_written() -> Non
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     credentials.store_api_key("sk-repaired-key-9999", use_keyring=False)  # healthy now: no new backup
     assert len(list(path.parent.glob("config.json.bak-*"))) == 1
+
+
+def test_a_keyring_store_succeeds_when_the_old_plaintext_copy_cannot_be_removed(
+    monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[Any, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    write_file_key("old-plaintext-key-0000")
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(credentials.tempfile, "mkstemp", read_only)
+    assert credentials.store_api_key(SENTINEL).location == "keyring"
+    assert "old plain-text copy stays" in caplog.text and SENTINEL not in caplog.text

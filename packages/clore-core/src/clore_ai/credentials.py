@@ -496,7 +496,10 @@ def _drop_plaintext_copy(profile: str) -> None:
         return
     if _file_key(data, profile):
         _set_file_key(data, profile, None)
-        write_config(data)
+        try:
+            write_config(data)
+        except CredentialsError as error:  # the key is safely in the keyring already
+            log.warning("the key is in the keyring, but its old plain-text copy stays: %s", error)
 
 
 def delete_api_key(
