@@ -524,3 +524,15 @@ def test_config_in_a_folder_that_cannot_exist_is_one_line_exit_4(
     assert f"{blocker / 'config.json'}: " in err and "CLORE_CONFIG_DIR" in err
     code, out, err = run(capsys, "config", "show")
     assert code == 4 and f"cannot read {blocker / 'config.json'}" in err and "unexpected" not in err
+
+
+def test_a_sandbox_state_file_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))  # as with a read-only or broken HOME
+    code, out, err = run(capsys, "--sandbox", "wallets")
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot use the sandbox state file {blocker / 'clore' / 'sandbox.json'}: ")
+    assert "CLORE_SANDBOX_STATE" in err and "unexpected" not in err
