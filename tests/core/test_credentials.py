@@ -384,3 +384,21 @@ def test_a_keyring_store_succeeds_when_the_old_plaintext_copy_cannot_be_removed(
     monkeypatch.setattr(credentials.tempfile, "mkstemp", read_only)
     assert credentials.store_api_key(SENTINEL).location == "keyring"
     assert "old plain-text copy stays" in caplog.text and SENTINEL not in caplog.text
+
+
+def test_config_errors_hold_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged file's keys, and a key whose file cannot be written, stay out of the error."""
+    write_raw(json.dumps({"api_key": KEY_HEAD + KEY_TAIL, "profiles": "x"}))
+    for attempt in (credentials.read_config, credentials.resolve_api_key, CloreAI):
+        with pytest.raises(CredentialsError) as caught:
+            attempt()
+        assert_no_key(caught.value)
+    credentials.config_path().unlink()
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(credentials.tempfile, "mkstemp", read_only)
+    with pytest.raises(CredentialsError, match="cannot write") as caught:
+        credentials.store_api_key(KEY_HEAD + KEY_TAIL, use_keyring=False)
+    assert_no_key(caught.value)

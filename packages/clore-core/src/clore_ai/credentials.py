@@ -193,6 +193,7 @@ def read_config(path: Path | None = None) -> dict[str, Any]:
     data, problem = _load(path)
     problem = problem or _shape_problem(data)
     if problem is not None:
+        del data  # it may hold keys: not in this frame's locals when the error leaves
         raise _Damaged(f"{path} is damaged: {problem}; fix or remove it")
     return data  # type: ignore[no-any-return]
 
@@ -241,6 +242,7 @@ def _backup(path: Path) -> Path:
             continue
         except OSError as exc:
             problem = f"cannot back up the damaged {path}: {exc.strerror}; fix or remove it"
+            del content
             break
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), 0o600)
@@ -250,6 +252,7 @@ def _backup(path: Path) -> Path:
         return backup
     else:
         problem = f"cannot back up the damaged {path}: too many backups; remove old ones"
+        del content
     raise CredentialsError(problem)
 
 
@@ -466,8 +469,18 @@ def store_api_key(
     if problem is not None:
         del key  # not in this frame's locals when the error leaves
         raise CredentialsError(problem)
-    key = key.strip()
-    name = current_profile(profile)
+    failure: CredentialsError | None = None
+    try:
+        return _store(key.strip(), current_profile(profile), allow_file, use_keyring, keyring_timeout)
+    except CredentialsError as error:
+        failure = error
+    del key  # not in this frame's locals when the error leaves
+    raise failure.with_traceback(None)
+
+
+def _store(
+    key: str, name: str, allow_file: bool, use_keyring: bool, keyring_timeout: float | None
+) -> StoredKey:
     reason = "the keyring is disabled"
     if use_keyring:
         try:
