@@ -236,3 +236,21 @@ def test_cli_output_with_debug_never_holds_a_secret(cli_env: dict[str, str]) -> 
     for result in runs:
         assert not leaked(result.stdout + result.stderr), result.args
     assert "****" in runs[2].stdout and "****2b7e" in runs[5].stdout
+
+
+def test_a_key_with_an_invisible_character_never_appears(cli_env: dict[str, str]) -> None:
+    """A pasted zero-width space: one line with its position; the key nowhere (issue 12)."""
+    odd = KEY + "\u200b"
+    for make in (CloreAI, AsyncCloreAI):
+        with pytest.raises(clore_ai.CredentialsError, match=f"at position {len(KEY) + 1}") as caught:
+            make(api_key=odd)
+        assert_error_is_clean(caught.value)
+    runs = [
+        clore(["--debug", "wallets"], {**cli_env, "CLORE_API_KEY": odd}),
+        clore(["--debug", "auth", "login", "--with-key"], cli_env, stdin=odd + "\n"),
+    ]
+    assert [r.returncode for r in runs] == [4, 2]
+    for result in runs:
+        assert not leaked(result.stdout + result.stderr), result.args
+        assert "invisible or non-ASCII character" in result.stderr
+        assert "UnicodeEncodeError" not in result.stderr

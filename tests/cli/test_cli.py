@@ -431,3 +431,108 @@ def test_ssh_password_can_come_from_stdin_instead_of_argv(
     assert code == 2 and "letters and digits" in err and "not alphanumeric" not in err
     code, out, err = run(capsys, *deploy, stdin="FromStdin123\n", monkeypatch=monkeypatch)
     assert code == 0 and '"ssh_password": "****"' in out and "FromStdin123" not in out + err
+
+
+# ── keys with odd characters and damaged config files (issue 12, items 11 and 13) ──
+
+ODD_KEY = "sk-odd-cli\u200bkey-5a5a"
+
+
+@pytest.mark.parametrize(
+    "args", [("auth", "login", "--with-key"), ("config", "set", "api_key", "-")], ids=["login", "config-set"]
+)
+def test_a_pasted_key_with_an_invisible_character_is_one_line_exit_2(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run(capsys, *args, "--insecure-storage", stdin=f"{ODD_KEY}\n", monkeypatch=monkeypatch)
+    assert code == 2 and out == ""
+    assert (
+        err
+        == "error: the API key contains an invisible or non-ASCII character at position 11; copy it again\n"
+    )
+    assert not credentials_path().exists()
+
+
+def test_an_odd_key_in_the_environment_is_one_line_exit_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLORE_API_KEY", "sk-odd-env-key\u00e9-77")
+    for args in (("auth", "status"), ("wallets",), ("config", "get", "api_key")):
+        code, out, err = run(capsys, *args)
+        assert code == 4 and out == "", args
+        assert err == (
+            "error: the API key in CLORE_API_KEY contains an invisible or non-ASCII character at "
+            "position 15; copy it again\n"
+        )
+
+
+def credentials_path() -> Path:
+    from clore_ai import credentials
+
+    return credentials.config_path()
+
+
+DAMAGED_CONFIGS = ['{"profiles": "x"}', '{"api_key": 5}', "[1]", "{not json", '{"profiles": {"w": 1}}']
+
+
+@pytest.mark.parametrize("content", DAMAGED_CONFIGS)
+def test_a_damaged_config_is_one_line_exit_4_naming_the_file(
+    content: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = credentials_path()
+    path.parent.mkdir(mode=0o700, parents=True)
+    path.write_text(content)
+    path.chmod(0o600)
+    for args in (("config", "show"), ("config", "get", "theme"), ("auth", "status"), ("auth", "logout")):
+        code, out, err = run(capsys, *args)
+        assert code == 4 and out == "", (args, err)
+        assert err.startswith(f"error: {path} is damaged: ") and err.endswith("; fix or remove it\n")
+        assert err.count("\n") == 1 and "unexpected" not in err
+    assert path.read_text() == content
+
+
+def test_config_set_backs_up_a_damaged_file_before_repairing_it(capsys: pytest.CaptureFixture[str]) -> None:
+    path = credentials_path()
+    path.parent.mkdir(mode=0o700, parents=True)
+    path.write_text('{"profiles": "x", "theme": "dark"}')
+    code, out, _err = run(capsys, "config", "set", "output", "json")
+    assert code == 0 and "output" in out
+    (backup,) = path.parent.glob("config.json.bak-*")
+    assert backup.read_text() == '{"profiles": "x", "theme": "dark"}'
+    assert oct(backup.stat().st_mode & 0o777) == "0o600" and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(path.read_text()) == {"output": "json", "theme": "dark"}
+
+
+@pytest.mark.parametrize("key", ["profiles", " "])
+def test_config_set_refuses_keys_that_would_damage_the_file(
+    key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "config", "set", key, "x")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "would damage" in err
+    assert not credentials_path().exists()
+    assert run(capsys, "config", "show")[0] == 0
+
+
+def test_config_in_a_folder_that_cannot_exist_is_one_line_exit_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("CLORE_CONFIG_DIR", str(blocker))
+    code, out, err = run(capsys, "config", "set", "theme", "dark")
+    assert code == 4 and out == "" and err.count("\n") == 1
+    assert f"{blocker / 'config.json'}: " in err and "CLORE_CONFIG_DIR" in err
+    code, out, err = run(capsys, "config", "show")
+    assert code == 4 and f"cannot read {blocker / 'config.json'}" in err and "unexpected" not in err
+
+
+def test_a_sandbox_state_file_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocker))  # as with a read-only or broken HOME
+    code, out, err = run(capsys, "--sandbox", "wallets")
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot use the sandbox state file {blocker / 'clore' / 'sandbox.json'}: ")
+    assert "CLORE_SANDBOX_STATE" in err and "unexpected" not in err

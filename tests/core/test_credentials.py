@@ -178,3 +178,227 @@ def test_mask_shows_at_most_four() -> None:
     assert credentials.mask(SENTINEL) == "****9f3a"
     assert credentials.mask("short") == "****"
     assert credentials.mask(None) == "(none)"
+
+
+# ── keys with odd characters (issue 12, item 11) ───────────────────────────
+
+KEY_HEAD, KEY_TAIL = "sk-ODDHEAD-5e1c", "ODDTAIL-key-8d2f"
+ODD_KEYS = {
+    "zero-width space": (f"{KEY_HEAD}\u200b{KEY_TAIL}", len(KEY_HEAD) + 1),
+    "line break inside": (f"{KEY_HEAD}\r\n{KEY_TAIL}", len(KEY_HEAD) + 1),
+    "non-ASCII letter": (f"{KEY_HEAD}é{KEY_TAIL}", len(KEY_HEAD) + 1),
+    "byte order mark first": (f"\ufeff{KEY_HEAD}{KEY_TAIL}", 1),
+    "NUL": (f"{KEY_HEAD}\x00{KEY_TAIL}", len(KEY_HEAD) + 1),
+    "lone surrogate": (f"{KEY_HEAD}\ud800{KEY_TAIL}", len(KEY_HEAD) + 1),
+}
+
+
+def assert_no_key(error: BaseException) -> None:
+    """Neither half of the key in the error, its args, repr, pickle, chain or SDK frame locals."""
+    import pickle
+
+    from ..test_secrets import chained, sdk_frame_locals
+
+    def clean(text: str | bytes) -> bool:
+        if isinstance(text, bytes):
+            text = text.decode("latin-1")
+        return KEY_HEAD not in text and KEY_TAIL not in text
+
+    for exc in chained(error):
+        assert clean(str(exc)) and clean(repr(exc)) and clean(repr(exc.args)) and clean(repr(vars(exc)))
+        assert clean(pickle.dumps(exc))
+    for function, name, text in sdk_frame_locals(error):
+        assert clean(text), f"{function}() local {name!r} holds the key"
+
+
+def put_key(source: str, key: str, monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[Any, str]) -> Any:
+    """Place ``key`` where ``source`` reads it; returns the explicit argument to pass."""
+    if source == "environment":
+        monkeypatch.setenv("CLORE_API_KEY", key)
+    elif source == "keyring":
+        keyring_memory[("clore", "default")] = key
+    elif source == "config file":
+        credentials.write_config({"api_key": key})
+    return key if source == "argument" else None
+
+
+@pytest.mark.parametrize("source", ["argument", "environment", "keyring", "config file"])
+@pytest.mark.parametrize("kind", sorted(ODD_KEYS))
+def test_a_key_with_odd_characters_is_one_line_without_the_key(
+    source: str, kind: str, monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[Any, str]
+) -> None:
+    key, position = ODD_KEYS[kind]
+    if source == "environment" and kind in ("NUL", "lone surrogate"):
+        return  # an environment variable cannot hold these
+    explicit = put_key(source, key, monkeypatch, keyring_memory)
+    for attempt in (lambda: credentials.resolve_api_key(explicit), lambda: CloreAI(api_key=explicit)):
+        with pytest.raises(CredentialsError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert f"contains an invisible or non-ASCII character at position {position}" in message
+        assert message.startswith("the API key") and "\n" not in message
+        assert_no_key(caught.value)
+
+
+def test_surrounding_whitespace_of_a_pasted_key_is_dropped(
+    monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[Any, str]
+) -> None:
+    monkeypatch.setenv("CLORE_API_KEY", f"  {KEY_HEAD}{KEY_TAIL}\r\n")
+    assert credentials.resolve_api_key().secret.reveal() == KEY_HEAD + KEY_TAIL  # type: ignore[union-attr]
+    assert CloreAI(api_key=f"\t{KEY_HEAD}{KEY_TAIL}\n").api_key_hint == "****8d2f"
+    credentials.store_api_key(f"{KEY_HEAD}{KEY_TAIL}\n", profile="work")
+    assert keyring_memory[("clore", "work")] == KEY_HEAD + KEY_TAIL
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_KEYS))
+def test_a_key_with_odd_characters_is_never_stored(kind: str, keyring_memory: dict[Any, str]) -> None:
+    key, position = ODD_KEYS[kind]
+    with pytest.raises(CredentialsError, match=f"at position {position}") as caught:
+        credentials.store_api_key(key)
+    assert_no_key(caught.value)
+    assert keyring_memory == {} and not credentials.config_path().exists()
+
+
+@pytest.mark.parametrize("key", [b"sk-bytes-key-1234", 12345678])
+def test_a_key_that_is_not_text_is_refused(key: Any) -> None:
+    with pytest.raises(CredentialsError, match="must be text"):
+        CloreAI(api_key=key)
+
+
+# ── damaged, unreadable and unwritable config files (issue 12, item 13) ────
+
+DAMAGED = {
+    "profiles is text": '{"profiles": "x"}',
+    "a profile is text": '{"profiles": {"work": "x"}}',
+    "api_key is a number": '{"api_key": 5}',
+    "a profile api_key is a list": '{"profiles": {"work": {"api_key": []}}}',
+    "a JSON list": "[1, 2]",
+    "a JSON string": '"x"',
+    "not JSON": "{not json",
+    "not UTF-8": b"\xff\xfe{",
+    "deeply nested": "[" * 100_000,
+    "a 5,000-digit number": "1" * 5000,
+}
+
+
+def write_raw(content: str | bytes) -> Path:
+    path = credentials.config_path()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("profile", [None, "work"])
+@pytest.mark.parametrize("kind", sorted(DAMAGED))
+def test_a_damaged_config_is_one_clear_error_and_left_alone(kind: str, profile: str | None) -> None:
+    path = write_raw(DAMAGED[kind])
+    before = path.read_bytes()
+    for attempt in (
+        lambda: credentials.resolve_api_key(profile=profile),
+        lambda: CloreAI(profile=profile),
+        lambda: credentials.read_config(),
+    ):
+        with pytest.raises(CredentialsError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert str(path) in message and "fix or remove it" in message and "\n" not in message
+    assert path.read_bytes() == before
+
+
+def test_a_config_that_is_a_folder_or_unreadable_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = credentials.config_path()
+    path.mkdir(parents=True)
+    with pytest.raises(CredentialsError, match="is a folder") as caught:
+        credentials.resolve_api_key()
+    assert str(path) in str(caught.value)
+    path.rmdir()
+    write_raw('{"api_key": "sk-unreadable-1234"}')
+
+    def denied(*args: Any, **kwargs: Any) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(CredentialsError, match="permission denied") as caught:
+        CloreAI()
+    assert str(path) in str(caught.value)
+
+
+def test_an_unwritable_config_folder_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("CLORE_CONFIG_DIR", str(blocker / "clore"))  # a folder inside a file
+    with pytest.raises(CredentialsError, match="CLORE_CONFIG_DIR") as caught:
+        credentials.store_api_key("sk-unwritable-1234", use_keyring=False)
+    assert str(blocker / "clore" / "config.json") in str(caught.value)
+    monkeypatch.delenv("CLORE_CONFIG_DIR")
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(credentials.tempfile, "mkstemp", read_only)
+    with pytest.raises(CredentialsError, match="permission denied"):
+        credentials.write_config({"theme": "dark"})
+
+
+def test_without_a_home_directory_the_error_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    with pytest.raises(CredentialsError, match="CLORE_CONFIG_DIR"):
+        credentials.resolve_api_key()
+    with pytest.raises(CredentialsError, match="HOME"):
+        CloreAI()
+    monkeypatch.setenv("CLORE_API_KEY", "sk-no-home-key-1234")
+    assert CloreAI().key_source == "environment"  # the config file is never needed then
+
+
+def test_a_damaged_config_is_backed_up_before_a_repaired_one_is_written() -> None:
+    damaged = '{"profiles": "x", "theme": "dark", "api_key": 5}'
+    path = write_raw(damaged)
+    credentials.store_api_key("sk-repaired-key-4321", use_keyring=False)
+    backups = sorted(path.parent.glob("config.json.bak-*"))
+    assert len(backups) == 1 and backups[0].read_text() == damaged
+    assert stat.S_IMODE(backups[0].stat().st_mode) == 0o600
+    assert json.loads(path.read_text()) == {"api_key": "sk-repaired-key-4321", "theme": "dark"}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    credentials.store_api_key("sk-repaired-key-9999", use_keyring=False)  # healthy now: no new backup
+    assert len(list(path.parent.glob("config.json.bak-*"))) == 1
+
+
+def test_a_keyring_store_succeeds_when_the_old_plaintext_copy_cannot_be_removed(
+    monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[Any, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    write_file_key("old-plaintext-key-0000")
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(credentials.tempfile, "mkstemp", read_only)
+    assert credentials.store_api_key(SENTINEL).location == "keyring"
+    assert "old plain-text copy stays" in caplog.text and SENTINEL not in caplog.text
+
+
+def test_config_errors_hold_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged file's keys, and a key whose file cannot be written, stay out of the error."""
+    write_raw(json.dumps({"api_key": KEY_HEAD + KEY_TAIL, "profiles": "x"}))
+    for attempt in (credentials.read_config, credentials.resolve_api_key, CloreAI):
+        with pytest.raises(CredentialsError) as caught:
+            attempt()
+        assert_no_key(caught.value)
+    credentials.config_path().unlink()
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(credentials.tempfile, "mkstemp", read_only)
+    with pytest.raises(CredentialsError, match="cannot write") as caught:
+        credentials.store_api_key(KEY_HEAD + KEY_TAIL, use_keyring=False)
+    assert_no_key(caught.value)

@@ -165,12 +165,21 @@ def test_retry_after_http_date() -> None:
 def test_client_settings_are_checked() -> None:
     from clore_ai import CloreAI
 
-    with pytest.raises(TypeError):
-        CloreAI(max_retries=None)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        CloreAI(max_retries=-1)
-    with pytest.raises(ValueError):
-        CloreAI(timeout=0)
+    # One error type for every bad option (issue 12): InvalidInputError, never TypeError/ValueError.
+    for options in (
+        {"max_retries": None},
+        {"max_retries": -1},
+        {"max_retries": 10**400},
+        {"timeout": 0},
+        {"timeout": float("nan")},
+        {"timeout": 10**400},
+        {"reconcile_timeout": float("nan")},
+        {"reconcile_timeout": -5},
+        {"max_queue_wait": float("inf")},
+    ):
+        with pytest.raises(ex.InvalidInputError, match=next(iter(options))) as caught:
+            CloreAI(**options)
+        assert not isinstance(caught.value, (TypeError, ValueError))
 
 
 BAD_ORDERS = [

@@ -262,5 +262,7 @@ def test_a_call_that_would_queue_too_long_raises_at_once_without_taking_a_slot(c
 
 @pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "3", True])
 def test_max_queue_wait_is_checked(bad: Any) -> None:
-    with pytest.raises(ValueError, match="max_queue_wait"):
+    from clore_ai import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="max_queue_wait"):
         CloreAI(api_key="sk-queue-0002", max_queue_wait=bad)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 import os
 import time
 from types import TracebackType
@@ -21,24 +20,34 @@ from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
 from ._endpoints import Endpoints, start_flow
 from ._limiter import RateLimiter, limiter_for_key
 from ._secret import mask
+from ._validation import MAX_SECONDS, check_number, shown
 from .credentials import ResolvedKey, resolve_api_key
+from .exceptions import CloreAPIError, InvalidInputError
 
 __all__ = ["AsyncCloreAI", "CloreAI"]
 
 
-def _seconds(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+MAX_RETRIES = 100
 
 
-def _check_settings(timeout: Any, max_retries: Any, max_queue_wait: Any) -> None:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-        raise TypeError(f"max_retries must be an int, got {type(max_retries).__name__}")
-    if max_retries < 0:
-        raise ValueError("max_retries must be >= 0")
-    if not _seconds(timeout) or timeout <= 0:
-        raise ValueError("timeout must be a finite number of seconds > 0")
-    if max_queue_wait is not None and (not _seconds(max_queue_wait) or max_queue_wait < 0):
-        raise ValueError("max_queue_wait must be None or a finite number of seconds >= 0")
+def _check_settings(
+    timeout: Any, max_retries: Any, max_queue_wait: Any, reconcile_timeout: Any, profile: Any
+) -> None:
+    """The constructor's options, checked before anything else: one :class:`InvalidInputError`."""
+    if (
+        isinstance(max_retries, bool)
+        or not isinstance(max_retries, int)
+        or not 0 <= max_retries <= MAX_RETRIES
+    ):
+        raise InvalidInputError(
+            f"max_retries must be a whole number from 0 to {MAX_RETRIES}, got {shown(max_retries)}", code=2
+        )
+    check_number("timeout", timeout, minimum=0.0, maximum=MAX_SECONDS, above=True)
+    if max_queue_wait is not None:
+        check_number("max_queue_wait", max_queue_wait, minimum=0.0, maximum=MAX_SECONDS)
+    check_number("reconcile_timeout", reconcile_timeout, minimum=0.0, maximum=MAX_SECONDS)
+    if profile is not None and (not isinstance(profile, str) or not profile.strip()):
+        raise InvalidInputError(f"profile must be a non-empty name, got {shown(profile)}", code=2)
 
 
 class _BaseClient(Endpoints):
@@ -63,10 +72,17 @@ class _BaseClient(Endpoints):
         ``max_queue_wait``: the longest this client waits in the key's rate-limit queue
         before a call raises :class:`RateLimitQueueTimeout` (None: as long as it takes).
         """
-        _check_settings(timeout, max_retries, max_queue_wait)
+        _check_settings(timeout, max_retries, max_queue_wait, reconcile_timeout, profile)
         self._sleep: Any = sleep or type(self)._default_sleep
         self._http: Any = None
-        self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
+        failure: CloreAPIError | None = None
+        try:
+            self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
+        except CloreAPIError as error:  # a bad key or config file: leave without the key
+            failure = error
+        del api_key
+        if failure is not None:
+            raise failure.with_traceback(None)
         secret = self._resolved.secret if self._resolved else None
         self.timeout = float(timeout)
         self.max_retries = max_retries
@@ -76,9 +92,9 @@ class _BaseClient(Endpoints):
             base_url=base_url or os.environ.get("CLORE_API_URL") or DEFAULT_BASE_URL,
             max_retries=max_retries,
             limiter=limiter or limiter_for_key(secret.reveal() if secret else None),
-            reconcile_timeout=reconcile_timeout,
+            reconcile_timeout=float(reconcile_timeout),
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-            max_queue_wait=max_queue_wait,
+            max_queue_wait=None if max_queue_wait is None else float(max_queue_wait),
         )
 
     @property
@@ -113,6 +129,8 @@ class _BaseClient(Endpoints):
         return options
 
     def __repr__(self) -> str:
+        if "_core" not in self.__dict__:  # still being built (a traceback shows this frame)
+            return f"{type(self).__name__}(...)"
         return f"{type(self).__name__}(base_url={self.base_url!r}, key={self.api_key_hint!r})"
 
 

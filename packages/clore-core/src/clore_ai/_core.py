@@ -9,6 +9,7 @@ create_order reconciliation all live here; the clients only sleep and send.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
@@ -227,17 +228,38 @@ def transport_error(error: httpx.HTTPError) -> CloreAPIError:
 # ── the core ───────────────────────────────────────────────────────────────
 
 
-def check_base_url(url: str) -> str:
-    """HTTPS only, except on the loopback (the sandbox server)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
-    if parts.scheme == "https" or (parts.scheme == "http" and loopback):
-        return url.rstrip("/")
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: Any) -> str:
+    """HTTPS only, except on the loopback (the sandbox server): the parsed host must be
+    ``localhost`` or a loopback address (``127.0.0.0/8``, ``::1``), not just look like one."""
     from .exceptions import InvalidInputError
 
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInputError("base URL must be text like https://api.clore.ai/v1", code=2)
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0-65535 or not a number
+        httpx.URL(url.strip())
+    except (ValueError, httpx.InvalidURL):
+        raise InvalidInputError(
+            "base URL is not a valid URL; check its host and port (1-65535)", code=2
+        ) from None
+    if not host or parts.port == 0:
+        raise InvalidInputError("base URL needs a host (and a port from 1 to 65535)", code=2)
+    if parts.scheme == "https" or (parts.scheme == "http" and _loopback(host)):
+        return url.strip().rstrip("/")
     raise InvalidInputError(
-        f"base URL must use https (plain http is allowed only on localhost): {parts.scheme}://{host}"
+        f"base URL must use https (plain http is allowed only on localhost): {parts.scheme}://{host}"[:200],
+        code=2,
     )
 
 

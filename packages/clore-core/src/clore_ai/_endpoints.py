@@ -8,13 +8,20 @@ it into a plain method on :class:`CloreAI` and a coroutine method on
 from __future__ import annotations
 
 import logging
-import math
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Generic, List, TypeVar, overload
 
 from typing_extensions import Concatenate, ParamSpec
 
 from ._core import ClientCore, Flow, dict_body, envelope_parser
-from ._validation import build_create_order_body, check_issue, check_positive_int, check_price
+from ._validation import (
+    MAX_ID,
+    build_create_order_body,
+    check_issue,
+    check_number,
+    check_positive_int,
+    check_price,
+    shown,
+)
 from .exceptions import FieldError, InvalidInputError
 from .models import (
     CancelOrdersResult,
@@ -122,14 +129,8 @@ def filter_marketplace(
     return kept
 
 
-def _optional_number(name: str, value: Any) -> None:
-    if value is not None and (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise InvalidInputError(f"{name} must be a number >= 0, got {value!r}", code=2)
+def _optional_number(name: str, value: Any) -> float | None:
+    return None if value is None else check_number(name, value, minimum=0.0, maximum=float(MAX_ID))
 
 
 class Endpoints:
@@ -164,13 +165,17 @@ class Endpoints:
         ``max_price_usd`` is the highest on-demand price in USD **per hour**.
         """
         if gpu is not None and not isinstance(gpu, str):
-            raise InvalidInputError(f"gpu must be text, got {gpu!r}", code=2)
+            raise InvalidInputError(f"gpu must be text, got {shown(gpu)}", code=2)
         if min_gpu_count is not None and (
-            isinstance(min_gpu_count, bool) or not isinstance(min_gpu_count, int)
+            isinstance(min_gpu_count, bool)
+            or not isinstance(min_gpu_count, int)
+            or not 0 <= min_gpu_count <= 1024
         ):
-            raise InvalidInputError(f"min_gpu_count must be a whole number, got {min_gpu_count!r}", code=2)
-        _optional_number("min_ram_gb", min_ram_gb)
-        _optional_number("max_price_usd", max_price_usd)
+            raise InvalidInputError(
+                f"min_gpu_count must be a whole number from 0 to 1024, got {shown(min_gpu_count)}", code=2
+            )
+        min_ram_gb = _optional_number("min_ram_gb", min_ram_gb)
+        max_price_usd = _optional_number("max_price_usd", max_price_usd)
         servers = yield from self._core.call("marketplace", _MARKETPLACE, auth=False)
         return filter_marketplace(
             servers,
@@ -280,7 +285,7 @@ class Endpoints:
     @endpoint
     def cancel_orders(self, order_ids: List[int]) -> Flow[CancelOrdersResult]:
         """Cancel several orders in one request; the result lists the ones that failed."""
-        if isinstance(order_ids, (str, bytes)) or not order_ids:
+        if not isinstance(order_ids, (list, tuple, set, frozenset, range)) or not order_ids:
             raise InvalidInputError("order_ids must be a non-empty list of order ids", code=2)
         ids = [check_positive_int("order_id", value) for value in order_ids]
         return self._core.call("cancel_orders", _CANCEL_MANY, method="POST", json_body={"order_ids": ids})
@@ -303,7 +308,9 @@ class Endpoints:
         body: dict[str, Any] = {"name": name}
         if availability is not None:
             if not isinstance(availability, bool):
-                raise InvalidInputError(f"availability must be true or false, got {availability!r}", code=2)
+                raise InvalidInputError(
+                    f"availability must be true or false, got {shown(availability)}", code=2
+                )
             body["availability"] = availability
         if mrl is not None:
             body["mrl"] = check_positive_int("mrl", mrl)

@@ -19,8 +19,10 @@ __all__ = [
     "CURRENCY_ALIASES",
     "ORDER_TYPES",
     "normalize_currency",
+    "check_number",
     "check_positive_int",
     "check_price",
+    "shown",
     "build_create_order_body",
     "check_issue",
 ]
@@ -43,10 +45,46 @@ MAX_ISSUE = 2048
 MAX_ENV_JSON = 12288
 MAX_ENV_KEY = 128
 MAX_ENV_VALUE = 1536
+MAX_ID = 2**63 - 1  # ids, server ids and hours are whole numbers the API stores in 64 bits
+MAX_PRICE = 1e9  # per day, in any currency: far above any real price, far below overflow
+MAX_SECONDS = 86400.0  # client timeouts and waits: at most a day
 
 
 def _fail(message: str) -> InvalidInputError:
     return InvalidInputError(message, code=2)
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A short ``repr`` for messages that never fails: no 5,000-digit numbers, no hostile reprs."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "a number that is too large"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - any broken __repr__ gets a neutral description
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (booleans, text, NaN, ±inf and ``10**400`` are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def check_number(name: str, value: Any, *, minimum: float, maximum: float, above: bool = False) -> float:
+    """A finite number in ``[minimum, maximum]`` (``(minimum, maximum]`` with ``above``)."""
+    number = finite_number(value)
+    low = f"greater than {minimum:g}" if above else f"at least {minimum:g}"
+    if number is None:
+        raise _fail(f"{name} must be a finite number, got {shown(value)}")
+    if number < minimum or (above and number == minimum) or number > maximum:
+        raise _fail(f"{name} must be {low} and at most {maximum:g}, got {shown(value)}")
+    return number
 
 
 def normalize_currency(value: Any) -> str:
@@ -55,26 +93,38 @@ def normalize_currency(value: Any) -> str:
         found = CURRENCY_ALIASES.get(value.strip().lower())
         if found:
             return found
-    raise _fail(f"currency {value!r} is not known; use one of {', '.join(CURRENCIES)} (or btc, clore, usd)")
+    raise _fail(
+        f"currency {shown(value)} is not known; use one of {', '.join(CURRENCIES)} (or btc, clore, usd)"
+    )
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    number: int | None = None
+def _whole_number(value: Any, digits: int) -> int | None:
+    """An int, or text of at most ``digits`` ASCII digits ("²" is a digit to ``str.isdigit``)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value)
-    if number is None or number <= 0:
-        raise _fail(f"{name} must be a positive whole number, got {value!r}")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if 0 < len(text) <= digits and text.isascii() and text.isdigit():
+            return int(text)
+    return None
+
+
+def check_positive_int(name: str, value: Any, *, maximum: int = MAX_ID) -> int:
+    number = _whole_number(value, len(str(maximum)))
+    if number is None or not 1 <= number <= maximum:
+        raise _fail(f"{name} must be a positive whole number (at most {maximum}), got {shown(value)}")
     return number
 
 
 def check_price(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _fail(f"{name} must be a number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise _fail(f"{name} must be {'>= 0' if allow_zero else 'greater than 0'}, got {value!r}")
-    return float(value)
+    number = finite_number(value)
+    if number is None:
+        raise _fail(f"{name} must be a number, got {shown(value)}")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise _fail(f"{name} must be {'>= 0' if allow_zero else 'greater than 0'}, got {shown(value)}")
+    if number > MAX_PRICE:
+        raise _fail(f"{name} must be at most {MAX_PRICE:g} per day, got {shown(value)}")
+    return number
 
 
 def _check_text(name: str, value: Any, limit: int) -> str:
@@ -96,12 +146,13 @@ def _check_ports(ports: Any) -> dict[str, str]:
         raise _fail('ports must be a mapping like {"22": "tcp", "8888": "http"}')
     checked: dict[str, str] = {}
     for port, protocol in ports.items():
-        text = str(port).strip()
-        if not text.isdigit() or not 1 <= int(text) <= 65535:
-            raise _fail(f"port {port!r} must be a number from 1 to 65535")
-        kind = str(protocol).strip().lower()
+        number = _whole_number(port, 5)
+        if number is None or not 1 <= number <= 65535:
+            raise _fail(f"port {shown(port)} must be a number from 1 to 65535")
+        text = str(number)
+        kind = protocol.strip().lower() if isinstance(protocol, str) else None
         if kind not in ("tcp", "http"):
-            raise _fail(f"port {text} has protocol {protocol!r}; use tcp or http")
+            raise _fail(f"port {text} has protocol {shown(protocol)}; use tcp or http")
         checked[text] = kind
     return checked
 
@@ -112,10 +163,14 @@ def _check_env(env: Any) -> dict[str, str]:
     checked: dict[str, str] = {}
     for key, value in env.items():
         if not isinstance(key, str) or not key or len(key) > MAX_ENV_KEY:
-            raise _fail(f"env name {key!r} must be 1 to {MAX_ENV_KEY} characters")
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise _fail(f"env name {shown(key)} must be 1 to {MAX_ENV_KEY} characters")
+        small_int = isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 64
+        if isinstance(value, str):
+            text = value
+        elif small_int or (isinstance(value, float) and math.isfinite(value)):
+            text = str(value)
+        else:
             raise _fail(f"env {key} must have a text value")
-        text = str(value)
         if len(text) > MAX_ENV_VALUE:
             raise _fail(f"env {key} is {len(text)} characters long; the limit is {MAX_ENV_VALUE}")
         checked[key] = text
@@ -129,7 +184,7 @@ def _check_bool(name: str, value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
         return value.strip().lower() in ("true", "1", "yes")
-    raise _fail(f"{name} must be true or false, got {value!r}")
+    raise _fail(f"{name} must be true or false, got {shown(value)}")
 
 
 _SECRET_BODY_FIELDS = ("ssh_password", "jupyter_token", "dockerhub_auth")
@@ -169,11 +224,11 @@ def build_create_order_body(
     """Validate create_order's arguments and map them to the wire body (an :class:`OrderBody`)."""
     body = OrderBody(renting_server=check_positive_int("server_id", server_id))
     if not isinstance(image, str) or not image.strip() or any(c.isspace() for c in image.strip()):
-        raise _fail(f"image must be a Docker image name like cloreai/ubuntu22.04-cuda12, got {image!r}")
+        raise _fail(f"image must be a Docker image name like cloreai/ubuntu22.04-cuda12, got {shown(image)}")
     body["image"] = image.strip().removeprefix("docker.io/")
     if type not in ORDER_TYPES:
         hint = ' (note the hyphen: "on-demand")' if type == "on_demand" else ""
-        raise _fail(f'type must be "on-demand" or "spot", got {type!r}{hint}')
+        raise _fail(f'type must be "on-demand" or "spot", got {shown(type)}{hint}')
     body["type"] = type
     body["currency"] = normalize_currency(currency)
     if type == "spot":

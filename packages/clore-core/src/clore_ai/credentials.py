@@ -9,6 +9,13 @@ in a worker thread with a time limit, so a hanging D-Bus backend cannot hang the
 When no keyring backend works, keys are stored in the config file, written atomically with
 mode 0600, and the result says so. A key is never shown whole: :func:`mask` shows its last 4
 characters.
+
+A key is checked wherever it comes from: whitespace around it (a pasted newline) is dropped;
+any other character that is not printable ASCII (a zero-width space, a line break, a letter
+with an accent) raises :class:`CredentialsError` naming its position, never the key. A config
+file that cannot be read, is not a JSON object, or has the wrong shape raises one
+:class:`CredentialsError` naming the file and what to do; before a damaged file is replaced,
+it is kept as ``config.json.bak-<UTC time>`` (mode 0600).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -31,12 +39,14 @@ __all__ = [
     "KEYRING_SERVICE",
     "ResolvedKey",
     "StoredKey",
+    "api_key_problem",
     "config_dir",
     "config_path",
     "current_profile",
     "delete_api_key",
     "mask",
     "read_config",
+    "read_config_for_update",
     "resolve_api_key",
     "store_api_key",
     "write_config",
@@ -82,7 +92,38 @@ def current_profile(profile: str | None = None) -> str:
 
 def config_dir() -> Path:
     override = os.environ.get("CLORE_CONFIG_DIR")
-    return Path(override) if override else Path.home() / ".clore"
+    if override:
+        return Path(override)
+    try:
+        return Path.home() / ".clore"
+    except (RuntimeError, KeyError, OSError):
+        pass
+    raise CredentialsError(
+        "cannot find your home directory for ~/.clore/config.json; set HOME, or CLORE_CONFIG_DIR "
+        "to a private folder (or CLORE_API_KEY)"
+    )
+
+
+def api_key_problem(value: object, where: str = "") -> str | None:
+    """Why ``value`` cannot be an API key, in one line without the key; None when it can.
+
+    Whitespace around the key is ignored (it is dropped when the key is used); positions
+    count from 1 after it. ``where`` names the source (" in CLORE_API_KEY").
+    """
+    if not isinstance(value, str):
+        return f"the API key{where} must be text, not {type(value).__name__}"
+    text = value.strip()
+    if not text:
+        return f"the API key{where} is empty"
+    for index, char in enumerate(text, start=1):
+        if char == " ":
+            return f"the API key{where} contains a space at position {index}; copy it again"
+        if not "!" <= char <= "~":
+            return (
+                f"the API key{where} contains an invisible or non-ASCII character at position {index}; "
+                "copy it again"
+            )
+    return None
 
 
 def config_path() -> Path:
@@ -92,27 +133,148 @@ def config_path() -> Path:
 # ── the config file ────────────────────────────────────────────────────────
 
 
+class _Damaged(CredentialsError):
+    """A config file that was read but has the wrong content (repairable, with a backup)."""
+
+
+def _load(path: Path) -> tuple[Any, str | None]:
+    """(parsed JSON, None) or (None, why it is not usable). Raises for an unreadable file."""
+    problem: str | None = None
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}, None
+    except IsADirectoryError:
+        problem = f"{path} is a folder, not a file; move it away (the config is a JSON file)"
+    except PermissionError:
+        problem = f"cannot read {path}: permission denied; give it to your user with mode 0600"
+    except OSError as exc:
+        problem = (
+            f"cannot read {path}: {exc.strerror or type(exc).__name__}; check it or set CLORE_CONFIG_DIR"
+        )
+    if problem is not None:
+        raise CredentialsError(problem)
+    try:
+        text = raw.decode("utf-8")
+        return (json.loads(text) if text.strip() else {}), None
+    except json.JSONDecodeError as exc:
+        problem = f"it is not valid JSON (line {exc.lineno})"
+    except UnicodeDecodeError:
+        problem = "it is not UTF-8 text"
+    except (ValueError, RecursionError):
+        problem = "it is not valid JSON (too deep or a number too long)"
+    return None, problem
+
+
+def _shape_problem(data: Any) -> str | None:
+    """What is wrong with the structure of parsed config data, or None."""
+    if not isinstance(data, dict):
+        return "it must hold a JSON object"
+    if "api_key" in data and not isinstance(data["api_key"], str):
+        return '"api_key" must be text'
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, dict):
+        return '"profiles" must be an object of profiles'
+    for name, profile in profiles.items():
+        if not isinstance(profile, dict):
+            return f'profile "{name}" must be an object'
+        if "api_key" in profile and not isinstance(profile["api_key"], str):
+            return f'"api_key" of profile "{name}" must be text'
+    return None
+
+
 def read_config(path: Path | None = None) -> dict[str, Any]:
-    """The config file as a dict ({} if absent). A corrupt file is an error, never a reset."""
+    """The config file as a dict ({} if absent). A corrupt file is an error, never a reset.
+
+    Every problem (unreadable, a folder, not JSON, not an object, ``profiles`` or an
+    ``api_key`` of the wrong type) raises one :class:`CredentialsError` naming the file.
+    """
+    path = path or config_path()
+    data, problem = _load(path)
+    problem = problem or _shape_problem(data)
+    if problem is not None:
+        del data  # it may hold keys: not in this frame's locals when the error leaves
+        raise _Damaged(f"{path} is damaged: {problem}; fix or remove it")
+    return data  # type: ignore[no-any-return]
+
+
+def _repair(data: Any) -> dict[str, Any]:
+    """What can be kept of damaged config data: wrongly typed entries are dropped."""
+    if not isinstance(data, dict):
+        return {}
+    kept = dict(data)
+    if not isinstance(kept.get("api_key", ""), str):
+        del kept["api_key"]
+    profiles = kept.get("profiles", {})
+    if not isinstance(profiles, dict):
+        del kept["profiles"]
+    else:
+        kept["profiles"] = {
+            name: {k: v for k, v in profile.items() if k != "api_key" or isinstance(v, str)}
+            for name, profile in profiles.items()
+            if isinstance(profile, dict)
+        }
+    return kept
+
+
+def read_config_for_update(path: Path | None = None) -> dict[str, Any]:
+    """The config to change and write back. A damaged file is first copied to
+    ``config.json.bak-<UTC time>`` (mode 0600), and what can be kept of it is returned."""
     path = path or config_path()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise CredentialsError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as exc:
-        raise CredentialsError(f"{path} is not valid JSON (line {exc.lineno}); fix or remove it") from None
-    if not isinstance(data, dict):
-        raise CredentialsError(f"{path} must hold a JSON object; fix or remove it")
-    return data
+        return read_config(path)
+    except _Damaged as error:
+        problem = error.message
+    data, _ = _load(path)
+    backup = _backup(path)
+    log.warning("%s; it was saved as %s and a repaired file will be written", problem, backup)
+    return _repair(data)
+
+
+def _backup(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    content = path.read_bytes()
+    for n in range(100):
+        backup = path.with_name(f"{path.name}.bak-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            problem = f"cannot back up the damaged {path}: {exc.strerror}; fix or remove it"
+            del content
+            break
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return backup
+    else:
+        problem = f"cannot back up the damaged {path}: too many backups; remove old ones"
+        del content
+    raise CredentialsError(problem)
 
 
 def write_config(data: dict[str, Any], path: Path | None = None) -> Path:
     """Write atomically (temp file + rename) with mode 0600 in a 0700 directory."""
     path = path or config_path()
+    problem: str | None = None
+    try:
+        _write_atomically(data, path)
+    except PermissionError:
+        problem = "permission denied"
+    except OSError as exc:
+        problem = exc.strerror or type(exc).__name__
+    if problem is not None:
+        raise CredentialsError(
+            f"cannot write {path}: {problem}; make {path.parent} a folder you can write, "
+            "or set CLORE_CONFIG_DIR to one"
+        )
+    return path
+
+
+def _write_atomically(data: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=str(path.parent))
     try:
@@ -129,14 +291,13 @@ def write_config(data: dict[str, Any], path: Path | None = None) -> Path:
         except OSError:
             pass
         raise
-    return path
 
 
 def _file_key(data: dict[str, Any], profile: str) -> str | None:
     if profile == DEFAULT_PROFILE:
         value = data.get("api_key")
     else:
-        value = ((data.get("profiles") or {}).get(profile) or {}).get("api_key")
+        value = (data.get("profiles", {}).get(profile) or {}).get("api_key")
     return value if isinstance(value, str) and value else None
 
 
@@ -229,24 +390,48 @@ def resolve_api_key(
     use_keyring: bool = True,
     keyring_timeout: float | None = None,
 ) -> ResolvedKey | None:
-    """Find the key for ``profile``; None when there is none anywhere."""
-    name = current_profile(profile)
-    if explicit:
-        return ResolvedKey(Secret(explicit), "argument", name)
+    """Find the key for ``profile``; None when there is none anywhere.
+
+    A key with characters that cannot be part of one raises :class:`CredentialsError`; the
+    error, its traceback's frames and its chain hold no copy of the key.
+    """
+    failure: CredentialsError | None = None
+    try:
+        return _resolve(explicit, current_profile(profile), use_keyring, keyring_timeout)
+    except CredentialsError as error:
+        failure = error
+    del explicit  # not in this frame's locals when the error leaves
+    raise failure.with_traceback(None)
+
+
+def _checked(value: str, source: str, profile: str, where: str) -> ResolvedKey:
+    problem = api_key_problem(value, where)
+    if problem is not None:
+        del value
+        raise CredentialsError(problem)
+    return ResolvedKey(Secret(value.strip()), source, profile)
+
+
+def _resolve(
+    explicit: str | None, name: str, use_keyring: bool, keyring_timeout: float | None
+) -> ResolvedKey | None:
+    if explicit is not None and not (isinstance(explicit, str) and not explicit):
+        return _checked(explicit, "argument", name, "")
     env = os.environ.get(ENV_KEY)
     if env:
-        return ResolvedKey(Secret(env), "environment", name)
+        return _checked(env, "environment", name, f" in {ENV_KEY}")
     if use_keyring:
         try:
             value = _keyring_get(name, keyring_timeout)
         except _KeyringUnavailable:
             value = None
         if value:
-            return ResolvedKey(Secret(value), "keyring", name)
-    from_file = _file_key(read_config(), name)
+            return _checked(value, "keyring", name, f" in the keyring (profile {name})")
+    path = config_path()
+    from_file = _file_key(read_config(path), name)
     if from_file:
-        _check_private(config_path())
-        return ResolvedKey(Secret(from_file), "config file", name)
+        _check_private(path)
+        return _checked(from_file, "config file", name, f" in {path}")
     return None
 
 
@@ -280,9 +465,22 @@ def store_api_key(
     ``allow_file=False`` a keyring failure raises :class:`KeyringUnavailableError` and
     nothing is written anywhere.
     """
-    if not key or not key.strip() or any(c.isspace() for c in key):
-        raise CredentialsError("an API key must be non-empty and contain no spaces")
-    name = current_profile(profile)
+    problem = api_key_problem(key)
+    if problem is not None:
+        del key  # not in this frame's locals when the error leaves
+        raise CredentialsError(problem)
+    failure: CredentialsError | None = None
+    try:
+        return _store(key.strip(), current_profile(profile), allow_file, use_keyring, keyring_timeout)
+    except CredentialsError as error:
+        failure = error
+    del key  # not in this frame's locals when the error leaves
+    raise failure.with_traceback(None)
+
+
+def _store(
+    key: str, name: str, allow_file: bool, use_keyring: bool, keyring_timeout: float | None
+) -> StoredKey:
     reason = "the keyring is disabled"
     if use_keyring:
         try:
@@ -294,7 +492,7 @@ def store_api_key(
             return StoredKey("keyring")
     if not allow_file:
         raise KeyringUnavailableError(reason)
-    data = read_config()
+    data = read_config_for_update()
     _set_file_key(data, name, key)
     path = write_config(data)
     return StoredKey(
@@ -311,7 +509,10 @@ def _drop_plaintext_copy(profile: str) -> None:
         return
     if _file_key(data, profile):
         _set_file_key(data, profile, None)
-        write_config(data)
+        try:
+            write_config(data)
+        except CredentialsError as error:  # the key is safely in the keyring already
+            log.warning("the key is in the keyring, but its old plain-text copy stays: %s", error)
 
 
 def delete_api_key(

@@ -41,12 +41,36 @@ class AuthFailure(click.ClickException):
     exit_code = 4
 
 
+class BadInput(click.ClickException):
+    """Bad input that is not a command-line mistake: one line, exit 2, nothing sent or stored."""
+
+    exit_code = 2
+
+
+# Keys that hold the file's structure: `config set` would corrupt it.
+RESERVED_CONFIG_KEYS = ("profiles",)
+
+
 def _clean_key(raw: str) -> str:
-    """The key as typed or piped, checked before anything is sent or stored."""
-    key = raw.strip()
-    if not key or any(c.isspace() for c in key):
-        raise click.UsageError("an API key cannot be empty or contain spaces")
-    return key
+    """The key as typed or piped, checked before anything is sent or stored.
+
+    Whitespace around it (the newline of a paste) is dropped; a space, line break, invisible
+    or non-ASCII character inside is refused with its position, never the key.
+    """
+    from clore_ai import credentials
+
+    problem = credentials.api_key_problem(raw)
+    if problem is not None:
+        del raw  # not in this frame's locals when the error leaves
+        raise BadInput(problem)
+    return raw.strip()
+
+
+def _read_key_line() -> str:
+    try:
+        return sys.stdin.readline()
+    except UnicodeDecodeError:
+        raise BadInput("the API key on standard input is not UTF-8 text; copy it again") from None
 
 
 def _store_with_consent(app: Any, key: str, *, insecure_storage: bool) -> str:
@@ -100,7 +124,7 @@ def login(ctx: click.Context, with_key: bool, insecure_storage: bool) -> None:
     """Store an API key after checking it with the API. The key is never an argument."""
     app = app_of(ctx)
     if with_key or not sys.stdin.isatty():
-        key = sys.stdin.readline()
+        key = _read_key_line()
     else:
         key = click.prompt("API key (from clore.ai → API)", hide_input=True, err=True)
     _verify_and_store(app, key, insecure_storage=insecure_storage)
@@ -136,7 +160,11 @@ def logout(ctx: click.Context) -> None:
 
 @click.group()
 def config() -> None:
-    """Read and write ~/.clore/config.json (api_key goes to the keyring)."""
+    """Read and write ~/.clore/config.json (api_key goes to the keyring).
+
+    A damaged file is an error (exit 4) naming it; `config set` and `auth login` keep a
+    damaged file as config.json.bak-<time> (mode 0600) before writing a repaired one.
+    """
 
 
 @config.command("set")
@@ -147,16 +175,24 @@ def config() -> None:
 )
 @click.pass_context
 def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool) -> None:
-    """Set KEY to VALUE. For api_key, VALUE '-' reads the key from standard input."""
+    """Set KEY to VALUE. For api_key, VALUE '-' reads the key from standard input.
+
+    `profiles` is refused: it holds the other profiles' keys (use --profile with auth login).
+    """
     from clore_ai import credentials
 
     app = app_of(ctx)
     if key == "api_key":
-        secret = _clean_key(sys.stdin.readline() if value == "-" else value)
+        secret = _clean_key(_read_key_line() if value == "-" else value)
         where = _store_with_consent(app, secret, insecure_storage=insecure_storage)
         click.echo(f"✓ Set api_key = {credentials.mask(secret)} ({where})")
         return
-    data = credentials.read_config()
+    if key in RESERVED_CONFIG_KEYS or not key.strip():
+        raise BadInput(
+            f"{key!r} cannot be set with `clore config set`: it would damage the file's structure "
+            "(a profile's key is set with: clore --profile NAME auth login)"
+        )
+    data = credentials.read_config_for_update()
     data[key] = value
     credentials.write_config(data)
     click.echo(f"✓ Set {key} = {value}")

@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..exceptions import CloreAPIError
+
 __all__ = ["FileStore", "MemoryStore", "default_state_path"]
 
 FORMAT = 1
@@ -93,12 +95,26 @@ class FileStore:
             raise
 
     @contextlib.contextmanager
+    def _usable(self) -> Iterator[None]:
+        """A state file that cannot be written (read-only HOME, a file where its folder should
+        be) is one clore error naming it, not an OSError from inside the transport."""
+        try:
+            yield
+            return
+        except OSError as exc:
+            problem = exc.strerror or type(exc).__name__
+        raise CloreAPIError(
+            f"cannot use the sandbox state file {self.path}: {problem}; set CLORE_SANDBOX_STATE "
+            "to a file in a folder you can write"
+        )
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[dict[str, Any]]:
-        with self._locked():
+        with self._usable(), self._locked():
             accounts = self._load()
             yield accounts
             self._save(accounts)
 
     def reset(self) -> None:
-        with self._locked(), contextlib.suppress(FileNotFoundError):
+        with self._usable(), self._locked(), contextlib.suppress(FileNotFoundError):
             self.path.unlink()
