@@ -503,3 +503,32 @@ def test_a_100k_line_is_refused_with_one_message(app: App, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "too long" in err and f"{MAX_LINE:,}" in err
     assert run_line("orders -q --completed " + " " * 2000, new_app_holder(app)) == 0
+
+
+def test_real_terminal_live_shell_refuses_sandbox_line_and_names_api_in_prompt(
+    live_app: tuple[App, Any],
+) -> None:
+    """`clore shell` on a (fake) live API in a real terminal: `--sandbox deploy … --yes` is refused,
+    nothing is ordered; `--profile work` carries the work key for that line only."""
+    pexpect = pytest.importorskip("pexpect")
+    _, server = live_app
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "clore_cli", "shell"],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 200),
+    )
+    child.expect(r"clore\[live:default\]>")
+    child.send("--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes\r")
+    child.expect("--sandbox cannot change a running shell")
+    child.expect(r"clore\[live:default\]>")
+    child.send("--profile work wallets -q\r")
+    child.expect("bitcoin")
+    child.expect(r"clore\[live:default\]>")
+    leave_shell(child, pexpect)
+    records = list(server.sandbox.requests)
+    assert not [r for r in records if "order" in r.endpoint and r.method == "POST"]
+    assert not [r for r in records if "create" in r.endpoint]
+    assert key_id(WORK_KEY) in {r.key for r in records}
