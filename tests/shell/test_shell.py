@@ -532,3 +532,21 @@ def test_real_terminal_live_shell_refuses_sandbox_line_and_names_api_in_prompt(
     assert not [r for r in records if "order" in r.endpoint and r.method == "POST"]
     assert not [r for r in records if "create" in r.endpoint]
     assert key_id(WORK_KEY) in {r.key for r in records}
+
+
+def test_root_options_on_a_sandbox_shell_line_stay_in_the_sandbox(
+    live_app: tuple[App, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line's own client inherits the session's sandbox mode: `--profile work` never goes live."""
+    from clore_shell._repl import run_line
+
+    _, live_server = live_app  # CLORE_API_URL points at a recording fake live API
+    sandbox_app = App(_host(), sandbox=True, color=False)
+    try:
+        holder = new_app_holder(sandbox_app)
+        for line in ("--profile work wallets -q", "--debug orders -q", "--no-color --sandbox orders -q"):
+            assert run_line(line, holder) == 0
+        assert "bitcoin" in capsys.readouterr().out
+        assert list(live_server.sandbox.requests) == []
+    finally:
+        sandbox_app.close()
