@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import click
 import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.completion import CompleteEvent
@@ -139,7 +140,7 @@ def test_piped_script_exits_with_the_last_failing_status(tmp_path: Path) -> None
         text=True,
         env=dict(os.environ),
     )
-    assert result.returncode == 2 and "38" in result.stdout and "clore>" not in result.stdout
+    assert result.returncode == 2 and "38" in result.stdout and "clore[" not in result.stdout
     ok = subprocess.run(
         [sys.executable, "-m", "clore_cli", "--sandbox", "shell"],
         input="orders -q\n",
@@ -160,7 +161,7 @@ def spawn_shell(pexpect: Any) -> Any:
         timeout=20,
         dimensions=(40, 200),
     )
-    child.expect("clore>")
+    child.expect(r"clore\[sandbox\]>")
     return child
 
 
@@ -179,7 +180,7 @@ def test_confirmation_prompt_works_inside_the_shell() -> None:
     child.expect(r"Create this order\? \[y/N\]")
     child.send("y\r")
     child.expect(r"order (\d+) created")
-    child.expect("clore>")
+    child.expect(r"clore\[sandbox\]>")
     leave_shell(child, pexpect)
 
 
@@ -191,10 +192,10 @@ def test_real_terminal_tab_completion_ctrl_c_and_ctrl_d() -> None:
     child.expect("wallets")
     child.send(" -o csv\r")
     child.expect("currency,balance,deposit")
-    child.expect("clore>")
+    child.expect(r"clore\[sandbox\]>")
     child.send("orders")
     child.sendcontrol("c")
-    child.expect("clore>")
+    child.expect(r"clore\[sandbox\]>")
     leave_shell(child, pexpect)
 
 
@@ -234,12 +235,318 @@ def test_auth_login_in_the_shell_hides_the_key_and_keeps_it_out_of_history() -> 
         child.send(answer + "\r")
         child.expect(outcome)
         transcript.append(child.before)
-        child.expect("clore>")
+        child.expect(r"clore\[sandbox\]>")
     child.send("auth status\r")
     child.expect(r"\*\*\*\*8d2e from config file")
-    child.expect("clore>")
+    child.expect(r"clore\[sandbox\]>")
     leave_shell(child, pexpect)
     assert key not in "".join(transcript)  # never echoed
     path = history_path()
     assert "auth status" in path.read_text() and key not in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# Root options on a line (issue 12, item 1): applied to that line, or refused; never dropped.
+
+WORK_KEY = "sk-work-profile-key-7f3a91c2"
+DEFAULT_KEY = "sk-default-profile-key-0b5e44d8"
+
+
+def key_id(key: str) -> str:
+    """How the sandbox records the key a request carried (a digest, never the key)."""
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@pytest.fixture
+def live_app() -> Iterator[tuple[App, Any]]:
+    """A shell App configured for the live API, whose base URL is a recording fake (a sandbox server)."""
+    from clore_ai import credentials
+    from clore_ai.sandbox import Sandbox, SandboxServer
+
+    credentials.write_config({"api_key": DEFAULT_KEY, "profiles": {"work": {"api_key": WORK_KEY}}})
+    server = SandboxServer(Sandbox()).start()
+    previous = os.environ.get("CLORE_API_URL")
+    os.environ["CLORE_API_URL"] = server.url
+    made = App(_host(), sandbox=False, color=False)
+    try:
+        yield made, server
+    finally:
+        made.close()
+        server.stop()
+        if previous is None:
+            del os.environ["CLORE_API_URL"]
+        else:
+            os.environ["CLORE_API_URL"] = previous
+
+
+def test_sandbox_option_on_a_live_shell_line_is_refused_and_sends_nothing(
+    live_app: tuple[App, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clore_shell._repl import run_line
+
+    app, server = live_app
+    holder = new_app_holder(app)
+    line = "--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes"
+    assert run_line(line, holder) == 2
+    assert run_line("--sandbox wallets", holder) == 2
+    err = capsys.readouterr().err
+    assert "--sandbox cannot change a running shell" in err and "clore --sandbox shell" in err
+    assert list(server.sandbox.requests) == []  # nothing reached the live base URL
+    assert app._client is None and app.sandbox is False
+
+
+def test_profile_option_on_a_line_uses_that_key_for_that_line_only(
+    live_app: tuple[App, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clore_shell._repl import run_line
+
+    app, server = live_app
+    holder = new_app_holder(app)
+    assert run_line("--profile work wallets -q", holder) == 0
+    keys = [record.key for record in server.sandbox.requests]  # the sandbox records a digest
+    assert keys and all(key == key_id(WORK_KEY) for key in keys), "the line did not use the work key"
+    assert run_line("wallets -q", holder) == 0
+    keys = [record.key for record in server.sandbox.requests][len(keys) :]
+    assert keys and all(key == key_id(DEFAULT_KEY) for key in keys), "the work key leaked into the next line"
+    assert app.profile == "default"
+    captured = capsys.readouterr()
+    assert WORK_KEY not in captured.out + captured.err and DEFAULT_KEY not in captured.out + captured.err
+
+
+def test_root_options_are_handled_generically_from_the_root_group(app: App) -> None:
+    """Every option of the root group (also one added later) is found by click's own parser."""
+    from clore_shell._lineopts import line_root_options
+
+    assert line_root_options(["--profile", "work", "wallets"]) == {"profile": "work"}
+    assert line_root_options(["--no-color", "--debug", "orders", "--profile", "x"]) == {
+        "no_color": True,
+        "debug": True,
+    }
+    assert line_root_options(["wallets", "-o", "json"]) == {}
+    extra = click.Option(["--later-option"], type=int)
+    cli.params.append(extra)
+    try:
+        assert line_root_options(["--later-option", "5", "wallets"]) == {"later_option": 5}
+    finally:
+        cli.params.remove(extra)
+
+
+def test_prompt_names_the_api_and_profile_a_line_uses(app: App, live_app: tuple[App, Any]) -> None:
+    from clore_shell._repl import prompt_text
+    from clore_shell.toolbar import SessionState, toolbar_text
+
+    live, _ = live_app
+    assert prompt_text(app) == "clore[sandbox]> "
+    assert prompt_text(live) == "clore[live:default]> "
+    live.profile = "work"
+    assert prompt_text(live) == "clore[live:work]> "
+    bar = toolbar_text(live, SessionState())
+    assert "LIVE" in bar and "profile work" in bar
+    line = toolbar_text(live, SessionState(), line="--profile other wallets")
+    assert "this line: LIVE profile other" in line
+    assert "refused" in toolbar_text(live, SessionState(), line="--sandbox deploy 1")
+
+
+def test_debug_option_on_a_line_turns_on_debug_for_that_line_only() -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--sandbox", "shell"],
+        input="--debug wallets -q\n# next\nwallets -q\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0
+    err_lines = result.stderr.splitlines()
+    assert any(line.startswith("debug: clore_ai") for line in err_lines), result.stderr
+    # the second line's requests are not logged: debug was for the first line only
+    debug_count = sum(line.startswith("debug:") for line in err_lines)
+    again = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--sandbox", "shell"],
+        input="--debug wallets -q\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert debug_count == sum(line.startswith("debug:") for line in again.stderr.splitlines())
+
+
+# History (issue 12, item 12): lines are judged after shell-style splitting, like the parser does.
+
+SECRET_LINES = [
+    "deploy 1 --image x/y --ssh-password hunter2abc --yes",
+    "deploy 1 --image x/y --ssh-password=hunter2abc --yes",
+    'deploy 1 --image x/y --ssh-""password hunter2abc',
+    "deploy 1 --image x/y --ssh-'pass'word hunter2abc",
+    "deploy 1 --image x/y --ssh\\-password hunter2abc",
+    'deploy 1 --image x/y "--ssh-password=hunter2abc"',
+    "deploy 1 --image x/y --ssh-pass hunter2abc",  # a prefix, as if abbreviations were allowed
+    "deploy 1 --image x/y --SSH-PASSWORD hunter2abc",
+    "deploy 1 --image x/y --jupyter-token tok123456",
+    'deploy 1 --image x/y --jupyter"-token"=tok123456',
+    "deploy 1 --image x/y --jup tok123456",
+    "deploy 1 --image x/y --env DB_PASS=hunter2abc",
+    'deploy 1 --image x/y --e"nv" DB_PASS=hunter2abc',
+    "deploy 1 --image x/y --en DB_PASS=hunter2abc",
+    "deploy 1 --image x/y --env=DB_PASS=hunter2abc",
+    "config set api_key sk-secret-in-line-1",
+    'config set "api"_key sk-secret-in-line-1',
+    "config set API-KEY sk-secret-in-line-1",
+    "auth login",
+    "--profile work auth login",
+    'auth "log"in',
+    f"wallets {DEFAULT_KEY}",
+    f"orders --note={WORK_KEY}",
+    f'wallets "{WORK_KEY[:10]}""{WORK_KEY[10:]}"',
+    'deploy 1 --ssh-password "unbalanced',
+    "deploy 1 --e'nv X=unbalanced",
+    "config set api_ke'y sk-unbalanced",
+    f"wallets '{DEFAULT_KEY}",
+]
+KEPT_LINES = [
+    "orders -q",
+    "search gpu=4090 --sort=-price",
+    "deploy 1 --image x/y --type spot --currency btc --ssh-key @~/.ssh/id.pub",
+    "auth status",
+    "envs",  # a word that merely starts like a secret option
+    "orders --completed",
+]
+
+
+@pytest.mark.parametrize("line", SECRET_LINES)
+def test_history_drops_secret_lines_in_every_spelling(line: str, tmp_path: Path) -> None:
+    from clore_shell.history import is_secret_line
+
+    assert is_secret_line(line, [DEFAULT_KEY, WORK_KEY])
+    history = SafeHistory(tmp_path / "history", known_keys=lambda: [DEFAULT_KEY, WORK_KEY])
+    history.append_string(line)
+    history.append_string("orders -q")
+    text = (tmp_path / "history").read_text()
+    assert "orders -q" in text and "hunter2" not in text and "tok123" not in text
+    assert "sk-" not in text and "password" not in text.lower()
+
+
+@pytest.mark.parametrize("line", KEPT_LINES)
+def test_history_keeps_ordinary_lines(line: str) -> None:
+    from clore_shell.history import is_secret_line
+
+    assert not is_secret_line(line, [DEFAULT_KEY, WORK_KEY])
+
+
+def test_history_drops_lines_with_the_current_or_a_stored_key(live_app: tuple[App, Any]) -> None:
+    from clore_shell._repl import known_keys
+
+    app, _ = live_app
+    app.client()
+    keys = known_keys(app)
+    assert DEFAULT_KEY in keys and WORK_KEY in keys
+    history = SafeHistory(known_keys=lambda: known_keys(app))
+    history.append_string(f"wallets {WORK_KEY}")
+    history.append_string("orders")
+    text = history_path().read_text()
+    assert WORK_KEY not in text and "orders" in text
+
+
+# Long lines (issue 12, item 14): bounded work per keystroke, refused when absurdly long.
+
+
+def test_completer_does_no_work_on_a_100k_line(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import clore_shell.completer as completer_module
+
+    calls = []
+    real_split = completer_module.shlex.split
+
+    def counting_split(text: str, *args: Any, **kwargs: Any) -> list[str]:
+        calls.append(len(text))
+        return real_split(text, *args, **kwargs)
+
+    monkeypatch.setattr(completer_module.shlex, "split", counting_split)
+    long_line = "deploy 1 --command " + "x" * 100_000
+    assert completions(app, long_line) == []
+    assert completions(app, "orders --c") == ["--completed"]  # short lines still complete
+    assert max(calls) < 100  # the long line was never split
+
+
+def test_auto_suggest_does_no_work_on_a_100k_line() -> None:
+    from prompt_toolkit.buffer import Buffer
+    from prompt_toolkit.history import InMemoryHistory
+
+    from clore_shell.completer import BoundedAutoSuggest
+
+    class CountingHistory(InMemoryHistory):
+        reads = 0
+
+        def get_strings(self) -> list[str]:
+            CountingHistory.reads += 1
+            return super().get_strings()
+
+    history = CountingHistory()
+    history.append_string("orders --completed")
+    buffer = Buffer(history=history)
+    suggest = BoundedAutoSuggest()
+    assert suggest.get_suggestion(buffer, Document("x" * 100_000)) is None
+    assert CountingHistory.reads == 0
+    found = suggest.get_suggestion(buffer, Document("orders --c"))
+    assert found is not None and found.text == "ompleted"
+
+
+def test_a_100k_line_is_refused_with_one_message(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    from clore_shell._lineopts import MAX_LINE
+    from clore_shell._repl import run_line
+
+    started = time.perf_counter()
+    assert run_line("search " + "x" * 100_000, new_app_holder(app)) == 2
+    assert time.perf_counter() - started < 1.0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "too long" in err and f"{MAX_LINE:,}" in err
+    assert run_line("orders -q --completed " + " " * 2000, new_app_holder(app)) == 0
+
+
+def test_real_terminal_live_shell_refuses_sandbox_line_and_names_api_in_prompt(
+    live_app: tuple[App, Any],
+) -> None:
+    """`clore shell` on a (fake) live API in a real terminal: `--sandbox deploy … --yes` is refused,
+    nothing is ordered; `--profile work` carries the work key for that line only."""
+    pexpect = pytest.importorskip("pexpect")
+    _, server = live_app
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "clore_cli", "shell"],
+        env=dict(os.environ),
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 200),
+    )
+    child.expect(r"clore\[live:default\]>")
+    child.send("--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes\r")
+    child.expect("--sandbox cannot change a running shell")
+    child.expect(r"clore\[live:default\]>")
+    child.send("--profile work wallets -q\r")
+    child.expect("bitcoin")
+    child.expect(r"clore\[live:default\]>")
+    leave_shell(child, pexpect)
+    records = list(server.sandbox.requests)
+    assert not [r for r in records if "order" in r.endpoint and r.method == "POST"]
+    assert not [r for r in records if "create" in r.endpoint]
+    assert key_id(WORK_KEY) in {r.key for r in records}
+
+
+def test_root_options_on_a_sandbox_shell_line_stay_in_the_sandbox(
+    live_app: tuple[App, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line's own client inherits the session's sandbox mode: `--profile work` never goes live."""
+    from clore_shell._repl import run_line
+
+    _, live_server = live_app  # CLORE_API_URL points at a recording fake live API
+    sandbox_app = App(_host(), sandbox=True, color=False)
+    try:
+        holder = new_app_holder(sandbox_app)
+        for line in ("--profile work wallets -q", "--debug orders -q", "--no-color --sandbox orders -q"):
+            assert run_line(line, holder) == 0
+        assert "bitcoin" in capsys.readouterr().out
+        assert list(live_server.sandbox.requests) == []
+    finally:
+        sandbox_app.close()

@@ -8,12 +8,13 @@ from typing import Any, Iterable, TextIO
 
 import click
 from prompt_toolkit import PromptSession
-from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.application import get_app
 from prompt_toolkit.shortcuts import clear as clear_screen
 
 from clore_cli._main import cli, new_app_holder, run_args
 
-from .completer import CloreCompleter
+from ._lineopts import MAX_LINE, parse_root, run_with_root_options
+from .completer import BoundedAutoSuggest, CloreCompleter
 from .history import SafeHistory
 from .keybindings import shell_key_bindings
 from .toolbar import SessionState, start_refresher, toolbar_text
@@ -38,9 +39,46 @@ def _profiles() -> list[str]:
     return ["default", *sorted((data.get("profiles") or {}).keys())]
 
 
+def prompt_text(app: Any) -> str:
+    """The prompt names the API and the profile a line uses: ``clore[sandbox]> ``, ``clore[live:work]> ``."""
+    return "clore[sandbox]> " if app.sandbox else f"clore[live:{app.profile}]> "
+
+
+def known_keys(app: Any) -> list[str]:
+    """Keys a history line must not contain: the current client's and every stored profile's.
+
+    Used only for comparison in memory; never printed or logged.
+    """
+    import os
+
+    from clore_ai import credentials
+
+    keys: list[str] = []
+    client = app._client
+    resolved = getattr(client, "_resolved", None) if client is not None else None
+    if resolved is not None:
+        keys.append(resolved.secret.reveal())
+    keys.append(os.environ.get(credentials.ENV_KEY) or "")
+    try:
+        data = credentials.read_config()
+    except Exception:  # noqa: BLE001 - an unreadable config has no keys to compare
+        data = {}
+    keys.append(data.get("api_key") or "")
+    for entry in (data.get("profiles") or {}).values():
+        if isinstance(entry, dict):
+            keys.append(entry.get("api_key") or "")
+    return [key for key in keys if isinstance(key, str) and len(key) >= 8]
+
+
 def run_line(line: str, holder: Any) -> int:
     """Run one shell line; return its exit status (EXIT to leave)."""
     app = holder.app
+    if len(line) > MAX_LINE:
+        click.echo(
+            f"error: the line is too long ({len(line):,} characters, at most {MAX_LINE:,}); nothing was run",
+            err=True,
+        )
+        return 2
     text = line.strip()
     if not text or text.startswith("#"):
         return 0
@@ -72,9 +110,12 @@ def run_line(line: str, holder: Any) -> int:
             return 2
         app.default_output = words[2]
         return 0
-    if head == "shell":
+    given, rest = parse_root(words)
+    if rest[:1] == ["shell"]:
         click.echo("error: already in the shell", err=True)
         return 2
+    if given:
+        return run_with_root_options(words, given, holder)
     return run_args(words, holder)
 
 
@@ -99,17 +140,17 @@ def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, se
     stop = start_refresher(app, state) if refresh else None
     if session is None:
         session = PromptSession(
-            history=SafeHistory(),
-            auto_suggest=AutoSuggestFromHistory(),
+            history=SafeHistory(known_keys=lambda: known_keys(app)),
+            auto_suggest=BoundedAutoSuggest(),
             completer=CloreCompleter(cli, holder, _profiles),
             complete_while_typing=True,
-            bottom_toolbar=lambda: toolbar_text(app, state),
+            bottom_toolbar=lambda: toolbar_text(app, state, line=get_app().current_buffer.text),
             key_bindings=shell_key_bindings(),
         )
     try:
         while True:
             try:
-                line = session.prompt("clore> ")
+                line = session.prompt(lambda: prompt_text(app))
             except KeyboardInterrupt:
                 continue
             except EOFError:

@@ -10,8 +10,12 @@ import shlex
 from typing import Any, Iterable
 
 from click.shell_completion import ShellComplete
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory, Suggestion
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
+
+from ._lineopts import MAX_INTERACTIVE
 
 SHELL_WORDS = {
     "help": "commands and plugins",
@@ -30,6 +34,8 @@ class CloreCompleter(Completer):
         self.profiles = profiles or (lambda: ["default"])
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        if document.cursor_position > MAX_INTERACTIVE:
+            return  # a pasted giant line: no per-keystroke work that grows with its length
         text = document.text_before_cursor
         try:
             words = shlex.split(text)
@@ -62,3 +68,12 @@ class CloreCompleter(Completer):
         for item in items:
             if item.type == "plain":
                 yield Completion(str(item.value), start, display_meta=item.help or "")
+
+
+class BoundedAutoSuggest(AutoSuggestFromHistory):
+    """Suggestions from history, only for lines of ordinary length (bounded work per keystroke)."""
+
+    def get_suggestion(self, buffer: Buffer, document: Document) -> Suggestion | None:
+        if len(document.text) > MAX_INTERACTIVE:
+            return None
+        return super().get_suggestion(buffer, document)

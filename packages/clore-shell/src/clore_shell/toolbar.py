@@ -18,10 +18,16 @@ class SessionState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def toolbar_text(app: Any, state: SessionState) -> str:
+def toolbar_text(app: Any, state: SessionState, line: str | None = None) -> str:
+    """The session's API and profile first; ``this line: ...`` when the line being typed
+    names root options (``--profile work ...``) that change what it will use."""
     mode = "SANDBOX" if app.sandbox else "LIVE"
     orders = "?" if state.active_orders is None else str(state.active_orders)
-    parts = [f" profile {app.profile}", mode, f"balance {state.balance}", f"{orders} active orders"]
+    parts = [f" {mode}", f"profile {app.profile}"]
+    target = _line_target(app, line)
+    if target:
+        parts.append(f"this line: {target}")
+    parts += [f"balance {state.balance}", f"{orders} active orders"]
     client = app._client
     if client is not None:
         wait = client.limiter.backlog()
@@ -29,6 +35,20 @@ def toolbar_text(app: Any, state: SessionState) -> str:
             parts.append(f"waiting {wait:.1f}s for the rate limit")
     parts.append("output " + (app.default_output or "table"))
     return " | ".join(parts)
+
+
+def _line_target(app: Any, line: str | None) -> str | None:
+    import shlex
+
+    from ._lineopts import MAX_INTERACTIVE, line_root_options, line_target
+
+    if not line or len(line) > MAX_INTERACTIVE or not line.lstrip().startswith("-"):
+        return None
+    try:
+        given = line_root_options(shlex.split(line))
+    except ValueError:
+        return None
+    return line_target(app, given) if given else None
 
 
 def refresh_once(app: Any, state: SessionState) -> None:
