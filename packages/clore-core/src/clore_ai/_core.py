@@ -22,6 +22,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
+from ._lazy import UnreadableItem, read_leniently, unread_fields_of
 from ._limiter import RateLimiter
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
@@ -83,9 +84,11 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
     The body is parsed once with pydantic-core's JSON parser (faster than ``json.loads``)
     and the objects are validated from Python: unlike ``model_validate_json``, this lets
     lazily validated fields (``_lazy.py``) keep the parsed dicts without converting them.
-    With ``many``, a list whose items do not all validate falls back to item-by-item
-    validation, dropping (and logging) the broken ones: one odd server must not hide the
-    whole marketplace.
+    The whole answer is validated strictly first (the fast path). With ``many``, when some
+    items fail, each of those is read leniently (``_lazy.read_leniently``): a field of an
+    unexpected shape is set aside and reads ``None``, the item is kept. Only an item that no
+    reading can turn into the model (not an object, no readable ``id``) is left out, and the
+    number left out is logged as a WARNING: nothing vanishes silently.
     """
     envelope: Any = None
     if field is not None:
@@ -101,26 +104,59 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
         data = from_json(body)
         if field is None:
             code = _Envelope.model_validate(data).code
-            return code, (model.model_validate(data) if code == 0 else None)
+            if code != 0:
+                return code, None
+            try:
+                return code, model.model_validate(data)
+            except ValidationError:
+                return code, _read_one(model, data)
         try:
             parsed = envelope.model_validate(data)
             return parsed.code, getattr(parsed, field)
         except ValidationError:
-            if not many:
-                raise
+            pass
         code = _Envelope.model_validate(data).code
         items = data.get(field) if isinstance(data, dict) else None
-        if code != 0 or not isinstance(items, list):
+        if code != 0:
+            return code, None
+        if items is None:
+            return code, [] if many else None
+        if not many:
+            return code, _read_one(model, items)
+        if not isinstance(items, list):
             raise ValueError("unexpected shape")
         kept = []
+        lost = 0
         for item in items:
             try:
                 kept.append(model.model_validate(item))
             except ValidationError:
-                log.warning("skipped a malformed %s entry in the response", field)
+                try:
+                    kept.append(_read_one(model, item))
+                except UnreadableItem:
+                    lost += 1
+        if lost:
+            log.warning(
+                "%d of %d %s in the response could not be read and %s left out",
+                lost,
+                len(items),
+                field,
+                "was" if lost == 1 else "were",
+            )
         return code, kept
 
     return parse
+
+
+def _read_one(model: type[Any], data: Any) -> Any:
+    """One object read leniently; the fields set aside are logged (INFO: the item is kept)."""
+    instance = read_leniently(model, data)
+    log.info(
+        "read a %s with field(s) of an unexpected shape: %s (kept raw in unread_fields)",
+        model.__name__,
+        ", ".join(sorted(unread_fields_of(instance))),
+    )
+    return instance
 
 
 def code_only(body: bytes) -> tuple[int, dict[str, Any]]:
