@@ -130,7 +130,11 @@ class Caller:
 
 # ── independent readings of the raw JSON ───────────────────────────────────
 
-USD_KEYS = {"bitcoin": "on_demand_btc", "CLORE-Blockchain": "on_demand_clore", "USD-Blockchain": "on_demand_usd"}
+USD_KEYS = {
+    "bitcoin": "on_demand_btc",
+    "CLORE-Blockchain": "on_demand_clore",
+    "USD-Blockchain": "on_demand_usd",
+}
 
 
 def raw_price_usd_per_hour(server: Dict[str, Any]) -> Any:
@@ -239,7 +243,15 @@ def check_my_servers(call: Caller, sample: Dict[str, Any]) -> None:
         assert server.min_spot_pricing == r.get("min_spot_pricing")
         connected, online = r.get("connected"), r.get("online")
         working = r.get("working_properly")
-        expected = "Disconnected" if not connected else "Offline" if not online else "Not Working" if working is False else "Online"
+        expected = (
+            "Disconnected"
+            if not connected
+            else "Offline"
+            if not online
+            else "Not Working"
+            if working is False
+            else "Online"
+        )
         assert server.status == expected
 
 
@@ -410,13 +422,20 @@ WRONG_VALUES: List[Any] = ["not-a-number", -7.5, [1, "x"], {"odd": {"nested": 1}
 #: Fields without which an item has no identity: such an item is left out and counted.
 IDENTITY = {"id", "name", "offer_id"}
 
-LIST_ANSWERS = {"wallets": "wallets", "marketplace": "servers", "my_orders": "orders", "my_servers": "servers"}
+LIST_ANSWERS = {
+    "wallets": "wallets",
+    "marketplace": "servers",
+    "my_orders": "orders",
+    "my_servers": "servers",
+}
 
 
 def list_samples() -> List[Dict[str, Any]]:
     samples = [load(p) for p in SAMPLE_FILES]
-    found = [s for s in samples if s["endpoint"] in LIST_ANSWERS and s["body"].get(LIST_ANSWERS[s["endpoint"]])]
-    return found + [{"endpoint": "my_servers", "http_status": 200, "body": MY_SERVERS_2025}]
+    found = [
+        s for s in samples if s["endpoint"] in LIST_ANSWERS and s["body"].get(LIST_ANSWERS[s["endpoint"]])
+    ]
+    return [*found, {"endpoint": "my_servers", "http_status": 200, "body": MY_SERVERS_2025}]
 
 
 def mutations(item: Dict[str, Any]) -> List[Dict[str, Any]]:

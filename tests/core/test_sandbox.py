@@ -220,7 +220,11 @@ def test_answers_as_recorded_live(client: CloreAI, sandbox: Sandbox) -> None:
     mygpu, _, flat = client.my_servers()
     assert mygpu.usd_pricing_per_currency is True and mygpu.on_demand_usd_per_day == 4.5
     assert flat.usd_pricing_per_currency is False and flat.autoprice == "usd"
-    assert (flat.on_demand_usd_per_day, flat.spot_usd_per_day, flat.usd_price_per_day("bitcoin")) == (9, 7.2, 9)
+    assert (flat.on_demand_usd_per_day, flat.spot_usd_per_day, flat.usd_price_per_day("bitcoin")) == (
+        9,
+        7.2,
+        9,
+    )
     assert flat.enable_btc_and_clore is True and flat.public_name == "EU 2x3090" and flat.is_public is False
     assert flat.rented_until is not None and flat.rented_until.year == 2030
     assert client.server_config("rig-2025").on_demand_price == 9
@@ -230,7 +234,8 @@ def test_answers_as_recorded_live(client: CloreAI, sandbox: Sandbox) -> None:
     priced = [
         s.id
         for s in sandbox.catalogue.ordered()
-        if "USD-Blockchain" in s.wire["price"]["on_demand"] and "USD-Blockchain" not in s.wire["allowed_coins"]
+        if "USD-Blockchain" in s.wire["price"]["on_demand"]
+        and "USD-Blockchain" not in s.wire["allowed_coins"]
     ]
     assert priced and 0.01 < len(priced) / len(sandbox.catalogue.servers) < 0.1
     status, body = raw(
