@@ -521,3 +521,49 @@ def test_an_odd_sub_field_does_not_fail_server_config() -> None:
     config = Caller("sync", answer(200, body))("server_config", "g")
     assert config.name == "g" and config.mrl is None and config.gpu_model == "1x A"
     assert config.unread_fields == {"mrl": "forever", "specs.gpuram": "x"}
+
+
+def test_the_cli_says_how_many_items_it_could_not_read() -> None:
+    """End to end: the SDK's WARNING reaches `clore servers`' stderr as one `warning:` line."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    body = dict(MY_SERVERS_2025, servers=[*MY_SERVERS_2025["servers"], "junk"])
+    payload = json.dumps(body).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            **os.environ,
+            "CLORE_API_URL": f"http://127.0.0.1:{server.server_address[1]}/v1",
+            "CLORE_API_KEY": "sk-real-answers-1234",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "clore_cli", "servers"],
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    assert "rig-3090x4" in done.stdout and "rig-4090" in done.stdout
+    assert done.stderr.splitlines() == ["warning: 1 of 3 servers in the response could not be read and was left out"]
