@@ -535,7 +535,7 @@ def test_the_cli_says_how_many_items_it_could_not_read() -> None:
     payload = json.dumps(body).encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(payload)))
@@ -566,4 +566,18 @@ def test_the_cli_says_how_many_items_it_could_not_read() -> None:
         server.server_close()
     assert done.returncode == 0, done.stderr
     assert "rig-3090x4" in done.stdout and "rig-4090" in done.stdout
-    assert done.stderr.splitlines() == ["warning: 1 of 3 servers in the response could not be read and was left out"]
+    assert done.stderr.splitlines() == [
+        "warning: 1 of 3 servers in the response could not be read and was left out"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_no_stricter_than_the_live_api(kind: str) -> None:
+    """The live API accepted ssh_password "GvDiagPass1!" (real-samples README); unknown
+    currency names go as given (the API decides), known names and aliases are normalised."""
+    for currency, sent in (("FUTURE-Coin", "FUTURE-Coin"), ("usd", "USD-Blockchain"), ("btc", "bitcoin")):
+        call = Caller(kind, answer(200, NO_ORDERS), answer(200, {"code": 0}), answer(200, NEW_ORDER))
+        call("create_order", 100890, "x/y", type="on-demand", currency=currency, ssh_password="GvDiagPass1!")
+        assert call.body(1)["ssh_password"] == "GvDiagPass1!" and call.body(1)["currency"] == sent
+    with pytest.raises(CloreAPIError, match="limit is 32"):
+        Caller(kind)("create_order", 100890, "x/y", type="on-demand", currency="btc", ssh_password="a" * 33)

@@ -135,7 +135,9 @@ def test_invalid_input_and_auth_and_endpoint_codes(sandbox: Sandbox) -> None:
     )
     assert raw(sandbox, "create_order", {"renting_server": 123, "type": "spot", **BASE}) == (400, {"code": 2})
     assert raw(
-        sandbox, "create_order", {"renting_server": 123, "type": "on-demand", "ssh_password": "a-b", **BASE}
+        sandbox,
+        "create_order",
+        {"renting_server": 123, "type": "on-demand", "ssh_password": "a" * 33, **BASE},
     ) == (400, {"code": 2})
     assert raw(sandbox, "wallets", key=None) == (401, {"code": 3})
     assert raw(sandbox, "wallets", key="invalid-key-123") == (401, {"code": 3})

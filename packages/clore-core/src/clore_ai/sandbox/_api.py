@@ -612,12 +612,7 @@ class Sandbox:
             ok = _is_number(args.get("spotprice")) and args["spotprice"] > 0
         password = args.get("ssh_password")
         if ok and password is not None:
-            ok = (
-                isinstance(password, str)
-                and password.isalnum()
-                and password.isascii()
-                and len(password) <= 32
-            )
+            ok = isinstance(password, str) and len(password) <= 32  # punctuation accepted, as live
         if ok and args.get("ssh_key") is not None:
             ok = isinstance(args["ssh_key"], str) and len(args["ssh_key"]) <= 3072
         if ok and args.get("jupyter_token") is not None:
