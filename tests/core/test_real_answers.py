@@ -496,6 +496,50 @@ def test_mutated_real_answers_keep_every_item(caplog: pytest.LogCaptureFixture) 
     assert checked > 500
 
 
+@needs_samples
+def test_mutated_spot_offers_are_all_kept(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="clore_ai")
+    sample = load(SAMPLES_DIR / "spot_marketplace__vladpuz-types.json")
+    offers = sample["body"]["market"]["offers"]
+    for index, offer in enumerate(offers):
+        for mutated in mutations(offer):
+            body = copy.deepcopy(sample["body"])
+            body["market"]["offers"][index] = mutated
+            caplog.clear()
+            market = Caller("sync", answer(200, body))("spot_marketplace", 6)
+            kept = market.offers or []
+            identity_broken = mutated.get("offer_id") != offer["offer_id"]
+            lost = len(offers) - len(kept)
+            assert lost == 0 or (identity_broken and lost == 1 and "could not be read" in caplog.text), (
+                mutated
+            )
+            for item in kept:
+                read_everything(item)
+                market.usd_per_day(item)
+            assert market.server is not None and market.server.mrl_hours == 700
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (500, {"error": "currency-not-allowed", "code": 6}, FieldError),
+        (200, {"code": 6, "error": "server-already-rented", "status": "error"}, FieldError),
+        (500, {"code": 1}, DBError),
+        (429, {"code": 5}, RateLimitError),
+        (200, {"code": 5}, RateLimitError),
+    ],
+)
+def test_recorded_statuses_map_to_their_errors(
+    kind: str, status: int, body: Dict[str, Any], error: Any
+) -> None:
+    with pytest.raises(error) as caught:
+        Caller(kind, answer(status, body))("my_orders")
+    assert caught.value.code == body["code"] and caught.value.http_status == status
+    if error is FieldError:
+        assert caught.value.error == body["error"]
+
+
 def test_a_wrong_field_keeps_its_raw_value_and_reads_none() -> None:
     server = dict(MY_SERVERS_2025["servers"][0], online="sometimes", specs={"ram": "lots", "cpu": "EPYC"})
     body = {"code": 0, "servers": [server, MY_SERVERS_2025["servers"][1]]}

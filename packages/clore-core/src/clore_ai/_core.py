@@ -151,11 +151,20 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
 def _read_one(model: type[Any], data: Any) -> Any:
     """One object read leniently; the fields set aside are logged (INFO: the item is kept)."""
     instance = read_leniently(model, data)
+    unread = unread_fields_of(instance)
     log.info(
         "read a %s with field(s) of an unexpected shape: %s (kept raw in unread_fields)",
         model.__name__,
-        ", ".join(sorted(unread_fields_of(instance))),
+        ", ".join(sorted(unread)),
     )
+    elements = sorted(path for path in unread if path.rpartition(".")[2].split("#")[0].isdigit())
+    if elements:
+        log.warning(
+            "%d list item(s) of a %s in the response could not be read and were left out: %s",
+            len(elements),
+            model.__name__,
+            ", ".join(elements),
+        )
     return instance
 
 

@@ -64,34 +64,41 @@ def unread_fields_of(instance: BaseModel) -> Dict[str, Any]:
     return dict(private.get(_UNREAD_KEY, {})) if private else {}
 
 
-def _set_aside(data: Dict[str, Any], loc: Tuple[Any, ...], unread: Dict[str, Any]) -> bool:
+def _set_aside(data: Dict[str, Any], loc: Tuple[Any, ...], unread: Dict[str, Any]) -> int:
     """Take the value at ``loc`` out of ``data`` (copied along the path) into ``unread``.
 
-    The walk goes down through objects as far as the error points, so an odd ``specs.ram``
-    costs only ``ram``, not the whole ``specs``. Lists are not entered: an odd element sets
-    aside the whole list. False when ``loc`` names nothing in ``data`` (a missing field).
+    The walk goes down through objects and lists as far as the error points, so an odd
+    ``specs.ram`` costs only ``ram`` and an odd offer only that offer, not the whole list.
+    Returns 0 when ``loc`` names nothing in ``data`` (a missing required field at the top),
+    1 when a key was taken out of an object, 2 when an element was taken out of a list (the
+    later indexes of that error report have moved).
     """
-    container = data
+    container: Any = data
     path: List[str] = []
+    parents: List[Tuple[Any, Any]] = []
     for step in loc:
-        if not isinstance(step, str) or step not in container:
+        if isinstance(container, dict):
+            if not isinstance(step, str) or step not in container:
+                break
+        elif not isinstance(step, int) or not 0 <= step < len(container):
             break
-        path.append(step)
+        path.append(str(step))
+        parents.append((container, step))
         value = container[step]
-        if not isinstance(value, dict) or len(path) == len(loc):
-            unread[".".join(path)] = container.pop(step)
-            return True
-        copy = dict(value)
+        if not isinstance(value, (dict, list)) or len(path) == len(loc):
+            break
+        copy: Any = dict(value) if isinstance(value, dict) else list(value)
         container[step] = copy
         container = copy
-    if not path:
-        return False
-    # A required key is missing inside an object: the object itself is set aside.
-    parent = data
-    for step in path[:-1]:
-        parent = parent[step]
-    unread[".".join(path)] = parent.pop(path[-1])
-    return True
+    if not parents:
+        return 0
+    # The deepest value reached is wrong, or lacks a required key: it is set aside.
+    parent, key = parents[-1]
+    name, again = ".".join(path), 2
+    while name in unread:  # a list element taken out before sat at the same index
+        name, again = f"{'.'.join(path)}#{again}", again + 1
+    unread[name] = parent.pop(key)
+    return 2 if isinstance(parent, list) else 1
 
 
 def read_leniently(model: Type[M], data: Any) -> M:
@@ -111,9 +118,11 @@ def read_leniently(model: Type[M], data: Any) -> M:
         try:
             instance = model.model_validate(kept)
         except ValidationError as error:
-            moved = False
+            moved = 0
             for entry in error.errors():
                 moved = _set_aside(kept, tuple(entry["loc"]), unread) or moved
+                if moved == 2:
+                    break  # indexes after a removed list element have moved: validate again
             if not moved:
                 raise UnreadableItem(f"a {model.__name__} without a readable required field") from None
             continue
