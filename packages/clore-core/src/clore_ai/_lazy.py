@@ -136,6 +136,10 @@ def read_leniently(model: Type[M], data: Any) -> M:
 def validate_leniently(model: Type[M], data: Dict[str, Any]) -> M:
     """A lazily validated nested object: read leniently, never fatal."""
     try:
+        return model.model_validate(data)
+    except ValidationError:
+        pass
+    try:
         instance = read_leniently(model, data)
     except UnreadableItem:
         log.warning("ignored a malformed %s in the response", model.__name__)
