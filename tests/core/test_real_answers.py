@@ -625,3 +625,17 @@ def test_no_stricter_than_the_live_api(kind: str) -> None:
         assert call.body(1)["ssh_password"] == "GvDiagPass1!" and call.body(1)["currency"] == sent
     with pytest.raises(CloreAPIError, match="limit is 32"):
         Caller(kind)("create_order", 100890, "x/y", type="on-demand", currency="btc", ssh_password="a" * 33)
+
+
+def test_list_elements_left_out_are_counted_once_per_answer(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="clore_ai")
+    odd = {"allowed_coins": [7, "bitcoin"], "price": {"usd": {"on_demand_btc": 48}}}
+    body = {"code": 0, "servers": [{"id": 1, **odd}, {"id": 2, **odd}, {"id": 3}]}
+    servers = Caller("sync", answer(200, body))("marketplace", available_only=False)
+    assert [s.id for s in servers] == [1, 2, 3]
+    assert servers[0].allowed_coins == ["bitcoin"] and servers[0].unread_fields == {"allowed_coins.0": 7}
+    assert servers[0].price_usd == 2.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "2 list element(s) inside servers of the response could not be read and were left out "
+        "(raw values in unread_fields)"
+    ]

@@ -109,7 +109,7 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
             try:
                 return code, model.model_validate(data)
             except ValidationError:
-                return code, _read_one(model, data)
+                return code, _read_one(model, data, alone=True)
         try:
             parsed = envelope.model_validate(data)
             return parsed.code, getattr(parsed, field)
@@ -122,19 +122,21 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
         if items is None:
             return code, [] if many else None
         if not many:
-            return code, _read_one(model, items)
+            return code, _read_one(model, items, alone=True)
         if not isinstance(items, list):
             raise ValueError("unexpected shape")
         kept = []
-        lost = 0
+        lost = inner = 0
         for item in items:
             try:
                 kept.append(model.model_validate(item))
             except ValidationError:
                 try:
-                    kept.append(_read_one(model, item))
+                    kept.append(_read_one(model, item, alone=False))
                 except UnreadableItem:
                     lost += 1
+                else:
+                    inner += len(_left_out_elements(kept[-1]))
         if lost:
             log.warning(
                 "%d of %d %s in the response could not be read and %s left out",
@@ -143,24 +145,38 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
                 field,
                 "was" if lost == 1 else "were",
             )
+        if inner:
+            log.warning(
+                "%d list element(s) inside %s of the response could not be read and were left out "
+                "(raw values in unread_fields)",
+                inner,
+                field,
+            )
         return code, kept
 
     return parse
 
 
-def _read_one(model: type[Any], data: Any) -> Any:
-    """One object read leniently; the fields set aside are logged (INFO: the item is kept)."""
-    instance = read_leniently(model, data)
+def _left_out_elements(instance: Any) -> list[str]:
+    """Paths of the list elements (an offer, a coin) lenient reading took out of a list."""
     unread = unread_fields_of(instance)
+    return sorted(path for path in unread if path.rpartition(".")[2].split("#")[0].isdigit())
+
+
+def _read_one(model: type[Any], data: Any, *, alone: bool) -> Any:
+    """One object read leniently; fields set aside are logged at INFO (the item is kept),
+    list elements left out at WARNING (for a list answer, once for all its items)."""
+    instance = read_leniently(model, data)
     log.info(
         "read a %s with field(s) of an unexpected shape: %s (kept raw in unread_fields)",
         model.__name__,
-        ", ".join(sorted(unread)),
+        ", ".join(sorted(unread_fields_of(instance))),
     )
-    elements = sorted(path for path in unread if path.rpartition(".")[2].split("#")[0].isdigit())
+    elements = _left_out_elements(instance) if alone else []
     if elements:
         log.warning(
-            "%d list item(s) of a %s in the response could not be read and were left out: %s",
+            "%d list element(s) of the %s response could not be read and were left out: %s "
+            "(raw values in unread_fields)",
             len(elements),
             model.__name__,
             ", ".join(elements),
