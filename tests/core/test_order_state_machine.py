@@ -136,7 +136,7 @@ class OrderMachine(RuleBasedStateMachine):
             "image": "cloreai/ubuntu22.04-cuda12",
             "type": "on-demand",
             "currency": "bitcoin",
-            "ssh_password": "bad password!" if bad_input else "Secret123",
+            "ssh_password": "bad-password-" * 3 if bad_input else "Secret123",
         }
         try:
             order = self.client.create_order(**arguments)
