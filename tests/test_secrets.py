@@ -115,7 +115,7 @@ def order_refused(sandbox: Sandbox) -> tuple[str, Callable[[CloreAI], Any]]:
 
 
 def order_input_invalid(sandbox: Sandbox) -> tuple[str, Callable[[CloreAI], Any]]:
-    arguments = {**order_arguments(1), "ssh_password": SSH_PASSWORD + "!"}
+    arguments = {**order_arguments(1), "ssh_password": SSH_PASSWORD + "x" * 33}  # over the 32-character limit
     return KEY, lambda client: client.create_order(**arguments)
 
 

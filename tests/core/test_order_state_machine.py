@@ -186,7 +186,7 @@ class OrderMachine(RuleBasedStateMachine):
             "image": image,
             "type": "on-demand",
             "currency": "bitcoin",
-            "ssh_password": "bad password!" if bad_input else "Secret123",
+            "ssh_password": "bad-password-" * 3 if bad_input else "Secret123",
         }
         try:
             order = self.client.create_order(**arguments)

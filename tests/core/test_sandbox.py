@@ -135,7 +135,9 @@ def test_invalid_input_and_auth_and_endpoint_codes(sandbox: Sandbox) -> None:
     )
     assert raw(sandbox, "create_order", {"renting_server": 123, "type": "spot", **BASE}) == (400, {"code": 2})
     assert raw(
-        sandbox, "create_order", {"renting_server": 123, "type": "on-demand", "ssh_password": "a-b", **BASE}
+        sandbox,
+        "create_order",
+        {"renting_server": 123, "type": "on-demand", "ssh_password": "a" * 33, **BASE},
     ) == (400, {"code": 2})
     assert raw(sandbox, "wallets", key=None) == (401, {"code": 3})
     assert raw(sandbox, "wallets", key="invalid-key-123") == (401, {"code": 3})
@@ -215,8 +217,44 @@ def test_spot_lowering_rules(client: CloreAI, sandbox: Sandbox, clock: FakeClock
     assert book.server is not None and book.server.online is True and book.currency_rates_in_usd
 
 
+def test_answers_as_recorded_live(client: CloreAI, sandbox: Sandbox) -> None:
+    """Statuses, units and shapes of tests/core/test_real_answers.py's recordings."""
+    mygpu, _, flat = client.my_servers()
+    assert mygpu.usd_pricing_per_currency is True and mygpu.on_demand_usd_per_day == 4.5
+    assert flat.usd_pricing_per_currency is False and flat.autoprice == "usd"
+    assert (flat.on_demand_usd_per_day, flat.spot_usd_per_day, flat.usd_price_per_day("bitcoin")) == (
+        9,
+        7.2,
+        9,
+    )
+    assert flat.enable_btc_and_clore is True and flat.public_name == "EU 2x3090" and flat.is_public is False
+    assert flat.rented_until is not None and flat.rented_until.year == 2030
+    assert client.server_config("rig-2025").on_demand_price == 9
+    # A USD price shown, USD not accepted: allowed_coins decides, HTTP 500 as live.
+    server_id = find(sandbox, no_coin="USD-Blockchain", online=True, gigaspot=False, rented=False)
+    wire = sandbox.catalogue.servers[server_id].wire
+    priced = [
+        s.id
+        for s in sandbox.catalogue.ordered()
+        if "USD-Blockchain" in s.wire["price"]["on_demand"]
+        and "USD-Blockchain" not in s.wire["allowed_coins"]
+    ]
+    assert priced and 0.01 < len(priced) / len(sandbox.catalogue.servers) < 0.1
+    status, body = raw(
+        sandbox,
+        "create_order",
+        {**BASE, "renting_server": priced[0], "type": "on-demand", "currency": "USD-Blockchain"},
+    )
+    assert (status, body) == (500, {"code": 6, "error": "currency-not-allowed"})
+    assert wire["allowed_coins"]
+    # Order mrl in seconds; GigaSPOT servers listed.
+    assert all(o.mrl is not None and o.mrl % 3600 == 0 for o in client.my_orders())
+    assert all(o.mrl_hours == o.mrl / 3600 for o in client.my_orders() if o.mrl is not None)
+    assert any(s.gigaspot is True for s in client.marketplace(available_only=False))
+
+
 def test_host_side_settings(client: CloreAI, sandbox: Sandbox) -> None:
-    assert [s.name for s in client.my_servers()] == ["MyGPU", "Michael"]
+    assert [s.name for s in client.my_servers()] == ["MyGPU", "Michael", "rig-2025"]
     config = client.server_config("MyGPU")
     assert config.mrl == 72 and config.gpu_model == "1x NVIDIA GeForce RTX 3090"
     client.set_server_settings(name="MyGPU", availability=True, mrl=96, on_demand=0.0001, spot=0.00000113)

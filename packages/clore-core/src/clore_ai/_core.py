@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
 from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
+from ._lazy import UnreadableItem, read_leniently, unread_fields_of
 from ._limiter import RateLimiter
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
@@ -86,9 +87,11 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
     The body is parsed once with pydantic-core's JSON parser (faster than ``json.loads``)
     and the objects are validated from Python: unlike ``model_validate_json``, this lets
     lazily validated fields (``_lazy.py``) keep the parsed dicts without converting them.
-    With ``many``, a list whose items do not all validate falls back to item-by-item
-    validation, dropping (and logging) the broken ones: one odd server must not hide the
-    whole marketplace.
+    The whole answer is validated strictly first (the fast path). With ``many``, when some
+    items fail, each of those is read leniently (``_lazy.read_leniently``): a field of an
+    unexpected shape is set aside and reads ``None``, the item is kept. Only an item that no
+    reading can turn into the model (not an object, no readable ``id``) is left out, and the
+    number left out is logged as a WARNING: nothing vanishes silently.
     """
     envelope: Any = None
     if field is not None:
@@ -104,26 +107,84 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
         data = from_json(body)
         if field is None:
             code = _Envelope.model_validate(data).code
-            return code, (model.model_validate(data) if code == 0 else None)
+            if code != 0:
+                return code, None
+            try:
+                return code, model.model_validate(data)
+            except ValidationError:
+                return code, _read_one(model, data, alone=True)
         try:
             parsed = envelope.model_validate(data)
             return parsed.code, getattr(parsed, field)
         except ValidationError:
-            if not many:
-                raise
+            pass
         code = _Envelope.model_validate(data).code
         items = data.get(field) if isinstance(data, dict) else None
-        if code != 0 or not isinstance(items, list):
+        if code != 0:
+            return code, None
+        if items is None:
+            return code, [] if many else None
+        if not many:
+            return code, _read_one(model, items, alone=True)
+        if not isinstance(items, list):
             raise ValueError("unexpected shape")
         kept = []
+        lost = inner = 0
         for item in items:
             try:
                 kept.append(model.model_validate(item))
             except ValidationError:
-                log.warning("skipped a malformed %s entry in the response", field)
+                try:
+                    kept.append(_read_one(model, item, alone=False))
+                except UnreadableItem:
+                    lost += 1
+                else:
+                    inner += len(_left_out_elements(kept[-1]))
+        if lost:
+            log.warning(
+                "%d of %d %s in the response could not be read and %s left out",
+                lost,
+                len(items),
+                field,
+                "was" if lost == 1 else "were",
+            )
+        if inner:
+            log.warning(
+                "%d list element(s) inside %s of the response could not be read and were left out "
+                "(raw values in unread_fields)",
+                inner,
+                field,
+            )
         return code, kept
 
     return parse
+
+
+def _left_out_elements(instance: Any) -> list[str]:
+    """Paths of the list elements (an offer, a coin) lenient reading took out of a list."""
+    unread = unread_fields_of(instance)
+    return sorted(path for path in unread if path.rpartition(".")[2].split("#")[0].isdigit())
+
+
+def _read_one(model: type[Any], data: Any, *, alone: bool) -> Any:
+    """One object read leniently; fields set aside are logged at INFO (the item is kept),
+    list elements left out at WARNING (for a list answer, once for all its items)."""
+    instance = read_leniently(model, data)
+    log.info(
+        "read a %s with field(s) of an unexpected shape: %s (kept raw in unread_fields)",
+        model.__name__,
+        ", ".join(sorted(unread_fields_of(instance))),
+    )
+    elements = _left_out_elements(instance) if alone else []
+    if elements:
+        log.warning(
+            "%d list element(s) of the %s response could not be read and were left out: %s "
+            "(raw values in unread_fields)",
+            len(elements),
+            model.__name__,
+            ", ".join(elements),
+        )
+    return instance
 
 
 def code_only(body: bytes) -> tuple[int, dict[str, Any]]:

@@ -9,13 +9,18 @@ the whole call under one ``json.loads`` (docs/performance.md has the numbers).
 A lazy field is declared with its real type, so type checkers and readers see
 ``Optional[ServerSpecs]``; :func:`install_lazy_fields` then puts a data descriptor over it
 that validates and caches on first access. Validation never raises there: a malformed key
-is dropped with a warning, because one odd value must not make a whole listing unreadable.
+is set aside (:func:`read_leniently`), because one odd value must not make a whole listing
+unreadable.
+
+:func:`read_leniently` is also how a list answer reads the items that fail strict
+validation: the field of an unexpected shape keeps its raw value (``unread_fields``) and its
+typed attribute reads ``None``; the item itself is kept.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Type
+from typing import Any, Dict, List, Mapping, Tuple, Type, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -25,9 +30,18 @@ from pydantic import (
     model_serializer,
 )
 
-__all__ = ["LAZY", "WithLazyFields", "install_lazy_fields", "materialize"]
+__all__ = [
+    "LAZY",
+    "UnreadableItem",
+    "WithLazyFields",
+    "install_lazy_fields",
+    "materialize",
+    "read_leniently",
+    "unread_fields_of",
+]
 
 log = logging.getLogger("clore_ai")
+M = TypeVar("M", bound=BaseModel)
 
 
 #: Annotate a nested model field with this (``Annotated[Optional[Specs], LAZY]``) to keep
@@ -36,19 +50,104 @@ log = logging.getLogger("clore_ai")
 LAZY: Any = SkipValidation()  # type: ignore[type-arg]
 
 
-def validate_leniently(model: Type[BaseModel], data: Dict[str, Any]) -> BaseModel:
-    """``model.model_validate(data)``; keys that fail validation are dropped, not fatal."""
+class UnreadableItem(ValueError):
+    """An answer's item that no lenient reading can turn into its model (not an object,
+    or a required field such as ``id`` missing or unreadable)."""
+
+
+_UNREAD_KEY = "clore_unread"
+
+
+def unread_fields_of(instance: BaseModel) -> Dict[str, Any]:
+    """Raw values of the fields :func:`read_leniently` could not read (dotted paths)."""
+    private = instance.__pydantic_private__
+    return dict(private.get(_UNREAD_KEY, {})) if private else {}
+
+
+def _set_aside(data: Dict[str, Any], loc: Tuple[Any, ...], unread: Dict[str, Any]) -> int:
+    """Take the value at ``loc`` out of ``data`` (copied along the path) into ``unread``.
+
+    The walk goes down through objects and lists as far as the error points, so an odd
+    ``specs.ram`` costs only ``ram`` and an odd offer only that offer, not the whole list.
+    Returns 0 when ``loc`` names nothing in ``data`` (a missing required field at the top),
+    1 when a key was taken out of an object, 2 when an element was taken out of a list (the
+    later indexes of that error report have moved).
+    """
+    container: Any = data
+    path: List[str] = []
+    parents: List[Tuple[Any, Any]] = []
+    for step in loc:
+        if isinstance(container, dict):
+            if not isinstance(step, str) or step not in container:
+                break
+        elif not isinstance(step, int) or not 0 <= step < len(container):
+            break
+        path.append(str(step))
+        parents.append((container, step))
+        value = container[step]
+        if not isinstance(value, (dict, list)) or len(path) == len(loc):
+            break
+        copy: Any = dict(value) if isinstance(value, dict) else list(value)
+        container[step] = copy
+        container = copy
+    if not parents:
+        return 0
+    # The deepest value reached is wrong, or lacks a required key: it is set aside.
+    parent, key = parents[-1]
+    name, again = ".".join(path), 2
+    while name in unread:  # a list element taken out before sat at the same index
+        name, again = f"{'.'.join(path)}#{again}", again + 1
+    unread[name] = parent.pop(key)
+    return 2 if isinstance(parent, list) else 1
+
+
+def read_leniently(model: Type[M], data: Any) -> M:
+    """``model.model_validate(data)``, but a field of an unexpected shape does not fail it.
+
+    Each field named by a validation error is set aside (its raw value stays readable as
+    ``unread_fields``) and validation is retried without it, so the typed attribute takes
+    its default (``None``). Raises :class:`UnreadableItem` when no such reading exists: the
+    data is not an object, or a required field is missing or unreadable.
+    """
+    if not isinstance(data, Mapping):
+        raise UnreadableItem(f"a {model.__name__} must be a JSON object")
+    lift = getattr(model, "__clore_lift__", None)
+    kept: Dict[str, Any] = dict(lift(data) if lift is not None else data)
+    unread: Dict[str, Any] = {}
+    while True:
+        try:
+            instance = model.model_validate(kept)
+        except ValidationError as error:
+            moved = 0
+            for entry in error.errors():
+                moved = _set_aside(kept, tuple(entry["loc"]), unread) or moved
+                if moved == 2:
+                    break  # indexes after a removed list element have moved: validate again
+            if not moved:
+                raise UnreadableItem(f"a {model.__name__} without a readable required field") from None
+            continue
+        if unread:
+            private = dict(instance.__pydantic_private__ or {})
+            private[_UNREAD_KEY] = unread
+            object.__setattr__(instance, "__pydantic_private__", private)
+        return instance
+
+
+def validate_leniently(model: Type[M], data: Dict[str, Any]) -> M:
+    """A lazily validated nested object: read leniently, never fatal."""
     try:
         return model.model_validate(data)
-    except ValidationError as error:
-        bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]}
-        names = ", ".join(sorted(bad))
-        log.warning("ignored malformed %s field(s) in the response: %s", model.__name__, names)
-        kept = {k: v for k, v in data.items() if k not in bad}
-        try:
-            return model.model_validate(kept)
-        except ValidationError:
-            return model.model_construct()
+    except ValidationError:
+        pass
+    try:
+        instance = read_leniently(model, data)
+    except UnreadableItem:
+        log.warning("ignored a malformed %s in the response", model.__name__)
+        return model.model_construct()
+    unread = unread_fields_of(instance)
+    if unread:
+        log.info("read %s leniently; unexpected field(s): %s", model.__name__, ", ".join(sorted(unread)))
+    return instance
 
 
 class _LazyField:
@@ -67,7 +166,10 @@ class _LazyField:
         if isinstance(value, dict):
             value = validate_leniently(self.model, value)
         else:
-            log.warning("ignored a malformed %s in the response", self.model.__name__)
+            log.info("read a malformed %s in the response as None", self.model.__name__)
+            private = dict(instance.__pydantic_private__ or {})
+            private[_UNREAD_KEY] = {**private.get(_UNREAD_KEY, {}), self.name: value}
+            object.__setattr__(instance, "__pydantic_private__", private)
             value = None
         instance.__dict__[self.name] = value
         return value

@@ -2,7 +2,7 @@
 
 Every failure raises :class:`InvalidInputError` with one line naming the parameter, the
 value's problem and what is allowed. Limits come from the API documentation
-(docs/reference: ssh_password alphanumeric ≤ 32, ssh_key ≤ 3072, jupyter_token ≤ 32,
+(docs/reference: ssh_password ≤ 32, ssh_key ≤ 3072, jupyter_token ≤ 32,
 issue ≤ 2048, ports tcp/http).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Mapping
 
 from .exceptions import InvalidInputError
@@ -96,6 +97,18 @@ def normalize_currency(value: Any) -> str:
     raise _fail(
         f"currency {shown(value)} is not known; use one of {', '.join(CURRENCIES)} (or btc, clore, usd)"
     )
+
+
+# What a coin's name looks like on the wire (CLORE-Blockchain, USD-Blockchain, bitcoin).
+_CURRENCY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _order_currency(value: Any) -> str:
+    """A known name or alias normalised; any other name sent as given (the API decides)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if text.lower() not in CURRENCY_ALIASES and _CURRENCY_NAME.fullmatch(text):
+        return text
+    return normalize_currency(value)
 
 
 def _whole_number(value: Any, digits: int) -> int | None:
@@ -230,7 +243,7 @@ def build_create_order_body(
         hint = ' (note the hyphen: "on-demand")' if type == "on_demand" else ""
         raise _fail(f'type must be "on-demand" or "spot", got {shown(type)}{hint}')
     body["type"] = type
-    body["currency"] = normalize_currency(currency)
+    body["currency"] = _order_currency(currency)
     if type == "spot":
         if spot_price is None:
             raise _fail("spot_price is required for spot orders (your bid, per day, in the order currency)")
@@ -238,10 +251,8 @@ def build_create_order_body(
     elif spot_price is not None:
         raise _fail('spot_price is only for spot orders; drop it or use type="spot"')
     if ssh_password is not None:
-        _check_text("ssh_password", ssh_password, MAX_SSH_PASSWORD)
-        if not ssh_password.isalnum() or not ssh_password.isascii():
-            raise _fail("ssh_password may contain only letters and digits (A-Z, a-z, 0-9)")
-        body["ssh_password"] = ssh_password
+        # Length only: the live API accepted "GvDiagPass1!" (issue 13).
+        body["ssh_password"] = _check_text("ssh_password", ssh_password, MAX_SSH_PASSWORD)
     if ssh_key is not None:
         body["ssh_key"] = _check_text("ssh_key", ssh_key, MAX_SSH_KEY)
     if ports is not None:

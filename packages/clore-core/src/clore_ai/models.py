@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._lazy import LAZY, WithLazyFields, install_lazy_fields
+from ._lazy import LAZY, WithLazyFields, install_lazy_fields, unread_fields_of
 
 __all__ = [
     "HOURS_PER_DAY",
@@ -55,13 +55,24 @@ HOURS_PER_DAY = 24.0
 PriceMap = Dict[str, Optional[float]]
 
 
-class _Model(BaseModel):
+class _Readable(BaseModel):
+    @property
+    def unread_fields(self) -> Dict[str, Any]:
+        """Raw values of the fields whose wire shape was unexpected; they read ``None``.
+
+        Empty for an answer of the expected shape. Keys are dotted paths (``"specs.ram"``).
+        See docs/architecture.md, "Lenient reading".
+        """
+        return unread_fields_of(self)
+
+
+class _Model(_Readable):
     """Keeps unknown fields: the API grows, and raw data must stay reachable."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class _Lean(BaseModel):
+class _Lean(_Readable):
     """For objects repeated thousands of times in the marketplace: unknown keys ignored."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -289,22 +300,68 @@ install_lazy_fields(MarketplaceServer, price=ServerPrice, specs=ServerSpecs, rat
 # ── hosted servers ─────────────────────────────────────────────────────────
 
 
-class MyServer(_Model):
-    """A server you host (``my_servers()``); never-connected servers have no ``id``/``specs``."""
+def _number(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
-    id: Optional[int] = None
+
+def _usd_price(usd_pricing: Any, kind: str, currency: Optional[str] = None) -> Optional[float]:
+    """A USD per-day price from either wire shape of ``usd_pricing``.
+
+    2025 answers are flat, one price for every currency: ``{"on_demand": 25, "spot": 20}``;
+    2026 answers are per currency: ``{"bitcoin": {"on_demand": 2.5, "spot": 2}}``. Without
+    ``currency``, the first per-currency price is taken.
+    """
+    if not isinstance(usd_pricing, Mapping):
+        return None
+    if kind in usd_pricing and not isinstance(usd_pricing[kind], Mapping):
+        return _number(usd_pricing[kind])
+    groups = [usd_pricing.get(currency)] if currency is not None else list(usd_pricing.values())
+    for group in groups:
+        if isinstance(group, Mapping):
+            value = _number(group.get(kind))
+            if value is not None:
+                return value
+    return None
+
+
+def _autoprice_on(autoprice: Any) -> Optional[bool]:
+    """``"usd"`` (2025), ``{"bitcoin": false, "CLORE-Blockchain": "usd"}`` or a boolean."""
+    if autoprice is None:
+        return None
+    if isinstance(autoprice, Mapping):
+        return any(bool(v) for v in autoprice.values())
+    if isinstance(autoprice, (bool, str)):
+        return bool(autoprice)
+    return None
+
+
+class _Hosted(_Model):
+    """Fields a host's own server carries in ``my_servers()`` and ``server_config()``.
+
+    Prices are **per day**. ``usd_pricing`` and ``autoprice`` keep their wire value, whose
+    shape changed over time; read them through the properties.
+    """
+
     name: Optional[str] = None
+    id: Optional[int] = None
     connected: Optional[bool] = None
     online: Optional[bool] = None
-    visibility: Optional[str] = None
+    visibility: Optional[str] = Field(None, description='"public" or "hidden"')
+    public_name: Optional[str] = None
     pricing: Optional[PriceMap] = None
-    min_spot_pricing: Optional[PriceMap] = None
+    usd_pricing: Any = None
+    autoprice: Any = None
+    rented: Optional[bool] = None
+    remaining_time: Optional[float] = Field(None, description="end of the current rental, Unix milliseconds")
+    energy_price: Optional[float] = None
+    max_poh_capacity: Optional[float] = None
+    enable_btc_and_clore: Optional[bool] = None
+    enable_only_clore: Optional[bool] = None
+    enable_only_btc: Optional[bool] = None
     specs: Optional[ServerSpecs] = None
     gpu_array: Optional[List[Any]] = None
-    gpu_count: Optional[int] = None
-    allowed_currencies: Optional[List[str]] = None
-    usd_pricing: Optional[Dict[str, Dict[str, Optional[float]]]] = None
-    working_properly: Optional[bool] = None
 
     @property
     def gpu_model(self) -> Optional[str]:
@@ -313,6 +370,59 @@ class MyServer(_Model):
     @property
     def ram_gb(self) -> Optional[float]:
         return self.specs.ram if self.specs else None
+
+    @property
+    def is_public(self) -> Optional[bool]:
+        """``visibility == "public"`` (``"hidden"`` servers are not listed)."""
+        return None if self.visibility is None else self.visibility == "public"
+
+    @property
+    def usd_pricing_per_currency(self) -> Optional[bool]:
+        """True for the 2026 per-currency ``usd_pricing``, False for the flat 2025 one."""
+        if not isinstance(self.usd_pricing, Mapping) or not self.usd_pricing:
+            return None
+        return all(isinstance(v, Mapping) for v in self.usd_pricing.values())
+
+    @property
+    def on_demand_usd_per_day(self) -> Optional[float]:
+        """The host's on-demand USD price **per day** (first currency when per currency)."""
+        return _usd_price(self.usd_pricing, "on_demand")
+
+    @property
+    def spot_usd_per_day(self) -> Optional[float]:
+        """The host's minimum spot USD price **per day**."""
+        return _usd_price(self.usd_pricing, "spot")
+
+    def usd_price_per_day(self, currency: str, kind: str = "on_demand") -> Optional[float]:
+        """USD price per day for ``currency`` (``kind`` ``"on_demand"`` or ``"spot"``);
+        a flat ``usd_pricing`` applies to every currency."""
+        return _usd_price(self.usd_pricing, kind, currency)
+
+    @property
+    def autoprice_enabled(self) -> Optional[bool]:
+        """Whether automatic USD pricing is on (for at least one currency)."""
+        return _autoprice_on(self.autoprice)
+
+    @property
+    def rented_until(self) -> Optional[datetime]:
+        """End of the current rental, from ``remaining_time`` (a millisecond epoch)."""
+        if not self.rented or not self.remaining_time:
+            return None
+        try:
+            return datetime.fromtimestamp(self.remaining_time / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+
+
+class MyServer(_Hosted):
+    """A server you host (``my_servers()``); never-connected servers have no ``id``/``specs``."""
+
+    min_spot_pricing: Optional[PriceMap] = None
+    mrl: Optional[int] = Field(None, description="maximum rental length, hours")
+    gpu_count: Optional[int] = None
+    allowed_currencies: Optional[List[str]] = None
+    working_properly: Optional[bool] = None
+    max_fair_price_usd: Optional[float] = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -336,25 +446,15 @@ def _unwrap(data: Any, key: str) -> Any:
     return data
 
 
-class ServerConfig(_Model):
+class ServerConfig(_Hosted):
     """``server_config(name)``: the configuration of a server you host. Prices per day."""
 
-    name: Optional[str] = None
-    id: Optional[int] = None
-    connected: Optional[bool] = None
-    online: Optional[bool] = None
-    visibility: Optional[str] = None
     initialized: Optional[bool] = None
     mrl: Optional[int] = Field(None, description="maximum rental length, hours")
-    pricing: Optional[PriceMap] = None
     spot_pricing: Optional[PriceMap] = None
-    usd_pricing: Optional[Dict[str, Dict[str, Optional[float]]]] = None
     allowed_coins: Optional[List[str]] = None
-    autoprice: Optional[Dict[str, Any]] = None
     rental_status: Optional[int] = None
-    specs: Optional[ServerSpecs] = None
     background_job: Optional[Dict[str, Any]] = None
-    gpu_array: Optional[List[Any]] = None
     creation_completed: Optional[bool] = None
 
     @model_validator(mode="before")
@@ -362,26 +462,19 @@ class ServerConfig(_Model):
     def _lift_config(cls, data: Any) -> Any:
         return _unwrap(data, "config")
 
-    @property
-    def gpu_model(self) -> Optional[str]:
-        return _gpu_description(self.specs, self.gpu_array)
-
-    def _first_usd(self, kind: str) -> Optional[float]:
-        for prices in (self.usd_pricing or {}).values():
-            value: Optional[float] = prices.get(kind) if prices else None
-            if value is not None:
-                return float(value)
-        return None
+    @staticmethod
+    def __clore_lift__(data: Any) -> Any:
+        return _unwrap(data, "config")
 
     @property
     def on_demand_price(self) -> Optional[float]:
         """First available on-demand USD price, **per day** (as the host sets it)."""
-        return self._first_usd("on_demand")
+        return self.on_demand_usd_per_day
 
     @property
     def spot_price(self) -> Optional[float]:
         """First available minimum spot USD price, **per day**."""
-        return self._first_usd("spot")
+        return self.spot_usd_per_day
 
     @property
     def on_demand_price_per_day(self) -> Optional[float]:
@@ -412,7 +505,7 @@ class Order(_Model):
     ct: Optional[int] = Field(None, description="creation time, Unix seconds")
     spend: Optional[float] = None
     creation_fee: Optional[float] = None
-    mrl: Optional[int] = None
+    mrl: Optional[int] = Field(None, description="maximum rental length, **seconds** (see mrl_hours)")
     pub_clusters: List[str] = Field(
         default_factory=list, validation_alias=AliasChoices("pub_cluster", "pub_clusters")
     )
@@ -482,6 +575,11 @@ class Order(_Model):
         return self.price
 
     @property
+    def mrl_hours(self) -> Optional[float]:
+        """The maximum rental length in hours: an order's ``mrl`` is in seconds on the wire."""
+        return None if self.mrl is None else self.mrl / 3600
+
+    @property
     def created_at(self) -> Optional[datetime]:
         return None if self.ct is None else datetime.fromtimestamp(self.ct, tz=timezone.utc)
 
@@ -519,9 +617,14 @@ class SpotOffer(_Model):
 
 class SpotServerInfo(_Model):
     min_pricing: Optional[PriceMap] = None
-    mrl: Optional[int] = None
+    mrl: Optional[int] = Field(None, description="maximum rental length, **seconds** (see mrl_hours)")
     visibility: Optional[str] = None
     online: Optional[bool] = None
+
+    @property
+    def mrl_hours(self) -> Optional[float]:
+        """The maximum rental length in hours (``mrl`` is in seconds here, as on orders)."""
+        return None if self.mrl is None else self.mrl / 3600
 
 
 class SpotMarket(_Model):
@@ -533,6 +636,10 @@ class SpotMarket(_Model):
     @model_validator(mode="before")
     @classmethod
     def _lift_market(cls, data: Any) -> Any:
+        return _unwrap(data, "market")
+
+    @staticmethod
+    def __clore_lift__(data: Any) -> Any:
         return _unwrap(data, "market")
 
     def usd_per_day(self, offer: SpotOffer) -> Optional[float]:

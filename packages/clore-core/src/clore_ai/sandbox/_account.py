@@ -38,7 +38,7 @@ def _seed_orders(now: float) -> dict[str, dict[str, Any]]:
             "original_price_usd": 3.0,
             "creation_fee": 10.0,
             "ct": started,
-            "mrl": 720,
+            "mrl": 720 * 3600,  # seconds, as on live orders
             "spot": False,
             "pub_cluster": ["n1.msk.cloreai.ru"],
             "tcp_ports": ["22:1277"],
@@ -56,7 +56,7 @@ def _seed_orders(now: float) -> dict[str, dict[str, Any]]:
             "price": 0.000004,
             "creation_fee": 0.0,
             "ct": started,
-            "mrl": 720,
+            "mrl": 720 * 3600,  # seconds, as on live orders
             "spot": True,
             "pub_cluster": ["n3.prg.cloreai.ru"],
             "tcp_ports": ["22:20417"],
@@ -109,6 +109,33 @@ def _hosted_servers() -> dict[str, dict[str, Any]]:
             "pricing": {"bitcoin": 0, "usd": 0},
             "spot_pricing": {"bitcoin": 0, "usd": 0},
             "init_token": "sandbox-init-token-not-a-secret-000000000000000",
+        },
+        # The shape of real 2025 answers (github Pro7as/CloreAiBot): a flat usd_pricing, one
+        # price for every currency, autoprice as a string, and the host switches.
+        "rig-2025": {
+            "id": HOSTED_SERVER_ID + 1,
+            "name": "rig-2025",
+            "public_name": "EU 2x3090",
+            "connected": True,
+            "online": True,
+            "visibility": "hidden",
+            "initialized": True,
+            "mrl": 240,
+            "pricing": {"bitcoin": 0.00013230, "CLORE-Blockchain": 3326.6},
+            "spot_pricing": {"bitcoin": 0.00010584, "CLORE-Blockchain": 2661.3},
+            "allowed_coins": ["bitcoin", "CLORE-Blockchain"],
+            "autoprice": "usd",
+            "usd_pricing": {"on_demand": 9, "spot": 7.2},
+            "enable_btc_and_clore": True,
+            "enable_only_clore": False,
+            "enable_only_btc": False,
+            "energy_price": 0.12,
+            "max_poh_capacity": 0,
+            "rented": True,
+            "remaining_time": 1893456000000,
+            "rental_status": 2,
+            "working_properly": True,
+            "gpu_array": ["RTX 3090", "RTX 3090"],
         },
     }
 

@@ -26,6 +26,9 @@ from ._store import FileStore, MemoryStore
 __all__ = ["RateLimits", "RequestRecord", "Sandbox", "SandboxResponse"]
 
 HTTP_STATUS_FOR_CODE = {0: 200, 1: 500, 2: 400, 3: 401, 4: 404, 5: 429, 6: 200}
+#: Code 6 errors the live API sends with another HTTP status than 200 (recorded: github
+#: dieuhaukieuhanh/gpuvietnam, create_order ``currency-not-allowed`` with HTTP 500).
+HTTP_STATUS_FOR_ERROR = {"currency-not-allowed": 500}
 LOWERING_PERIOD = 600
 MAX_STEP_SHARE = 0.3  # a spot bid may drop by at most 30 % of its value per change
 EPSILON = 1e-12
@@ -190,6 +193,8 @@ class Sandbox:
                 result = answer.payload
             code = None if isinstance(result, bytes) else int(result.get("code", 0))
             status = HTTP_STATUS_FOR_CODE.get(code if code is not None else 0, 200)
+            if code == 6 and isinstance(result, dict):
+                status = HTTP_STATUS_FOR_ERROR.get(str(result.get("error")), status)
             self.requests.append(RequestRecord(now, fingerprint, endpoint, method, status, code))
         return status, result if isinstance(result, bytes) else _dumps(result)
 
@@ -281,7 +286,9 @@ class Sandbox:
 
     def _hosted_market_entry(self, account: dict[str, Any], hosted: dict[str, Any]) -> dict[str, Any]:
         coins = hosted.get("allowed_coins") or ["bitcoin"]
-        usd = hosted.get("usd_pricing", {}).get(coins[0], {})
+        usd_pricing = hosted.get("usd_pricing") or {}
+        flat = "on_demand" in usd_pricing
+        usd = usd_pricing if flat else usd_pricing.get(coins[0], {})
         return {
             "id": hosted["id"],
             "owner": account["user_id"],
@@ -605,12 +612,7 @@ class Sandbox:
             ok = _is_number(args.get("spotprice")) and args["spotprice"] > 0
         password = args.get("ssh_password")
         if ok and password is not None:
-            ok = (
-                isinstance(password, str)
-                and password.isalnum()
-                and password.isascii()
-                and len(password) <= 32
-            )
+            ok = isinstance(password, str) and len(password) <= 32  # punctuation accepted, as live
         if ok and args.get("ssh_key") is not None:
             ok = isinstance(args["ssh_key"], str) and len(args["ssh_key"]) <= 3072
         if ok and args.get("jupyter_token") is not None:
@@ -695,7 +697,7 @@ class Sandbox:
             "price": price,
             "creation_fee": fee,
             "ct": int(now),
-            "mrl": wire.get("mrl", 720),
+            "mrl": int(wire.get("mrl", 720)) * 3600,  # an order's mrl is in seconds
             "spot": args["type"] == "spot",
             "pub_cluster": [f"n{int(digest[0], 16) % 5 + 1}.{_CITIES[int(digest[1], 16) % 4]}.cloreai.ru"],
             "tcp_ports": tcp,

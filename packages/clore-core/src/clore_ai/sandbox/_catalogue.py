@@ -149,11 +149,18 @@ def _make_server(
     ram = float(rng.choice([16, 32, 64, 128]) * max(1, count // 2)) - rng.choice([0.0, 0.19, 0.37])
     names = [(" " if rng.random() < 0.05 else "") + short for _ in range(count)]
     gpu_array: list[Any] = [[name] for name in names] if nested_gpu_array else names
+    price = _price_block(usd_per_day, spot_usd_per_day, coins, rng.random() < 0.5)
+    if "USD-Blockchain" not in coins and server_id % 5 == 0:
+        # As live: some servers show a USD price they do not accept (allowed_coins decides;
+        # create_order in USD answers currency-not-allowed). Decided by id: no draw of rng,
+        # so the rest of the catalogue stays as it was.
+        for kind, usd in (("on_demand", usd_per_day), ("spot", spot_usd_per_day)):
+            price[kind]["USD-Blockchain"] = _round_price("USD-Blockchain", usd)
     return {
         "id": server_id,
         "owner": rng.randint(1000, 99999),
         "mrl": rng.choice([72, 168, 240, 720, 720, 2160]),
-        "price": _price_block(usd_per_day, spot_usd_per_day, coins, rng.random() < 0.5),
+        "price": price,
         "rented": (rng.random() < 0.3) if rented is None else rented,
         "specs": {
             "mb": rng.choice(_BOARDS),
