@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
-from clore_ai.exceptions import CloreAPIError, DBError, FieldError, RateLimitError
+from clore_ai.exceptions import CloreAPIError, DBError, FieldError, OrderOutcomeUnknown, RateLimitError
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "real-samples"
 SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.json")) if SAMPLES_DIR.is_dir() else []
@@ -94,10 +94,11 @@ def answer(status: int, body: Any) -> httpx.Response:
 class Caller:
     """The same calls through one of the two clients, answered from a script."""
 
-    def __init__(self, kind: str, *answers: httpx.Response) -> None:
+    def __init__(self, kind: str, *answers: httpx.Response, **options: Any) -> None:
         self.kind = kind
         self.answers = list(answers)
         self.requests: List[httpx.Request] = []
+        self.options = options
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -110,6 +111,7 @@ class Caller:
             "transport": httpx.MockTransport(self._handle),
             "max_retries": 0,
             "limiter": limiter,
+            **self.options,
         }
         if self.kind == "sync":
             with CloreAI(sleep=lambda seconds: None, **options) as client:
@@ -362,9 +364,18 @@ def answers_for(sample: Dict[str, Any]) -> List[httpx.Response]:
 
 
 def run_sample(kind: str, sample: Dict[str, Any]) -> None:
-    call = Caller(kind, *answers_for(sample))
     check = CHECKS[sample["endpoint"]]
     code = sample["body"].get("code")
+    if sample["endpoint"] == "create_order" and code == 5:
+        # A 429 may come after the order was made (issue 12): no plain rate-limit failure, no
+        # resend; the order is looked for, and without it the outcome is unknown.
+        call = Caller(kind, *answers_for(sample), answer(200, NO_ORDERS), reconcile_timeout=0)
+        with pytest.raises(OrderOutcomeUnknown, match="429"):
+            check(call, sample)
+        sent = [r.url.path.rsplit("/", 1)[-1] for r in call.requests]
+        assert sent == ["my_orders", "create_order", "my_orders"]
+        return
+    call = Caller(kind, *answers_for(sample))
     if code and sample["endpoint"] != "get_gigaspot":
         with pytest.raises(ERRORS[code]) as caught:
             check(call, sample)
@@ -619,8 +630,12 @@ def test_the_cli_says_how_many_items_it_could_not_read() -> None:
 def test_no_stricter_than_the_live_api(kind: str) -> None:
     """The live API accepted ssh_password "GvDiagPass1!" (real-samples README); unknown
     currency names go as given (the API decides), known names and aliases are normalised."""
-    for currency, sent in (("FUTURE-Coin", "FUTURE-Coin"), ("usd", "USD-Blockchain"), ("btc", "bitcoin")):
-        call = Caller(kind, answer(200, NO_ORDERS), answer(200, {"code": 0}), answer(200, NEW_ORDER))
+    cases = (("FUTURE-Coin", "FUTURE-Coin"), ("usd", "USD-Blockchain"), ("btc", "bitcoin"))
+    for order_id, (currency, sent) in enumerate(cases, start=1942182):
+        # Each call gets an order of its own that shows the currency asked for: reconciliation
+        # adopts only a matching order that no earlier call has claimed.
+        new_order = {"code": 0, "orders": [{**NEW_ORDER["orders"][0], "id": order_id, "currency": sent}]}
+        call = Caller(kind, answer(200, NO_ORDERS), answer(200, {"code": 0}), answer(200, new_order))
         call("create_order", 100890, "x/y", type="on-demand", currency=currency, ssh_password="GvDiagPass1!")
         assert call.body(1)["ssh_password"] == "GvDiagPass1!" and call.body(1)["currency"] == sent
     with pytest.raises(CloreAPIError, match="limit is 32"):
