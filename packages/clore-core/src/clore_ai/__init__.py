@@ -29,6 +29,7 @@ from .exceptions import (
     OrderPendingError,
     RateLimitError,
     RateLimitQueueTimeout,
+    ResponseTooLargeError,
     UnknownAPIError,
 )
 from .models import (
@@ -83,6 +84,7 @@ __all__ = [
     "RateLimitQueueTimeout",
     "RateLimiter",
     "RenterFees",
+    "ResponseTooLargeError",
     "ServerConfig",
     "ServerPrice",
     "ServerRating",

@@ -21,6 +21,7 @@ from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
 from ._endpoints import Endpoints, start_flow
 from ._limiter import RateLimiter, limiter_for_key
 from ._secret import mask
+from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_transport, check_max_response_bytes
 from .credentials import ResolvedKey, resolve_api_key
 
 __all__ = ["AsyncCloreAI", "CloreAI"]
@@ -56,14 +57,18 @@ class _BaseClient(Endpoints):
         limiter: Optional[RateLimiter] = None,
         reconcile_timeout: float = 30.0,
         max_queue_wait: Optional[float] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Optional[Callable[[float], Any]] = None,
     ) -> None:
         """See the class docstring; ``sleep`` replaces the driver's sleep (tests).
 
         ``max_queue_wait``: the longest this client waits in the key's rate-limit queue
         before a call raises :class:`RateLimitQueueTimeout` (None: as long as it takes).
+        ``max_response_bytes``: the largest decoded answer read (256 MiB); a larger one raises
+        :class:`ResponseTooLargeError` and is not retried.
         """
         _check_settings(timeout, max_retries, max_queue_wait)
+        max_response_bytes = check_max_response_bytes(max_response_bytes)
         self._sleep: Any = sleep or type(self)._default_sleep
         self._http: Any = None
         self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
@@ -79,6 +84,7 @@ class _BaseClient(Endpoints):
             reconcile_timeout=reconcile_timeout,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
             max_queue_wait=max_queue_wait,
+            max_response_bytes=max_response_bytes,
         )
 
     @property
@@ -99,17 +105,19 @@ class _BaseClient(Endpoints):
         """Where the key came from: argument, environment, keyring or config file."""
         return self._resolved.source if self._resolved else None
 
-    def _httpx_options(self) -> dict[str, Any]:
+    def _httpx_options(self, transport_class: Any) -> dict[str, Any]:
         options: dict[str, Any] = {
             "timeout": self._core.timeout,
             "follow_redirects": False,  # httpx would forward the `auth` header to any host
         }
         if self._transport is not None:
             options["transport"] = self._transport
-        elif self.base_url.startswith("http://"):
+        else:
             # Plain HTTP is only allowed to loopback (check_base_url) and redirects are not
             # followed, so no TLS can happen: skip loading the CA bundle (~30 ms per process).
-            options["verify"] = False
+            transport = transport_class(verify=not self.base_url.startswith("http://"))
+            bound_transport(transport)  # each attempt's deadline reaches every socket operation
+            options["transport"] = transport
         return options
 
     def __repr__(self) -> str:
@@ -129,14 +137,25 @@ class CloreAI(_BaseClient):
 
     def _client(self) -> httpx.Client:
         if self._http is None:  # built lazily: creating an SSL context costs start-up time
-            self._http = httpx.Client(**self._httpx_options())
+            self._http = httpx.Client(**self._httpx_options(httpx.HTTPTransport))
         return self._http
 
     def _send(self, request: httpx.Request) -> Outcome:
+        exchange = self._core.exchange(request)
+        exchange.enter()
         try:
-            return self._client().send(request)
+            response = self._client().send(request, stream=True)
+            try:
+                if exchange.start(response):
+                    for chunk in response.iter_raw() if exchange.raw else response.iter_bytes():
+                        exchange.feed(chunk)
+            finally:
+                response.close()
+            return exchange.finish()
         except httpx.HTTPError as error:
             return error
+        finally:
+            exchange.exit()
 
     def _drive(self, flow: Flow[Any]) -> Any:
         try:
@@ -188,14 +207,25 @@ class AsyncCloreAI(_BaseClient):
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(**self._httpx_options())
+            self._http = httpx.AsyncClient(**self._httpx_options(httpx.AsyncHTTPTransport))
         return self._http
 
     async def _send(self, request: httpx.Request) -> Outcome:
+        exchange = self._core.exchange(request)
+        exchange.enter()
         try:
-            return await self._client().send(request)
+            response = await self._client().send(request, stream=True)
+            try:
+                if exchange.start(response):
+                    async for chunk in response.aiter_raw() if exchange.raw else response.aiter_bytes():
+                        exchange.feed(chunk)
+            finally:
+                await response.aclose()
+            return exchange.finish()
         except httpx.HTTPError as error:
             return error
+        finally:
+            exchange.exit()
 
     async def _drive(self, flow: Flow[Any]) -> Any:
         try:

@@ -25,6 +25,7 @@ from pydantic_core import from_json
 from ._limiter import RateLimiter
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
+from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, BodyTooLarge, BoundedBody
 from ._version import __version__
 from .exceptions import (
     APICertificateError,
@@ -37,6 +38,7 @@ from .exceptions import (
     OrderOutcomeUnknown,
     OrderPendingError,
     RateLimitError,
+    ResponseTooLargeError,
     UnknownAPIError,
     error_for_code,
 )
@@ -210,6 +212,12 @@ def _certificate_failure(error: BaseException) -> bool:
 def transport_error(error: httpx.HTTPError) -> CloreAPIError:
     """Our error for an httpx failure. It keeps no reference to the request (auth header)."""
     detail = type(error).__name__
+    if isinstance(error, BodyTooLarge):
+        return ResponseTooLargeError(
+            f"the Clore.ai API's answer was larger than max_response_bytes={error.limit}; reading "
+            "stopped there and the call was not retried",
+            limit=error.limit,
+        )
     if _certificate_failure(error):
         return APICertificateError(
             "the Clore.ai API's TLS certificate could not be verified; not retried. Check the system "
@@ -252,10 +260,12 @@ class ClientCore:
         reconcile_timeout: float = 30.0,
         timeout: httpx.Timeout | None = None,
         max_queue_wait: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         rng: Callable[[], float] = random.random,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = key
+        self.max_response_bytes = max_response_bytes
         self.max_queue_wait = max_queue_wait
         self.timeout = timeout or httpx.Timeout(30.0, connect=10.0)
         self.base_url = check_base_url(base_url)
@@ -297,6 +307,15 @@ class ClientCore:
             extensions={"timeout": self.timeout.as_dict()},
             **kwargs,
         )
+
+    def exchange(self, request: httpx.Request) -> BoundedBody:
+        """The bounds of one attempt: ``timeout`` for all of it, ``max_response_bytes`` decoded."""
+        return BoundedBody(request, limit=self.max_response_bytes, timeout=self.attempt_timeout)
+
+    @property
+    def attempt_timeout(self) -> float:
+        read = self.timeout.read
+        return 30.0 if read is None else read
 
     # reads (and idempotent writes)
 
