@@ -22,7 +22,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
-from ._limiter import RateLimiter
+from ._limiter import RateLimiter, new_ticket
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
 from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, BodyTooLarge, BoundedBody
@@ -50,6 +50,7 @@ log = logging.getLogger("clore_ai")
 
 DEFAULT_BASE_URL = "https://api.clore.ai/v1"
 POLL_INTERVAL = 1.0
+LEASE_SLACK = 1.0  # an attempt ends within its timeout (plus scheduling): then the key is free
 T = TypeVar("T")
 
 
@@ -337,8 +338,10 @@ class ClientCore:
                 endpoint, method=method, params=params, json_body=json_body, auth=auth
             )
             yield from self._take_slot()
-            outcome = yield Send(request)
-            self.limiter.done()
+            try:
+                outcome = yield Send(request)
+            finally:
+                self.limiter.done()  # also when cancelled mid-send: the key is free again
             _log_exchange(request, outcome)
             try:
                 if isinstance(outcome, httpx.HTTPError) or outcome is None:
@@ -360,13 +363,21 @@ class ClientCore:
             yield Sleep(seconds)
 
     def _take_slot(self, *, order: bool = False) -> Generator[Sleep, Any, None]:
-        """Wait for a reserved slot, then make sure the previous send really was long enough ago."""
+        """Wait for a reserved slot, then for the key's turn: the previous send long enough
+        ago, its answer in (one request in flight per key) and no older waiter in the
+        cross-process queue. The send then holds the key for at most one attempt's time."""
         yield from self._wait(self.limiter.reserve(order=order, max_wait=self.max_queue_wait))
-        while True:
-            extra = self.limiter.ready(order=order)
-            if extra <= 0:
-                return
-            yield Sleep(extra)
+        ticket = new_ticket()
+        lease = self.attempt_timeout + LEASE_SLACK
+        try:
+            while True:
+                extra = self.limiter.ready(order=order, ticket=ticket, lease=lease)
+                if extra <= 0:
+                    return
+                yield Sleep(extra)
+        except BaseException:
+            self.limiter.abandon(ticket)
+            raise
 
     def _retry_delay(self, error: CloreAPIError, attempt: int, retry: bool) -> float | None:
         if isinstance(error, RateLimitError):
@@ -406,6 +417,7 @@ class ClientCore:
                 self.limiter.done()
                 _log_exchange(request, outcome)
             except GeneratorExit:
+                self.limiter.done()
                 log.warning(
                     "create_order on server %s was interrupted after it was sent; the outcome is "
                     "unknown: check with `clore orders` before trying again",
