@@ -15,12 +15,12 @@ The body is streamed and decoded here, gzip and deflate with ``max_length`` so t
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import time
 import zlib
 from typing import Any, Callable, List, Optional
 
-import httpcore
 import httpx
 
 __all__ = [
@@ -61,112 +61,117 @@ def check_max_response_bytes(value: Any) -> int:
     return int(value)
 
 
-def _left(timeout: Optional[float], expired: type[Exception]) -> Optional[float]:
-    """``timeout`` shortened to what is left of the attempt's deadline (if one is set)."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise expired("the attempt's deadline passed")
-    return left if timeout is None else min(timeout, left)
+@functools.cache
+def _wrappers() -> tuple[Any, Any]:
+    """The deadline-aware network backends (built on first use: httpcore costs import time)."""
+    import httpcore
 
+    def _left(timeout: Optional[float], expired: type[Exception]) -> Optional[float]:
+        """``timeout`` shortened to what is left of the attempt's deadline (if one is set)."""
+        deadline = _deadline.get()
+        if deadline is None:
+            return timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise expired("the attempt's deadline passed")
+        return left if timeout is None else min(timeout, left)
 
-class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
+    class _Stream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self._inner = inner
 
-    def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
-        return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+        def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
+            return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
 
-    def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
-        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+        def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
+            self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
 
-    def close(self) -> None:
-        self._inner.close()
+        def close(self) -> None:
+            self._inner.close()
 
-    def start_tls(
-        self, ssl_context: Any, server_hostname: Optional[str] = None, timeout: Optional[float] = None
-    ) -> httpcore.NetworkStream:
-        return _Stream(
-            self._inner.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
-        )
+        def start_tls(
+            self, ssl_context: Any, server_hostname: Optional[str] = None, timeout: Optional[float] = None
+        ) -> httpcore.NetworkStream:
+            return _Stream(
+                self._inner.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
+            )
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
 
+    class _Backend(httpcore.NetworkBackend):
+        def __init__(self, inner: httpcore.NetworkBackend) -> None:
+            self._inner = inner
 
-class _Backend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: Optional[float] = None,
+            local_address: Optional[str] = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            timeout = _left(timeout, httpcore.ConnectTimeout)
+            return _Stream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: Optional[float] = None,
-        local_address: Optional[str] = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+        def connect_unix_socket(
+            self, path: str, timeout: Optional[float] = None, socket_options: Any = None
+        ) -> httpcore.NetworkStream:
+            timeout = _left(timeout, httpcore.ConnectTimeout)
+            return _Stream(self._inner.connect_unix_socket(path, timeout, socket_options))
 
-    def connect_unix_socket(
-        self, path: str, timeout: Optional[float] = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.connect_unix_socket(path, timeout, socket_options))
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
 
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
+    class _AsyncStream(httpcore.AsyncNetworkStream):
+        def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+            self._inner = inner
 
+        async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
+            return await self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
 
-class _AsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
+        async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
+            await self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
 
-    async def read(self, max_bytes: int, timeout: Optional[float] = None) -> bytes:
-        return await self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+        async def aclose(self) -> None:
+            await self._inner.aclose()
 
-    async def write(self, buffer: bytes, timeout: Optional[float] = None) -> None:
-        await self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+        async def start_tls(
+            self, ssl_context: Any, server_hostname: Optional[str] = None, timeout: Optional[float] = None
+        ) -> httpcore.AsyncNetworkStream:
+            timeout = _left(timeout, httpcore.ConnectTimeout)
+            return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
 
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: Optional[str] = None, timeout: Optional[float] = None
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+    class _AsyncBackend(httpcore.AsyncNetworkBackend):
+        def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+            self._inner = inner
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: Optional[float] = None,
+            local_address: Optional[str] = None,
+            socket_options: Any = None,
+        ) -> httpcore.AsyncNetworkStream:
+            timeout = _left(timeout, httpcore.ConnectTimeout)
+            return _AsyncStream(
+                await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            )
 
+        async def connect_unix_socket(
+            self, path: str, timeout: Optional[float] = None, socket_options: Any = None
+        ) -> httpcore.AsyncNetworkStream:
+            timeout = _left(timeout, httpcore.ConnectTimeout)
+            return _AsyncStream(await self._inner.connect_unix_socket(path, timeout, socket_options))
 
-class _AsyncBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
+        async def sleep(self, seconds: float) -> None:
+            await self._inner.sleep(seconds)
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: Optional[float] = None,
-        local_address: Optional[str] = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    async def connect_unix_socket(
-        self, path: str, timeout: Optional[float] = None, socket_options: Any = None
-    ) -> httpcore.AsyncNetworkStream:
-        timeout = _left(timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    return _Backend, _AsyncBackend
 
 
 def bound_transport(transport: Any) -> bool:
@@ -175,13 +180,16 @@ def bound_transport(transport: Any) -> bool:
     Returns False when the transport has no httpcore pool to wrap (then only the checks
     between body chunks apply).
     """
+    import httpcore
+
+    sync_backend, async_backend = _wrappers()
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(pool, httpcore.ConnectionPool) and isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = _Backend(backend)
+        pool._network_backend = sync_backend(backend)
         return True
     if isinstance(pool, httpcore.AsyncConnectionPool) and isinstance(backend, httpcore.AsyncNetworkBackend):
-        pool._network_backend = _AsyncBackend(backend)
+        pool._network_backend = async_backend(backend)
         return True
     return False
 
