@@ -444,3 +444,33 @@ def test_an_unwritable_state_dir_warns_once_and_falls_back_to_a_private_temp_dir
     other = ProcessSlots(blocker / "clore" / "ratelimit-ro.json", clock=lambda: now[0])
     with caplog.at_level(logging.WARNING, logger="clore_ai"):
         assert other.claim(1.0, False, 5.0) > 0
+
+
+@pytest.mark.slow
+def test_clore_with_an_unwritable_cache_dir_prints_one_warning_line(tmp_path: Any) -> None:
+    pytest.importorskip("clore_cli")
+    from clore_ai.sandbox import Sandbox, SandboxServer
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a directory")
+    (tmp_path / "tmp").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLORE_")}
+    env.update(
+        CLORE_API_KEY="sk-readonly-cache-0001",
+        XDG_CACHE_HOME=str(blocker),
+        TMPDIR=str(tmp_path / "tmp"),
+        CLORE_DISABLE_PLUGINS="1",
+    )
+    with SandboxServer(Sandbox(servers=3)) as server:
+        env["CLORE_API_URL"] = server.url
+        done = subprocess.run(
+            [sys.executable, "-m", "clore_cli", "wallets"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "not writable" in lines[0], lines
+    assert list((tmp_path / "tmp").glob("clore-*/ratelimit-*.json"))
