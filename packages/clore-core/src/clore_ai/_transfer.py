@@ -210,6 +210,7 @@ class BoundedBody:
 
     __slots__ = (
         "_chunks",
+        "_encoding",
         "_inflate",
         "_response",
         "_size",
@@ -237,6 +238,7 @@ class BoundedBody:
         self._chunks: List[bytes] = []
         self._size = 0
         self._inflate: Any = None
+        self._encoding = ""
         self._response: Optional[httpx.Response] = None
         self._token: Optional[contextvars.Token[Optional[float]]] = None
 
@@ -255,7 +257,7 @@ class BoundedBody:
         if response.is_stream_consumed:  # in-process transports hand over a read response
             self._add(response.content)
             return False
-        encoding = response.headers.get("content-encoding", "").strip().lower()
+        encoding = self._encoding = response.headers.get("content-encoding", "").strip().lower()
         if encoding in _INFLATE:
             self._inflate = zlib.decompressobj(_INFLATE[encoding])
         self.raw = encoding in _INFLATE or encoding in ("", "identity")
@@ -274,19 +276,14 @@ class BoundedBody:
                 self._add(inflate.decompress(chunk, self.limit - self._size + 1))
                 chunk = inflate.unconsumed_tail
         except zlib.error as error:
-            if self._size == 0 and not self._chunks and inflate is not None and self._is_deflate():
-                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as httpx also accepts
+            if self._encoding == "deflate" and self._size == 0:
+                self._encoding = "deflate (raw)"  # no zlib header: raw deflate, as httpx also accepts
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
                 self.feed(chunk)
                 return
             raise httpx.DecodingError(
                 f"the response body could not be decoded ({error})", request=self.request
             )
-
-    def _is_deflate(self) -> bool:
-        response = self._response
-        return (
-            response is not None and response.headers.get("content-encoding", "").strip().lower() == "deflate"
-        )
 
     def _add(self, data: bytes) -> None:
         if not data:
