@@ -137,12 +137,14 @@ def drip_client(url: str, **options: Any) -> CloreAI:
 def test_a_dripping_server_times_out_within_the_attempt_timeout(part: str) -> None:
     head = DRIP_HEAD if part == "body" else DRIP_HEAD * 50
     answer = dripping(head, DRIP_BODY if part == "body" else b"", every=0.1)
+    before = open_sockets()
     with RawServer(answer) as server, drip_client(server.url, timeout=0.5, max_retries=0) as client:
         started = time.monotonic()
         with pytest.raises(ex.APITimeoutError):
             client.wallets()
         elapsed = time.monotonic() - started
     assert server.requests == 1
+    assert open_sockets() <= before  # the abandoned connection was closed, not pooled
     assert 0.45 <= elapsed <= 0.5 + 0.5  # one attempt: timeout, not timeout per byte (measured 0.501 s)
 
 
