@@ -330,3 +330,20 @@ def test_streamed_answers_are_decoded_under_the_cap(encoding: str, squeeze: Call
     if encoding != "identity":
         with pytest.raises(httpx.DecodingError):
             garbage.feed(b"\xff" * 32)
+
+
+@pytest.mark.parametrize("client_class", [CloreAI, AsyncCloreAI])
+def test_the_deadline_reaches_the_clients_transport_and_environment_proxies(
+    client_class: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai._transfer import _wrappers
+
+    # Proxies from the environment still work: httpx ignores them when it is handed a
+    # transport, so the client builds its transports and the deadline is wrapped around them.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    client = client_class(api_key="sk-proxy-0001")
+    http = client._client()
+    transports = [http._transport, *[t for t in http._mounts.values() if t is not None]]
+    assert len(transports) >= 2
+    wrapped = _wrappers()
+    assert all(isinstance(t._pool._network_backend, wrapped) for t in transports)

@@ -21,7 +21,7 @@ from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
 from ._endpoints import Endpoints, start_flow
 from ._limiter import RateLimiter, limiter_for_key
 from ._secret import mask
-from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_transport, check_max_response_bytes
+from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_client, check_max_response_bytes
 from .credentials import ResolvedKey, resolve_api_key
 
 __all__ = ["AsyncCloreAI", "CloreAI"]
@@ -105,19 +105,17 @@ class _BaseClient(Endpoints):
         """Where the key came from: argument, environment, keyring or config file."""
         return self._resolved.source if self._resolved else None
 
-    def _httpx_options(self, transport_class: Any) -> dict[str, Any]:
+    def _httpx_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
             "timeout": self._core.timeout,
             "follow_redirects": False,  # httpx would forward the `auth` header to any host
         }
         if self._transport is not None:
             options["transport"] = self._transport
-        else:
+        elif self.base_url.startswith("http://"):
             # Plain HTTP is only allowed to loopback (check_base_url) and redirects are not
             # followed, so no TLS can happen: skip loading the CA bundle (~30 ms per process).
-            transport = transport_class(verify=not self.base_url.startswith("http://"))
-            bound_transport(transport)  # each attempt's deadline reaches every socket operation
-            options["transport"] = transport
+            options["verify"] = False
         return options
 
     def __repr__(self) -> str:
@@ -137,7 +135,7 @@ class CloreAI(_BaseClient):
 
     def _client(self) -> httpx.Client:
         if self._http is None:  # built lazily: creating an SSL context costs start-up time
-            self._http = httpx.Client(**self._httpx_options(httpx.HTTPTransport))
+            self._http = bound_client(httpx.Client(**self._httpx_options()))
         return self._http
 
     def _send(self, request: httpx.Request) -> Outcome:
@@ -207,7 +205,7 @@ class AsyncCloreAI(_BaseClient):
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(**self._httpx_options(httpx.AsyncHTTPTransport))
+            self._http = bound_client(httpx.AsyncClient(**self._httpx_options()))
         return self._http
 
     async def _send(self, request: httpx.Request) -> Outcome:

@@ -19,7 +19,7 @@ import functools
 import math
 import time
 import zlib
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, TypeVar
 
 import httpx
 
@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "BodyTooLarge",
     "BoundedBody",
+    "bound_client",
     "bound_transport",
     "check_max_response_bytes",
 ]
@@ -185,6 +186,8 @@ def bound_transport(transport: Any) -> bool:
     sync_backend, async_backend = _wrappers()
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, (sync_backend, async_backend)):
+        return True  # a transport shared by several clients
     if isinstance(pool, httpcore.ConnectionPool) and isinstance(backend, httpcore.NetworkBackend):
         pool._network_backend = sync_backend(backend)
         return True
@@ -192,6 +195,22 @@ def bound_transport(transport: Any) -> bool:
         pool._network_backend = async_backend(backend)
         return True
     return False
+
+
+C = TypeVar("C")
+
+
+def bound_client(client: C) -> C:
+    """Wrap the transports an httpx client built itself (its own and the environment's proxies).
+
+    The client builds them (rather than us passing one) so that proxies from the environment
+    keep working: httpx ignores them when given a transport.
+    """
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
+        if transport is not None:
+            bound_transport(transport)
+    return client
 
 
 _INFLATE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
