@@ -266,3 +266,213 @@ def test_max_queue_wait_is_checked(bad: Any) -> None:
 
     with pytest.raises(InvalidInputError, match="max_queue_wait"):
         CloreAI(api_key="sk-queue-0002", max_queue_wait=bad)
+
+
+# ── rate limits under latency, fair turns across processes (reliability.md §3) ──
+
+DELAYED = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=3, allow_nan=False),  # when the caller starts
+        st.floats(min_value=0, max_value=2, allow_nan=False),  # time in transit to the server
+        st.floats(min_value=0, max_value=2, allow_nan=False),  # time back with the answer
+    ),
+    min_size=2,
+    max_size=12,
+)
+
+
+def arrivals_under_latency(callers: list[tuple[float, float, float]]) -> list[float]:
+    """Concurrent reads through the real core and limiter in virtual time; the server's arrivals."""
+    import heapq
+
+    from clore_ai._core import ClientCore, Send, Sleep, code_only
+    from clore_ai._secret import Secret
+
+    clock = FakeClock(start=0.0)
+    core = ClientCore(
+        key=lambda: Secret("sk-latency-0001"),
+        base_url="https://api.clore.ai/v1",
+        max_retries=0,
+        limiter=RateLimiter(interval=1.0, clock=clock),
+        timeout=httpx.Timeout(30.0),
+    )
+    events: list[tuple[float, int, int, Any]] = []
+    flows: dict[int, Any] = {}
+    arrivals: list[float] = []
+    sequence = 0
+    for index, (start, _, _) in enumerate(callers):
+        heapq.heappush(events, (start, sequence := sequence + 1, index, "start"))
+    while events:
+        at, _, index, value = heapq.heappop(events)
+        clock.now = at
+        try:
+            if value == "start":
+                flows[index] = core.call("wallets", code_only)
+                step = next(flows[index])
+            else:
+                step = flows[index].send(value)
+        except StopIteration:
+            continue
+        if isinstance(step, Sleep):
+            heapq.heappush(events, (at + step.seconds, sequence := sequence + 1, index, None))
+        else:
+            assert isinstance(step, Send)
+            there, back = callers[index][1:]
+            arrivals.append(at + there)
+            answer = httpx.Response(200, json={"code": 0}, request=step.request)
+            heapq.heappush(events, (at + there + back, sequence := sequence + 1, index, answer))
+    assert len(arrivals) == len(callers)
+    return sorted(arrivals)
+
+
+def test_a_delayed_first_request_does_not_crowd_the_next_arrival() -> None:
+    # Sent at 0 and 1.0 apart, but the first spends 1.5 s in transit: 0.5 s apart at the server.
+    arrivals = arrivals_under_latency([(0.0, 1.5, 0.1), (0.0, 0.0, 0.0)])
+    assert arrivals[1] - arrivals[0] >= 1.0
+
+
+@given(callers=DELAYED)
+@settings(max_examples=200, deadline=None)
+def test_arrivals_at_the_server_stay_an_interval_apart_whatever_the_upstream_delay(
+    callers: list[tuple[float, float, float]],
+) -> None:
+    arrivals = arrivals_under_latency(callers)
+    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(arrivals, arrivals[1:]))
+
+
+def test_a_cancelled_send_frees_the_key_at_once(clock: FakeClock) -> None:
+    from clore_ai._core import ClientCore, Send, code_only
+    from clore_ai._secret import Secret
+
+    limiter = RateLimiter(interval=1.0, clock=clock)
+    core = ClientCore(
+        key=lambda: Secret("sk-latency-0002"),
+        base_url="https://api.clore.ai/v1",
+        max_retries=0,
+        limiter=limiter,
+    )
+    flow = core.call("wallets", code_only)
+    assert isinstance(next(flow), Send)
+    flow.close()  # cancelled while waiting for the answer
+    clock.advance(1.0)
+    assert limiter.ready(lease=30.0) == 0.0
+
+
+def slots_of(path: Any, clock: list[float]) -> Any:
+    from clore_ai._limiter import ProcessSlots
+
+    return ProcessSlots(path, clock=lambda: clock[0])
+
+
+def test_turns_across_processes_are_first_come_first_served(tmp_path: Any) -> None:
+    now = [1000.0]
+    path = tmp_path / "ratelimit-fifo.json"
+    looping, waiting = slots_of(path, now), slots_of(path, now)  # two processes, one key
+    assert looping.claim(1.0, False, 5.0, ticket="a1", lease=30) == 0.0
+    assert waiting.claim(1.0, False, 5.0, ticket="b1", lease=30) > 0  # queued behind a1
+    now[0] += 0.3
+    looping.finished()
+    now[0] += 1.1  # the looping process is back first ...
+    assert looping.claim(1.0, False, 5.0, ticket="a2", lease=30) > 0  # ... but b1 came first
+    assert waiting.claim(1.0, False, 5.0, ticket="b1", lease=30) == 0.0
+    waiting.finished()
+    now[0] += 1.0
+    assert looping.claim(1.0, False, 5.0, ticket="a2", lease=30) == 0.0
+
+
+def test_an_unanswered_send_of_another_process_holds_the_key_until_its_answer(tmp_path: Any) -> None:
+    now = [1000.0]
+    path = tmp_path / "ratelimit-busy.json"
+    first, second = slots_of(path, now), slots_of(path, now)
+    assert first.claim(1.0, False, 5.0, ticket="a", lease=30) == 0.0
+    now[0] += 5.0  # still in flight
+    assert second.claim(1.0, False, 5.0, ticket="b", lease=30) > 0
+    first.finished()
+    now[0] += 1.0
+    assert second.claim(1.0, False, 5.0, ticket="b", lease=30) == 0.0
+
+
+def test_tickets_of_dead_or_gone_waiters_expire(tmp_path: Any) -> None:
+    import json
+
+    from clore_ai._limiter import TICKET_TTL
+
+    now = [1000.0]
+    path = tmp_path / "ratelimit-expiry.json"
+    gone, alive = slots_of(path, now), slots_of(path, now)
+    assert gone.claim(1.0, False, 5.0, ticket="g", lease=30) == 0.0
+    assert gone.claim(1.0, False, 5.0, ticket="g2", lease=30) > 0  # queued, then never looks again
+    gone.finished()
+    now[0] += 1.5
+    assert alive.claim(1.0, False, 5.0, ticket="x", lease=30) > 0  # g2 is still first
+    now[0] += TICKET_TTL
+    assert alive.claim(1.0, False, 5.0, ticket="x", lease=30) == 0.0
+    alive.finished()
+    # A process that died: its ticket (and its unanswered send) are dropped at once.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state = json.loads(path.read_text())
+    state.update(queue=[["d", dead.pid, now[0] + 2]], busy=now[0] + 30, busy_pid=dead.pid)
+    path.write_text(json.dumps(state))
+    now[0] += 1.0
+    assert alive.claim(1.0, False, 5.0, ticket="y", lease=30) == 0.0
+
+
+def test_an_unwritable_state_dir_warns_once_and_falls_back_to_a_private_temp_dir(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import stat
+    import tempfile
+
+    from clore_ai._limiter import ProcessSlots
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache dir should be")  # like a read-only home: mkdir fails
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    now = [1000.0]
+    slots = ProcessSlots(blocker / "clore" / "ratelimit-ro.json", clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="clore_ai"):
+        assert slots.claim(1.0, False, 5.0) == 0.0
+        assert slots.claim(1.0, False, 5.0) == pytest.approx(1.0)  # spacing across processes holds
+        slots.finished()
+    warnings = [r for r in caplog.records if r.name == "clore_ai" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "not writable" in warnings[0].getMessage()
+    fallback = slots.path.parent
+    assert fallback.parent == tmp_path / "tmp" and slots.path.exists()
+    assert stat.S_IMODE(fallback.stat().st_mode) == 0o700
+    # Another process of the same key finds the same fallback file.
+    other = ProcessSlots(blocker / "clore" / "ratelimit-ro.json", clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="clore_ai"):
+        assert other.claim(1.0, False, 5.0) > 0
+
+
+@pytest.mark.slow
+def test_clore_with_an_unwritable_cache_dir_prints_one_warning_line(tmp_path: Any) -> None:
+    pytest.importorskip("clore_cli")
+    from clore_ai.sandbox import Sandbox, SandboxServer
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a directory")
+    (tmp_path / "tmp").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLORE_")}
+    env.update(
+        CLORE_API_KEY="sk-readonly-cache-0001",
+        XDG_CACHE_HOME=str(blocker),
+        TMPDIR=str(tmp_path / "tmp"),
+        CLORE_DISABLE_PLUGINS="1",
+    )
+    with SandboxServer(Sandbox(servers=3)) as server:
+        env["CLORE_API_URL"] = server.url
+        done = subprocess.run(
+            [sys.executable, "-m", "clore_cli", "wallets"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "not writable" in lines[0], lines
+    assert list((tmp_path / "tmp").glob("clore-*/ratelimit-*.json"))

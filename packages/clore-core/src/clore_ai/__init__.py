@@ -30,6 +30,7 @@ from .exceptions import (
     OrderPendingError,
     RateLimitError,
     RateLimitQueueTimeout,
+    ResponseTooLargeError,
     UnknownAPIError,
 )
 from .models import (
@@ -85,6 +86,7 @@ __all__ = [
     "RateLimitQueueTimeout",
     "RateLimiter",
     "RenterFees",
+    "ResponseTooLargeError",
     "ServerConfig",
     "ServerPrice",
     "ServerRating",

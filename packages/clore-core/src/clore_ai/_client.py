@@ -20,6 +20,7 @@ from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
 from ._endpoints import Endpoints, start_flow
 from ._limiter import RateLimiter, limiter_for_key
 from ._secret import mask
+from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_client, check_max_response_bytes
 from ._validation import MAX_SECONDS, check_number, shown
 from .credentials import ResolvedKey, resolve_api_key
 from .exceptions import CloreAPIError, InvalidInputError
@@ -65,14 +66,18 @@ class _BaseClient(Endpoints):
         limiter: Optional[RateLimiter] = None,
         reconcile_timeout: float = 30.0,
         max_queue_wait: Optional[float] = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Optional[Callable[[float], Any]] = None,
     ) -> None:
         """See the class docstring; ``sleep`` replaces the driver's sleep (tests).
 
         ``max_queue_wait``: the longest this client waits in the key's rate-limit queue
         before a call raises :class:`RateLimitQueueTimeout` (None: as long as it takes).
+        ``max_response_bytes``: the largest decoded answer read (256 MiB); a larger one raises
+        :class:`ResponseTooLargeError` and is not retried.
         """
         _check_settings(timeout, max_retries, max_queue_wait, reconcile_timeout, profile)
+        max_response_bytes = check_max_response_bytes(max_response_bytes)
         self._sleep: Any = sleep or type(self)._default_sleep
         self._http: Any = None
         failure: CloreAPIError | None = None
@@ -95,6 +100,7 @@ class _BaseClient(Endpoints):
             reconcile_timeout=float(reconcile_timeout),
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
             max_queue_wait=None if max_queue_wait is None else float(max_queue_wait),
+            max_response_bytes=max_response_bytes,
         )
 
     @property
@@ -147,14 +153,25 @@ class CloreAI(_BaseClient):
 
     def _client(self) -> httpx.Client:
         if self._http is None:  # built lazily: creating an SSL context costs start-up time
-            self._http = httpx.Client(**self._httpx_options())
+            self._http = bound_client(httpx.Client(**self._httpx_options()))
         return self._http
 
     def _send(self, request: httpx.Request) -> Outcome:
+        exchange = self._core.exchange(request)
+        exchange.enter()
         try:
-            return self._client().send(request)
+            response = self._client().send(request, stream=True)
+            try:
+                if exchange.start(response):
+                    for chunk in response.iter_raw() if exchange.raw else response.iter_bytes():
+                        exchange.feed(chunk)
+            finally:
+                response.close()
+            return exchange.finish()
         except httpx.HTTPError as error:
             return error
+        finally:
+            exchange.exit()
 
     def _drive(self, flow: Flow[Any]) -> Any:
         try:
@@ -206,14 +223,25 @@ class AsyncCloreAI(_BaseClient):
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(**self._httpx_options())
+            self._http = bound_client(httpx.AsyncClient(**self._httpx_options()))
         return self._http
 
     async def _send(self, request: httpx.Request) -> Outcome:
+        exchange = self._core.exchange(request)
+        exchange.enter()
         try:
-            return await self._client().send(request)
+            response = await self._client().send(request, stream=True)
+            try:
+                if exchange.start(response):
+                    async for chunk in response.aiter_raw() if exchange.raw else response.aiter_bytes():
+                        exchange.feed(chunk)
+            finally:
+                await response.aclose()
+            return exchange.finish()
         except httpx.HTTPError as error:
             return error
+        finally:
+            exchange.exit()
 
     async def _drive(self, flow: Flow[Any]) -> Any:
         try:

@@ -25,9 +25,10 @@ from pydantic_core import from_json
 
 from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
 from ._lazy import UnreadableItem, read_leniently, unread_fields_of
-from ._limiter import RateLimiter
+from ._limiter import RateLimiter, new_ticket
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
+from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, BodyTooLarge, BoundedBody
 from ._version import __version__
 from .exceptions import (
     APICertificateError,
@@ -41,6 +42,7 @@ from .exceptions import (
     OrderOwnerUnknown,
     OrderPendingError,
     RateLimitError,
+    ResponseTooLargeError,
     UnknownAPIError,
     error_for_code,
 )
@@ -52,6 +54,7 @@ log = logging.getLogger("clore_ai")
 
 DEFAULT_BASE_URL = "https://api.clore.ai/v1"
 POLL_INTERVAL = 1.0
+LEASE_SLACK = 1.0  # an attempt ends within its timeout (plus scheduling): then the key is free
 T = TypeVar("T")
 
 
@@ -274,6 +277,12 @@ def _certificate_failure(error: BaseException) -> bool:
 def transport_error(error: httpx.HTTPError) -> CloreAPIError:
     """Our error for an httpx failure. It keeps no reference to the request (auth header)."""
     detail = type(error).__name__
+    if isinstance(error, BodyTooLarge):
+        return ResponseTooLargeError(
+            f"the Clore.ai API's answer was larger than max_response_bytes={error.limit}; reading "
+            "stopped there and the call was not retried",
+            limit=error.limit,
+        )
     if _certificate_failure(error):
         return APICertificateError(
             "the Clore.ai API's TLS certificate could not be verified; not retried. Check the system "
@@ -337,10 +346,12 @@ class ClientCore:
         reconcile_timeout: float = 30.0,
         timeout: httpx.Timeout | None = None,
         max_queue_wait: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         rng: Callable[[], float] = random.random,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = key
+        self.max_response_bytes = max_response_bytes
         self.max_queue_wait = max_queue_wait
         self.timeout = timeout or httpx.Timeout(30.0, connect=10.0)
         self.base_url = check_base_url(base_url)
@@ -385,6 +396,15 @@ class ClientCore:
             **kwargs,
         )
 
+    def exchange(self, request: httpx.Request) -> BoundedBody:
+        """The bounds of one attempt: ``timeout`` for all of it, ``max_response_bytes`` decoded."""
+        return BoundedBody(request, limit=self.max_response_bytes, timeout=self.attempt_timeout)
+
+    @property
+    def attempt_timeout(self) -> float:
+        read = self.timeout.read
+        return 30.0 if read is None else read
+
     # reads (and idempotent writes)
 
     def call(
@@ -405,8 +425,10 @@ class ClientCore:
                 endpoint, method=method, params=params, json_body=json_body, auth=auth
             )
             yield from self._take_slot()
-            outcome = yield Send(request)
-            self.limiter.done()
+            try:
+                outcome = yield Send(request)
+            finally:
+                self.limiter.done()  # also when cancelled mid-send: the key is free again
             _log_exchange(request, outcome)
             try:
                 if isinstance(outcome, httpx.HTTPError) or outcome is None:
@@ -428,13 +450,21 @@ class ClientCore:
             yield Sleep(seconds)
 
     def _take_slot(self, *, order: bool = False) -> Generator[Sleep, Any, None]:
-        """Wait for a reserved slot, then make sure the previous send really was long enough ago."""
+        """Wait for a reserved slot, then for the key's turn: the previous send long enough
+        ago, its answer in (one request in flight per key) and no older waiter in the
+        cross-process queue. The send then holds the key for at most one attempt's time."""
         yield from self._wait(self.limiter.reserve(order=order, max_wait=self.max_queue_wait))
-        while True:
-            extra = self.limiter.ready(order=order)
-            if extra <= 0:
-                return
-            yield Sleep(extra)
+        ticket = new_ticket()
+        lease = self.attempt_timeout + LEASE_SLACK
+        try:
+            while True:
+                extra = self.limiter.ready(order=order, ticket=ticket, lease=lease)
+                if extra <= 0:
+                    return
+                yield Sleep(extra)
+        except BaseException:
+            self.limiter.abandon(ticket)
+            raise
 
     def _retry_delay(self, error: CloreAPIError, attempt: int, retry: bool) -> float | None:
         if isinstance(error, RateLimitError):
@@ -496,8 +526,10 @@ class ClientCore:
             if call.ticket is None:
                 call.ticket = call.journal.begin(call.server_id, call.body, call.sent_at)
             call.may_exist = True
-            outcome = yield Send(request)
-            self.limiter.done()
+            try:
+                outcome = yield Send(request)
+            finally:
+                self.limiter.done()  # also when cancelled mid-send: the key is free again
             _log_exchange(request, outcome)
             if isinstance(outcome, _UNSENT) and not call.maybe_sent:
                 call.may_exist = False  # this attempt never left, and no earlier one may have worked

@@ -14,6 +14,7 @@ from .exceptions import (
     DBError,
     InvalidResponseError,
     RateLimitError,
+    ResponseTooLargeError,
 )
 
 __all__ = ["MAX_RETRY_AFTER", "backoff_delay", "is_retryable_read", "parse_retry_after"]
@@ -30,8 +31,9 @@ def backoff_delay(attempt: int, rng: Callable[[], float] = random.random) -> flo
 
 
 def is_retryable_read(error: CloreAPIError) -> bool:
-    """Reads are retried on transient failures only, never on codes 2/3/4/6 or bad certificates."""
-    if isinstance(error, APICertificateError):
+    """Reads are retried on transient failures only, never on codes 2/3/4/6, bad certificates
+    or oversize answers (the same answer would come again)."""
+    if isinstance(error, (APICertificateError, ResponseTooLargeError)):
         return False
     if isinstance(error, (APIConnectionError, RateLimitError, DBError)):
         return True

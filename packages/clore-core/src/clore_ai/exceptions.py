@@ -22,6 +22,7 @@ __all__ = [
     "InvalidEndpointError",
     "InvalidInputError",
     "InvalidResponseError",
+    "ResponseTooLargeError",
     "MissingAPIKeyError",
     "OrderOutcomeUnknown",
     "OrderOwnerUnknown",
@@ -199,6 +200,17 @@ class InvalidResponseError(CloreAPIError):
     """The API answered with something that is not a valid Clore.ai response (HTML, bad JSON …)."""
 
     default_message = "the Clore.ai API sent a response that could not be understood"
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The decoded answer passed ``max_response_bytes``; reading stopped there. Never retried
+    (the same answer would come again); after create_order the order is looked up instead."""
+
+    default_message = "the Clore.ai API's answer was larger than max_response_bytes"
+
+    def __init__(self, message: str | None = None, *, limit: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.limit = limit
 
 
 class OrderOutcomeUnknown(CloreAPIError):
