@@ -12,6 +12,7 @@ import click
 from .. import hookimpl
 from .._cache import complete_currency, completer, remember
 from .._main import app_of, output_options
+from .._params import MAX_ID, Number, WholeNumber, shown
 from ..formats import Column, Dataset
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -57,15 +58,16 @@ def parse_query(terms: tuple[str, ...]) -> list[tuple[str, str, Callable[[Any, A
         match = _TERM.match(term.strip().lower() if "=" not in term else term.strip())
         if not match or match.group(1).lower() not in QUERY_KEYS:
             raise click.UsageError(
-                f"cannot read query term {term!r}; use KEY<OP>VALUE, KEY in {', '.join(sorted(QUERY_KEYS))}"
+                f"cannot read query term {shown(term)}; use KEY<OP>VALUE, "
+                f"KEY in {', '.join(sorted(QUERY_KEYS))}"
             )
         key, op, raw = match.group(1).lower(), match.group(2), match.group(3)
         field, kind = QUERY_KEYS[key]
         if kind == "number":
             try:
-                value: Any = float(raw)
-            except ValueError:
-                raise click.UsageError(f"{key} needs a number, got {raw!r}") from None
+                value: Any = Number().convert(raw, None, None)
+            except click.BadParameter:
+                raise click.UsageError(f"{key} needs a number, got {shown(raw)}") from None
         else:
             if op not in ("=", "!="):
                 raise click.UsageError(f"{key} compares text: use = or !=")
@@ -88,10 +90,10 @@ def parse_sort(spec: str) -> list[tuple[str, bool]]:
     keys = []
     for part in spec.split(","):
         name = part.strip()
-        sign, name = (name[0], name[1:]) if name[:1] in "+-" else ("", name)
+        sign, name = (name[0], name[1:]) if name[:1] in ("+", "-") else ("", name)
         if name not in SORT_KEYS:
             raise click.UsageError(
-                f"cannot sort by {part!r}; use {', '.join(sorted(SORT_KEYS))} (+key/-key: up/down)"
+                f"cannot sort by {shown(part)}; use {', '.join(sorted(SORT_KEYS))} (+key/-key: up/down)"
             )
         field, best_first_descending = SORT_KEYS[name]
         keys.append((field, {"-": True, "+": False}.get(sign, best_first_descending)))
@@ -134,9 +136,9 @@ def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[i
 @click.command()
 @click.argument("query", nargs=-1)
 @click.option("--gpu", help="GPU model substring, e.g. 4090.", shell_complete=completer("gpus"))
-@click.option("--min-gpu", type=click.IntRange(min=1), help="Minimum number of GPUs.")
-@click.option("--min-ram", type=click.FloatRange(min=0), help="Minimum RAM in GB.")
-@click.option("--max-price", type=click.FloatRange(min=0), help="Maximum on-demand price in USD per hour.")
+@click.option("--min-gpu", type=WholeNumber(min=1, max=1024), help="Minimum number of GPUs.")
+@click.option("--min-ram", type=Number(0), help="Minimum RAM in GB.")
+@click.option("--max-price", type=Number(0), help="Maximum on-demand price in USD per hour.")
 @click.option(
     "--sort",
     "sort_spec",
@@ -146,7 +148,11 @@ def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[i
     "(best first; +key ascending, -key descending).",
 )
 @click.option(
-    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many servers to show."
+    "--limit",
+    type=WholeNumber(min=1, max=MAX_ID),
+    default=20,
+    show_default=True,
+    help="How many servers to show.",
 )
 @click.option(
     "--currency",
@@ -223,7 +229,7 @@ def search(
 
 
 @click.command()
-@click.argument("server_id", type=click.IntRange(min=1), shell_complete=completer("servers"))
+@click.argument("server_id", type=WholeNumber(min=1, max=MAX_ID), shell_complete=completer("servers"))
 @output_options
 @click.pass_context
 def spot(ctx: click.Context, server_id: int) -> None:
