@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -160,6 +161,34 @@ def test_host_side_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--sandbox", "server-settings", "MyGPU", "--mrl", "96")[0] == 0
     code, out, _ = run(capsys, "--sandbox", "server-config", "MyGPU", "-o", "json")
     assert json.loads(out)[0]["max_rental_hours"] == 96
+
+
+@pytest.mark.parametrize("output", ["table", "json", "csv"])
+def test_search_builds_rows_only_for_the_servers_shown(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, output: str
+) -> None:
+    """Issue 12 item 7: a big marketplace must not cost a row (and table cells) per server."""
+    from clore_cli.commands import market
+    from clore_cli.formats import Dataset
+
+    monkeypatch.setenv("CLORE_SANDBOX_SERVERS", "3000")
+    rows_built: list[int] = []
+    cells: list[int] = []
+    real_row, real_cell = market.server_row, Dataset.cell
+    monkeypatch.setattr(market, "server_row", lambda s, c: rows_built.append(s.id) or real_row(s, c))
+    monkeypatch.setattr(Dataset, "cell", lambda self, r, col: cells.append(1) or real_cell(self, r, col))
+    args = ["--sandbox", "search", "--all", "gpus>=1", "--sort", "-gpus,price", "--limit", "20", "-o", output]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert len(rows_built) == 20
+    if output == "table":
+        assert re.search(r"Showing 20 of 3\d\d\d servers", out), out[-200:]
+        assert len(cells) <= 20 * 10  # 20 rows x 10 columns
+    if output == "json":
+        shown = json.loads(out)
+        assert [r["id"] for r in shown] == rows_built
+        keys = [(-r["gpus"], r["usd_per_hour"]) for r in shown if r["usd_per_hour"]]
+        assert keys == sorted(keys)
 
 
 def test_control_characters_from_the_api_are_neutralised() -> None:
@@ -458,6 +487,20 @@ def test_debug_logs_requests_but_never_the_key(monkeypatch: pytest.MonkeyPatch) 
     assert "GET " in result.stderr and "/wallets -> HTTP 200" in result.stderr
     assert failing.returncode == 1
     assert key not in result.stdout + result.stderr + failing.stdout + failing.stderr
+
+
+@pytest.mark.slow
+def test_global_timeout_bounds_every_request() -> None:
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+
+    sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
+    sandbox.faults.inject("wallets", "latency", latency=2.5)  # the first answer comes late
+    with SandboxServer(sandbox) as server:
+        env = {**os.environ, "CLORE_API_URL": server.url, "CLORE_API_KEY": "sk-timeout-test-1"}
+        result = clore_process("--timeout", "0.3", "wallets", "-o", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    # The first request gave up after 0.3 s and the read was retried (30 s would have waited).
+    assert [r.endpoint for r in sandbox.requests].count("wallets") == 2
 
 
 def test_completion_offers_cached_ids_without_the_network(capsys: pytest.CaptureFixture[str]) -> None:

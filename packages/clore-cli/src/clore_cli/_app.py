@@ -105,7 +105,13 @@ class App:
             # The persisted CLI sandbox does not enforce rate limits (each `clore` process
             # would otherwise wait on the previous one); the client need not space requests.
             deploy_seconds = float(os.environ.get("CLORE_SANDBOX_DEPLOY_SECONDS", "5"))
-            sandbox = Sandbox(store=FileStore(), rate_limits=RateLimits.off(), deploy_seconds=deploy_seconds)
+            servers = int(os.environ.get("CLORE_SANDBOX_SERVERS", "300"))  # the marketplace's size
+            sandbox = Sandbox(
+                servers=servers,
+                store=FileStore(),
+                rate_limits=RateLimits.off(),
+                deploy_seconds=deploy_seconds,
+            )
             unlimited = RateLimiter(interval=0, order_interval=0)
             return CloreAI(
                 api_key=key or SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited, **options

@@ -76,8 +76,8 @@ def parse_query(terms: tuple[str, ...]) -> list[tuple[str, str, Callable[[Any, A
     return parsed
 
 
-def _matches(row: dict[str, Any], field: str, kind: str, op: Callable[[Any, Any], bool], value: Any) -> bool:
-    actual = row.get(field)
+def _matches(server: Any, field: str, kind: str, op: Callable[[Any, Any], bool], value: Any) -> bool:
+    actual = FIELDS[field](server)
     if actual is None:
         return False
     if kind == "text":
@@ -100,22 +100,42 @@ def parse_sort(spec: str) -> list[tuple[str, bool]]:
     return keys
 
 
+def _cuda(server: Any) -> float | None:
+    version = server.cuda_version
+    return float(version) if version and version.replace(".", "", 1).isdigit() else None
+
+
+# The fields search filters and sorts on, read straight from the server: the rows (and the
+# table) are built only for the servers shown, never for a 50,000-server marketplace.
+FIELDS: dict[str, Callable[[Any], Any]] = {
+    "id": lambda s: s.id,
+    "gpu": lambda s: s.gpu_model,
+    "gpus": lambda s: s.gpu_count,
+    "ram_gb": lambda s: round(s.ram_gb, 1) if s.ram_gb is not None else None,
+    "usd_per_hour": lambda s: s.price_usd,
+    "usd_per_day": lambda s: s.price_usd_per_day,
+    "spot_usd_per_hour": lambda s: s.spot_price_usd,
+    "country": lambda s: s.location,
+    "reliability": lambda s: s.reliability,
+    "rating": lambda s: s.rating.avg if s.rating else None,
+    "cuda": _cuda,
+}
+
+
 def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     row = {
         "id": server.id,
         "gpu": server.gpu_model,
         "gpus": server.gpu_count,
-        "ram_gb": round(server.ram_gb, 1) if server.ram_gb is not None else None,
+        "ram_gb": FIELDS["ram_gb"](server),
         "cpu": (server.specs.cpu or "")[:30] if server.specs else None,
         "usd_per_hour": server.price_usd,
         "usd_per_day": server.price_usd_per_day,
         "spot_usd_per_hour": server.spot_price_usd,
         "country": server.location,
         "reliability": server.reliability,
-        "rating": server.rating.avg if server.rating else None,
-        "cuda": float(server.cuda_version)
-        if server.cuda_version and server.cuda_version.replace(".", "", 1).isdigit()
-        else None,
+        "rating": FIELDS["rating"](server),
+        "cuda": _cuda(server),
         "max_rental_hours": server.mrl,
         "rented": bool(server.rented),
         "currencies": ",".join(server.allowed_coins or []),
@@ -125,8 +145,8 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     return row
 
 
-def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[int, float]:
-    value = row.get(field)
+def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, float]:
+    value = FIELDS[field](server)
     if value is None or (field.startswith("usd") and not value):
         return (1, 0.0)  # missing prices last, whatever the direction
     number = float(value)
@@ -196,12 +216,12 @@ def search(
         max_price_usd=max_price,
         available_only=not include_rented,
     )
-    rows = [server_row(s, coin) for s in servers]
-    rows = [r for r in rows if all(_matches(r, *t) for t in terms)]
+    # Filter and sort the servers themselves; rows only for the `limit` shown.
+    matching = [s for s in servers if all(_matches(s, *t) for t in terms)]
     for field, descending in reversed(order):  # stable sorts, last key first
-        rows.sort(key=functools.partial(_sort_value, field=field, descending=descending))
-    total = len(rows)
-    rows = rows[:limit]
+        matching.sort(key=functools.partial(_sort_value, field=field, descending=descending))
+    total = len(matching)
+    rows = [server_row(s, coin) for s in matching[:limit]]
     remember("servers", [(str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h") for r in rows])
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     columns = [
