@@ -53,8 +53,9 @@ class WholeNumber(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
     name = "integer"
 
-    def __init__(self, min: int | None = None, max: int | None = None) -> None:
-        self.min, self.max = min, max
+    def __init__(self, min: int = 1, max: int | None = None) -> None:
+        self.min: int = min
+        self.max: int | None = max
 
     def convert(self, value: Any, param: Any, ctx: click.Context | None) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -64,13 +65,13 @@ class WholeNumber(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             if not _INT.fullmatch(text):
                 self.fail(f"{shown(value)} is not a whole number", param, ctx)
             number = int(text)
-        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
+        if number < self.min or (self.max is not None and number > self.max):
             self.fail(f"{shown(value)} is not in the range {self._range()}", param, ctx)
         return number
 
     def _range(self) -> str:
-        if self.max is None or self.max >= MAX_ID:
-            return f"{self.min} or more" if self.min is not None else "of integers"
+        if self.max is None:
+            return f"{self.min} or more"
         return f"{self.min}..{self.max}"
 
 

@@ -169,7 +169,7 @@ def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, floa
 )
 @click.option(
     "--limit",
-    type=WholeNumber(min=1, max=MAX_ID),
+    type=WholeNumber(min=1),
     default=20,
     show_default=True,
     help="How many servers to show.",
