@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,8 +27,10 @@ class App:
         sandbox: bool = False,
         debug: bool = False,
         color: bool | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.host = host
+        self.timeout = timeout  # --timeout: seconds per request (None: the SDK's default)
         self.profile = profile or os.environ.get("CLORE_PROFILE") or "default"
         self.sandbox = sandbox
         self.debug = debug
@@ -81,10 +83,17 @@ class App:
         """A new client using ``key`` (to check a key before storing it), in this app's mode."""
         return self._build_client(key)
 
-    def _build_client(self, key: str | None = None) -> CloreAI:
+    def quick_client(self, seconds: float) -> CloreAI:
+        """A separate client for one quick look-up: no retries, no queueing, ``seconds`` per request."""
+        return self._build_client(timeout=seconds, max_retries=0, max_queue_wait=seconds)
+
+    def _build_client(self, key: str | None = None, **options: Any) -> CloreAI:
         import logging
 
-        from clore_ai import CloreAI
+        from ._client import TrackingCloreAI as CloreAI
+
+        if self.timeout is not None:
+            options.setdefault("timeout", self.timeout)
 
         if self.debug:
             logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s")
@@ -96,10 +105,18 @@ class App:
             # The persisted CLI sandbox does not enforce rate limits (each `clore` process
             # would otherwise wait on the previous one); the client need not space requests.
             deploy_seconds = float(os.environ.get("CLORE_SANDBOX_DEPLOY_SECONDS", "5"))
-            sandbox = Sandbox(store=FileStore(), rate_limits=RateLimits.off(), deploy_seconds=deploy_seconds)
+            servers = int(os.environ.get("CLORE_SANDBOX_SERVERS", "300"))  # the marketplace's size
+            sandbox = Sandbox(
+                servers=servers,
+                store=FileStore(),
+                rate_limits=RateLimits.off(),
+                deploy_seconds=deploy_seconds,
+            )
             unlimited = RateLimiter(interval=0, order_interval=0)
-            return CloreAI(api_key=key or SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited)
-        return CloreAI(api_key=key) if key else CloreAI(profile=self.profile)
+            return CloreAI(
+                api_key=key or SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited, **options
+            )
+        return CloreAI(api_key=key, **options) if key else CloreAI(profile=self.profile, **options)
 
     def close(self) -> None:
         if self._client is not None:

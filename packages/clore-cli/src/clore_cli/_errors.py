@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     AUTH = 4  # no key, the key was rejected, or it cannot be stored/read safely
     RATE_LIMITED = 5  # still rate limited after retries
     CONNECTION = 6  # could not reach the API, timed out, or unreadable answers
+    ORDER_INTERRUPTED = 7  # Ctrl-C after create_order was sent: an order exists or may exist, billing
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -20,7 +20,9 @@ class FormatType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         holder = ctx.find_object(_AppHolder) if ctx else None
         names = sorted(holder.app.formats if holder and holder.app else _host().output_formats())
         if value not in names:
-            self.fail(f"{value!r} is not an output format; choose from {', '.join(names)}", param, ctx)
+            from ._params import shown
+
+            self.fail(f"{shown(value)} is not an output format; choose from {', '.join(names)}", param, ctx)
         return str(value)
 
     def shell_complete(self, ctx: click.Context, param: Any, incomplete: str) -> list[Any]:
@@ -29,6 +31,12 @@ class FormatType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         holder = ctx.find_object(_AppHolder)
         formats = holder.app.formats if holder and holder.app else _host().output_formats()
         return [CompletionItem(n) for n in sorted(formats) if n.startswith(incomplete)]
+
+
+def _seconds() -> Any:
+    from ._params import Seconds
+
+    return Seconds()
 
 
 class _AppHolder:
@@ -81,8 +89,16 @@ class CloreGroup(click.Group):
     "--debug", is_flag=True, help="Log requests and responses (secrets redacted) and show tracebacks."
 )
 @click.option("--no-color", is_flag=True, help="Plain output (also when NO_COLOR is set).")
+@click.option(
+    "--timeout",
+    type=_seconds(),
+    metavar="SECONDS",
+    help="Give up on any one request after this many seconds (default 30).",
+)
 @click.pass_context
-def cli(ctx: click.Context, profile: str | None, sandbox: bool, debug: bool, no_color: bool) -> None:
+def cli(
+    ctx: click.Context, profile: str | None, sandbox: bool, debug: bool, no_color: bool, timeout: float | None
+) -> None:
     """Clore.ai GPU marketplace CLI.
 
     Prices are shown per hour and per day in USD; the API itself quotes per day.
@@ -93,7 +109,14 @@ def cli(ctx: click.Context, profile: str | None, sandbox: bool, debug: bool, no_
         return
     from ._app import App
 
-    app = App(_host(), profile=profile, sandbox=sandbox, debug=debug, color=False if no_color else None)
+    app = App(
+        _host(),
+        profile=profile,
+        sandbox=sandbox,
+        debug=debug,
+        color=False if no_color else None,
+        timeout=timeout,
+    )
     holder.app = app
     ctx.obj = holder
     ctx.call_on_close(app.close)
@@ -143,7 +166,7 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.UsageError as error:
-        message = error.format_message()
+        message = _shorten_values(error.format_message())
         hint = (
             f" (see: clore {error.ctx.command_path.split(' ', 1)[1]} --help)"
             if error.ctx and " " in error.ctx.command_path
@@ -178,6 +201,13 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
         )
         return ExitCode.API_ERROR
     return ExitCode.OK
+
+
+def _shorten_values(message: str) -> str:
+    """Long values echoed by click or the SDK (a 5,000-digit port) shown as their first ~80 characters."""
+    import re
+
+    return re.sub(r"[^\s']{81,}", lambda m: m.group()[:79] + "…", message)
 
 
 def _wants_json(args: list[str]) -> bool:

@@ -8,6 +8,7 @@ import click
 
 from .. import hookimpl
 from .._main import app_of, output_options
+from .._params import Number, WholeNumber
 from ..formats import Column, Dataset
 
 
@@ -68,9 +69,9 @@ def server_config(ctx: click.Context, name: str) -> None:
 @click.option(
     "--available/--unavailable", "availability", default=None, help="Offer the server for rent or not."
 )
-@click.option("--mrl", type=click.IntRange(min=1), help="Maximum rental length in hours.")
-@click.option("--on-demand", type=click.FloatRange(min=0), help="On-demand price per day (bitcoin).")
-@click.option("--spot", type=click.FloatRange(min=0), help="Minimum spot price per day (bitcoin).")
+@click.option("--mrl", type=WholeNumber(min=1, max=100_000), help="Maximum rental length in hours.")
+@click.option("--on-demand", type=Number(0), help="On-demand price per day (bitcoin).")
+@click.option("--spot", type=Number(0), help="Minimum spot price per day (bitcoin).")
 @click.pass_context
 def server_settings(
     ctx: click.Context,

@@ -12,6 +12,7 @@ import click
 from .. import hookimpl
 from .._cache import complete_currency, completer, remember
 from .._main import app_of, output_options
+from .._params import MAX_ID, Number, WholeNumber, shown
 from ..formats import Column, Dataset
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -57,15 +58,16 @@ def parse_query(terms: tuple[str, ...]) -> list[tuple[str, str, Callable[[Any, A
         match = _TERM.match(term.strip().lower() if "=" not in term else term.strip())
         if not match or match.group(1).lower() not in QUERY_KEYS:
             raise click.UsageError(
-                f"cannot read query term {term!r}; use KEY<OP>VALUE, KEY in {', '.join(sorted(QUERY_KEYS))}"
+                f"cannot read query term {shown(term)}; use KEY<OP>VALUE, "
+                f"KEY in {', '.join(sorted(QUERY_KEYS))}"
             )
         key, op, raw = match.group(1).lower(), match.group(2), match.group(3)
         field, kind = QUERY_KEYS[key]
         if kind == "number":
             try:
-                value: Any = float(raw)
-            except ValueError:
-                raise click.UsageError(f"{key} needs a number, got {raw!r}") from None
+                value: Any = Number().convert(raw, None, None)
+            except click.BadParameter:
+                raise click.UsageError(f"{key} needs a number, got {shown(raw)}") from None
         else:
             if op not in ("=", "!="):
                 raise click.UsageError(f"{key} compares text: use = or !=")
@@ -74,8 +76,8 @@ def parse_query(terms: tuple[str, ...]) -> list[tuple[str, str, Callable[[Any, A
     return parsed
 
 
-def _matches(row: dict[str, Any], field: str, kind: str, op: Callable[[Any, Any], bool], value: Any) -> bool:
-    actual = row.get(field)
+def _matches(server: Any, field: str, kind: str, op: Callable[[Any, Any], bool], value: Any) -> bool:
+    actual = FIELDS[field](server)
     if actual is None:
         return False
     if kind == "text":
@@ -88,14 +90,36 @@ def parse_sort(spec: str) -> list[tuple[str, bool]]:
     keys = []
     for part in spec.split(","):
         name = part.strip()
-        sign, name = (name[0], name[1:]) if name[:1] in "+-" else ("", name)
+        sign, name = (name[0], name[1:]) if name[:1] in ("+", "-") else ("", name)
         if name not in SORT_KEYS:
             raise click.UsageError(
-                f"cannot sort by {part!r}; use {', '.join(sorted(SORT_KEYS))} (+key/-key: up/down)"
+                f"cannot sort by {shown(part)}; use {', '.join(sorted(SORT_KEYS))} (+key/-key: up/down)"
             )
         field, best_first_descending = SORT_KEYS[name]
         keys.append((field, {"-": True, "+": False}.get(sign, best_first_descending)))
     return keys
+
+
+def _cuda(server: Any) -> float | None:
+    version = server.cuda_version
+    return float(version) if version and version.replace(".", "", 1).isdigit() else None
+
+
+# The fields search filters and sorts on, read straight from the server: the rows (and the
+# table) are built only for the servers shown, never for a 50,000-server marketplace.
+FIELDS: dict[str, Callable[[Any], Any]] = {
+    "id": lambda s: s.id,
+    "gpu": lambda s: s.gpu_model,
+    "gpus": lambda s: s.gpu_count,
+    "ram_gb": lambda s: round(s.ram_gb, 1) if s.ram_gb is not None else None,
+    "usd_per_hour": lambda s: s.price_usd,
+    "usd_per_day": lambda s: s.price_usd_per_day,
+    "spot_usd_per_hour": lambda s: s.spot_price_usd,
+    "country": lambda s: s.location,
+    "reliability": lambda s: s.reliability,
+    "rating": lambda s: s.rating.avg if s.rating else None,
+    "cuda": _cuda,
+}
 
 
 def server_row(server: Any, currency: str | None) -> dict[str, Any]:
@@ -103,17 +127,15 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
         "id": server.id,
         "gpu": server.gpu_model,
         "gpus": server.gpu_count,
-        "ram_gb": round(server.ram_gb, 1) if server.ram_gb is not None else None,
+        "ram_gb": FIELDS["ram_gb"](server),
         "cpu": (server.specs.cpu or "")[:30] if server.specs else None,
         "usd_per_hour": server.price_usd,
         "usd_per_day": server.price_usd_per_day,
         "spot_usd_per_hour": server.spot_price_usd,
         "country": server.location,
         "reliability": server.reliability,
-        "rating": server.rating.avg if server.rating else None,
-        "cuda": float(server.cuda_version)
-        if server.cuda_version and server.cuda_version.replace(".", "", 1).isdigit()
-        else None,
+        "rating": FIELDS["rating"](server),
+        "cuda": _cuda(server),
         "max_rental_hours": server.mrl,
         "rented": bool(server.rented),
         "currencies": ",".join(server.allowed_coins or []),
@@ -123,8 +145,8 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     return row
 
 
-def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[int, float]:
-    value = row.get(field)
+def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, float]:
+    value = FIELDS[field](server)
     if value is None or (field.startswith("usd") and not value):
         return (1, 0.0)  # missing prices last, whatever the direction
     number = float(value)
@@ -134,9 +156,9 @@ def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[i
 @click.command()
 @click.argument("query", nargs=-1)
 @click.option("--gpu", help="GPU model substring, e.g. 4090.", shell_complete=completer("gpus"))
-@click.option("--min-gpu", type=click.IntRange(min=1), help="Minimum number of GPUs.")
-@click.option("--min-ram", type=click.FloatRange(min=0), help="Minimum RAM in GB.")
-@click.option("--max-price", type=click.FloatRange(min=0), help="Maximum on-demand price in USD per hour.")
+@click.option("--min-gpu", type=WholeNumber(min=1, max=1024), help="Minimum number of GPUs.")
+@click.option("--min-ram", type=Number(0), help="Minimum RAM in GB.")
+@click.option("--max-price", type=Number(0), help="Maximum on-demand price in USD per hour.")
 @click.option(
     "--sort",
     "sort_spec",
@@ -146,7 +168,11 @@ def _sort_value(row: dict[str, Any], *, field: str, descending: bool) -> tuple[i
     "(best first; +key ascending, -key descending).",
 )
 @click.option(
-    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many servers to show."
+    "--limit",
+    type=WholeNumber(min=1),
+    default=20,
+    show_default=True,
+    help="How many servers to show.",
 )
 @click.option(
     "--currency",
@@ -190,12 +216,12 @@ def search(
         max_price_usd=max_price,
         available_only=not include_rented,
     )
-    rows = [server_row(s, coin) for s in servers]
-    rows = [r for r in rows if all(_matches(r, *t) for t in terms)]
+    # Filter and sort the servers themselves; rows only for the `limit` shown.
+    matching = [s for s in servers if all(_matches(s, *t) for t in terms)]
     for field, descending in reversed(order):  # stable sorts, last key first
-        rows.sort(key=functools.partial(_sort_value, field=field, descending=descending))
-    total = len(rows)
-    rows = rows[:limit]
+        matching.sort(key=functools.partial(_sort_value, field=field, descending=descending))
+    total = len(matching)
+    rows = [server_row(s, coin) for s in matching[:limit]]
     remember("servers", [(str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h") for r in rows])
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     columns = [
@@ -223,7 +249,7 @@ def search(
 
 
 @click.command()
-@click.argument("server_id", type=click.IntRange(min=1), shell_complete=completer("servers"))
+@click.argument("server_id", type=WholeNumber(min=1, max=MAX_ID), shell_complete=completer("servers"))
 @output_options
 @click.pass_context
 def spot(ctx: click.Context, server_id: int) -> None:

@@ -6,14 +6,29 @@ import json
 import os
 import shutil
 import sys
+import time
 from typing import Any
 
 import click
 
 from .. import hookimpl
 from .._cache import complete_currency, completer, recall, remember
+from .._errors import ExitCode
 from .._main import app_of, output_options
+from .._params import (
+    MAX_ID,
+    ImageName,
+    Number,
+    Seconds,
+    WholeNumber,
+    check_ssh_key,
+    parse_port,
+    read_key_file,
+    shown,
+)
 from ..formats import Column, Dataset, sanitize
+
+ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 
 ORDER_COLUMNS = [
     Column("id", "ID", "right"),
@@ -68,7 +83,7 @@ def _find_order(app: Any, order_id: int) -> Any:
 
 
 @click.command("order")
-@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
+@click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
 @output_options
 @click.pass_context
 def order_detail(ctx: click.Context, order_id: int) -> None:
@@ -125,10 +140,8 @@ def connection_help(found: Any) -> str:
 def _parse_ports(values: tuple[str, ...]) -> dict[str, str] | None:
     ports: dict[str, str] = {}
     for value in values:
-        port, sep, proto = value.partition(":")
-        if not sep or not port.strip().isdigit() or proto.strip().lower() not in ("tcp", "http"):
-            raise click.BadParameter(f"{value!r} must look like 22:tcp or 8888:http", param_hint="--port")
-        ports[port.strip()] = proto.strip().lower()
+        port, proto = parse_port(value)
+        ports[port] = proto
     return ports or None
 
 
@@ -137,7 +150,7 @@ def _parse_env(values: tuple[str, ...]) -> dict[str, str] | None:
     for value in values:
         key, sep, val = value.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{value!r} must look like KEY=VALUE", param_hint="--env")
+            raise click.BadParameter(f"{shown(value)} must look like KEY=VALUE", param_hint="--env")
         env[key] = val
     return env or None
 
@@ -187,10 +200,11 @@ def _show_quote(quote: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.argument("server_id", type=click.IntRange(min=1), shell_complete=completer("servers"))
+@click.argument("server_id", type=WholeNumber(min=1, max=MAX_ID), shell_complete=completer("servers"))
 @click.option(
     "--image",
     required=True,
+    type=ImageName(),
     help="Docker image, e.g. cloreai/ubuntu22.04-cuda12.",
     shell_complete=completer("images"),
 )
@@ -210,18 +224,16 @@ def _show_quote(quote: dict[str, Any]) -> None:
 @click.option("--ssh-key", help="SSH public key (or @FILE to read it).")
 @click.option("--port", "ports", multiple=True, help="PORT:tcp or PORT:http; repeatable.")
 @click.option("--env", "envs", multiple=True, help="KEY=VALUE; repeatable.")
-@click.option("--spot-price", type=float, help="Spot bid per day in the order currency.")
+@click.option("--spot-price", type=Number(0, min_open=True), help="Spot bid per day in the order currency.")
 @click.option(
     "--jupyter-token", help="Jupyter token (at most 32 characters); '-' reads it like --ssh-password."
 )
 @click.option("--command", "command_", help="Shell command run when the container starts.")
-@click.option("--required-price", type=float, help="Refuse if the on-demand price per day changed.")
+@click.option("--required-price", type=Number(0), help="Refuse if the on-demand price per day changed.")
 @click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
 @click.option("--wait", is_flag=True, help="Wait until the container runs, then print how to connect.")
-@click.option(
-    "--timeout", type=click.FloatRange(min=1), default=600, show_default=True, help="Seconds --wait waits."
-)
+@click.option("--timeout", type=Seconds(min=1), default=600, show_default=True, help="Seconds --wait waits.")
 @click.option("--dry-run", is_flag=True, help="Print the quote and the request body; send nothing.")
 @output_options
 @click.pass_context
@@ -249,13 +261,9 @@ def deploy(
     from clore_ai import InvalidInputError, build_create_order_body, redacted_order_body
 
     if ssh_key and ssh_key.startswith("@"):
-        try:
-            with open(os.path.expanduser(ssh_key[1:]), encoding="utf-8") as handle:
-                ssh_key = handle.read().strip()
-        except OSError as error:
-            raise click.BadParameter(
-                f"cannot read {ssh_key[1:]}: {error.strerror}", param_hint="--ssh-key"
-            ) from None
+        ssh_key = read_key_file(ssh_key[1:])
+    elif ssh_key is not None:
+        check_ssh_key(ssh_key)
     if ssh_password == "-":
         ssh_password = read_secret("SSH password")
     if jupyter_token == "-":
@@ -297,13 +305,83 @@ def deploy(
     if not yes and not click.confirm("Create this order?", default=False, err=True):
         app.note("cancelled: nothing was sent")
         ctx.exit(1)
-    created = app.client().create_order(**arguments)
-    app.note(f"order {created.id} created" + (" (found after a lost answer)" if created.reconciled else ""))
-    remember("images", [(image, "image"), *[item for item in recall("images") if item[0] != image]])
-    if wait:
-        created = wait_until_running(app, created.id, timeout)
-        app.note(connection_help(created))
+    client = app.client()
+    started = time.time()
+    try:
+        created = client.create_order(**arguments)
+    except KeyboardInterrupt:
+        if not getattr(client, "create_order_sent", True):
+            raise  # nothing went out: a plain interrupt (exit 130)
+        raise _interrupted_after_send(app, body, started) from None
+    try:
+        app.note(
+            f"order {created.id} created" + (" (found after a lost answer)" if created.reconciled else "")
+        )
+        remember("images", [(image, "image"), *[item for item in recall("images") if item[0] != image]])
+        if wait:
+            created = wait_until_running(app, created.id, timeout)
+            app.note(connection_help(created))
+    except KeyboardInterrupt:
+        raise OrderInterrupted(
+            f"interrupted while waiting for order {created.id} to start; the order exists and is billing: "
+            f"check it with `clore order {created.id}`, stop it with `clore cancel {created.id}`"
+        ) from None
     app.emit(Dataset("New order", ORDER_COLUMNS, [order_row(created)]))
+
+
+class OrderInterrupted(click.ClickException):
+    """Ctrl-C after create_order went out: an order exists or may exist, and bills (exit 7)."""
+
+    exit_code = ExitCode.ORDER_INTERRUPTED
+
+
+LOOKUP_SECONDS = 2.0
+
+
+def _interrupted_after_send(app: Any, body: dict[str, Any], started: float) -> OrderInterrupted:
+    """Ctrl-C once create_order may have reached the API: one look-up of at most LOOKUP_SECONDS
+    (a second Ctrl-C skips it) to name the order, else how to check."""
+    import threading
+
+    server_id, spot = int(body["renting_server"]), body["type"] == "spot"
+    click.echo(
+        f"interrupted after create_order was sent: looking for the order on server {server_id} "
+        f"(at most {LOOKUP_SECONDS:g} s; Ctrl-C again to skip)…",
+        err=True,
+    )
+    found: list[Any] = []
+
+    def look() -> None:
+        try:
+            with app.quick_client(LOOKUP_SECONDS) as quick:
+                candidates = [
+                    o
+                    for o in quick.my_orders()
+                    if o.server_id == server_id
+                    and bool(o.spot) == spot
+                    and not o.expired
+                    and (o.ct is None or o.ct >= started - 600)  # the API's clock may be off a little
+                ]
+            found.extend(sorted(candidates, key=lambda o: (o.ct or 0, o.id))[-1:])
+        except Exception:  # noqa: BLE001 - an unanswered look-up leaves the outcome unknown
+            pass
+
+    worker = threading.Thread(target=look, name="clore-order-lookup", daemon=True)
+    worker.start()
+    try:
+        worker.join(LOOKUP_SECONDS + 0.5)
+    except KeyboardInterrupt:
+        pass
+    if found:
+        order_id = found[0].id
+        return OrderInterrupted(
+            f"interrupted after create_order was sent: order {order_id} on server {server_id} exists and "
+            f"is billing; check it with `clore order {order_id}`, stop it with `clore cancel {order_id}`"
+        )
+    return OrderInterrupted(
+        f"interrupted after create_order was sent: an order on server {server_id} may exist and be "
+        "billing; check with `clore orders` and stop it with `clore cancel ORDER_ID`"
+    )
 
 
 def read_secret(label: str) -> str:
@@ -314,7 +392,7 @@ def read_secret(label: str) -> str:
 
 
 @click.command()
-@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
+@click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
 @click.option("--issue", help="Report a problem with the server (at most 2048 characters).")
 @click.pass_context
 def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
@@ -332,8 +410,8 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
 
 
 @click.command("spot-price")
-@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
-@click.argument("price", type=click.FloatRange(min=0, min_open=True))
+@click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
+@click.argument("price", type=Number(0, min_open=True))
 @click.pass_context
 def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
     """Set the bid (per day, in the order currency) of your spot order."""
@@ -342,12 +420,12 @@ def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("order_id", type=click.IntRange(min=1), shell_complete=completer("orders"))
+@click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
 @click.option("--user", default="root", show_default=True, help="Login name.")
 @click.option("--print", "print_only", is_flag=True, help="Print the ssh command instead of running it.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0),
+    type=Number(0),
     default=600,
     show_default=True,
     help="Seconds to wait for the container.",
