@@ -572,6 +572,25 @@ def test_use_refuses_an_unknown_profile_and_names_the_known_ones(
     assert app.profile == "default" and not state.wake.is_set()
     assert run_line("use work", holder, state) == 0
     assert app.profile == "work" and state.wake.is_set() and state.balance == "…"  # refreshed, not stale
+    capsys.readouterr()
+    assert run_line("--profile wrok wallets", holder) == 2  # on a line too
+    assert "unknown profile 'wrok'" in capsys.readouterr().err
+
+
+def test_shell_with_a_mistyped_profile_says_so_at_once() -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--profile", "wrok", "shell"],
+        input="wallets\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "error: unknown profile 'wrok' (known: default); create it with: clore --profile wrok auth login\n"
+    )
 
 
 def test_toolbar_refreshes_after_commands_that_change_orders_or_balances(app: App) -> None:

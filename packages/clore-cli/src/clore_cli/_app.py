@@ -131,6 +131,9 @@ class App:
             logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s")
             _redact_httpx_logs()
         if self.sandbox:
+            unknown = None if key else unknown_profile_message(self.profile)
+            if unknown:  # the sandbox needs no key, but a mistyped --profile is still a mistake
+                raise UnknownProfile(unknown)
             from clore_ai import RateLimiter
             from clore_ai.sandbox import FileStore, RateLimits, Sandbox, SandboxTransport
 
