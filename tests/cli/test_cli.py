@@ -581,8 +581,9 @@ def test_profiles_lists_names_masked_keys_where_stored_and_current(
         {"profile": "default", "key": "****aaaa", "stored_in": where, "default": True, "current": False},
         {"profile": "work", "key": "****bbbb", "stored_in": where, "default": False, "current": True},
     ]
-    code, out, err = run(capsys, "profiles")
-    assert code == 0 and "****bbbb" in out and "secret" not in out + err
+    for args in (["profiles"], ["auth", "list"]):
+        code, out, err = run(capsys, *args)
+        assert code == 0 and "****bbbb" in out and "secret" not in out + err
 
 
 def test_a_mistyped_profile_is_named_as_unknown(capsys: pytest.CaptureFixture[str]) -> None:

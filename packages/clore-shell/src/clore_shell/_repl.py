@@ -25,7 +25,8 @@ SHELL_HELP = """Shell commands:
   use PROFILE          switch to another stored API key (see: profiles)
   set output FORMAT    default output for the session (table, json, csv, plugins' formats)
   clear                clear the screen (also Ctrl-L)
-  exit [N], quit, Ctrl-D  leave (with exit status N); Ctrl-C clears the line or stops the running command
+  exit [N], quit, Ctrl-D  leave (exit N: with status N)
+  Ctrl-C               clear the line, or stop the running command
 """
 # Commands after which the toolbar's balance and order count are fetched again.
 CHANGES_ACCOUNT = frozenset({"deploy", "cancel", "spot-price", "auth", "config"})

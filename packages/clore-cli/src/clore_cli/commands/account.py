@@ -229,7 +229,8 @@ def config() -> None:
 def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool) -> None:
     """Set KEY to VALUE. For api_key, VALUE '-' reads the key from standard input.
 
-    `profiles` is refused: it holds the other profiles' keys (use --profile with auth login).
+    KEY is a setting clore reads: api_key. Any other key is refused (it would be ignored);
+    `profiles` holds the other profiles' keys (use --profile with auth login).
     """
     from clore_ai import credentials
 
@@ -291,3 +292,4 @@ def config_show() -> None:
 def clore_register_commands(cli: Any) -> None:
     for command in (wallets, auth, config, profiles):
         cli.add_command(command)
+    auth.add_command(profiles, "list")  # `clore auth list`: the same table
