@@ -507,13 +507,92 @@ def test_completion_offers_cached_ids_without_the_network(capsys: pytest.Capture
     capsys.readouterr()
     env = {
         **os.environ,
-        "COMP_WORDS": "clore ssh 3",
-        "COMP_CWORD": "2",
+        "COMP_WORDS": "clore --sandbox ssh 3",
+        "COMP_CWORD": "3",
         "_CLORE_COMPLETE": "bash_complete",
         "CLORE_API_URL": "http://127.0.0.1:9/v1",
     }
     result = subprocess.run([sys.executable, "-m", "clore_cli"], env=env, capture_output=True, text=True)
     assert "plain,38" in result.stdout.split()
+
+
+def test_bash_completion_escapes_values_with_spaces_zsh_and_fish_get_them_as_they_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from clore_cli._cache import remember
+
+    assert main(["--sandbox", "wallets", "-q"]) == 0  # this process fills the sandbox's cache
+    remember("gpus", [("RTX 3090", "GPU"), ("A100", "GPU")])
+    script = main(["completion", "bash"]), capsys.readouterr().out
+    assert "read -r type value" in script[1]  # the script keeps the backslashes
+    found = {}
+    for shell in ("bash", "zsh", "fish"):
+        env = {
+            **os.environ,
+            "COMP_WORDS": "clore --sandbox search --gpu " + ("" if shell == "fish" else "RTX"),
+            "COMP_CWORD": "RTX" if shell == "fish" else "4",
+            "_CLORE_COMPLETE": f"{shell}_complete",
+        }
+        result = subprocess.run([sys.executable, "-m", "clore_cli"], env=env, capture_output=True, text=True)
+        found[shell] = result.stdout
+    assert "plain,RTX\\ 3090" in found["bash"].splitlines()
+    assert "RTX 3090" in found["zsh"].splitlines()  # compadd/_describe quote what they insert
+    assert any(line.startswith("plain,RTX 3090") for line in found["fish"].splitlines())
+
+
+def test_sandbox_and_live_keep_separate_completion_caches(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--sandbox", "orders", "-q"]) == 0
+    capsys.readouterr()
+    env = {**os.environ, "COMP_WORDS": "clore ssh 3", "COMP_CWORD": "2", "_CLORE_COMPLETE": "bash_complete"}
+    live = subprocess.run([sys.executable, "-m", "clore_cli"], env=env, capture_output=True, text=True)
+    assert "plain,38" not in live.stdout.split()  # a sandbox order id never completes a live command
+    env["COMP_WORDS"] = "clore --sandbox ssh 3"
+    env["COMP_CWORD"] = "3"
+    sandbox = subprocess.run([sys.executable, "-m", "clore_cli"], env=env, capture_output=True, text=True)
+    assert "plain,38" in sandbox.stdout.split()
+
+
+def test_debug_log_of_the_sandbox_names_the_sandbox_not_the_live_api(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = clore_process("--sandbox", "--debug", "wallets", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "https://sandbox.clore.invalid/v1/wallets" in result.stderr
+    assert "api.clore.ai" not in result.stderr
+
+
+TWO_PROFILES = {
+    "api_key": "sk-default-secret-key-aaaa",
+    "profiles": {"work": {"api_key": "sk-work-secret-key-bbbb"}},
+}
+
+
+def test_profiles_lists_names_masked_keys_where_stored_and_current(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from clore_ai import credentials
+
+    credentials.write_config(TWO_PROFILES)
+    code, out, err = run(capsys, "--profile", "work", "profiles", "-o", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    where = "config file"
+    assert rows == [
+        {"profile": "default", "key": "****aaaa", "stored_in": where, "default": True, "current": False},
+        {"profile": "work", "key": "****bbbb", "stored_in": where, "default": False, "current": True},
+    ]
+    for args in (["profiles"], ["auth", "list"]):
+        code, out, err = run(capsys, *args)
+        assert code == 0 and "****bbbb" in out and "secret" not in out + err
+
+
+def test_a_mistyped_profile_is_named_as_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    from clore_ai import credentials
+
+    credentials.write_config(TWO_PROFILES)
+    code, out, err = run(capsys, "--profile", "wrok", "wallets")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "unknown profile 'wrok' (known: default, work)" in err
 
 
 def test_ctrl_c_while_waiting_says_the_order_exists_and_exits_7() -> None:
@@ -749,12 +828,21 @@ def test_config_set_backs_up_a_damaged_file_before_repairing_it(capsys: pytest.C
     path = credentials_path()
     path.parent.mkdir(mode=0o700, parents=True)
     path.write_text('{"profiles": "x", "theme": "dark"}')
-    code, out, _err = run(capsys, "config", "set", "output", "json")
-    assert code == 0 and "output" in out
+    key = "sk-repaired-config-key-1234"
+    code, out, _err = run(capsys, "config", "set", "api_key", key, "--insecure-storage")
+    assert code == 0 and "****1234" in out
     (backup,) = path.parent.glob("config.json.bak-*")
     assert backup.read_text() == '{"profiles": "x", "theme": "dark"}'
     assert oct(backup.stat().st_mode & 0o777) == "0o600" and oct(path.stat().st_mode & 0o777) == "0o600"
-    assert json.loads(path.read_text()) == {"output": "json", "theme": "dark"}
+    assert json.loads(path.read_text()) == {"api_key": key, "theme": "dark"}
+
+
+@pytest.mark.parametrize("key", ["theme", "output", "default_profile"])
+def test_config_set_refuses_keys_clore_never_reads(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "config", "set", key, "x")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"'{key}' is not a setting clore reads" in err and "settings: api_key" in err
+    assert not credentials_path().exists()
 
 
 @pytest.mark.parametrize("key", ["profiles", " "])
@@ -773,7 +861,7 @@ def test_config_in_a_folder_that_cannot_exist_is_one_line_exit_4(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("CLORE_CONFIG_DIR", str(blocker))
-    code, out, err = run(capsys, "config", "set", "theme", "dark")
+    code, out, err = run(capsys, "config", "set", "api_key", "sk-blocked-key-5678", "--insecure-storage")
     assert code == 4 and out == "" and err.count("\n") == 1
     assert f"{blocker / 'config.json'}: " in err and "CLORE_CONFIG_DIR" in err
     code, out, err = run(capsys, "config", "show")

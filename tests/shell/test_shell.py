@@ -68,6 +68,9 @@ def test_errors_are_printed_and_the_shell_goes_on(app: App, capsys: pytest.Captu
 
 
 def test_set_output_and_use(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    from clore_ai import credentials
+
+    credentials.write_config({"profiles": {"work": {"api_key": "sk-work-profile-key-00001111"}}})
     assert drive(app, "set output json\nwallets\nset output yaml\nuse work\nexit\n") == 0
     captured = capsys.readouterr()
     assert captured.out.lstrip().startswith("[") and '"currency": "bitcoin"' in captured.out
@@ -111,7 +114,8 @@ def test_completion_of_live_values_from_the_cache(app: App) -> None:
     remember("orders", [("38", "on-demand on 5738"), ("39", "spot on 6")])
     remember("gpus", [("RTX 4090", "GPU"), ("RTX 3090", "GPU"), ("H100", "GPU")])
     assert completions(app, "ssh 3") == ["38", "39"]
-    assert set(completions(app, "search --gpu 90")) == {"RTX 4090", "RTX 3090"}  # substring match
+    # substring match; a value with a space is inserted quoted
+    assert set(completions(app, "search --gpu 90")) == {"'RTX 4090'", "'RTX 3090'"}
 
 
 def test_completion_over_a_5000_server_cache_is_fast(app: App) -> None:
@@ -241,7 +245,7 @@ def test_auth_login_in_the_shell_hides_the_key_and_keeps_it_out_of_history() -> 
     child.expect(r"clore\[sandbox\]>")
     leave_shell(child, pexpect)
     assert key not in "".join(transcript)  # never echoed
-    path = history_path()
+    path = history_path(sandbox=True)
     assert "auth status" in path.read_text() and key not in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -550,3 +554,175 @@ def test_root_options_on_a_sandbox_shell_line_stay_in_the_sandbox(
         assert list(live_server.sandbox.requests) == []
     finally:
         sandbox_app.close()
+
+
+def test_use_refuses_an_unknown_profile_and_names_the_known_ones(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clore_ai import credentials
+    from clore_shell._repl import run_line
+    from clore_shell.toolbar import SessionState
+
+    credentials.write_config({"profiles": {"work": {"api_key": "sk-work-profile-key-00001111"}}})
+    state = SessionState(balance="1 bitcoin", active_orders=2)
+    holder = new_app_holder(app)
+    assert run_line("use wrok", holder, state) == 2
+    err = capsys.readouterr().err
+    assert "unknown profile 'wrok' (known: default, work)" in err and "still using profile default" in err
+    assert app.profile == "default" and not state.wake.is_set()
+    assert run_line("use work", holder, state) == 0
+    assert app.profile == "work" and state.wake.is_set() and state.balance == "…"  # refreshed, not stale
+    capsys.readouterr()
+    assert run_line("--profile wrok wallets", holder) == 2  # on a line too
+    assert "unknown profile 'wrok'" in capsys.readouterr().err
+
+
+def test_shell_with_a_mistyped_profile_says_so_at_once() -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--profile", "wrok", "shell"],
+        input="wallets\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "error: unknown profile 'wrok' (known: default); create it with: clore --profile wrok auth login\n"
+    )
+
+
+def test_toolbar_refreshes_after_commands_that_change_orders_or_balances(app: App) -> None:
+    from clore_shell._repl import run_line
+    from clore_shell.toolbar import SessionState
+
+    state = SessionState()
+    holder = new_app_holder(app)
+    assert run_line("orders -q", holder, state) == 0
+    assert not state.wake.is_set()  # reading does not refetch
+    run_line("cancel 38", holder, state)
+    assert state.wake.is_set()
+
+
+def test_exit_n_leaves_with_status_n_piped_and_at_the_prompt(app: App, tmp_path: Path) -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--sandbox", "shell"],
+        input="wallets -q\nexit 3\norders\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 3 and "bitcoin" in result.stdout and "My orders" not in result.stdout
+    assert drive(app, "exit 5\n") == 5
+    assert drive(app, "exit five\nexit\n") == 0
+
+
+def fake_ssh(tmp_path: Path, status: int) -> dict[str, str]:
+    """An `ssh` on PATH that prints its arguments and exits with `status`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "ssh"
+    script.write_text(f'#!/bin/sh\necho "fake ssh $*"\nexit {status}\n')
+    script.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_ssh_in_the_shell_runs_as_a_child_and_the_prompt_comes_back(tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "clore_cli", "--sandbox", "shell"],
+        env=fake_ssh(tmp_path, 3),
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 200),
+    )
+    child.expect(r"clore\[sandbox\]>")
+    child.send("ssh 38\r")
+    child.expect("fake ssh -p 1277 root@n1.msk.cloreai.ru")
+    child.expect("ssh ended with exit status 3")
+    child.expect(r"clore\[sandbox\]>")  # the shell is still there
+    child.send("exit 4\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 4
+
+
+def test_plain_clore_ssh_becomes_ssh(tmp_path: Path) -> None:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--sandbox", "ssh", "38"],
+        capture_output=True,
+        text=True,
+        env=fake_ssh(tmp_path, 6),
+    )
+    assert result.returncode == 6 and "fake ssh -p 1277" in result.stdout
+    assert "ssh ended" not in result.stderr  # exec: clore is gone, ssh's status is the status
+
+
+def test_sandbox_and_live_shells_keep_separate_history_files(live_app: tuple[App, Any], app: App) -> None:
+    from clore_shell._repl import run_shell
+
+    for made in (app, live_app[0]):
+        assert history_path(sandbox=made.sandbox) != history_path(sandbox=not made.sandbox)
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("wallets -q\nexit\n")
+        session: PromptSession[str] = PromptSession(history=SafeHistory(history_path(sandbox=True)))
+        run_shell(app, session=session, refresh=False)
+    assert "wallets -q" in history_path(sandbox=True).read_text()
+    assert not history_path(sandbox=False).exists() or "wallets" not in history_path().read_text()
+
+
+def test_completing_a_value_with_spaces_inserts_it_quoted(app: App) -> None:
+    remember("gpus", [("RTX 3090", "GPU"), ("A100", "GPU")])
+    completer = CloreCompleter(cli, new_app_holder(app))
+
+    def complete(text: str) -> list[tuple[str, int]]:
+        found = completer.get_completions(Document(text), CompleteEvent(text_inserted=True))
+        return [(c.text, c.start_position) for c in found]
+
+    assert ("'RTX 3090'", -3) in complete("search --gpu RTX")
+    assert ("'RTX 3090'", -4) in complete('search --gpu "RTX')  # the open quote is replaced too
+    assert ("A100", -1) in complete("search --gpu A")
+
+
+def test_long_output_goes_through_the_pager_at_a_terminal_only(tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    pager = tmp_path / "pager"
+    pager.write_text(f"#!/bin/sh\ncat > {tmp_path / 'paged.txt'}\n")
+    pager.chmod(0o755)
+    env = {**os.environ, "PAGER": str(pager)}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "clore_cli", "--sandbox", "shell"],
+        env=env,
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(24, 200),
+    )
+    child.expect(r"clore\[sandbox\]>")
+    child.send("search --limit 50\r")
+    child.expect(r"clore\[sandbox\]>")
+    child.send("wallets\r")  # fits the screen: printed directly
+    child.expect("Wallet balances")
+    child.expect(r"clore\[sandbox\]>")
+    leave_shell(child, pexpect)
+    paged = (tmp_path / "paged.txt").read_text()
+    assert "Total" in paged or paged.count("\n") > 24
+    assert "Wallet balances" not in paged
+    (tmp_path / "paged.txt").unlink()
+    import subprocess
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--sandbox", "shell"],
+        input="search --limit 50\n",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert piped.returncode == 0 and piped.stdout.count("\n") > 24  # piped: never a pager
+    assert not (tmp_path / "paged.txt").exists()

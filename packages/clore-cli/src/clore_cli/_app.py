@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from ._plugins import PluginHost
 
 SANDBOX_KEY = "sandbox-cli-account"
+# The sandbox's own base URL: `--debug` lines show which API a request went to. It never
+# resolves (.invalid) and the sandbox transport answers every request without the network.
+SANDBOX_URL = "https://sandbox.clore.invalid/v1"
 
 
 class App:
@@ -34,6 +37,12 @@ class App:
         self.profile = profile or os.environ.get("CLORE_PROFILE") or "default"
         self.sandbox = sandbox
         self.debug = debug
+        # Set by `clore shell`: programs that take the terminal (ssh) run as a child and the
+        # shell's prompt comes back; long output goes through a pager at a terminal.
+        self.in_shell = False
+        from ._cache import select
+
+        select(sandbox=sandbox)  # the sandbox's ids never complete in a live command, nor the reverse
         no_color = "NO_COLOR" in os.environ
         self.color = (sys.stdout.isatty() and not no_color) if color is None else color
         self.default_output: str | None = None  # the shell's `set output FORMAT`
@@ -66,7 +75,30 @@ class App:
             return
         name = self.output or "table"
         fmt = self.formats[name]()
-        click.echo(fmt.render(data, color=self.color and name == "table"))
+        self.show(fmt.render(data, color=self.color and name == "table"))
+
+    def show(self, text: str) -> None:
+        """Print ``text``; in the shell at a terminal, through a pager when it is taller than the screen."""
+        if self.in_shell and _taller_than_terminal(text):
+            click.echo_via_pager(text if text.endswith("\n") else text + "\n", color=self.color)
+            return
+        click.echo(text)
+
+    def run_terminal_program(self, command: list[str]) -> int:
+        """Hand the terminal to ``command``. Outside the shell the process becomes the program
+        (exec, never returns); in the shell it runs as a child, Ctrl-C goes to the child only,
+        and its exit status is returned when it ends."""
+        if not self.in_shell:
+            os.execvp(command[0], command)
+        import signal
+        import subprocess
+
+        child = subprocess.Popen(command)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return child.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def note(self, message: str) -> None:
         """Human chatter goes to stderr, so stdout stays machine-readable."""
@@ -99,6 +131,9 @@ class App:
             logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s")
             _redact_httpx_logs()
         if self.sandbox:
+            unknown = None if key else unknown_profile_message(self.profile)
+            if unknown:  # the sandbox needs no key, but a mistyped --profile is still a mistake
+                raise UnknownProfile(unknown)
             from clore_ai import RateLimiter
             from clore_ai.sandbox import FileStore, RateLimits, Sandbox, SandboxTransport
 
@@ -114,14 +149,72 @@ class App:
             )
             unlimited = RateLimiter(interval=0, order_interval=0)
             return CloreAI(
-                api_key=key or SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited, **options
+                api_key=key or SANDBOX_KEY,
+                base_url=SANDBOX_URL,
+                transport=SandboxTransport(sandbox),
+                limiter=unlimited,
+                **options,
             )
-        return CloreAI(api_key=key, **options) if key else CloreAI(profile=self.profile, **options)
+        if key:
+            return CloreAI(api_key=key, **options)
+        client = CloreAI(profile=self.profile, **options)
+        if client.key_source is None:  # no key anywhere: a mistyped --profile is named as such
+            unknown = unknown_profile_message(self.profile)
+            if unknown:
+                client.close()
+                raise UnknownProfile(unknown)
+        return client
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+class UnknownProfile(click.ClickException):
+    exit_code = 2
+
+
+def known_profiles() -> list[str]:
+    """``default`` and every profile in the config file (an unreadable file: ``default`` only)."""
+    from clore_ai import credentials
+
+    try:
+        data = credentials.read_config()
+    except Exception:  # noqa: BLE001 - the error reaches the user when a key is read
+        return [credentials.DEFAULT_PROFILE]
+    names = [name for name in (data.get("profiles") or {}) if isinstance(name, str)]
+    return [credentials.DEFAULT_PROFILE, *sorted(n for n in names if n != credentials.DEFAULT_PROFILE)]
+
+
+def unknown_profile_message(profile: str) -> str | None:
+    """``unknown profile 'wrok' (known: default, work)``; None when ``profile`` is known.
+
+    A profile whose key is only in the keyring counts as known too.
+    """
+    known = known_profiles()
+    if profile in known:
+        return None
+    from clore_ai import credentials
+
+    try:
+        if credentials.stored_api_key(profile) is not None:
+            return None
+    except Exception:  # noqa: BLE001 - a damaged key is reported where it is read
+        return None
+    return (
+        f"unknown profile {profile!r} (known: {', '.join(known)}); "
+        f"create it with: clore --profile {profile} auth login"
+    )
+
+
+def _taller_than_terminal(text: str) -> bool:
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        return False
+    import shutil
+
+    rows = shutil.get_terminal_size().lines
+    return text.count("\n") + 1 > rows - 2
 
 
 def _redact_httpx_logs() -> None:

@@ -11,17 +11,26 @@ from typing import Any
 MAX_ITEMS = 5000
 
 
-def cache_path() -> Path:
+_mode = {"sandbox": False}
+
+
+def select(*, sandbox: bool) -> None:
+    """Which cache this process's commands fill: the sandbox's ids and the live API's are kept apart."""
+    _mode["sandbox"] = sandbox
+
+
+def cache_path(sandbox: bool | None = None) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "clore" / "completion.json"
+    use_sandbox = _mode["sandbox"] if sandbox is None else sandbox
+    return Path(base) / "clore" / ("completion-sandbox.json" if use_sandbox else "completion.json")
 
 
 _memo: dict[str, Any] = {"key": None, "data": {}}
 
 
-def _read() -> dict[str, Any]:
+def _read(sandbox: bool | None = None) -> dict[str, Any]:
     """The cache file, parsed once per change (completion calls this on every keystroke)."""
-    path = cache_path()
+    path = cache_path(sandbox)
     try:
         stat = path.stat()
     except OSError:
@@ -51,8 +60,23 @@ def remember(kind: str, items: list[tuple[str, str]]) -> None:
         pass  # completion is a convenience; never fail a command over it
 
 
-def recall(kind: str) -> list[tuple[str, str]]:
-    return [(str(v), str(h)) for v, h in _read().get(kind, []) if v is not None]
+def recall(kind: str, sandbox: bool | None = None) -> list[tuple[str, str]]:
+    return [(str(v), str(h)) for v, h in _read(sandbox).get(kind, []) if v is not None]
+
+
+def _sandbox_of(ctx: Any) -> bool | None:
+    """Whether the command being completed uses the sandbox: ``--sandbox`` on the line, or the
+    shell's session; None (this process's mode) when neither tells."""
+    if ctx is None:
+        return None
+    root = ctx.find_root()
+    if root.params.get("sandbox"):
+        return True
+    holder = root.obj
+    app = getattr(holder, "app", None)
+    if app is not None:
+        return bool(app.sandbox)
+    return False
 
 
 CURRENCY_CHOICES = [
@@ -80,6 +104,7 @@ def completer(kind: str) -> Any:
         from click.shell_completion import CompletionItem
 
         needle = incomplete.lower()
-        return [CompletionItem(v, help=h) for v, h in recall(kind) if needle in v.lower()]
+        found = recall(kind, _sandbox_of(ctx))
+        return [CompletionItem(v, help=h) for v, h in found if needle in v.lower()]
 
     return complete

@@ -435,6 +435,23 @@ def _resolve(
     return None
 
 
+def stored_api_key(profile: str, *, keyring_timeout: float | None = None) -> ResolvedKey | None:
+    """The key stored for ``profile`` (keyring first, then the config file); ``CLORE_API_KEY`` is
+    not looked at. None when neither holds one."""
+    try:
+        value = _keyring_get(profile, keyring_timeout)
+    except _KeyringUnavailable:
+        value = None
+    if value:
+        return _checked(value, "keyring", profile, f" in the keyring (profile {profile})")
+    path = config_path()
+    from_file = _file_key(read_config(path), profile)
+    if from_file:
+        _check_private(path)
+        return _checked(from_file, "config file", profile, f" in {path}")
+    return None
+
+
 def _check_private(path: Path) -> None:
     """Refuse a key file others can read or that is a symlink; warn when the group can read it."""
     try:

@@ -114,6 +114,7 @@ class _LineHolder(_AppHolder):
         if value is not None:
             value.default_output = self._session_app.default_output
             value.output = self._session_app.default_output
+            value.in_shell = self._session_app.in_shell
         self._app = value
 
 

@@ -15,28 +15,35 @@ from clore_cli._main import cli, new_app_holder, run_args
 
 from ._lineopts import MAX_LINE, parse_root, run_with_root_options
 from .completer import BoundedAutoSuggest, CloreCompleter
-from .history import SafeHistory
+from .history import SafeHistory, history_path
 from .keybindings import shell_key_bindings
 from .toolbar import SessionState, start_refresher, toolbar_text
 
 EXIT = -1
 SHELL_HELP = """Shell commands:
   help                 this text and the commands below
-  use PROFILE          switch to another stored API key
+  use PROFILE          switch to another stored API key (see: profiles)
   set output FORMAT    default output for the session (table, json, csv, plugins' formats)
   clear                clear the screen (also Ctrl-L)
-  exit, quit, Ctrl-D   leave; Ctrl-C clears the line or stops the running command
+  exit [N], quit, Ctrl-D  leave (exit N: with status N)
+  Ctrl-C               clear the line, or stop the running command
 """
+# Commands after which the toolbar's balance and order count are fetched again.
+CHANGES_ACCOUNT = frozenset({"deploy", "cancel", "spot-price", "auth", "config"})
+
+
+class LeaveShell(Exception):
+    """``exit N``: leave the shell with status N."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def _profiles() -> list[str]:
-    from clore_ai import credentials
+    from clore_cli._app import known_profiles
 
-    try:
-        data = credentials.read_config()
-    except Exception:  # noqa: BLE001
-        return ["default"]
-    return ["default", *sorted((data.get("profiles") or {}).keys())]
+    return known_profiles()
 
 
 def prompt_text(app: Any) -> str:
@@ -70,8 +77,30 @@ def known_keys(app: Any) -> list[str]:
     return [key for key in keys if isinstance(key, str) and len(key) >= 8]
 
 
-def run_line(line: str, holder: Any) -> int:
-    """Run one shell line; return its exit status (EXIT to leave)."""
+def run_line(line: str, holder: Any, state: SessionState | None = None) -> int:
+    """Run one shell line; return its exit status (EXIT to leave; ``exit N`` raises LeaveShell).
+
+    ``state``: the toolbar's, refreshed after ``use`` and after commands that change the account.
+    """
+    status = _run_line(line, holder)
+    if state is not None and (status == _REFRESH or _changes_account(line)):
+        state.refresh_soon(clear=status == _REFRESH)
+    return 0 if status == _REFRESH else status
+
+
+_REFRESH = -2  # `use` succeeded: the toolbar forgets the old profile's balance
+
+
+def _changes_account(line: str) -> bool:
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return False
+    rest = parse_root(words)[1] if words else []
+    return bool(rest) and rest[0] in CHANGES_ACCOUNT
+
+
+def _run_line(line: str, holder: Any) -> int:
     app = holder.app
     if len(line) > MAX_LINE:
         click.echo(
@@ -89,7 +118,12 @@ def run_line(line: str, holder: Any) -> int:
         return 2
     head = words[0]
     if head in ("exit", "quit"):
-        return EXIT
+        if len(words) == 1:
+            return EXIT
+        if len(words) == 2 and words[1].isdigit() and int(words[1]) <= 255:
+            raise LeaveShell(int(words[1]))
+        click.echo(f"error: {head} [N], N a whole number from 0 to 255", err=True)
+        return 2
     if head == "help" and len(words) == 1:
         click.echo(SHELL_HELP)
         return run_args(["--help"], holder)
@@ -100,10 +134,16 @@ def run_line(line: str, holder: Any) -> int:
         if len(words) != 2:
             click.echo("error: use PROFILE (e.g. use work)", err=True)
             return 2
+        from clore_cli._app import unknown_profile_message
+
+        unknown = unknown_profile_message(words[1])
+        if unknown:
+            click.echo(f"error: {unknown}; still using profile {app.profile}", err=True)
+            return 2
         app.close()  # the next command builds a client with the other profile's key
         app.profile = words[1]
         click.echo(f"Using profile {words[1]}")
-        return 0
+        return _REFRESH
     if head == "set":
         if len(words) != 3 or words[1] != "output" or words[2] not in app.formats:
             click.echo(f"error: set output FORMAT, FORMAT one of {', '.join(sorted(app.formats))}", err=True)
@@ -120,10 +160,14 @@ def run_line(line: str, holder: Any) -> int:
 
 
 def run_script(lines: Iterable[str], holder: Any) -> int:
-    """Piped input: no prompts; the status is the last failing command's (0 if none failed)."""
+    """Piped input: no prompts; the status is the last failing command's (0 if none failed),
+    or N after ``exit N``."""
     status = 0
     for line in lines:
-        code = run_line(line, holder)
+        try:
+            code = run_line(line, holder)
+        except LeaveShell as leave:
+            return leave.status
         if code == EXIT:
             break
         if code != 0:
@@ -133,6 +177,7 @@ def run_script(lines: Iterable[str], holder: Any) -> int:
 
 def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, session: Any = None) -> int:
     holder = new_app_holder(app)
+    app.in_shell = True
     stream = stdin or sys.stdin
     if session is None and not stream.isatty():
         return run_script(stream, holder)
@@ -140,7 +185,7 @@ def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, se
     stop = start_refresher(app, state) if refresh else None
     if session is None:
         session = PromptSession(
-            history=SafeHistory(known_keys=lambda: known_keys(app)),
+            history=SafeHistory(history_path(sandbox=app.sandbox), known_keys=lambda: known_keys(app)),
             auto_suggest=BoundedAutoSuggest(),
             completer=CloreCompleter(cli, holder, _profiles),
             complete_while_typing=True,
@@ -155,8 +200,11 @@ def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, se
                 continue
             except EOFError:
                 return 0
-            if run_line(line, holder) == EXIT:
-                return 0
+            try:
+                if run_line(line, holder, state) == EXIT:
+                    return 0
+            except LeaveShell as leave:
+                return leave.status
     finally:
         if stop is not None:
             stop.set()

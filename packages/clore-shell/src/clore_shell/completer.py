@@ -37,12 +37,10 @@ class CloreCompleter(Completer):
         if document.cursor_position > MAX_INTERACTIVE:
             return  # a pasted giant line: no per-keystroke work that grows with its length
         text = document.text_before_cursor
-        try:
-            words = shlex.split(text)
-        except ValueError:
+        split = split_line(text)
+        if split is None:
             return
-        incomplete = "" if not text or text[-1].isspace() else (words.pop() if words else "")
-        start = -len(incomplete)
+        words, incomplete, start = split
         if not words:
             for word, meta in SHELL_WORDS.items():
                 if word.startswith(incomplete):
@@ -67,7 +65,42 @@ class CloreCompleter(Completer):
             return
         for item in items:
             if item.type == "plain":
-                yield Completion(str(item.value), start, display_meta=item.help or "")
+                value = str(item.value)
+                yield Completion(quoted(value), start, display=value, display_meta=item.help or "")
+
+
+def quoted(value: str) -> str:
+    """The value as one shell word: ``RTX 3090`` becomes ``'RTX 3090'``; plain words stay as they are."""
+    return shlex.quote(value) if value else value
+
+
+def split_line(text: str) -> tuple[list[str], str, int] | None:
+    """(words before the one being typed, that word unquoted, where it starts relative to the cursor).
+
+    A word opened with a quote (``--gpu "RTX 30``) is completed as a whole, quote included.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        for quote in ('"', "'"):
+            try:
+                words = shlex.split(text + quote)
+            except ValueError:
+                continue
+            incomplete = words.pop() if words else ""
+            return words, incomplete, -(len(text) - text.rfind(quote))
+        return None
+    if not text or text[-1].isspace():
+        return words, "", 0
+    incomplete = words.pop() if words else ""
+    for index in range(len(text) - 1, -1, -1):  # the typed word, as typed (quotes, backslashes)
+        if index == 0 or text[index - 1].isspace():
+            try:
+                if shlex.split(text[index:]) == [incomplete]:
+                    return words, incomplete, index - len(text)
+            except ValueError:
+                continue
+    return words, incomplete, -len(incomplete)
 
 
 class BoundedAutoSuggest(AutoSuggestFromHistory):

@@ -102,9 +102,10 @@ def is_secret_line(line: str, keys: Iterable[str] = ()) -> bool:
     return _judge(words, known)
 
 
-def history_path() -> Path:
+def history_path(sandbox: bool = False) -> Path:
+    """The live API's shell history, or the sandbox's (kept apart: no sandbox line recalled live)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "clore" / "shell_history"
+    return Path(base) / "clore" / ("sandbox_shell_history" if sandbox else "shell_history")
 
 
 class SafeHistory(FileHistory):

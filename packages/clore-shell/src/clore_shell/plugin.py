@@ -13,11 +13,16 @@ from clore_cli import hookimpl
 @click.pass_context
 def shell(ctx: click.Context) -> None:
     """Interactive shell: every command, completion as you type, history (Ctrl-D leaves)."""
+    from clore_cli._app import UnknownProfile, unknown_profile_message
     from clore_cli._main import app_of
 
     from ._repl import run_shell
 
-    ctx.exit(run_shell(app_of(ctx)))
+    app = app_of(ctx)
+    unknown = unknown_profile_message(app.profile)
+    if unknown:  # a mistyped --profile: said now, not at the first command
+        raise UnknownProfile(unknown)
+    ctx.exit(run_shell(app))
 
 
 @hookimpl

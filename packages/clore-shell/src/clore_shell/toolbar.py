@@ -16,6 +16,14 @@ class SessionState:
     active_orders: int | None = None
     last_refresh: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def refresh_soon(self, *, clear: bool = False) -> None:
+        """Fetch the balance and orders again now (after `use`, deploy, cancel...)."""
+        if clear:
+            with self.lock:
+                self.balance, self.active_orders = "…", None
+        self.wake.set()
 
 
 def toolbar_text(app: Any, state: SessionState, line: str | None = None) -> str:
@@ -69,8 +77,20 @@ def refresh_once(app: Any, state: SessionState) -> None:
         state.last_refresh = time.time()
 
 
+class _Stop(threading.Event):
+    """Stopping also wakes the refresher, so it ends at once."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        self._wake.set()
+
+
 def start_refresher(app: Any, state: SessionState, every: float = 120.0) -> threading.Event:
-    stop = threading.Event()
+    stop = _Stop(state.wake)
 
     def loop() -> None:
         while not stop.is_set():
@@ -78,7 +98,8 @@ def start_refresher(app: Any, state: SessionState, every: float = 120.0) -> thre
                 refresh_once(app, state)
             except Exception:  # noqa: BLE001 - the toolbar shows stale data, the shell goes on
                 pass
-            stop.wait(every)
+            state.wake.wait(every)
+            state.wake.clear()
 
     threading.Thread(target=loop, name="clore-shell-refresh", daemon=True).start()
     return stop

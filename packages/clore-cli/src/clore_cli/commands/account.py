@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -49,6 +50,8 @@ class BadInput(click.ClickException):
 
 # Keys that hold the file's structure: `config set` would corrupt it.
 RESERVED_CONFIG_KEYS = ("profiles",)
+# The settings clore reads from the file; `config set` refuses any other (it would be ignored).
+CONFIG_KEYS = ("api_key",)
 
 
 def _clean_key(raw: str) -> str:
@@ -158,6 +161,55 @@ def logout(ctx: click.Context) -> None:
     )
 
 
+@click.command()
+@output_options
+@click.pass_context
+def profiles(ctx: click.Context) -> None:
+    """Stored profiles: name, key (last 4 characters only), where it is kept, which one is in use."""
+    from clore_ai import credentials
+
+    from .._app import known_profiles
+
+    app = app_of(ctx)
+    env_key = os.environ.get(credentials.ENV_KEY)
+    rows = []
+    for name in known_profiles():
+        try:
+            found = credentials.stored_api_key(name)
+            key, where = (found.masked, found.source) if found else ("-", "no key stored")
+        except Exception as error:  # noqa: BLE001 - one damaged entry does not hide the others
+            key, where = "?", f"unreadable: {type(error).__name__}"
+        if env_key:
+            where += f" (overridden by {credentials.ENV_KEY})"
+        rows.append(
+            {
+                "profile": name,
+                "key": key,
+                "stored_in": where,
+                "default": name == credentials.DEFAULT_PROFILE,
+                "current": name == app.profile,
+            }
+        )
+    footer = None
+    if env_key:
+        footer = f"{credentials.ENV_KEY} is set (key {credentials.mask(env_key)}): every profile uses it"
+    app.emit(
+        Dataset(
+            "Profiles",
+            [
+                Column("profile", "Profile"),
+                Column("key", "Key"),
+                Column("stored_in", "Stored in"),
+                Column("default", "Default"),
+                Column("current", "Current"),
+            ],
+            rows,
+            id_key="profile",
+            footer=footer,
+        )
+    )
+
+
 @click.group()
 def config() -> None:
     """Read and write ~/.clore/config.json (api_key goes to the keyring).
@@ -177,7 +229,8 @@ def config() -> None:
 def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool) -> None:
     """Set KEY to VALUE. For api_key, VALUE '-' reads the key from standard input.
 
-    `profiles` is refused: it holds the other profiles' keys (use --profile with auth login).
+    KEY is a setting clore reads: api_key. Any other key is refused (it would be ignored);
+    `profiles` holds the other profiles' keys (use --profile with auth login).
     """
     from clore_ai import credentials
 
@@ -191,6 +244,11 @@ def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool)
         raise BadInput(
             f"{key!r} cannot be set with `clore config set`: it would damage the file's structure "
             "(a profile's key is set with: clore --profile NAME auth login)"
+        )
+    if key not in CONFIG_KEYS:
+        raise BadInput(
+            f"{key!r} is not a setting clore reads; nothing was written (settings: {', '.join(CONFIG_KEYS)}; "
+            "profiles: clore --profile NAME auth login)"
         )
     data = credentials.read_config_for_update()
     data[key] = value
@@ -232,5 +290,6 @@ def config_show() -> None:
 
 @hookimpl
 def clore_register_commands(cli: Any) -> None:
-    for command in (wallets, auth, config):
+    for command in (wallets, auth, config, profiles):
         cli.add_command(command)
+    auth.add_command(profiles, "list")  # `clore auth list`: the same table

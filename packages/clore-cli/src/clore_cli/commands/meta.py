@@ -73,8 +73,34 @@ def reset() -> None:
     click.echo(f"Sandbox state reset ({store.path})")
 
 
+def _quoting_bash() -> Any:
+    """click's bash completion, with values that hold spaces or shell characters escaped
+    (``RTX\\ 3090``): bash inserts a completion as typed text. zsh (compadd, _describe) and
+    fish quote what they insert themselves, so their values go out unchanged."""
+    import re
+
+    from click.shell_completion import BashComplete, CompletionItem
+
+    unsafe = re.compile(r"([^\w@%+=:,./-])")
+
+    class QuotingBashComplete(BashComplete):
+        # `read -r`: the script keeps the backslashes this class writes.
+        source_template = BashComplete.source_template.replace(
+            "IFS=',' read type value", "IFS=',' read -r type value"
+        )
+
+        def format_completion(self, item: CompletionItem) -> str:
+            escaped = unsafe.sub(r"\\\1", str(item.value))
+            return f"{item.type},{escaped}"
+
+    return QuotingBashComplete
+
+
 @hookimpl
 def clore_register_commands(cli: Any) -> None:
+    from click.shell_completion import add_completion_class
+
+    add_completion_class(_quoting_bash(), "bash")
     cli.add_command(plugins)
     cli.add_command(completion)
     cli.add_command(sandbox)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -452,7 +451,12 @@ def ssh(
         return
     if shutil.which("ssh") is None:
         raise click.ClickException("ssh is not installed; use --print to see the command")
-    os.execvp("ssh", command)
+    # Outside the shell this process becomes ssh; in `clore shell` ssh runs as a child and the
+    # prompt comes back with its exit status.
+    status = app.run_terminal_program(command)
+    status = 128 - status if status < 0 else status  # ended by a signal: 128 + its number
+    app.note(f"ssh ended with exit status {status}")
+    ctx.exit(status)
 
 
 @hookimpl
