@@ -175,7 +175,9 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
         report(message + hint, ExitCode.USAGE, as_json=as_json)
         return ExitCode.USAGE
     except click.ClickException as error:
-        report(error.format_message(), error.exit_code, as_json=as_json)
+        report(
+            error.format_message(), error.exit_code, as_json=as_json, details=getattr(error, "details", None)
+        )
         return error.exit_code
     except (KeyboardInterrupt, click.Abort):
         report("interrupted", ExitCode.INTERRUPTED, as_json=as_json)

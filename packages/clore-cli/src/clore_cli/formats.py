@@ -29,6 +29,7 @@ class Column:
     header: str
     justify: str = "left"  # "left" or "right"
     fmt: str | None = None  # e.g. "{:.4f}" for numbers in human formats
+    max_width: int | None = None  # tables cut longer cells with "…"; JSON/CSV keep them whole
 
 
 @dataclass
@@ -96,7 +97,13 @@ class TableFormat(OutputFormat):
 
         table = Table(title=data.title, title_justify="left", header_style="bold" if color else "")
         for column in data.columns:
-            table.add_column(column.header, justify="right" if column.justify == "right" else "left")
+            table.add_column(
+                column.header,
+                justify="right" if column.justify == "right" else "left",
+                max_width=column.max_width,
+                overflow="ellipsis" if column.max_width else "fold",
+                no_wrap=bool(column.max_width),
+            )
         for row in data.rows:
             table.add_row(*(data.cell(row, c) for c in data.columns), style=None)
         console = Console(

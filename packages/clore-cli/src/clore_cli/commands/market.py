@@ -13,6 +13,7 @@ from .. import hookimpl
 from .._cache import complete_currency, completer, remember
 from .._main import app_of, output_options
 from .._params import MAX_ID, Number, WholeNumber, shown
+from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
 from ..formats import Column, Dataset
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -128,7 +129,7 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
         "gpu": server.gpu_model,
         "gpus": server.gpu_count,
         "ram_gb": FIELDS["ram_gb"](server),
-        "cpu": (server.specs.cpu or "")[:30] if server.specs else None,
+        "cpu": server.specs.cpu if server.specs else None,
         "usd_per_hour": server.price_usd,
         "usd_per_day": server.price_usd_per_day,
         "spot_usd_per_hour": server.spot_price_usd,
@@ -138,7 +139,11 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
         "cuda": _cuda(server),
         "max_rental_hours": server.mrl,
         "rented": bool(server.rented),
-        "currencies": ",".join(server.allowed_coins or []),
+        "currencies": list(server.allowed_coins or []),
+        "coins": coin_names(server.allowed_coins),
+        "gigaspot": on_gigaspot(server),
+        "rentable": not_rentable(server, currency) is None,
+        "not_rentable_because": not_rentable(server, currency),
     }
     if currency:
         row["price_per_day_" + currency] = server.price_per_day(currency)
@@ -176,10 +181,15 @@ def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, floa
 )
 @click.option(
     "--currency",
-    help="Also show the per-day price in this currency (btc, clore, usd).",
+    help="Only servers that accept this currency (btc, clore, usd), with their price per day in it.",
     shell_complete=complete_currency,
 )
-@click.option("--all", "include_rented", is_flag=True, help="Include rented servers.")
+@click.option(
+    "--all",
+    "include_rented",
+    is_flag=True,
+    help="Include rented and GigaSPOT servers (JSON marks them: rentable, not_rentable_because).",
+)
 @output_options
 @click.pass_context
 def search(
@@ -218,23 +228,44 @@ def search(
     )
     # Filter and sort the servers themselves; rows only for the `limit` shown.
     matching = [s for s in servers if all(_matches(s, *t) for t in terms)]
+    hidden = {"GigaSPOT": 0, "currency": 0}
+    if not include_rented:  # deploy cannot rent these: never on top of the list
+        kept = []
+        for server in matching:
+            if on_gigaspot(server):
+                hidden["GigaSPOT"] += 1
+            elif coin and coin not in (server.allowed_coins or []):
+                hidden["currency"] += 1
+            else:
+                kept.append(server)
+        matching = kept
+    elif coin:
+        matching = [s for s in matching if coin in (s.allowed_coins or [])]
     for field, descending in reversed(order):  # stable sorts, last key first
         matching.sort(key=functools.partial(_sort_value, field=field, descending=descending))
     total = len(matching)
     rows = [server_row(s, coin) for s in matching[:limit]]
-    remember("servers", [(str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h") for r in rows])
+    remember(
+        "servers",
+        [
+            (str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h")
+            for r in rows
+            if r["rentable"] and not r["rented"]
+        ],
+    )
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     columns = [
         Column("id", "ID", "right"),
         Column("gpu", "GPU"),
         Column("gpus", "GPUs", "right"),
         Column("ram_gb", "RAM GB", "right"),
-        Column("cpu", "CPU"),
+        Column("cpu", "CPU", max_width=24),
         Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
         Column("usd_per_day", "$/day", "right", "${:.2f}"),
         Column("spot_usd_per_hour", "spot $/h", "right", "${:.4f}"),
         Column("country", "CC"),
         Column("reliability", "Rel", "right", "{:.3f}"),
+        Column("coins", "Coins"),
     ]
     if coin:
         columns.append(Column("price_per_day_" + coin, f"{coin}/day", "right", "{:.8g}"))
@@ -243,9 +274,23 @@ def search(
             "GPU marketplace",
             columns,
             rows,
-            footer=f"Showing {len(rows)} of {total} servers; prices per hour and per day in USD",
+            footer=_footer(len(rows), total, hidden, coin),
         )
     )
+
+
+def _footer(shown_count: int, total: int, hidden: dict[str, int], coin: str | None) -> str:
+    text = f"Showing {shown_count} of {total} servers; prices per hour and per day in USD"
+    if coin:
+        text += f"; only servers that accept {COIN_SHORT.get(coin, coin)}"
+    notes = []
+    if hidden["GigaSPOT"]:
+        notes.append(f"{hidden['GigaSPOT']} on GigaSPOT")
+    if hidden["currency"]:
+        notes.append(f"{hidden['currency']} not taking {COIN_SHORT.get(coin or '', coin)}")
+    if notes:
+        text += f" ({' and '.join(notes)} hidden: deploy cannot rent them; --all shows them)"
+    return text
 
 
 @click.command()

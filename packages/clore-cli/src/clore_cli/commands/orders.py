@@ -26,6 +26,7 @@ from .._params import (
     read_key_file,
     shown,
 )
+from .._rentable import coin_amount
 from ..formats import Column, Dataset, sanitize
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
@@ -118,10 +119,7 @@ def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
             if current.status == "expired":
                 raise click.ClickException(f"order {order_id} ended before its container started")
             if time.monotonic() >= deadline:
-                raise click.ClickException(
-                    f"order {order_id} is still {current.status} after {timeout:g} s; "
-                    f"check with `clore order {order_id}`"
-                )
+                raise WaitTimedOut(order_id, current.status, timeout)
             time.sleep(interval)
     finally:
         if status_cm is not None:
@@ -161,6 +159,7 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     server = next((s for s in app.client().marketplace(available_only=False) if s.id == server_id), None)
     if server is None:
         raise click.ClickException(f"server {server_id} is not on the marketplace (see: clore search)")
+    refuse_unrentable(server, currency)
     spot = body["type"] == "spot"
     native_day = body["spotprice"] if spot else server.price_per_day(currency)
     od_native, od_usd = server.price_per_day(currency), server.price_usd_per_day
@@ -182,17 +181,49 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class NotRentable(click.ClickException):
+    """deploy cannot rent this server (GigaSPOT, or a currency it does not take): nothing is sent (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+def refuse_unrentable(server: Any, currency: str) -> None:
+    """One sentence, before anything is sent, when create_order would be refused anyway."""
+    from .._rentable import COIN_SHORT, coin_names, on_gigaspot
+
+    if on_gigaspot(server):
+        raise NotRentable(
+            f"server {server.id} is on GigaSPOT and cannot be rented with deploy; "
+            "pick another with `clore search` (GigaSPOT servers are hidden there)"
+        )
+    coins = list(server.allowed_coins or [])
+    if currency not in coins:
+        taken = coin_names(coins)
+        hint = f" (use --currency {COIN_SHORT.get(coins[0], coins[0])})" if coins else ""
+        raise NotRentable(
+            f"server {server.id} does not accept {COIN_SHORT.get(currency, currency)}; it takes {taken}{hint}"
+        )
+
+
 def _show_quote(quote: dict[str, Any]) -> None:
     def money(value: Any, pattern: str) -> str:
-        return pattern.format(value) if isinstance(value, (int, float)) else "?"
+        return pattern.format(value) if isinstance(value, (int, float)) else "unknown"
 
+    price = f"Price: {coin_amount(quote['price_per_day'], quote['currency'])}/day"
+    if quote["usd_per_hour"] is not None:
+        price += f" = {money(quote['usd_per_hour'], '${:.4f}')}/hour"
+        price += f" = {money(quote['usd_per_day'], '${:.2f}')}/day"
+    if quote["balance"] is None:
+        wallet = f"Wallet {quote['currency']}: none (deposit before renting)"
+    else:
+        wallet = f"Wallet: {coin_amount(quote['balance'], quote['currency'])}"
+        if quote["hours_covered"] is not None:
+            wallet += f" (covers about {money(quote['hours_covered'], '{:.0f}')} hours)"
     lines = [
         f"Server {quote['server_id']}: {sanitize(str(quote['gpu']))} ({quote['type']})",
-        f"Price: {money(quote['price_per_day'], '{:.8g}')} {quote['currency']}/day"
-        f" = {money(quote['usd_per_hour'], '${:.4f}')}/hour = {money(quote['usd_per_day'], '${:.2f}')}/day",
+        price,
         f"Maximum rental length: {quote['max_rental_hours']} h",
-        f"Wallet {quote['currency']}: {money(quote['balance'], '{:.8g}')}"
-        f" (covers about {money(quote['hours_covered'], '{:.0f}')} hours)",
+        wallet,
     ]
     if quote["rented"] and quote["type"] == "on-demand":
         lines.append("Note: the server is currently rented; the API will refuse an on-demand order.")
@@ -319,14 +350,35 @@ def deploy(
         )
         remember("images", [(image, "image"), *[item for item in recall("images") if item[0] != image]])
         if wait:
+            # The id is on stdout before the wait: a timeout or a closed terminal never loses it.
+            if app.quiet:
+                click.echo(created.id)
+            elif (app.output or "table") == "table":
+                click.echo(f"Order {created.id} created; waiting for its container to start")
             created = wait_until_running(app, created.id, timeout)
             app.note(connection_help(created))
+            if app.quiet:
+                return
     except KeyboardInterrupt:
         raise OrderInterrupted(
             f"interrupted while waiting for order {created.id} to start; the order exists and is billing: "
             f"check it with `clore order {created.id}`, stop it with `clore cancel {created.id}`"
         ) from None
     app.emit(Dataset("New order", ORDER_COLUMNS, [order_row(created)]))
+
+
+class WaitTimedOut(click.ClickException):
+    """A wait for the container gave up; the order exists and bills (exit 8)."""
+
+    exit_code = ExitCode.WAIT_TIMED_OUT
+
+    def __init__(self, order_id: int, status: str | None, timeout: float) -> None:
+        super().__init__(
+            f"order {order_id} is still {status or 'starting'} after {timeout:g} s; "
+            "it exists and is billing: "
+            f"keep waiting with `clore ssh {order_id} --print`, or stop it with `clore cancel {order_id}`"
+        )
+        self.details = {"order_id": order_id, "status": status}
 
 
 class OrderInterrupted(click.ClickException):
@@ -394,12 +446,30 @@ def read_secret(label: str) -> str:
 @click.command()
 @click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
 @click.option("--issue", help="Report a problem with the server (at most 2048 characters).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
 @click.pass_context
-def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
-    """Cancel an order."""
+def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool) -> None:
+    """Cancel an order: its container and the data in it are deleted. Asks first."""
     if issue is not None and len(issue) > 2048:
         raise click.BadParameter(f"is {len(issue)} characters long; the limit is 2048", param_hint="--issue")
+    if not yes and not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise click.UsageError(
+            "refusing to cancel without a terminal to confirm on: the container and its data are deleted; "
+            "add --yes"
+        )
     app = app_of(ctx)
+    if not yes:
+        found = _find_order(app, order_id)
+        spent = coin_amount(found.spend, found.currency)
+        click.echo(
+            f"Order {order_id}: {found.type} on server {found.server_id}, {found.status}, "
+            f"spent so far {spent}.\n"
+            "Cancelling stops it and deletes the container with all its data.",
+            err=True,
+        )
+        if not click.confirm(f"Cancel order {order_id}?", default=False, err=True):
+            app.note("not cancelled: nothing was sent")
+            ctx.exit(1)
     result = app.client().cancel_order(order_id, issue=issue)
     if result.get("already_ended"):
         click.echo(

@@ -1,0 +1,154 @@
+"""Issue 14: a renter's first session on the sandbox — what search shows can be rented, money
+moves only with consent, nothing is lost on a timeout, records and amounts read well."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from clore_cli._main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def marketplace(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    code, out, _ = run(capsys, "--sandbox", "search", "--all", "--limit", "100000", "-o", "json")
+    assert code == 0
+    rows: list[dict[str, Any]] = json.loads(out)
+    return rows
+
+
+def my_order_ids(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return run(capsys, "--sandbox", "orders", "-q")[1].split()
+
+
+def test_search_shows_only_what_deploy_can_rent(capsys: pytest.CaptureFixture[str]) -> None:
+    everything = marketplace(capsys)
+    giga = [r for r in everything if r["gigaspot"] and not r["rented"]]
+    assert giga and all(not r["rentable"] and r["not_rentable_because"] == "on GigaSPOT" for r in giga)
+    code, out, _ = run(capsys, "--sandbox", "search", "--limit", "100000", "-o", "json")
+    shown = json.loads(out)
+    assert code == 0 and shown and all(r["rentable"] and not r["gigaspot"] for r in shown)
+    # the README's command: the footer says what was left out and why
+    code, out, _ = run(capsys, "--sandbox", "search", "--limit", "100000")
+    assert code == 0 and f"{len(giga)} on GigaSPOT hidden: deploy cannot rent them" in " ".join(out.split())
+
+
+def test_search_currency_keeps_servers_that_accept_it(capsys: pytest.CaptureFixture[str]) -> None:
+    everything = marketplace(capsys)
+    # a server may show a USD price without accepting USD: allowed_coins decides
+    refusing = [r for r in everything if "USD-Blockchain" not in r["currencies"] and not r["gigaspot"]]
+    assert refusing
+    code, out, _ = run(capsys, "--sandbox", "search", "--currency", "usd", "--limit", "100000", "-o", "json")
+    rows = json.loads(out)
+    assert code == 0 and rows
+    assert all("USD-Blockchain" in r["currencies"] and "usd" in r["coins"] for r in rows)
+    assert not {r["id"] for r in refusing} & {r["id"] for r in rows}
+
+
+def test_search_json_keeps_the_whole_cpu_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert any(len(r["cpu"] or "") > 30 for r in marketplace(capsys))
+
+
+def test_deploy_refuses_gigaspot_and_other_currencies_in_one_sentence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    everything = marketplace(capsys)
+    giga = next(r for r in everything if r["gigaspot"])
+    btc_only = next(r for r in everything if r["currencies"] == ["bitcoin"] and not r["gigaspot"])
+    before = my_order_ids(capsys)
+    deploy = "--sandbox deploy {} --image cloreai/pytorch --type on-demand --currency {} --yes"
+    code, out, err = run(capsys, *shlex.split(deploy.format(giga["id"], "btc")))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"server {giga['id']} is on GigaSPOT and cannot be rented with deploy" in err
+    code, out, err = run(capsys, *shlex.split(deploy.format(btc_only["id"], "usd")))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"server {btc_only['id']} does not accept usd; it takes btc (use --currency btc)" in err
+    assert my_order_ids(capsys) == before  # nothing was created
+
+
+def test_dry_run_shows_coin_amounts_for_people(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --dry-run")
+    )
+    assert code == 0 and "?" not in err and "e-0" not in err
+    assert " btc/day = $" in err
+
+
+def test_cancel_needs_yes_without_a_terminal_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--sandbox", "cancel", "38")
+    assert code == 2 and out == "" and "--yes" in err and "data" in err
+    assert "38" in my_order_ids(capsys)
+
+
+def test_cancel_asks_on_a_terminal_showing_the_spend_and_the_data_loss() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    args = shlex.split("-m clore_cli --sandbox cancel 38")
+    child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
+    child.expect(r"spent so far [0-9.,]+ (btc|clore|usd)\.")
+    child.expect("deletes the container with all its data")
+    child.expect(r"Cancel order 38\? \[y/N\]")
+    child.sendline("n")
+    child.expect("not cancelled: nothing was sent")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
+    child.expect(r"Cancel order 38\? \[y/N\]")
+    child.sendline("y")
+    child.expect("Order 38 cancelled")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_wait_that_times_out_keeps_the_order_id_and_exits_8(quiet: bool) -> None:
+    env = {**os.environ, "CLORE_SANDBOX_DEPLOY_SECONDS": "600"}
+    args = "-m clore_cli --sandbox deploy 123 --image x/y --type on-demand --currency btc --yes --wait"
+    result = subprocess.run(
+        [sys.executable, *shlex.split(args), "--timeout", "1", *(["-q"] if quiet else [])],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 8, result.stderr
+    order_id = result.stdout.split()[0] if quiet else result.stdout.split()[1]
+    assert order_id.isdigit()
+    if quiet:
+        assert result.stdout == f"{order_id}\n"
+    else:
+        assert result.stdout == f"Order {order_id} created; waiting for its container to start\n"
+    assert re.search(
+        rf"error: order {order_id} is still \w+ after 1 s; it exists and is billing: keep waiting with "
+        rf"`clore ssh {order_id} --print`, or stop it with `clore cancel {order_id}`",
+        result.stderr,
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cheapest_and_completion_leave_out_gigaspot(capsys: pytest.CaptureFixture[str]) -> None:
+    from clore_ai.sandbox import Sandbox
+    from clore_plugins_example import cheapest_per_gpu
+
+    giga_ids = {r["id"] for r in marketplace(capsys) if r["gigaspot"]}
+    code, out, _ = run(capsys, "--sandbox", "cheapest", "-o", "json")
+    assert code == 0 and not giga_ids & {r["server_id"] for r in json.loads(out)}
+    assert callable(cheapest_per_gpu) and Sandbox  # the plugin uses the public not_rentable
+    from clore_cli._cache import recall
+
+    run(capsys, "--sandbox", "search", "--all", "--limit", "100000")
+    assert not giga_ids & {int(value) for value, _ in recall("servers")}
