@@ -152,3 +152,41 @@ def test_cheapest_and_completion_leave_out_gigaspot(capsys: pytest.CaptureFixtur
 
     run(capsys, "--sandbox", "search", "--all", "--limit", "100000")
     assert not giga_ids & {int(value) for value, _ in recall("servers")}
+
+
+def test_one_order_is_a_vertical_record_that_never_cuts_the_ssh_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "--sandbox", "order", "38", "-o", "json")
+    (order,) = json.loads(out)
+    assert code == 0 and order["tcp_ports"] == {"22": order["ssh_port"]}
+    code, out, _ = run(capsys, "--sandbox", "order", "38")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "Order 38"
+    assert f"  SSH            {order['ssh']}" in lines
+    assert f"  Ports          22 → {order['ssh_port']}" in lines
+    assert f"  Image          {order['image']}" in lines and f"  Host           {order['host']}" in lines
+    assert "{" not in out and "e-0" not in out
+
+
+def test_orders_show_uptime_and_spend_with_their_coin(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--sandbox", "orders", "-o", "json")
+    rows = json.loads(out)
+    assert code == 0 and rows
+    for row in rows:
+        assert isinstance(row["spend"], float) and row["uptime_seconds"] > 0 and "usd_per_hour" in row
+    code, out, _ = run(capsys, "--sandbox", "orders")
+    assert code == 0 and "Uptime" in out and "Spent" in out and " btc " in out and "e-0" not in out
+
+
+def test_numbers_in_tables_are_for_people_and_exact_in_json() -> None:
+    from clore_cli.formats import Column, Dataset, JsonFormat, TableFormat, human_number
+
+    assert human_number(4e-06) == "0.000004" and human_number(0.045000000000000005) == "0.045"
+    data = Dataset(
+        "t", [Column("a", "A"), Column("p", "P", coin_key="c")], [{"a": 4e-06, "p": 3e-05, "c": "bitcoin"}]
+    )
+    table = TableFormat().render(data, color=False)
+    assert "0.000004" in table and "0.00003 btc" in table and "e-0" not in table
+    assert json.loads(JsonFormat().render(data, color=False)) == [{"a": 4e-06, "p": 3e-05, "c": "bitcoin"}]

@@ -38,6 +38,6 @@ def coin_amount(value: Any, currency: str | None) -> str:
     short = COIN_SHORT.get(currency or "", currency or "")
     if short == "usd":
         return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
-    digits = 8 if short == "btc" else 6
+    digits = 8 if short == "btc" else 2 if abs(value) >= 1 else 6
     text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
     return f"{text or '0'} {short}".strip()

@@ -32,19 +32,53 @@ from ..formats import Column, Dataset, sanitize
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 
 ORDER_COLUMNS = [
-    Column("id", "ID", "right"),
-    Column("server_id", "Server", "right"),
+    Column("id", "ID", "right", no_wrap=True),
+    Column("server_id", "Server", "right", no_wrap=True),
+    Column("type", "Type", no_wrap=True),
+    Column("status", "Status", no_wrap=True),
+    Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
+    Column("uptime", "Uptime", "right", no_wrap=True),
+    Column("spend", "Spent", "right", no_wrap=True, coin_key="currency"),
+]
+
+# One order, as "Key  value" lines (never cut at 80 columns).
+ORDER_RECORD = [
+    Column("id", "Order"),
+    Column("server_id", "Server"),
     Column("type", "Type"),
     Column("status", "Status"),
     Column("image", "Image"),
-    Column("price_per_day", "Price/day", "right", "{:.8g}"),
-    Column("currency", "Currency"),
+    Column("price_per_day", "Price per day", coin_key="currency"),
+    Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
+    Column("uptime", "Uptime"),
+    Column("spend", "Spent so far", coin_key="currency"),
     Column("host", "Host"),
-    Column("ssh_port", "SSH port", "right"),
+    Column("tcp_ports", "Ports"),
+    Column("http_url", "HTTP"),
+    Column("ssh", "SSH"),
+    Column("created_at", "Created"),
 ]
+
+USD_COIN = "USD-Blockchain"
+
+
+def uptime(seconds: float | None) -> str | None:
+    """``93784`` -> ``1d 2h 3m``."""
+    if seconds is None or seconds < 0:
+        return None
+    minutes = int(seconds // 60)
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {mins}m" if hours else f"{mins}m"
 
 
 def order_row(order: Any) -> dict[str, Any]:
+    """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $)."""
+    alive = order.ct is not None and not order.expired
+    seconds = max(0, int(time.time() - order.ct)) if alive else None
+    usd_hour = order.price / 24 if order.currency == USD_COIN and order.price is not None else None
+    ssh = f"ssh -p {order.ssh_port} root@{order.ssh_host}" if order.ssh_host and order.ssh_port else None
     return {
         "id": order.id,
         "server_id": order.server_id,
@@ -53,11 +87,15 @@ def order_row(order: Any) -> dict[str, Any]:
         "image": order.image,
         "price_per_day": order.price,
         "currency": order.currency,
+        "usd_per_hour": usd_hour,
         "spend": order.spend,
+        "uptime_seconds": seconds,
+        "uptime": uptime(seconds),
         "host": order.pub_cluster,
         "ssh_port": order.ssh_port,
         "tcp_ports": order.tcp_ports,
         "http_url": order.http_url,
+        "ssh": ssh,
         "created_at": order.created_at.isoformat() if order.created_at else None,
     }
 
@@ -71,7 +109,15 @@ def orders(ctx: click.Context, completed: bool) -> None:
     app = app_of(ctx)
     rows = [order_row(o) for o in app.client().my_orders(include_completed=completed)]
     remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
-    app.emit(Dataset("My orders", ORDER_COLUMNS, rows, footer=f"Total: {len(rows)} orders"))
+    app.emit(
+        Dataset(
+            "My orders",
+            ORDER_COLUMNS,
+            rows,
+            footer=f"Total: {len(rows)} orders; $/hour for USD orders, Spent in the order's coin "
+            "(details: clore order ID)",
+        )
+    )
 
 
 def _find_order(app: Any, order_id: int) -> Any:
@@ -91,12 +137,7 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     """One order in detail, with how to connect."""
     app = app_of(ctx)
     found = _find_order(app, order_id)
-    row = order_row(found)
-    row["ssh"] = (
-        f"ssh -p {found.ssh_port} root@{found.ssh_host}" if found.ssh_host and found.ssh_port else None
-    )
-    columns = [Column(k, k.replace("_", " ")) for k in row]
-    app.emit(Dataset(f"Order {order_id}", columns, [row]))
+    app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [order_row(found)], vertical=True))
 
 
 def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
@@ -364,7 +405,7 @@ def deploy(
             f"interrupted while waiting for order {created.id} to start; the order exists and is billing: "
             f"check it with `clore order {created.id}`, stop it with `clore cancel {created.id}`"
         ) from None
-    app.emit(Dataset("New order", ORDER_COLUMNS, [order_row(created)]))
+    app.emit(Dataset("New order", ORDER_RECORD, [order_row(created)], vertical=True))
 
 
 class WaitTimedOut(click.ClickException):
