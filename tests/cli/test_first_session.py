@@ -190,3 +190,54 @@ def test_numbers_in_tables_are_for_people_and_exact_in_json() -> None:
     table = TableFormat().render(data, color=False)
     assert "0.000004" in table and "0.00003 btc" in table and "e-0" not in table
     assert json.loads(JsonFormat().render(data, color=False)) == [{"a": 4e-06, "p": 3e-05, "c": "bitcoin"}]
+
+
+def search_ids(capsys: pytest.CaptureFixture[str], *args: str) -> list[int]:
+    code, out, err = run(capsys, "--sandbox", "search", *args, "--limit", "100000", "-o", "json")
+    assert code == 0, err
+    return [r["id"] for r in json.loads(out)]
+
+
+def test_query_language_takes_spaces_double_equals_lists_and_percentages(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = search_ids(capsys, "gpu=4090 gpus>=1 reliability>0.9")
+    assert plain
+    assert search_ids(capsys, "gpu = 4090 gpus >= 1 reliability > 0.9") == plain
+    assert search_ids(capsys, "gpu==4090", "gpus>=1", "reliability>90%") == plain
+    both = set(search_ids(capsys, "gpu=4090,3090"))
+    assert both == set(search_ids(capsys, "gpu=4090")) | set(search_ids(capsys, "gpu=3090"))
+    assert set(search_ids(capsys, "gpu in 4090, 3090")) == both
+    assert not both & set(search_ids(capsys, "gpu!=4090,3090"))
+    code, out, err = run(capsys, "--sandbox", "search", "gpu>4090")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "use = or !=" in err
+
+
+def test_an_empty_result_says_what_was_searched_and_which_term_excluded_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "--sandbox", "search", "gpu=4090 price<0.0001 gpus>=1", "-o", "json")
+    assert code == 0 and json.loads(out) == []
+    assert re.fullmatch(
+        r"no server matches: searched \d+ available servers; `price<0.0001` excluded the \d+ left\n", err
+    )
+
+
+def test_every_sort_key_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from clore_cli.commands.market import SORT_KEYS
+
+    code, out, _ = run(capsys, "search", "--help")
+    flat = " ".join(out.split())
+    assert code == 0 and all(key in flat for key in SORT_KEYS)
+
+
+def test_the_docs_example_searches_find_servers_in_the_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    examples = re.findall(r"^clore search .*$", page, flags=re.MULTILINE)
+    assert len(examples) >= 3
+    for line in examples:
+        args = shlex.split(line)[1:]
+        code, out, err = run(capsys, "--sandbox", *args, "-o", "json")
+        assert code == 0 and json.loads(out), (line, err)

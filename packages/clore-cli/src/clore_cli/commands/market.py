@@ -24,7 +24,6 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-_TERM = re.compile(r"^([a-z_]+)(>=|<=|!=|=|>|<)(.+)$")
 # query key -> (row field, kind)
 QUERY_KEYS = {
     "gpu": ("gpu", "text"),
@@ -53,38 +52,72 @@ SORT_KEYS = {
 }
 
 
-def parse_query(terms: tuple[str, ...]) -> list[tuple[str, str, Callable[[Any, Any], bool], Any]]:
-    parsed = []
-    for term in " ".join(terms).split():
-        match = _TERM.match(term.strip().lower() if "=" not in term else term.strip())
-        if not match or match.group(1).lower() not in QUERY_KEYS:
+_OPS["=="] = operator.eq
+_TERM_ANYWHERE = re.compile(
+    r"\s*(?P<key>[A-Za-z_]+)\s*(?:(?P<op>>=|<=|!=|==|=|>|<)|\s(?P<in>in)\s)\s*"
+    r"(?P<value>[^\s,]+(?:\s*,\s*[^\s,]+)*)\s*"
+)
+Term = tuple[str, str, Callable[[Any, Any], bool], Any, str]
+
+
+def _number(key: str, raw: str) -> float:
+    text = raw.strip()
+    percent = text.endswith("%")
+    try:
+        value = float(Number().convert(text.rstrip("%"), None, None))
+    except click.BadParameter:
+        raise click.UsageError(f"{key} needs a number, got {shown(raw)}") from None
+    if key == "reliability" and (percent or value > 1):
+        value /= 100  # reliability>90% (or >90) means 0.9
+    return value
+
+
+def parse_query(terms: tuple[str, ...]) -> list[Term]:
+    """``gpu=4090 gpus >= 2``, ``gpu==4090,3090``, ``gpu in 4090,3090``, ``reliability>90%``."""
+    text = " ".join(terms)
+    parsed: list[Term] = []
+    position = 0
+    while position < len(text.rstrip()):
+        match = _TERM_ANYWHERE.match(text, position)
+        key = match.group("key").lower() if match else ""
+        if not match or key not in QUERY_KEYS:
+            bad = (text[position:].split() or [text])[0]
             raise click.UsageError(
-                f"cannot read query term {shown(term)}; use KEY<OP>VALUE, "
-                f"KEY in {', '.join(sorted(QUERY_KEYS))}"
+                f"cannot read query term {shown(bad)}; use KEY<OP>VALUE (OP: = == != < <= > >=, "
+                f"or KEY in A,B), KEY in {', '.join(sorted(QUERY_KEYS))}"
             )
-        key, op, raw = match.group(1).lower(), match.group(2), match.group(3)
+        position = match.end()
+        op = "=" if match.group("in") else match.group("op").replace("==", "=")
+        values = [v.strip() for v in match.group("value").split(",")]
         field, kind = QUERY_KEYS[key]
         if kind == "number":
-            try:
-                value: Any = Number().convert(raw, None, None)
-            except click.BadParameter:
-                raise click.UsageError(f"{key} needs a number, got {shown(raw)}") from None
+            parsed_values: list[Any] = [_number(key, v) for v in values]
         else:
             if op not in ("=", "!="):
                 raise click.UsageError(f"{key} compares text: use = or !=")
-            value = raw.lower()
-        parsed.append((field, kind, _OPS[op], value))
+            parsed_values = [v.lower() for v in values]
+        if len(parsed_values) > 1 and op not in ("=", "!="):
+            raise click.UsageError(f"a list of values needs = or != ({key}={match.group('value')})")
+        label = match.group(0).strip()
+        parsed.append((field, kind, _OPS[op], parsed_values, label))
     return parsed
 
 
-def _matches(server: Any, field: str, kind: str, op: Callable[[Any, Any], bool], value: Any) -> bool:
+def _matches(
+    server: Any, field: str, kind: str, op: Callable[[Any, Any], bool], values: Any, _label: str = ""
+) -> bool:
     actual = FIELDS[field](server)
     if actual is None:
         return False
     if kind == "text":
-        hit = value in str(actual).lower()
+        hit = any(value in str(actual).lower() for value in values)
         return hit if op is operator.eq else not hit
-    return bool(op(float(actual), value))
+    number = float(actual)
+    if op is operator.eq:
+        return any(number == value for value in values)
+    if op is operator.ne:
+        return all(number != value for value in values)
+    return bool(op(number, values[0]))
 
 
 def parse_sort(spec: str) -> list[tuple[str, bool]]:
@@ -169,8 +202,7 @@ def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, floa
     "sort_spec",
     default="price",
     show_default=True,
-    help="Comma-separated keys: price, price_day, gpus, ram, reliability, rating, id "
-    "(best first; +key ascending, -key descending).",
+    help="Comma-separated keys: " + ", ".join(SORT_KEYS) + " (best first; +key ascending, -key descending).",
 )
 @click.option(
     "--limit",
@@ -204,9 +236,10 @@ def search(
     currency: str | None,
     include_rented: bool,
 ) -> None:
-    """Search the marketplace. QUERY terms: 'gpu=4090 gpus>=2 price<0.4 country=DE reliability>0.9'.
+    """Search the marketplace. QUERY terms: 'gpu=4090,3090 gpus>=2 price<1 reliability>90%'.
 
-    price is USD per hour; price_day USD per day.
+    Operators = == != < <= > >= (spaces around them are fine); lists: gpu=4090,3090 or
+    'gpu in 4090,3090'. price is USD per hour; price_day USD per day; reliability 0.9 or 90%.
     """
     terms = parse_query(query)
     order = parse_sort(sort_spec)
@@ -244,6 +277,8 @@ def search(
     for field, descending in reversed(order):  # stable sorts, last key first
         matching.sort(key=functools.partial(_sort_value, field=field, descending=descending))
     total = len(matching)
+    if not matching:
+        app.note(_why_empty(servers, terms, hidden, gpu=gpu, include_rented=include_rented))
     rows = [server_row(s, coin) for s in matching[:limit]]
     remember(
         "servers",
@@ -277,6 +312,29 @@ def search(
             footer=_footer(len(rows), total, hidden, coin),
         )
     )
+
+
+def _why_empty(
+    servers: list[Any], terms: list[Term], hidden: dict[str, int], *, gpu: str | None, include_rented: bool
+) -> str:
+    """Which term left nothing: "searched 190 servers; `gpu=5090` excluded them all"."""
+    where = "available servers" if not include_rented else "servers"
+    text = f"no server matches: searched {len(servers)} {where}"
+    if not servers:
+        options = " (--gpu, --min-gpu, --min-ram or --max-price excluded them all)" if gpu else ""
+        return text + options + ("" if include_rented else "; --all includes rented servers")
+    left = list(servers)
+    for term in terms:
+        kept = [s for s in left if _matches(s, *term)]
+        if not kept:
+            return text + f"; `{term[4]}` excluded the {len(left)} left"
+        left = kept
+    reasons = [
+        f"{n} {why}"
+        for why, n in (("on GigaSPOT", hidden["GigaSPOT"]), ("not taking the currency", hidden["currency"]))
+        if n
+    ]
+    return text + (f"; the rest cannot be rented ({', '.join(reasons)})" if reasons else "")
 
 
 def _footer(shown_count: int, total: int, hidden: dict[str, int], coin: str | None) -> str:
