@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -241,3 +242,54 @@ def test_the_docs_example_searches_find_servers_in_the_sandbox(capsys: pytest.Ca
         args = shlex.split(line)[1:]
         code, out, err = run(capsys, "--sandbox", *args, "-o", "json")
         assert code == 0 and json.loads(out), (line, err)
+
+
+def test_every_code_6_string_is_a_sentence_with_the_next_step() -> None:
+    from clore_ai import FieldError
+    from clore_cli._api_errors import CODE6, explain
+
+    catalogue = (Path(__file__).parents[2] / "docs" / "reference" / "clore-api.md").read_text(
+        encoding="utf-8"
+    )
+    section = catalogue.split("Code-6 error catalogue", 1)[1].split("###", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z0-9_-]+)` \|", section, flags=re.MULTILINE))
+    documented.discard("error")  # the header row
+    assert len(documented) >= 20 and documented <= set(CODE6)
+    for name in documented:
+        sentence = explain(FieldError(code=6, response={"code": 6, "error": name}), lambda: ["rig-1"])
+        assert sentence and sentence.endswith(f"(API: {name})") and "{" not in sentence
+        next_step = r"clore |see|pick|try|--|bid|lower|give|shorten|wallet|your servers"
+        assert re.search(next_step, sentence), name
+    waited = explain(
+        FieldError(
+            code=6, response={"code": 6, "error": "can_lower_every_600_seconds", "time_to_lowering": 412}
+        )
+    )
+    assert waited and "try again in 412 s" in waited
+
+
+def test_api_refusals_speak_in_cli_terms(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000000001")
+    assert code == 1 and "below the minimum spot price of server 6: 0.0000025 btc per day now" in err
+    code, _, err = run(capsys, "--sandbox", "spot-price", "38", "1")
+    assert (
+        code == 1
+        and "order 38 is an on-demand order; --spot-price and spot-price apply to spot orders" in err
+    )
+    code, _, err = run(capsys, "--sandbox", "server-config", "nosuch")
+    assert code == 1 and "you have no server with that name; your servers: MyGPU" in err
+    deploy = "--sandbox deploy 123 --image x/y --currency btc --yes --type"
+    code, _, err = run(capsys, *shlex.split(deploy), "on-demand", "--spot-price", "1")
+    assert code == 2 and "--spot-price is only for spot orders; drop it or use --type spot" in err
+    code, _, err = run(capsys, *shlex.split(deploy), "spot")
+    assert code == 2 and "--spot-price is required for spot orders" in err and "spot_price" not in err
+
+
+def test_exit_codes_follow_the_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run(capsys, "--sandbox", "spot", "99999")
+    assert code == 1 and out == "" and "server 99999 does not exist" in err
+    monkeypatch.delenv("CLORE_API_KEY", raising=False)
+    code, _, err = run(capsys, "auth", "status")
+    assert code == 4 and "auth login" in err

@@ -359,6 +359,8 @@ def spot(ctx: click.Context, server_id: int) -> None:
     """Show the spot market (bids per day) of one server."""
     app = app_of(ctx)
     market = app.client().spot_marketplace(server_id)
+    if market.exists is False:
+        raise click.ClickException(f"server {server_id} does not exist (find servers with `clore search`)")
     rows = []
     for offer in market.offers or []:
         usd_day = market.usd_per_day(offer)

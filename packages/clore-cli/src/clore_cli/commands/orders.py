@@ -27,7 +27,7 @@ from .._params import (
     shown,
 )
 from .._rentable import coin_amount
-from ..formats import Column, Dataset, sanitize
+from ..formats import Column, Dataset, human_number, sanitize
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 
@@ -358,7 +358,9 @@ def deploy(
     try:
         body = build_create_order_body(**arguments)
     except InvalidInputError as error:
-        raise click.UsageError(str(error)) from None
+        from .._api_errors import cli_terms
+
+        raise click.UsageError(cli_terms(str(error))) from None
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if not (yes or dry_run or interactive):
         raise click.UsageError(
@@ -526,8 +528,45 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool) -> N
 @click.pass_context
 def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
     """Set the bid (per day, in the order currency) of your spot order."""
-    app_of(ctx).client().set_spot_price(order_id, price)
-    click.echo(f"Spot price of order {order_id} set to {price:g} per day")
+    from clore_ai import FieldError
+
+    app = app_of(ctx)
+    try:
+        app.client().set_spot_price(order_id, price)
+    except FieldError as error:
+        sentence = _spot_price_refusal(app, order_id, error.error)
+        if sentence is None:
+            raise
+        raise click.ClickException(f"{sentence} (API: {error.error})") from None
+    click.echo(f"Spot price of order {order_id} set to {human_number(price)} per day")
+
+
+def _spot_price_refusal(app: Any, order_id: int, name: str | None) -> str | None:
+    """amount_too_low with the current minimum; order_dont_exist on an on-demand order."""
+    if name not in ("amount_too_low", "order_dont_exist"):
+        return None
+    try:
+        found = next((o for o in app.client().my_orders(include_completed=True) if o.id == order_id), None)
+        if found is None:
+            return f"order {order_id} is not one of your orders (see: clore orders)"
+        if not found.spot:
+            return f"order {order_id} is an on-demand order; --spot-price and spot-price apply to spot orders"
+        if found.expired:
+            return f"order {order_id} has ended; there is no bid to change"
+        if name == "amount_too_low":
+            market = app.client().spot_marketplace(found.server_id)
+            pricing = market.server.min_pricing if market.server else None
+            minimum = (pricing or {}).get(found.currency) if isinstance(pricing, dict) else None
+            if minimum is None and pricing is not None:
+                minimum = getattr(pricing, found.currency or "", None)
+            if isinstance(minimum, (int, float)):
+                return (
+                    f"the bid is below the minimum spot price of server {found.server_id}: "
+                    f"{coin_amount(minimum, found.currency)} per day now; bid at least that"
+                )
+    except Exception:  # noqa: BLE001 - fall back to the generic sentence
+        return None
+    return None
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
