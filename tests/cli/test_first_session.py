@@ -54,7 +54,7 @@ def test_search_currency_keeps_servers_that_accept_it(capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "--sandbox", "search", "--currency", "usd", "--limit", "100000", "-o", "json")
     rows = json.loads(out)
     assert code == 0 and rows
-    assert all("USD-Blockchain" in r["currencies"] and "usd" in r["coins"] for r in rows)
+    assert all("USD-Blockchain" in r["currencies"] and "usd" in r["coins"].split() for r in rows)
     assert not {r["id"] for r in refusing} & {r["id"] for r in rows}
 
 
@@ -293,3 +293,16 @@ def test_exit_codes_follow_the_table(
     monkeypatch.delenv("CLORE_API_KEY", raising=False)
     code, _, err = run(capsys, "auth", "status")
     assert code == 4 and "auth login" in err
+
+
+def test_the_readme_search_fits_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_cli.formats import TableFormat
+
+    real = TableFormat.render
+    monkeypatch.setattr(TableFormat, "render", lambda self, data, color: real(self, data, color=False))
+    code, out, _ = run(capsys, "--sandbox", "search", "--gpu", "4090", "--limit", "5")
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert code == 0 and len(table) == 4 + 5 and max(len(line) for line in table) <= 80
+    assert "RTX 4090" in out and "$" in out

@@ -10,8 +10,8 @@ COIN_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "
 
 
 def coin_names(coins: Any) -> str:
-    """``["USD-Blockchain", "bitcoin"]`` -> ``"usd, btc"`` (the names --currency accepts)."""
-    return ", ".join(COIN_SHORT.get(c, str(c)) for c in coins or []) or "none"
+    """``["USD-Blockchain", "bitcoin"]`` -> ``"usd btc"`` (the names --currency accepts)."""
+    return " ".join(COIN_SHORT.get(c, str(c)) for c in coins or []) or "none"
 
 
 def on_gigaspot(server: Any) -> bool:

@@ -31,6 +31,7 @@ class Column:
     fmt: str | None = None  # e.g. "{:.4f}" for numbers in human formats
     max_width: int | None = None  # tables cut longer cells with "…"; JSON/CSV keep them whole
     no_wrap: bool = False  # tables keep the cell on one line (ids, statuses, amounts)
+    in_table: bool = True  # False: only in CSV (and JSON, which has every field), not in tables
     coin_key: str | None = None  # the row's currency field: the cell reads "0.00000400 btc", "$1.25"
 
 
@@ -121,7 +122,8 @@ class TableFormat(OutputFormat):
         from rich.table import Table
 
         table = Table(title=data.title, title_justify="left", header_style="bold" if color else "")
-        for column in data.columns:
+        shown = [c for c in data.columns if c.in_table]
+        for column in shown:
             table.add_column(
                 column.header,
                 justify="right" if column.justify == "right" else "left",
@@ -130,7 +132,7 @@ class TableFormat(OutputFormat):
                 no_wrap=bool(column.max_width) or column.no_wrap,
             )
         for row in data.rows:
-            table.add_row(*(data.cell(row, c) for c in data.columns), style=None)
+            table.add_row(*(data.cell(row, c) for c in shown), style=None)
         console = Console(
             force_terminal=color, no_color=not color, width=200 if not color else None, highlight=False
         )

@@ -156,10 +156,19 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_GPU_PREFIX = re.compile(r"^\s*\d+\s*x\s*|\b(NVIDIA|GeForce|AMD|Radeon)\s+", re.IGNORECASE)
+
+
+def short_gpu(model: str | None) -> str | None:
+    """``1x NVIDIA GeForce RTX 4090`` -> ``RTX 4090`` (the count is in GPUs)."""
+    return _GPU_PREFIX.sub("", model).strip() or model if model else None
+
+
 def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     row = {
         "id": server.id,
         "gpu": server.gpu_model,
+        "gpu_short": short_gpu(server.gpu_model),
         "gpus": server.gpu_count,
         "ram_gb": FIELDS["ram_gb"](server),
         "cpu": server.specs.cpu if server.specs else None,
@@ -290,17 +299,18 @@ def search(
     )
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     columns = [
-        Column("id", "ID", "right"),
-        Column("gpu", "GPU"),
-        Column("gpus", "GPUs", "right"),
-        Column("ram_gb", "RAM GB", "right"),
-        Column("cpu", "CPU", max_width=24),
-        Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
-        Column("usd_per_day", "$/day", "right", "${:.2f}"),
-        Column("spot_usd_per_hour", "spot $/h", "right", "${:.4f}"),
-        Column("country", "CC"),
-        Column("reliability", "Rel", "right", "{:.3f}"),
-        Column("coins", "Coins"),
+        Column("id", "ID", "right", no_wrap=True),
+        Column("gpu", "GPU", in_table=False),
+        Column("gpu_short", "GPU", no_wrap=True),
+        Column("gpus", "GPUs", "right", no_wrap=True),
+        Column("ram_gb", "RAM", "right", "{:.0f}", no_wrap=True),
+        Column("cpu", "CPU", in_table=False),
+        Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
+        Column("usd_per_day", "$/day", "right", "${:.2f}", in_table=False),
+        Column("spot_usd_per_hour", "spot/h", "right", "${:.4f}", no_wrap=True),
+        Column("country", "CC", no_wrap=True),
+        Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True),
+        Column("coins", "Coins", no_wrap=True),
     ]
     if coin:
         columns.append(Column("price_per_day_" + coin, f"{coin}/day", "right", "{:.8g}"))
@@ -338,7 +348,7 @@ def _why_empty(
 
 
 def _footer(shown_count: int, total: int, hidden: dict[str, int], coin: str | None) -> str:
-    text = f"Showing {shown_count} of {total} servers; prices per hour and per day in USD"
+    text = f"Showing {shown_count} of {total} servers; prices in USD per hour, RAM in GB"
     if coin:
         text += f"; only servers that accept {COIN_SHORT.get(coin, coin)}"
     notes = []
