@@ -304,7 +304,12 @@ def _show_quote(quote: dict[str, Any]) -> None:
 @click.option("--required-price", type=Number(0), help="Refuse if the on-demand price per day changed.")
 @click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
-@click.option("--wait", is_flag=True, help="Wait until the container runs, then print how to connect.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Print the order id, wait until the container runs, then print how to connect "
+    "(a --timeout exits 8; the order keeps billing).",
+)
 @click.option("--timeout", type=Seconds(min=1), default=600, show_default=True, help="Seconds --wait waits.")
 @click.option("--dry-run", is_flag=True, help="Print the quote and the request body; send nothing.")
 @output_options
