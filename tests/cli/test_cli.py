@@ -148,8 +148,8 @@ def test_errors_are_one_line_with_exit_codes(capsys: pytest.CaptureFixture[str])
 
 
 def test_cancel_order_and_spot_price(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "--sandbox", "cancel", "38")[1].strip() == "Order 38 cancelled"
-    assert "already ended" in run(capsys, "--sandbox", "cancel", "38")[1]
+    assert run(capsys, "--sandbox", "cancel", "38", "--yes")[1].strip() == "Order 38 cancelled"
+    assert "already ended" in run(capsys, "--sandbox", "cancel", "38", "--yes")[1]
     assert run(capsys, "--sandbox", "spot-price", "39", "0.000003")[0] == 0
     code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000029")
     assert code == 1 and "can_lower_every_600_seconds" in err
@@ -183,7 +183,7 @@ def test_search_builds_rows_only_for_the_servers_shown(
     assert len(rows_built) == 20
     if output == "table":
         assert re.search(r"Showing 20 of 3\d\d\d servers", out), out[-200:]
-        assert len(cells) <= 20 * 10  # 20 rows x 10 columns
+        assert len(cells) <= 20 * 11  # 20 rows x 11 columns
     if output == "json":
         shown = json.loads(out)
         assert [r["id"] for r in shown] == rows_built
@@ -481,7 +481,7 @@ def test_debug_logs_requests_but_never_the_key(monkeypatch: pytest.MonkeyPatch) 
     with SandboxServer(Sandbox(servers=10)) as server:
         env = {**os.environ, "CLORE_API_URL": server.url, "CLORE_API_KEY": key}
         result = clore_process("--debug", "wallets", "-o", "json", env=env)
-        failing = clore_process("--debug", "cancel", "424242", env=env)
+        failing = clore_process("--debug", "cancel", "424242", "--yes", env=env)
     assert result.returncode == 0
     assert "GET " in result.stderr and "/wallets -> HTTP 200" in result.stderr
     assert failing.returncode == 1

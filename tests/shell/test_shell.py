@@ -61,7 +61,7 @@ def test_commands_run_through_the_click_tree_with_one_app(
 
 
 def test_errors_are_printed_and_the_shell_goes_on(app: App, capsys: pytest.CaptureFixture[str]) -> None:
-    assert drive(app, "search bogus=1\ncancel 424242\nnonsense\norders -q\nquit\n") == 0
+    assert drive(app, "search bogus=1\ncancel 424242 --yes\nnonsense\norders -q\nquit\n") == 0
     captured = capsys.readouterr()
     assert "cannot read query term" in captured.err and "you_dont_own_this_order" in captured.err
     assert "No such command" in captured.err and "38" in captured.out

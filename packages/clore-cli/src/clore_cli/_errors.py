@@ -17,6 +17,9 @@ class ExitCode(IntEnum):
     RATE_LIMITED = 5  # still rate limited after retries
     CONNECTION = 6  # could not reach the API, timed out, or unreadable answers
     ORDER_INTERRUPTED = 7  # Ctrl-C after create_order was sent: an order exists or may exist, billing
+    WAIT_TIMED_OUT = (
+        8  # --wait/ssh gave up: the order exists (and bills) but its container is not running yet
+    )
     INTERRUPTED = 130  # Ctrl-C
 
 

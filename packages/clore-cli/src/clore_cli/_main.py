@@ -159,6 +159,7 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
     _host()
     as_json = _wants_json(args) or bool(holder and holder.app and holder.app.default_output == "json")
     debug = "--debug" in args or bool(holder and holder.app and holder.app.debug)
+    holder = holder or _AppHolder()  # the error handler below can reach the App the line made
     try:
         result = cli.main(args=args, prog_name="clore", standalone_mode=False, obj=holder)
         if isinstance(result, int) and not isinstance(result, bool):  # ctx.exit(code) returns here
@@ -175,7 +176,9 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
         report(message + hint, ExitCode.USAGE, as_json=as_json)
         return ExitCode.USAGE
     except click.ClickException as error:
-        report(error.format_message(), error.exit_code, as_json=as_json)
+        report(
+            error.format_message(), error.exit_code, as_json=as_json, details=getattr(error, "details", None)
+        )
         return error.exit_code
     except (KeyboardInterrupt, click.Abort):
         report("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
@@ -188,11 +191,15 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
 
             traceback.print_exc()
         if isinstance(error, CloreAPIError):
+            from ._api_errors import explain
+
             code = exit_code_for(error)
             details = {"api_code": error.code}
             if getattr(error, "error", None):
                 details["api_error"] = error.error  # type: ignore[attr-defined]
-            report(str(error), code, as_json=as_json, details=details)
+            app = holder.app if holder else None
+            sentence = explain(error, _server_names(app) if app is not None else None)
+            report(sentence or str(error), code, as_json=as_json, details=details)
             return code
         report(
             f"unexpected {type(error).__name__}: {error}; re-run with --debug",
@@ -201,6 +208,16 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
         )
         return ExitCode.API_ERROR
     return ExitCode.OK
+
+
+def _server_names(app: Any) -> Any:
+    """For ``server_dont_exist``: your server names, in one quick look-up."""
+
+    def names() -> list[str]:
+        with app.quick_client(3.0) as quick:
+            return [str(s.name) for s in quick.my_servers() if getattr(s, "name", None)]
+
+    return names
 
 
 def _shorten_values(message: str) -> str:

@@ -4,10 +4,13 @@
   ``app.formats``, ``app.note(text)``), the same object in ``clore`` and in ``clore shell``;
 - :func:`output_options` adds ``-o/--output`` (every registered format) and ``-q/--quiet``;
 - :class:`~clore_cli.formats.Dataset` / :class:`~clore_cli.formats.Column` describe what a
-  command prints; :class:`~clore_cli.formats.OutputFormat` is the base class of formats.
+  command prints; :class:`~clore_cli.formats.OutputFormat` is the base class of formats;
+- :func:`not_rentable` says why ``deploy`` cannot rent a marketplace server (GigaSPOT, or a
+  currency it does not accept), or None when it can.
 """
 
 from ._main import app_of, output_options
+from ._rentable import not_rentable
 from .formats import Column, Dataset, OutputFormat, sanitize
 
-__all__ = ["Column", "Dataset", "OutputFormat", "app_of", "output_options", "sanitize"]
+__all__ = ["Column", "Dataset", "OutputFormat", "app_of", "not_rentable", "output_options", "sanitize"]

@@ -29,6 +29,10 @@ class Column:
     header: str
     justify: str = "left"  # "left" or "right"
     fmt: str | None = None  # e.g. "{:.4f}" for numbers in human formats
+    max_width: int | None = None  # tables cut longer cells with "…"; JSON/CSV keep them whole
+    no_wrap: bool = False  # tables keep the cell on one line (ids, statuses, amounts)
+    in_table: bool = True  # False: only in CSV (and JSON, which has every field), not in tables
+    coin_key: str | None = None  # the row's currency field: the cell reads "0.00000400 btc", "$1.25"
 
 
 @dataclass
@@ -41,16 +45,37 @@ class Dataset:
     id_key: str = "id"
     footer: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    vertical: bool = False  # one record: the table format prints "Key  value" lines, never cut
 
     def cell(self, row: dict[str, Any], column: Column) -> str:
         value = row.get(column.key)
         if value is None:
             return "-"
-        if column.fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return column.fmt.format(value)
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if column.coin_key and isinstance(value, (int, float)):
+            from ._rentable import coin_amount
+
+            return coin_amount(value, row.get(column.coin_key))
+        if column.fmt and isinstance(value, (int, float)):
+            return column.fmt.format(value)
+        if isinstance(value, float):
+            return human_number(value)
+        if isinstance(value, dict):  # container port -> public port
+            return ", ".join(f"{sanitize(str(k))} → {sanitize(str(v))}" for k, v in value.items()) or "-"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(sanitize(str(v)) for v in value) or "-"
         return sanitize(str(value))
+
+
+def human_number(value: float) -> str:
+    """``4e-06`` -> ``0.000004``, ``0.045000000000000005`` -> ``0.045``: no exponent, no float noise."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= 1e6:
+        return f"{value:,.2f}"
+    text = f"{value:.10f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 class OutputFormat:
@@ -91,14 +116,23 @@ class TableFormat(OutputFormat):
     description = "a table for people (default)"
 
     def render(self, data: Dataset, *, color: bool) -> str:
+        if data.vertical and data.rows:
+            return _vertical(data)
         from rich.console import Console
         from rich.table import Table
 
         table = Table(title=data.title, title_justify="left", header_style="bold" if color else "")
-        for column in data.columns:
-            table.add_column(column.header, justify="right" if column.justify == "right" else "left")
+        shown = [c for c in data.columns if c.in_table]
+        for column in shown:
+            table.add_column(
+                column.header,
+                justify="right" if column.justify == "right" else "left",
+                max_width=column.max_width,
+                overflow="ellipsis" if column.max_width else "fold",
+                no_wrap=bool(column.max_width) or column.no_wrap,
+            )
         for row in data.rows:
-            table.add_row(*(data.cell(row, c) for c in data.columns), style=None)
+            table.add_row(*(data.cell(row, c) for c in shown), style=None)
         console = Console(
             force_terminal=color, no_color=not color, width=200 if not color else None, highlight=False
         )
@@ -110,3 +144,15 @@ class TableFormat(OutputFormat):
             if data.footer:
                 console.print(data.footer, markup=False)
         return capture.get().rstrip("\n")
+
+
+def _vertical(data: Dataset) -> str:
+    """One record as "Key  value" lines: long values (an ssh command, a host) are never cut."""
+    width = max(len(c.header) for c in data.columns)
+    blocks = []
+    for row in data.rows:
+        lines = [sanitize(data.title)] if data.title else []
+        lines += [f"  {c.header.ljust(width)}  {data.cell(row, c)}" for c in data.columns]
+        blocks.append("\n".join(lines))
+    text = "\n\n".join(blocks)
+    return text + (f"\n{sanitize(data.footer)}" if data.footer else "")

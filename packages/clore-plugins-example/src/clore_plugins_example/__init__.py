@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from clore_cli import hookimpl
-from clore_cli.api import Column, Dataset, OutputFormat, app_of, output_options, sanitize
+from clore_cli.api import Column, Dataset, OutputFormat, app_of, not_rentable, output_options, sanitize
 
 __version__ = "0.2.0"
 
@@ -31,12 +31,14 @@ class MarkdownFormat(OutputFormat):
 
 
 def cheapest_per_gpu(servers: list[Any]) -> list[dict[str, Any]]:
-    """One row per GPU model: the cheapest available offer (USD per hour), and how many there are."""
+    """One row per GPU model: the cheapest offer ``deploy`` can rent (USD per hour), and how many.
+
+    Rented and GigaSPOT servers are left out: what is shown can be rented."""
     best: dict[str, dict[str, Any]] = {}
     for server in servers:
         names = server.gpu_names
         price = server.price_usd
-        if not names or price is None or server.rented:
+        if not names or price is None or server.rented or not_rentable(server):
             continue
         model = names[0]
         entry = best.setdefault(model, {"gpu": model, "offers": 0, "usd_per_hour": None})

@@ -68,7 +68,10 @@ def refresh_once(app: Any, state: SessionState) -> None:
     remember("orders", [(str(o.id), f"{o.type} on {o.server_id} ({o.status})") for o in orders])
     wallets = client.wallets()
     servers = client.marketplace()
-    remember("servers", [(str(s.id), f"{s.gpu_model} ${s.price_usd or 0:.3f}/h") for s in servers])
+    from clore_cli.api import not_rentable
+
+    rentable = [s for s in servers if not s.rented and not not_rentable(s)]
+    remember("servers", [(str(s.id), f"{s.gpu_model} ${s.price_usd or 0:.3f}/h") for s in rentable])
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     shown = [f"{w.balance:.6g} {w.name.split('-')[0]}" for w in wallets if w.balance]
     with state.lock:

@@ -142,8 +142,14 @@ def status(ctx: click.Context) -> None:
     app = app_of(ctx)
     found = credentials.resolve_api_key(profile=app.profile)
     if found is None:
-        raise click.ClickException(f"no API key for profile {app.profile}; run `clore auth login`")
+        raise NoKey(f"no API key for profile {app.profile}; run `clore auth login`")
     click.echo(f"Profile {app.profile}: key {found.masked} from {found.source}")
+
+
+class NoKey(click.ClickException):
+    """docs/cli.md: exit 4 = no API key."""
+
+    exit_code = 4
 
 
 @auth.command()

@@ -13,6 +13,7 @@ from .. import hookimpl
 from .._cache import complete_currency, completer, remember
 from .._main import app_of, output_options
 from .._params import MAX_ID, Number, WholeNumber, shown
+from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
 from ..formats import Column, Dataset
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -23,7 +24,6 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-_TERM = re.compile(r"^([a-z_]+)(>=|<=|!=|=|>|<)(.+)$")
 # query key -> (row field, kind)
 QUERY_KEYS = {
     "gpu": ("gpu", "text"),
@@ -52,38 +52,72 @@ SORT_KEYS = {
 }
 
 
-def parse_query(terms: tuple[str, ...]) -> list[tuple[str, str, Callable[[Any, Any], bool], Any]]:
-    parsed = []
-    for term in " ".join(terms).split():
-        match = _TERM.match(term.strip().lower() if "=" not in term else term.strip())
-        if not match or match.group(1).lower() not in QUERY_KEYS:
+_OPS["=="] = operator.eq
+_TERM_ANYWHERE = re.compile(
+    r"\s*(?P<key>[A-Za-z_]+)\s*(?:(?P<op>>=|<=|!=|==|=|>|<)|\s(?P<in>in)\s)\s*"
+    r"(?P<value>[^\s,]+(?:\s*,\s*[^\s,]+)*)\s*"
+)
+Term = tuple[str, str, Callable[[Any, Any], bool], Any, str]
+
+
+def _number(key: str, raw: str) -> float:
+    text = raw.strip()
+    percent = text.endswith("%")
+    try:
+        value = float(Number().convert(text.rstrip("%"), None, None))
+    except click.BadParameter:
+        raise click.UsageError(f"{key} needs a number, got {shown(raw)}") from None
+    if key == "reliability" and (percent or value > 1):
+        value /= 100  # reliability>90% (or >90) means 0.9
+    return value
+
+
+def parse_query(terms: tuple[str, ...]) -> list[Term]:
+    """``gpu=4090 gpus >= 2``, ``gpu==4090,3090``, ``gpu in 4090,3090``, ``reliability>90%``."""
+    text = " ".join(terms)
+    parsed: list[Term] = []
+    position = 0
+    while position < len(text.rstrip()):
+        match = _TERM_ANYWHERE.match(text, position)
+        key = match.group("key").lower() if match else ""
+        if not match or key not in QUERY_KEYS:
+            bad = (text[position:].split() or [text])[0]
             raise click.UsageError(
-                f"cannot read query term {shown(term)}; use KEY<OP>VALUE, "
-                f"KEY in {', '.join(sorted(QUERY_KEYS))}"
+                f"cannot read query term {shown(bad)}; use KEY<OP>VALUE (OP: = == != < <= > >=, "
+                f"or KEY in A,B), KEY in {', '.join(sorted(QUERY_KEYS))}"
             )
-        key, op, raw = match.group(1).lower(), match.group(2), match.group(3)
+        position = match.end()
+        op = "=" if match.group("in") else match.group("op").replace("==", "=")
+        values = [v.strip() for v in match.group("value").split(",")]
         field, kind = QUERY_KEYS[key]
         if kind == "number":
-            try:
-                value: Any = Number().convert(raw, None, None)
-            except click.BadParameter:
-                raise click.UsageError(f"{key} needs a number, got {shown(raw)}") from None
+            parsed_values: list[Any] = [_number(key, v) for v in values]
         else:
             if op not in ("=", "!="):
                 raise click.UsageError(f"{key} compares text: use = or !=")
-            value = raw.lower()
-        parsed.append((field, kind, _OPS[op], value))
+            parsed_values = [v.lower() for v in values]
+        if len(parsed_values) > 1 and op not in ("=", "!="):
+            raise click.UsageError(f"a list of values needs = or != ({key}={match.group('value')})")
+        label = match.group(0).strip()
+        parsed.append((field, kind, _OPS[op], parsed_values, label))
     return parsed
 
 
-def _matches(server: Any, field: str, kind: str, op: Callable[[Any, Any], bool], value: Any) -> bool:
+def _matches(
+    server: Any, field: str, kind: str, op: Callable[[Any, Any], bool], values: Any, _label: str = ""
+) -> bool:
     actual = FIELDS[field](server)
     if actual is None:
         return False
     if kind == "text":
-        hit = value in str(actual).lower()
+        hit = any(value in str(actual).lower() for value in values)
         return hit if op is operator.eq else not hit
-    return bool(op(float(actual), value))
+    number = float(actual)
+    if op is operator.eq:
+        return any(number == value for value in values)
+    if op is operator.ne:
+        return all(number != value for value in values)
+    return bool(op(number, values[0]))
 
 
 def parse_sort(spec: str) -> list[tuple[str, bool]]:
@@ -122,13 +156,22 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_GPU_PREFIX = re.compile(r"^\s*\d+\s*x\s*|\b(NVIDIA|GeForce|AMD|Radeon)\s+", re.IGNORECASE)
+
+
+def short_gpu(model: str | None) -> str | None:
+    """``1x NVIDIA GeForce RTX 4090`` -> ``RTX 4090`` (the count is in GPUs)."""
+    return _GPU_PREFIX.sub("", model).strip() or model if model else None
+
+
 def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     row = {
         "id": server.id,
         "gpu": server.gpu_model,
+        "gpu_short": short_gpu(server.gpu_model),
         "gpus": server.gpu_count,
         "ram_gb": FIELDS["ram_gb"](server),
-        "cpu": (server.specs.cpu or "")[:30] if server.specs else None,
+        "cpu": server.specs.cpu if server.specs else None,
         "usd_per_hour": server.price_usd,
         "usd_per_day": server.price_usd_per_day,
         "spot_usd_per_hour": server.spot_price_usd,
@@ -138,7 +181,11 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
         "cuda": _cuda(server),
         "max_rental_hours": server.mrl,
         "rented": bool(server.rented),
-        "currencies": ",".join(server.allowed_coins or []),
+        "currencies": list(server.allowed_coins or []),
+        "coins": coin_names(server.allowed_coins),
+        "gigaspot": on_gigaspot(server),
+        "rentable": not_rentable(server, currency) is None,
+        "not_rentable_because": not_rentable(server, currency),
     }
     if currency:
         row["price_per_day_" + currency] = server.price_per_day(currency)
@@ -164,8 +211,7 @@ def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, floa
     "sort_spec",
     default="price",
     show_default=True,
-    help="Comma-separated keys: price, price_day, gpus, ram, reliability, rating, id "
-    "(best first; +key ascending, -key descending).",
+    help="Comma-separated keys: " + ", ".join(SORT_KEYS) + " (best first; +key ascending, -key descending).",
 )
 @click.option(
     "--limit",
@@ -176,10 +222,15 @@ def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, floa
 )
 @click.option(
     "--currency",
-    help="Also show the per-day price in this currency (btc, clore, usd).",
+    help="Only servers that accept this currency (btc, clore, usd), with their price per day in it.",
     shell_complete=complete_currency,
 )
-@click.option("--all", "include_rented", is_flag=True, help="Include rented servers.")
+@click.option(
+    "--all",
+    "include_rented",
+    is_flag=True,
+    help="Include rented and GigaSPOT servers (JSON marks them: rentable, not_rentable_because).",
+)
 @output_options
 @click.pass_context
 def search(
@@ -194,9 +245,10 @@ def search(
     currency: str | None,
     include_rented: bool,
 ) -> None:
-    """Search the marketplace. QUERY terms: 'gpu=4090 gpus>=2 price<0.4 country=DE reliability>0.9'.
+    """Search the marketplace. QUERY terms: 'gpu=4090,3090 gpus>=2 price<1 reliability>90%'.
 
-    price is USD per hour; price_day USD per day.
+    Operators = == != < <= > >= (spaces around them are fine); lists: gpu=4090,3090 or
+    'gpu in 4090,3090'. price is USD per hour; price_day USD per day; reliability 0.9 or 90%.
     """
     terms = parse_query(query)
     order = parse_sort(sort_spec)
@@ -218,23 +270,47 @@ def search(
     )
     # Filter and sort the servers themselves; rows only for the `limit` shown.
     matching = [s for s in servers if all(_matches(s, *t) for t in terms)]
+    hidden = {"GigaSPOT": 0, "currency": 0}
+    if not include_rented:  # deploy cannot rent these: never on top of the list
+        kept = []
+        for server in matching:
+            if on_gigaspot(server):
+                hidden["GigaSPOT"] += 1
+            elif coin and coin not in (server.allowed_coins or []):
+                hidden["currency"] += 1
+            else:
+                kept.append(server)
+        matching = kept
+    elif coin:
+        matching = [s for s in matching if coin in (s.allowed_coins or [])]
     for field, descending in reversed(order):  # stable sorts, last key first
         matching.sort(key=functools.partial(_sort_value, field=field, descending=descending))
     total = len(matching)
+    if not matching:
+        app.note(_why_empty(servers, terms, hidden, gpu=gpu, include_rented=include_rented))
     rows = [server_row(s, coin) for s in matching[:limit]]
-    remember("servers", [(str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h") for r in rows])
+    remember(
+        "servers",
+        [
+            (str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h")
+            for r in rows
+            if r["rentable"] and not r["rented"]
+        ],
+    )
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     columns = [
-        Column("id", "ID", "right"),
-        Column("gpu", "GPU"),
-        Column("gpus", "GPUs", "right"),
-        Column("ram_gb", "RAM GB", "right"),
-        Column("cpu", "CPU"),
-        Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
-        Column("usd_per_day", "$/day", "right", "${:.2f}"),
-        Column("spot_usd_per_hour", "spot $/h", "right", "${:.4f}"),
-        Column("country", "CC"),
-        Column("reliability", "Rel", "right", "{:.3f}"),
+        Column("id", "ID", "right", no_wrap=True),
+        Column("gpu", "GPU", in_table=False),
+        Column("gpu_short", "GPU", no_wrap=True),
+        Column("gpus", "GPUs", "right", no_wrap=True),
+        Column("ram_gb", "RAM", "right", "{:.0f}", no_wrap=True),
+        Column("cpu", "CPU", in_table=False),
+        Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
+        Column("usd_per_day", "$/day", "right", "${:.2f}", in_table=False),
+        Column("spot_usd_per_hour", "spot/h", "right", "${:.4f}", no_wrap=True),
+        Column("country", "CC", no_wrap=True),
+        Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True),
+        Column("coins", "Coins", no_wrap=True),
     ]
     if coin:
         columns.append(Column("price_per_day_" + coin, f"{coin}/day", "right", "{:.8g}"))
@@ -243,9 +319,46 @@ def search(
             "GPU marketplace",
             columns,
             rows,
-            footer=f"Showing {len(rows)} of {total} servers; prices per hour and per day in USD",
+            footer=_footer(len(rows), total, hidden, coin),
         )
     )
+
+
+def _why_empty(
+    servers: list[Any], terms: list[Term], hidden: dict[str, int], *, gpu: str | None, include_rented: bool
+) -> str:
+    """Which term left nothing: "searched 190 servers; `gpu=5090` excluded them all"."""
+    where = "available servers" if not include_rented else "servers"
+    text = f"no server matches: searched {len(servers)} {where}"
+    if not servers:
+        options = " (--gpu, --min-gpu, --min-ram or --max-price excluded them all)" if gpu else ""
+        return text + options + ("" if include_rented else "; --all includes rented servers")
+    left = list(servers)
+    for term in terms:
+        kept = [s for s in left if _matches(s, *term)]
+        if not kept:
+            return text + f"; `{term[4]}` excluded the {len(left)} left"
+        left = kept
+    reasons = [
+        f"{n} {why}"
+        for why, n in (("on GigaSPOT", hidden["GigaSPOT"]), ("not taking the currency", hidden["currency"]))
+        if n
+    ]
+    return text + (f"; the rest cannot be rented ({', '.join(reasons)})" if reasons else "")
+
+
+def _footer(shown_count: int, total: int, hidden: dict[str, int], coin: str | None) -> str:
+    text = f"Showing {shown_count} of {total} servers; prices in USD per hour, RAM in GB"
+    if coin:
+        text += f"; only servers that accept {COIN_SHORT.get(coin, coin)}"
+    notes = []
+    if hidden["GigaSPOT"]:
+        notes.append(f"{hidden['GigaSPOT']} on GigaSPOT")
+    if hidden["currency"]:
+        notes.append(f"{hidden['currency']} not taking {COIN_SHORT.get(coin or '', coin)}")
+    if notes:
+        text += f" ({' and '.join(notes)} hidden: deploy cannot rent them; --all shows them)"
+    return text
 
 
 @click.command()
@@ -256,6 +369,8 @@ def spot(ctx: click.Context, server_id: int) -> None:
     """Show the spot market (bids per day) of one server."""
     app = app_of(ctx)
     market = app.client().spot_marketplace(server_id)
+    if market.exists is False:
+        raise click.ClickException(f"server {server_id} does not exist (find servers with `clore search`)")
     rows = []
     for offer in market.offers or []:
         usd_day = market.usd_per_day(offer)

@@ -25,24 +25,59 @@ from .._params import (
     read_key_file,
     shown,
 )
-from ..formats import Column, Dataset, sanitize
+from .._rentable import coin_amount
+from ..formats import Column, Dataset, human_number, sanitize
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 
 ORDER_COLUMNS = [
-    Column("id", "ID", "right"),
-    Column("server_id", "Server", "right"),
+    Column("id", "ID", "right", no_wrap=True),
+    Column("server_id", "Server", "right", no_wrap=True),
+    Column("type", "Type", no_wrap=True),
+    Column("status", "Status", no_wrap=True),
+    Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
+    Column("uptime", "Uptime", "right", no_wrap=True),
+    Column("spend", "Spent", "right", no_wrap=True, coin_key="currency"),
+]
+
+# One order, as "Key  value" lines (never cut at 80 columns).
+ORDER_RECORD = [
+    Column("id", "Order"),
+    Column("server_id", "Server"),
     Column("type", "Type"),
     Column("status", "Status"),
     Column("image", "Image"),
-    Column("price_per_day", "Price/day", "right", "{:.8g}"),
-    Column("currency", "Currency"),
+    Column("price_per_day", "Price per day", coin_key="currency"),
+    Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
+    Column("uptime", "Uptime"),
+    Column("spend", "Spent so far", coin_key="currency"),
     Column("host", "Host"),
-    Column("ssh_port", "SSH port", "right"),
+    Column("tcp_ports", "Ports"),
+    Column("http_url", "HTTP"),
+    Column("ssh", "SSH"),
+    Column("created_at", "Created"),
 ]
+
+USD_COIN = "USD-Blockchain"
+
+
+def uptime(seconds: float | None) -> str | None:
+    """``93784`` -> ``1d 2h 3m``."""
+    if seconds is None or seconds < 0:
+        return None
+    minutes = int(seconds // 60)
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {mins}m" if hours else f"{mins}m"
 
 
 def order_row(order: Any) -> dict[str, Any]:
+    """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $)."""
+    alive = order.ct is not None and not order.expired
+    seconds = max(0, int(time.time() - order.ct)) if alive else None
+    usd_hour = order.price / 24 if order.currency == USD_COIN and order.price is not None else None
+    ssh = f"ssh -p {order.ssh_port} root@{order.ssh_host}" if order.ssh_host and order.ssh_port else None
     return {
         "id": order.id,
         "server_id": order.server_id,
@@ -51,11 +86,15 @@ def order_row(order: Any) -> dict[str, Any]:
         "image": order.image,
         "price_per_day": order.price,
         "currency": order.currency,
+        "usd_per_hour": usd_hour,
         "spend": order.spend,
+        "uptime_seconds": seconds,
+        "uptime": uptime(seconds),
         "host": order.pub_cluster,
         "ssh_port": order.ssh_port,
         "tcp_ports": order.tcp_ports,
         "http_url": order.http_url,
+        "ssh": ssh,
         "created_at": order.created_at.isoformat() if order.created_at else None,
     }
 
@@ -69,7 +108,15 @@ def orders(ctx: click.Context, completed: bool) -> None:
     app = app_of(ctx)
     rows = [order_row(o) for o in app.client().my_orders(include_completed=completed)]
     remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
-    app.emit(Dataset("My orders", ORDER_COLUMNS, rows, footer=f"Total: {len(rows)} orders"))
+    app.emit(
+        Dataset(
+            "My orders",
+            ORDER_COLUMNS,
+            rows,
+            footer=f"Total: {len(rows)} orders; $/hour for USD orders, Spent in the order's coin "
+            "(details: clore order ID)",
+        )
+    )
 
 
 def _find_order(app: Any, order_id: int) -> Any:
@@ -89,12 +136,7 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     """One order in detail, with how to connect."""
     app = app_of(ctx)
     found = _find_order(app, order_id)
-    row = order_row(found)
-    row["ssh"] = (
-        f"ssh -p {found.ssh_port} root@{found.ssh_host}" if found.ssh_host and found.ssh_port else None
-    )
-    columns = [Column(k, k.replace("_", " ")) for k in row]
-    app.emit(Dataset(f"Order {order_id}", columns, [row]))
+    app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [order_row(found)], vertical=True))
 
 
 def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
@@ -117,10 +159,7 @@ def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
             if current.status == "expired":
                 raise click.ClickException(f"order {order_id} ended before its container started")
             if time.monotonic() >= deadline:
-                raise click.ClickException(
-                    f"order {order_id} is still {current.status} after {timeout:g} s; "
-                    f"check with `clore order {order_id}`"
-                )
+                raise WaitTimedOut(order_id, current.status, timeout)
             time.sleep(interval)
     finally:
         if status_cm is not None:
@@ -160,6 +199,7 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     server = next((s for s in app.client().marketplace(available_only=False) if s.id == server_id), None)
     if server is None:
         raise click.ClickException(f"server {server_id} is not on the marketplace (see: clore search)")
+    refuse_unrentable(server, currency)
     spot = body["type"] == "spot"
     native_day = body["spotprice"] if spot else server.price_per_day(currency)
     od_native, od_usd = server.price_per_day(currency), server.price_usd_per_day
@@ -181,17 +221,49 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class NotRentable(click.ClickException):
+    """deploy cannot rent this server (GigaSPOT, or a currency it does not take): nothing is sent (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+def refuse_unrentable(server: Any, currency: str) -> None:
+    """One sentence, before anything is sent, when create_order would be refused anyway."""
+    from .._rentable import COIN_SHORT, coin_names, on_gigaspot
+
+    if on_gigaspot(server):
+        raise NotRentable(
+            f"server {server.id} is on GigaSPOT and cannot be rented with deploy; "
+            "pick another with `clore search` (GigaSPOT servers are hidden there)"
+        )
+    coins = list(server.allowed_coins or [])
+    if currency not in coins:
+        taken = coin_names(coins)
+        hint = f" (use --currency {COIN_SHORT.get(coins[0], coins[0])})" if coins else ""
+        raise NotRentable(
+            f"server {server.id} does not accept {COIN_SHORT.get(currency, currency)}; it takes {taken}{hint}"
+        )
+
+
 def _show_quote(quote: dict[str, Any]) -> None:
     def money(value: Any, pattern: str) -> str:
-        return pattern.format(value) if isinstance(value, (int, float)) else "?"
+        return pattern.format(value) if isinstance(value, (int, float)) else "unknown"
 
+    price = f"Price: {coin_amount(quote['price_per_day'], quote['currency'])}/day"
+    if quote["usd_per_hour"] is not None:
+        price += f" = {money(quote['usd_per_hour'], '${:.4f}')}/hour"
+        price += f" = {money(quote['usd_per_day'], '${:.2f}')}/day"
+    if quote["balance"] is None:
+        wallet = f"Wallet {quote['currency']}: none (deposit before renting)"
+    else:
+        wallet = f"Wallet: {coin_amount(quote['balance'], quote['currency'])}"
+        if quote["hours_covered"] is not None:
+            wallet += f" (covers about {money(quote['hours_covered'], '{:.0f}')} hours)"
     lines = [
         f"Server {quote['server_id']}: {sanitize(str(quote['gpu']))} ({quote['type']})",
-        f"Price: {money(quote['price_per_day'], '{:.8g}')} {quote['currency']}/day"
-        f" = {money(quote['usd_per_hour'], '${:.4f}')}/hour = {money(quote['usd_per_day'], '${:.2f}')}/day",
+        price,
         f"Maximum rental length: {quote['max_rental_hours']} h",
-        f"Wallet {quote['currency']}: {money(quote['balance'], '{:.8g}')}"
-        f" (covers about {money(quote['hours_covered'], '{:.0f}')} hours)",
+        wallet,
     ]
     if quote["rented"] and quote["type"] == "on-demand":
         lines.append("Note: the server is currently rented; the API will refuse an on-demand order.")
@@ -231,7 +303,12 @@ def _show_quote(quote: dict[str, Any]) -> None:
 @click.option("--required-price", type=Number(0), help="Refuse if the on-demand price per day changed.")
 @click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
-@click.option("--wait", is_flag=True, help="Wait until the container runs, then print how to connect.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Print the order id, wait until the container runs, then print how to connect "
+    "(a --timeout exits 8; the order keeps billing).",
+)
 @click.option("--timeout", type=Seconds(min=1), default=600, show_default=True, help="Seconds --wait waits.")
 @click.option("--dry-run", is_flag=True, help="Print the quote and the request body; send nothing.")
 @output_options
@@ -285,7 +362,9 @@ def deploy(
     try:
         body = build_create_order_body(**arguments)
     except InvalidInputError as error:
-        raise click.UsageError(str(error)) from None
+        from .._api_errors import cli_terms
+
+        raise click.UsageError(cli_terms(str(error))) from None
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if not (yes or dry_run or interactive):
         raise click.UsageError(
@@ -318,14 +397,35 @@ def deploy(
         )
         remember("images", [(image, "image"), *[item for item in recall("images") if item[0] != image]])
         if wait:
+            # The id is on stdout before the wait: a timeout or a closed terminal never loses it.
+            if app.quiet:
+                click.echo(created.id)
+            elif (app.output or "table") == "table":
+                click.echo(f"Order {created.id} created; waiting for its container to start")
             created = wait_until_running(app, created.id, timeout)
             app.note(connection_help(created))
+            if app.quiet:
+                return
     except KeyboardInterrupt:
         raise OrderInterrupted(
             f"interrupted while waiting for order {created.id} to start; the order exists and is billing: "
             f"check it with `clore order {created.id}`, stop it with `clore cancel {created.id}`"
         ) from None
-    app.emit(Dataset("New order", ORDER_COLUMNS, [order_row(created)]))
+    app.emit(Dataset("New order", ORDER_RECORD, [order_row(created)], vertical=True))
+
+
+class WaitTimedOut(click.ClickException):
+    """A wait for the container gave up; the order exists and bills (exit 8)."""
+
+    exit_code = ExitCode.WAIT_TIMED_OUT
+
+    def __init__(self, order_id: int, status: str | None, timeout: float) -> None:
+        super().__init__(
+            f"order {order_id} is still {status or 'starting'} after {timeout:g} s; "
+            "it exists and is billing: "
+            f"keep waiting with `clore ssh {order_id} --print`, or stop it with `clore cancel {order_id}`"
+        )
+        self.details = {"order_id": order_id, "status": status}
 
 
 class OrderInterrupted(click.ClickException):
@@ -393,12 +493,30 @@ def read_secret(label: str) -> str:
 @click.command()
 @click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
 @click.option("--issue", help="Report a problem with the server (at most 2048 characters).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
 @click.pass_context
-def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
-    """Cancel an order."""
+def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool) -> None:
+    """Cancel an order: its container and the data in it are deleted. Asks first."""
     if issue is not None and len(issue) > 2048:
         raise click.BadParameter(f"is {len(issue)} characters long; the limit is 2048", param_hint="--issue")
+    if not yes and not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise click.UsageError(
+            "refusing to cancel without a terminal to confirm on: the container and its data are deleted; "
+            "add --yes"
+        )
     app = app_of(ctx)
+    if not yes:
+        found = _find_order(app, order_id)
+        spent = coin_amount(found.spend, found.currency)
+        click.echo(
+            f"Order {order_id}: {found.type} on server {found.server_id}, {found.status}, "
+            f"spent so far {spent}.\n"
+            "Cancelling stops it and deletes the container with all its data.",
+            err=True,
+        )
+        if not click.confirm(f"Cancel order {order_id}?", default=False, err=True):
+            app.note("not cancelled: nothing was sent")
+            ctx.exit(1)
     result = app.client().cancel_order(order_id, issue=issue)
     if result.get("already_ended"):
         click.echo(
@@ -414,8 +532,45 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None) -> None:
 @click.pass_context
 def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
     """Set the bid (per day, in the order currency) of your spot order."""
-    app_of(ctx).client().set_spot_price(order_id, price)
-    click.echo(f"Spot price of order {order_id} set to {price:g} per day")
+    from clore_ai import FieldError
+
+    app = app_of(ctx)
+    try:
+        app.client().set_spot_price(order_id, price)
+    except FieldError as error:
+        sentence = _spot_price_refusal(app, order_id, error.error)
+        if sentence is None:
+            raise
+        raise click.ClickException(f"{sentence} (API: {error.error})") from None
+    click.echo(f"Spot price of order {order_id} set to {human_number(price)} per day")
+
+
+def _spot_price_refusal(app: Any, order_id: int, name: str | None) -> str | None:
+    """amount_too_low with the current minimum; order_dont_exist on an on-demand order."""
+    if name not in ("amount_too_low", "order_dont_exist"):
+        return None
+    try:
+        found = next((o for o in app.client().my_orders(include_completed=True) if o.id == order_id), None)
+        if found is None:
+            return f"order {order_id} is not one of your orders (see: clore orders)"
+        if not found.spot:
+            return f"order {order_id} is an on-demand order; --spot-price and spot-price apply to spot orders"
+        if found.expired:
+            return f"order {order_id} has ended; there is no bid to change"
+        if name == "amount_too_low":
+            market = app.client().spot_marketplace(found.server_id)
+            pricing = market.server.min_pricing if market.server else None
+            minimum = (pricing or {}).get(found.currency) if isinstance(pricing, dict) else None
+            if minimum is None and pricing is not None:
+                minimum = getattr(pricing, found.currency or "", None)
+            if isinstance(minimum, (int, float)):
+                return (
+                    f"the bid is below the minimum spot price of server {found.server_id}: "
+                    f"{coin_amount(minimum, found.currency)} per day now; bid at least that"
+                )
+    except Exception:  # noqa: BLE001 - fall back to the generic sentence
+        return None
+    return None
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

@@ -1,0 +1,308 @@
+"""Issue 14: a renter's first session on the sandbox — what search shows can be rented, money
+moves only with consent, nothing is lost on a timeout, records and amounts read well."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clore_cli._main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def marketplace(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    code, out, _ = run(capsys, "--sandbox", "search", "--all", "--limit", "100000", "-o", "json")
+    assert code == 0
+    rows: list[dict[str, Any]] = json.loads(out)
+    return rows
+
+
+def my_order_ids(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return run(capsys, "--sandbox", "orders", "-q")[1].split()
+
+
+def test_search_shows_only_what_deploy_can_rent(capsys: pytest.CaptureFixture[str]) -> None:
+    everything = marketplace(capsys)
+    giga = [r for r in everything if r["gigaspot"] and not r["rented"]]
+    assert giga and all(not r["rentable"] and r["not_rentable_because"] == "on GigaSPOT" for r in giga)
+    code, out, _ = run(capsys, "--sandbox", "search", "--limit", "100000", "-o", "json")
+    shown = json.loads(out)
+    assert code == 0 and shown and all(r["rentable"] and not r["gigaspot"] for r in shown)
+    # the README's command: the footer says what was left out and why
+    code, out, _ = run(capsys, "--sandbox", "search", "--limit", "100000")
+    assert code == 0 and f"{len(giga)} on GigaSPOT hidden: deploy cannot rent them" in " ".join(out.split())
+
+
+def test_search_currency_keeps_servers_that_accept_it(capsys: pytest.CaptureFixture[str]) -> None:
+    everything = marketplace(capsys)
+    # a server may show a USD price without accepting USD: allowed_coins decides
+    refusing = [r for r in everything if "USD-Blockchain" not in r["currencies"] and not r["gigaspot"]]
+    assert refusing
+    code, out, _ = run(capsys, "--sandbox", "search", "--currency", "usd", "--limit", "100000", "-o", "json")
+    rows = json.loads(out)
+    assert code == 0 and rows
+    assert all("USD-Blockchain" in r["currencies"] and "usd" in r["coins"].split() for r in rows)
+    assert not {r["id"] for r in refusing} & {r["id"] for r in rows}
+
+
+def test_search_json_keeps_the_whole_cpu_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert any(len(r["cpu"] or "") > 30 for r in marketplace(capsys))
+
+
+def test_deploy_refuses_gigaspot_and_other_currencies_in_one_sentence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    everything = marketplace(capsys)
+    giga = next(r for r in everything if r["gigaspot"])
+    btc_only = next(r for r in everything if r["currencies"] == ["bitcoin"] and not r["gigaspot"])
+    before = my_order_ids(capsys)
+    deploy = "--sandbox deploy {} --image cloreai/pytorch --type on-demand --currency {} --yes"
+    code, out, err = run(capsys, *shlex.split(deploy.format(giga["id"], "btc")))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"server {giga['id']} is on GigaSPOT and cannot be rented with deploy" in err
+    code, out, err = run(capsys, *shlex.split(deploy.format(btc_only["id"], "usd")))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert f"server {btc_only['id']} does not accept usd; it takes btc (use --currency btc)" in err
+    assert my_order_ids(capsys) == before  # nothing was created
+
+
+def test_dry_run_shows_coin_amounts_for_people(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --dry-run")
+    )
+    assert code == 0 and "?" not in err and "e-0" not in err
+    assert " btc/day = $" in err
+
+
+def test_cancel_needs_yes_without_a_terminal_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--sandbox", "cancel", "38")
+    assert code == 2 and out == "" and "--yes" in err and "data" in err
+    assert "38" in my_order_ids(capsys)
+
+
+def test_cancel_asks_on_a_terminal_showing_the_spend_and_the_data_loss() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    args = shlex.split("-m clore_cli --sandbox cancel 38")
+    child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
+    child.expect(r"spent so far [0-9.,]+ (btc|clore|usd)\.")
+    child.expect("deletes the container with all its data")
+    child.expect(r"Cancel order 38\? \[y/N\]")
+    child.sendline("n")
+    child.expect("not cancelled: nothing was sent")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
+    child.expect(r"Cancel order 38\? \[y/N\]")
+    child.sendline("y")
+    child.expect("Order 38 cancelled")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_wait_that_times_out_keeps_the_order_id_and_exits_8(quiet: bool) -> None:
+    env = {**os.environ, "CLORE_SANDBOX_DEPLOY_SECONDS": "600"}
+    args = "-m clore_cli --sandbox deploy 123 --image x/y --type on-demand --currency btc --yes --wait"
+    result = subprocess.run(
+        [sys.executable, *shlex.split(args), "--timeout", "1", *(["-q"] if quiet else [])],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 8, result.stderr
+    order_id = result.stdout.split()[0] if quiet else result.stdout.split()[1]
+    assert order_id.isdigit()
+    if quiet:
+        assert result.stdout == f"{order_id}\n"
+    else:
+        assert result.stdout == f"Order {order_id} created; waiting for its container to start\n"
+    assert re.search(
+        rf"error: order {order_id} is still \w+ after 1 s; it exists and is billing: keep waiting with "
+        rf"`clore ssh {order_id} --print`, or stop it with `clore cancel {order_id}`",
+        result.stderr,
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cheapest_and_completion_leave_out_gigaspot(capsys: pytest.CaptureFixture[str]) -> None:
+    from clore_ai.sandbox import Sandbox
+    from clore_plugins_example import cheapest_per_gpu
+
+    giga_ids = {r["id"] for r in marketplace(capsys) if r["gigaspot"]}
+    code, out, _ = run(capsys, "--sandbox", "cheapest", "-o", "json")
+    assert code == 0 and not giga_ids & {r["server_id"] for r in json.loads(out)}
+    assert callable(cheapest_per_gpu) and Sandbox  # the plugin uses the public not_rentable
+    from clore_cli._cache import recall
+
+    run(capsys, "--sandbox", "search", "--all", "--limit", "100000")
+    assert not giga_ids & {int(value) for value, _ in recall("servers")}
+
+
+def test_one_order_is_a_vertical_record_that_never_cuts_the_ssh_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "--sandbox", "order", "38", "-o", "json")
+    (order,) = json.loads(out)
+    assert code == 0 and order["tcp_ports"] == {"22": order["ssh_port"]}
+    code, out, _ = run(capsys, "--sandbox", "order", "38")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "Order 38"
+    assert f"  SSH            {order['ssh']}" in lines
+    assert f"  Ports          22 → {order['ssh_port']}" in lines
+    assert f"  Image          {order['image']}" in lines and f"  Host           {order['host']}" in lines
+    assert "{" not in out and "e-0" not in out
+
+
+def test_orders_show_uptime_and_spend_with_their_coin(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--sandbox", "orders", "-o", "json")
+    rows = json.loads(out)
+    assert code == 0 and rows
+    for row in rows:
+        assert isinstance(row["spend"], float) and row["uptime_seconds"] > 0 and "usd_per_hour" in row
+    code, out, _ = run(capsys, "--sandbox", "orders")
+    assert code == 0 and "Uptime" in out and "Spent" in out and " btc " in out and "e-0" not in out
+
+
+def test_numbers_in_tables_are_for_people_and_exact_in_json() -> None:
+    from clore_cli.formats import Column, Dataset, JsonFormat, TableFormat, human_number
+
+    assert human_number(4e-06) == "0.000004" and human_number(0.045000000000000005) == "0.045"
+    data = Dataset(
+        "t", [Column("a", "A"), Column("p", "P", coin_key="c")], [{"a": 4e-06, "p": 3e-05, "c": "bitcoin"}]
+    )
+    table = TableFormat().render(data, color=False)
+    assert "0.000004" in table and "0.00003 btc" in table and "e-0" not in table
+    assert json.loads(JsonFormat().render(data, color=False)) == [{"a": 4e-06, "p": 3e-05, "c": "bitcoin"}]
+
+
+def search_ids(capsys: pytest.CaptureFixture[str], *args: str) -> list[int]:
+    code, out, err = run(capsys, "--sandbox", "search", *args, "--limit", "100000", "-o", "json")
+    assert code == 0, err
+    return [r["id"] for r in json.loads(out)]
+
+
+def test_query_language_takes_spaces_double_equals_lists_and_percentages(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain = search_ids(capsys, "gpu=4090 gpus>=1 reliability>0.9")
+    assert plain
+    assert search_ids(capsys, "gpu = 4090 gpus >= 1 reliability > 0.9") == plain
+    assert search_ids(capsys, "gpu==4090", "gpus>=1", "reliability>90%") == plain
+    both = set(search_ids(capsys, "gpu=4090,3090"))
+    assert both == set(search_ids(capsys, "gpu=4090")) | set(search_ids(capsys, "gpu=3090"))
+    assert set(search_ids(capsys, "gpu in 4090, 3090")) == both
+    assert not both & set(search_ids(capsys, "gpu!=4090,3090"))
+    code, out, err = run(capsys, "--sandbox", "search", "gpu>4090")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "use = or !=" in err
+
+
+def test_an_empty_result_says_what_was_searched_and_which_term_excluded_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "--sandbox", "search", "gpu=4090 price<0.0001 gpus>=1", "-o", "json")
+    assert code == 0 and json.loads(out) == []
+    assert re.fullmatch(
+        r"no server matches: searched \d+ available servers; `price<0.0001` excluded the \d+ left\n", err
+    )
+
+
+def test_every_sort_key_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from clore_cli.commands.market import SORT_KEYS
+
+    code, out, _ = run(capsys, "search", "--help")
+    flat = " ".join(out.split())
+    assert code == 0 and all(key in flat for key in SORT_KEYS)
+
+
+def test_the_docs_example_searches_find_servers_in_the_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    examples = re.findall(r"^clore search .*$", page, flags=re.MULTILINE)
+    assert len(examples) >= 3
+    for line in examples:
+        args = shlex.split(line)[1:]
+        code, out, err = run(capsys, "--sandbox", *args, "-o", "json")
+        assert code == 0 and json.loads(out), (line, err)
+
+
+def test_every_code_6_string_is_a_sentence_with_the_next_step() -> None:
+    from clore_ai import FieldError
+    from clore_cli._api_errors import CODE6, explain
+
+    catalogue = (Path(__file__).parents[2] / "docs" / "reference" / "clore-api.md").read_text(
+        encoding="utf-8"
+    )
+    section = catalogue.split("Code-6 error catalogue", 1)[1].split("###", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z0-9_-]+)` \|", section, flags=re.MULTILINE))
+    documented.discard("error")  # the header row
+    assert len(documented) >= 20 and documented <= set(CODE6)
+    for name in documented:
+        sentence = explain(FieldError(code=6, response={"code": 6, "error": name}), lambda: ["rig-1"])
+        assert sentence and sentence.endswith(f"(API: {name})") and "{" not in sentence
+        next_step = r"clore |see|pick|try|--|bid|lower|give|shorten|wallet|your servers"
+        assert re.search(next_step, sentence), name
+    waited = explain(
+        FieldError(
+            code=6, response={"code": 6, "error": "can_lower_every_600_seconds", "time_to_lowering": 412}
+        )
+    )
+    assert waited and "try again in 412 s" in waited
+
+
+def test_api_refusals_speak_in_cli_terms(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000000001")
+    assert code == 1 and "below the minimum spot price of server 6: 0.0000025 btc per day now" in err
+    code, _, err = run(capsys, "--sandbox", "spot-price", "38", "1")
+    assert (
+        code == 1
+        and "order 38 is an on-demand order; --spot-price and spot-price apply to spot orders" in err
+    )
+    code, _, err = run(capsys, "--sandbox", "server-config", "nosuch")
+    assert code == 1 and "you have no server with that name; your servers: MyGPU" in err
+    deploy = "--sandbox deploy 123 --image x/y --currency btc --yes --type"
+    code, _, err = run(capsys, *shlex.split(deploy), "on-demand", "--spot-price", "1")
+    assert code == 2 and "--spot-price is only for spot orders; drop it or use --type spot" in err
+    code, _, err = run(capsys, *shlex.split(deploy), "spot")
+    assert code == 2 and "--spot-price is required for spot orders" in err and "spot_price" not in err
+
+
+def test_exit_codes_follow_the_table(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run(capsys, "--sandbox", "spot", "99999")
+    assert code == 1 and out == "" and "server 99999 does not exist" in err
+    monkeypatch.delenv("CLORE_API_KEY", raising=False)
+    code, _, err = run(capsys, "auth", "status")
+    assert code == 4 and "auth login" in err
+
+
+def test_the_readme_search_fits_80_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_cli.formats import TableFormat
+
+    real = TableFormat.render
+    monkeypatch.setattr(TableFormat, "render", lambda self, data, color: real(self, data, color=False))
+    code, out, _ = run(capsys, "--sandbox", "search", "--gpu", "4090", "--limit", "5")
+    table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+    assert code == 0 and len(table) == 4 + 5 and max(len(line) for line in table) <= 80
+    assert "RTX 4090" in out and "$" in out
