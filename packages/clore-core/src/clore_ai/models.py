@@ -34,6 +34,9 @@ from ._lazy import LAZY, WithLazyFields, install_lazy_fields, unread_fields_of
 __all__ = [
     "HOURS_PER_DAY",
     "CancelOrdersResult",
+    "GigaSpotCreateResult",
+    "GigaSpotEditResult",
+    "GigaSpotInfo",
     "MarketplaceServer",
     "MyServer",
     "NetSpecs",
@@ -234,6 +237,17 @@ class MarketplaceServer(_Model, WithLazyFields):
     def available(self) -> bool:
         """Not rented on-demand."""
         return not self.rented
+
+    @property
+    def on_gigaspot(self) -> bool:
+        """The server is on GigaSPOT: ``create_order`` cannot rent it (the API answers
+        ``machine-is-on-gigaspot``); bid on it with ``create_gigaspot_orders`` instead.
+
+        True only for a ``gigaspot`` of ``true`` (or a non-empty object, as some answers
+        carry); a missing or ``false`` flag reads False.
+        """
+        flag = self.gigaspot
+        return flag is True or (isinstance(flag, dict) and bool(flag))
 
     @property
     def max_rental_hours(self) -> Optional[int]:
@@ -676,3 +690,53 @@ class CancelOrdersResult(_Model):
     @property
     def ok(self) -> bool:
         return not self.failed_to_cancel
+
+
+# ── GigaSPOT ───────────────────────────────────────────────────────────────
+
+
+class GigaSpotInfo(_Model):
+    """``get_gigaspot()``: your user id, the URL of the current GigaSPOT snapshot (the
+    book of servers and bids, a CDN JSON file) and the CLORE price in USD."""
+
+    my_user_id: Optional[int] = None
+    v1_snapshot_url: Optional[str] = None
+    clore_price: Optional[float] = Field(None, description="USD per CLORE")
+    creation_fees: Optional[Dict[str, Any]] = None
+
+
+def _id_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+class GigaSpotCreateResult(_Model):
+    """``create_gigaspot_orders(orders)``: the server ids whose order did not go through."""
+
+    failed_to_oc_servers: List[Union[int, str]] = Field(default_factory=list)
+    failed_to_rent_servers: List[Union[int, str]] = Field(default_factory=list)
+    too_low_bids_servers: List[Union[int, str]] = Field(default_factory=list)
+
+    _none_is_empty = field_validator(
+        "failed_to_oc_servers", "failed_to_rent_servers", "too_low_bids_servers", mode="before"
+    )(_id_list)
+
+    @property
+    def ok(self) -> bool:
+        """Every order was placed (the overclocking applied, no bid too low)."""
+        return not (self.failed_to_oc_servers or self.failed_to_rent_servers or self.too_low_bids_servers)
+
+
+class GigaSpotEditResult(_Model):
+    """``edit_gigaspot_orders(orders)``: which order ids were updated and which were not."""
+
+    success_to_update_ids: List[Union[int, str]] = Field(default_factory=list)
+    failed_to_update_ids: List[Union[int, str]] = Field(default_factory=list)
+    too_low_bid_ids: List[Union[int, str]] = Field(default_factory=list)
+
+    _none_is_empty = field_validator(
+        "success_to_update_ids", "failed_to_update_ids", "too_low_bid_ids", mode="before"
+    )(_id_list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed_to_update_ids or self.too_low_bid_ids)
