@@ -8,7 +8,13 @@
 from ._client import AsyncCloreAI, CloreAI
 from ._core import DEFAULT_BASE_URL
 from ._limiter import RateLimiter
-from ._validation import CURRENCIES, build_create_order_body, normalize_currency, redacted_order_body
+from ._validation import (
+    CURRENCIES,
+    build_create_order_body,
+    build_server_settings_body,
+    normalize_currency,
+    redacted_order_body,
+)
 from ._version import __version__
 from .exceptions import (
     APICertificateError,
@@ -105,6 +111,7 @@ __all__ = [
     "Wallet",
     "__version__",
     "build_create_order_body",
+    "build_server_settings_body",
     "normalize_currency",
     "redacted_order_body",
 ]

@@ -476,7 +476,7 @@ class Sandbox:
     ) -> dict[str, Any]:
         hosted = self._find_hosted(account, args.get("name"))
         legacy = ("availability", "mrl", "on_demand", "spot")
-        per_currency = "bitcoin_on_demand" in args or "bitcoin_spot" in args
+        per_currency = any(f"{c}_{k}" in args for c in RATES for k in ("on_demand", "spot"))
         if not per_currency and not all(name in args for name in legacy):
             raise _Answer(6, "not_all_parameters_present")
         mrl = args.get("mrl", hosted.get("mrl"))
