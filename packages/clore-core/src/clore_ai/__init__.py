@@ -62,6 +62,9 @@ from .models import (
     Wallet,
 )
 
+#: clore-ai 0.1.1's name for :class:`MarketplaceServer`.
+Server = MarketplaceServer
+
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
@@ -86,6 +89,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidResponseError",
     "MarketplaceServer",
+    "Server",
     "MissingAPIKeyError",
     "MyServer",
     "NetSpecs",

@@ -116,6 +116,11 @@ class Wallet(_Model):
     deposit: Optional[str] = None
     withdrawal_fee: Optional[float] = None
 
+    @property
+    def currency(self) -> str:
+        """The wallet's currency (its ``name``), as clore-ai 0.1.1's README reads it."""
+        return self.name
+
 
 # ── hardware ───────────────────────────────────────────────────────────────
 
@@ -295,6 +300,11 @@ class MarketplaceServer(_Model, WithLazyFields):
         return None
 
     @property
+    def price_usd_per_hour(self) -> Optional[float]:
+        """On-demand price in USD per hour (the same as :attr:`price_usd`)."""
+        return self.price_usd
+
+    @property
     def spot_price_usd(self) -> Optional[float]:
         """Minimum spot price in USD **per hour**."""
         return _per_hour(self.spot_price_usd_per_day)
@@ -389,6 +399,11 @@ class _Hosted(_Model):
     def is_public(self) -> Optional[bool]:
         """``visibility == "public"`` (``"hidden"`` servers are not listed)."""
         return None if self.visibility is None else self.visibility == "public"
+
+    @property
+    def availability(self) -> Optional[bool]:
+        """Offered for rent, as clore-ai 0.1.1's README reads it: the same as :attr:`is_public`."""
+        return self.is_public
 
     @property
     def usd_pricing_per_currency(self) -> Optional[bool]:
@@ -740,3 +755,25 @@ class GigaSpotEditResult(_Model):
     @property
     def ok(self) -> bool:
         return not (self.failed_to_update_ids or self.too_low_bid_ids)
+
+
+# ── clore-ai 0.1.1 names ───────────────────────────────────────────────────
+
+NetworkSpecs = NetSpecs
+PriceUSD = UsdPrice
+
+_OFFICIAL_MODELS = {
+    "PriceTier": "prices are plain mappings here: ServerPrice.on_demand / .spot is {currency: price per day}",
+    "OriginalUSDEntry": "read ServerPrice.original_usd as a mapping (unknown fields are kept)",
+    "CurrencyPricing": "usd_pricing keeps its wire value; "
+    "use MyServer/ServerConfig.usd_price_per_day(currency, kind)",
+    "BackgroundJob": "ServerConfig.background_job keeps its wire value (a mapping)",
+    "APIResponse": "methods return models or dicts; errors raise CloreAPIError subclasses carrying .code",
+}
+
+
+def __getattr__(name: str) -> Any:
+    hint = _OFFICIAL_MODELS.get(name)
+    if hint is not None:
+        raise AttributeError(f"clore_ai.models.{name} (clore-ai 0.1.1) is not part of this SDK: {hint}")
+    raise AttributeError(f"module 'clore_ai.models' has no attribute {name!r}")
