@@ -395,6 +395,17 @@ server-settings MyGPU --on-demand-usd ٣/h --yes
 server-settings MyGPU --enable doge --yes
 server-settings MyGPU --enable btc --disable btc --yes
 server-settings MyGPU --mrl 96
+gigaspot --limit 0
+gigaspot-order create 2849 --price 1 --currency usd
+gigaspot-order create 2849 --price nan --currency usd --yes
+gigaspot-order create 2849 --price 0 --currency usd --yes
+gigaspot-order create 2849 --price 0.00001 --currency usd --yes
+gigaspot-order create 2849 --price 5001 --currency usd --yes
+gigaspot-order create 2849 --price 1 --currency doge --yes
+gigaspot-order create 2849 --price 1 --currency usd --pl 0 --yes
+gigaspot-order create abc --price 1 --currency usd --yes
+gigaspot-order edit 0 --price 1 --yes
+gigaspot-order edit 1000 --price ١ --yes
 server-settings MyGPU --spot inf
 server-settings MyGPU --on-demand -inf
 server-settings MyGPU --spot -0.5

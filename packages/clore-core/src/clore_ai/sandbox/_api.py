@@ -635,10 +635,15 @@ class Sandbox:
                 raise _Answer(2)
             entry = self.catalogue.servers.get(server_id)
             wire = entry.wire if entry is not None else None
+            mine = any(
+                o["si"] == server_id and o.get("gigaspot") and not o.get("_ended_at")
+                for o in account["orders"].values()
+            )
             if (
                 wire is None
                 or wire.get("gigaspot") is not True
                 or currency not in wire.get("allowed_coins", [])
+                or mine  # one GigaSPOT order per server and account
             ):
                 failed_rent.append(server_id)
                 continue
