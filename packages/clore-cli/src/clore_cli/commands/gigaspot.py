@@ -38,7 +38,7 @@ def _cheapest_bid(server: Any, rates: dict[str, float]) -> tuple[str | None, flo
 @output_options
 @click.pass_context
 def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
-    """Servers on GigaSPOT, cheapest minimum bid first (rent them with gigaspot-order)."""
+    """Servers on GigaSPOT, lowest minimum bid first (rent them with gigaspot-order)."""
     from .._consent import COIN_NAMES, implied_usd_rates
 
     app = app_of(ctx)
