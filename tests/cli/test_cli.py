@@ -158,7 +158,7 @@ def test_cancel_order_and_spot_price(capsys: pytest.CaptureFixture[str]) -> None
 def test_host_side_commands(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--sandbox", "servers", "-o", "csv")
     assert code == 0 and out.splitlines()[0] == "id,name,gpu,status,visibility" and "MyGPU" in out
-    assert run(capsys, "--sandbox", "server-settings", "MyGPU", "--mrl", "96")[0] == 0
+    assert run(capsys, "--sandbox", "server-settings", "MyGPU", "--mrl", "96", "--yes")[0] == 0
     code, out, _ = run(capsys, "--sandbox", "server-config", "MyGPU", "-o", "json")
     assert json.loads(out)[0]["max_rental_hours"] == 96
 
@@ -382,6 +382,30 @@ search gpus>={"9" * 5000}
 search {"q" * 5000}
 search -o {"x" * 5000}
 server-settings MyGPU --on-demand nan
+server-settings MyGPU
+server-settings MyGPU --on-demand 0.0001
+server-settings MyGPU --spot 0.0001 --yes
+server-settings MyGPU --currency btc --yes
+server-settings MyGPU --on-demand 1 --currency doge --yes
+server-settings MyGPU --on-demand-usd 0.5 --yes
+server-settings MyGPU --on-demand-usd 0.5/week --yes
+server-settings MyGPU --on-demand-usd nan/h --yes
+server-settings MyGPU --spot-usd -1/day --yes
+server-settings MyGPU --on-demand-usd ٣/h --yes
+server-settings MyGPU --enable doge --yes
+server-settings MyGPU --enable btc --disable btc --yes
+server-settings MyGPU --mrl 96
+gigaspot --limit 0
+gigaspot-order create 2849 --price 1 --currency usd
+gigaspot-order create 2849 --price nan --currency usd --yes
+gigaspot-order create 2849 --price 0 --currency usd --yes
+gigaspot-order create 2849 --price 0.00001 --currency usd --yes
+gigaspot-order create 2849 --price 5001 --currency usd --yes
+gigaspot-order create 2849 --price 1 --currency doge --yes
+gigaspot-order create 2849 --price 1 --currency usd --pl 0 --yes
+gigaspot-order create abc --price 1 --currency usd --yes
+gigaspot-order edit 0 --price 1 --yes
+gigaspot-order edit 1000 --price ١ --yes
 server-settings MyGPU --spot inf
 server-settings MyGPU --on-demand -inf
 server-settings MyGPU --spot -0.5

@@ -306,3 +306,16 @@ def test_the_readme_search_fits_80_columns(
     table = [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
     assert code == 0 and len(table) == 4 + 5 and max(len(line) for line in table) <= 80
     assert "RTX 4090" in out and "$" in out
+
+
+def test_server_config_is_a_vertical_record_with_numbers_for_people(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "--sandbox", "server-config", "MyGPU")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "Server MyGPU" and all(line.startswith("  ") for line in lines[1:])
+    pricing = next(line for line in lines if "pricing per day" in line and "spot" not in line)
+    assert "bitcoin → 0.0000" in pricing and not re.search(r"\de-\d", out)
+    code, out, _ = run(capsys, "--sandbox", "server-config", "MyGPU", "-o", "json")
+    assert code == 0 and isinstance(json.loads(out)[0]["pricing_per_day"]["bitcoin"], float)

@@ -333,6 +333,13 @@ def check_not_covered(call: Caller, sample: Dict[str, Any]) -> None:
     assert not hasattr(CloreAI, sample["endpoint"])
 
 
+def check_get_gigaspot(call: Caller, sample: Dict[str, Any]) -> None:
+    info = call("get_gigaspot")
+    body = sample["body"]
+    assert info.my_user_id == body["my_user_id"] and info.clore_price == body["clore_price"]
+    assert info.v1_snapshot_url == body["v1_snapshot_url"] and not info.unread_fields
+
+
 CHECKS: Dict[str, Callable[[Caller, Dict[str, Any]], None]] = {
     "wallets": check_wallets,
     "marketplace": check_marketplace,
@@ -345,7 +352,7 @@ CHECKS: Dict[str, Callable[[Caller, Dict[str, Any]], None]] = {
     "set_server_settings": check_set_server_settings,
     "set_spot_price": check_set_spot_price,
     "create_order": check_create_order,
-    "get_gigaspot": check_not_covered,
+    "get_gigaspot": check_get_gigaspot,
 }
 
 NO_ORDERS = {"code": 0, "orders": []}

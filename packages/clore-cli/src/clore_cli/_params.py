@@ -177,3 +177,30 @@ def check_ssh_key(text: str, what: str = "the key has") -> None:
         raise click.BadParameter(
             f"{what} control characters; give an ssh public key (ssh-ed25519 AAAA…)", param_hint="--ssh-key"
         )
+
+
+_USD_RATE = re.compile(r"\$?\s*(?P<number>[^/\s]+)\s*/\s*(?P<unit>h|hr|hour|d|day)")
+
+
+class UsdPerTime(Number):
+    """A USD price that states its unit: ``0.5/h`` (per hour) or ``12/day`` (per day); a ``$``
+    in front is allowed. Converted to USD **per day**, the API's unit."""
+
+    name = "usd/h|usd/day"
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def convert(self, value: Any, param: Any, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip().lower()
+        found = _USD_RATE.fullmatch(text)
+        if found is None:
+            self.fail(
+                f"{shown(value)} needs its unit: write 0.5/h (USD per hour) or 12/day (USD per day)",
+                param,
+                ctx,
+            )
+        number = super().convert(found.group("number"), param, ctx)
+        return number * 24 if found.group("unit") in ("h", "hr", "hour") else number

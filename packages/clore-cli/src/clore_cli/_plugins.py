@@ -15,6 +15,7 @@ BUILTIN_MODULES = (
     "clore_cli.commands.orders",
     "clore_cli.commands.account",
     "clore_cli.commands.host",
+    "clore_cli.commands.gigaspot",
     "clore_cli.commands.meta",
     "clore_cli._builtin_formats",
 )

@@ -61,11 +61,16 @@ class Dataset:
             return column.fmt.format(value)
         if isinstance(value, float):
             return human_number(value)
-        if isinstance(value, dict):  # container port -> public port
-            return ", ".join(f"{sanitize(str(k))} → {sanitize(str(v))}" for k, v in value.items()) or "-"
+        if isinstance(value, dict):  # container port -> public port, coin -> price
+            return ", ".join(f"{sanitize(str(k))} → {_plain(v)}" for k, v in value.items()) or "-"
         if isinstance(value, (list, tuple)):
-            return ", ".join(sanitize(str(v)) for v in value) or "-"
+            return ", ".join(_plain(v) for v in value) or "-"
         return sanitize(str(value))
+
+
+def _plain(value: Any) -> str:
+    """One item of a mapping or list cell, numbers for people like any other cell."""
+    return human_number(value) if isinstance(value, float) else sanitize(str(value))
 
 
 def human_number(value: float) -> str:

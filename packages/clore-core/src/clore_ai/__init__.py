@@ -8,7 +8,13 @@
 from ._client import AsyncCloreAI, CloreAI
 from ._core import DEFAULT_BASE_URL
 from ._limiter import RateLimiter
-from ._validation import CURRENCIES, build_create_order_body, normalize_currency, redacted_order_body
+from ._validation import (
+    CURRENCIES,
+    build_create_order_body,
+    build_server_settings_body,
+    normalize_currency,
+    redacted_order_body,
+)
 from ._version import __version__
 from .exceptions import (
     APICertificateError,
@@ -36,6 +42,9 @@ from .exceptions import (
 from .models import (
     HOURS_PER_DAY,
     CancelOrdersResult,
+    GigaSpotCreateResult,
+    GigaSpotEditResult,
+    GigaSpotInfo,
     MarketplaceServer,
     MyServer,
     NetSpecs,
@@ -53,6 +62,9 @@ from .models import (
     Wallet,
 )
 
+#: clore-ai 0.1.1's name for :class:`MarketplaceServer`.
+Server = MarketplaceServer
+
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
@@ -61,6 +73,9 @@ __all__ = [
     "AuthError",
     "CURRENCIES",
     "CancelOrdersResult",
+    "GigaSpotCreateResult",
+    "GigaSpotEditResult",
+    "GigaSpotInfo",
     "CloreAI",
     "CloreAPIError",
     "CloreError",
@@ -74,6 +89,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidResponseError",
     "MarketplaceServer",
+    "Server",
     "MissingAPIKeyError",
     "MyServer",
     "NetSpecs",
@@ -99,6 +115,7 @@ __all__ = [
     "Wallet",
     "__version__",
     "build_create_order_body",
+    "build_server_settings_body",
     "normalize_currency",
     "redacted_order_body",
 ]

@@ -51,8 +51,22 @@ def _check_settings(
         raise InvalidInputError(f"profile must be a non-empty name, got {shown(profile)}", code=2)
 
 
+# Attributes of the official clore-ai 0.1.1 client that do not exist here, and what to use.
+_OFFICIAL_ATTRIBUTES = {
+    "rate_limiter": "clore-ai 0.1.1's `rate_limiter` is `limiter` here: a RateLimiter shared by every "
+    "client of the same key (pass limiter=RateLimiter(...) to the constructor to choose one)",
+    "client": "clore-ai 0.1.1's `client` (the httpx client) is internal here; pass transport=... "
+    "to the constructor to route requests, and use `with CloreAI(...)` or close() to release it",
+    "_request": "clore-ai 0.1.1's `_request` is not public here; every endpoint is a method "
+    "(see docs/sdk.md), and the raw answer of unknown fields stays on each model",
+}
+
+
 class _BaseClient(Endpoints):
     _default_sleep: Callable[[float], Any]
+
+    #: The default API address (clore-ai 0.1.1 named it ``BASE_URL`` too).
+    BASE_URL = DEFAULT_BASE_URL
 
     def __init__(
         self,
@@ -89,11 +103,12 @@ class _BaseClient(Endpoints):
         if failure is not None:
             raise failure.with_traceback(None)
         secret = self._resolved.secret if self._resolved else None
+        self._custom_limiter = limiter is not None
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self._transport = transport
         self._core = ClientCore(
-            key=lambda: secret,
+            key=self._secret,
             base_url=base_url or os.environ.get("CLORE_API_URL") or DEFAULT_BASE_URL,
             max_retries=max_retries,
             limiter=limiter or limiter_for_key(secret.reveal() if secret else None),
@@ -110,6 +125,42 @@ class _BaseClient(Endpoints):
     @property
     def limiter(self) -> RateLimiter:
         return self._core.limiter
+
+    def _secret(self) -> Any:
+        return self._resolved.secret if self._resolved else None
+
+    @property
+    def api_key(self) -> Optional[str]:
+        """The API key in use (as clore-ai 0.1.1 has it), or None.
+
+        Reading it gives the whole key, for code that passes it on; the client's ``repr``, logs
+        and errors still show only ``****abcd`` (:attr:`api_key_hint`).
+        """
+        return self._resolved.secret.reveal() if self._resolved else None
+
+    @api_key.setter
+    def api_key(self, value: Optional[str]) -> None:
+        """Use another key (``None``: none; calls that need one raise ``AuthError``)."""
+        from ._secret import Secret
+        from .credentials import ResolvedKey
+
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise InvalidInputError("api_key must be a non-empty text or None", code=2)
+        profile = self._resolved.profile if self._resolved else "default"
+        self._resolved = (
+            ResolvedKey(Secret(value.strip()), "argument", profile) if value is not None else None
+        )
+        del value
+        self._core.order_journal = None  # the create_order journal belongs to the key
+        if not self._custom_limiter:
+            secret = self._resolved.secret.reveal() if self._resolved else None
+            self._core.limiter = limiter_for_key(secret)
+
+    def __getattr__(self, name: str) -> Any:
+        hint = _OFFICIAL_ATTRIBUTES.get(name)
+        if hint is not None:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}: {hint}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def api_key_hint(self) -> str:

@@ -8,7 +8,7 @@ it into a plain method on :class:`CloreAI` and a coroutine method on
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Generic, List, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Generic, List, Mapping, TypeVar, overload
 
 from typing_extensions import Concatenate, ParamSpec
 
@@ -16,6 +16,9 @@ from ._core import ClientCore, Flow, dict_body, envelope_parser
 from ._validation import (
     MAX_ID,
     build_create_order_body,
+    build_gigaspot_create_body,
+    build_gigaspot_edit_body,
+    build_server_settings_body,
     check_issue,
     check_number,
     check_positive_int,
@@ -25,6 +28,9 @@ from ._validation import (
 from .exceptions import FieldError, InvalidInputError
 from .models import (
     CancelOrdersResult,
+    GigaSpotCreateResult,
+    GigaSpotEditResult,
+    GigaSpotInfo,
     MarketplaceServer,
     MyServer,
     Order,
@@ -53,6 +59,9 @@ _SPOT_MARKET = envelope_parser(None, SpotMarket)
 _POH = envelope_parser(None, PoHBalance)
 _FEES = envelope_parser(None, RenterFees)
 _CANCEL_MANY = envelope_parser(None, CancelOrdersResult)
+_GIGASPOT = envelope_parser(None, GigaSpotInfo)
+_GIGASPOT_CREATE = envelope_parser(None, GigaSpotCreateResult)
+_GIGASPOT_EDIT = envelope_parser(None, GigaSpotEditResult)
 
 
 class endpoint(Generic[P, R]):
@@ -296,28 +305,34 @@ class Endpoints:
         name: str,
         availability: bool | None = None,
         mrl: int | None = None,
-        on_demand: float | None = None,
-        spot: float | None = None,
+        on_demand: float | Mapping[str, float] | None = None,
+        spot: float | Mapping[str, float] | None = None,
+        *,
+        enabled: Mapping[str, bool] | None = None,
+        autoprice: bool | None = None,
+        usd_pricing: Mapping[str, float] | None = None,
     ) -> Flow[Dict[str, Any]]:
         """Host side: availability, maximum rental length (hours) and prices **per day**.
 
         Only the given settings are sent (zero values are sent, not dropped).
+        ``on_demand``/``spot`` as a number send the legacy fields ``on_demand``/``spot``
+        (the API applies them to the bitcoin price); as a mapping of currency → price per day
+        in that currency (``{"bitcoin": 0.0001, "clore": 1663}``) they send the per-currency
+        fields current clients send (``bitcoin_on_demand``, ``CLORE-Blockchain_spot``, …).
+        ``enabled`` (currency → bool) sends ``enabled-<currency>``; ``autoprice`` turns the
+        host's USD autopricing on or off; ``usd_pricing`` is ``{"on_demand": usd, "spot": usd}``
+        per day. Every value is checked before anything is sent.
         """
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInputError("name must be the non-empty name of a server you host", code=2)
-        body: dict[str, Any] = {"name": name}
-        if availability is not None:
-            if not isinstance(availability, bool):
-                raise InvalidInputError(
-                    f"availability must be true or false, got {shown(availability)}", code=2
-                )
-            body["availability"] = availability
-        if mrl is not None:
-            body["mrl"] = check_positive_int("mrl", mrl)
-        if on_demand is not None:
-            body["on_demand"] = check_price("on_demand", on_demand, allow_zero=True)
-        if spot is not None:
-            body["spot"] = check_price("spot", spot, allow_zero=True)
+        body = build_server_settings_body(
+            name=name,
+            availability=availability,
+            mrl=mrl,
+            on_demand=on_demand,
+            spot=spot,
+            enabled=enabled,
+            autoprice=autoprice,
+            usd_pricing=usd_pricing,
+        )
         return self._core.call("set_server_settings", dict_body, method="POST", json_body=body)
 
     @endpoint
@@ -332,6 +347,35 @@ class Endpoints:
             "desired_price": check_price("price", price),
         }
         return self._core.call("set_spot_price", dict_body, method="POST", json_body=body)
+
+    @endpoint
+    def get_gigaspot(self) -> Flow[GigaSpotInfo]:
+        """GigaSPOT: your user id, the URL of the current snapshot of the GigaSPOT book and
+        the CLORE price in USD."""
+        return self._core.call("get_gigaspot", _GIGASPOT)
+
+    @endpoint
+    def create_gigaspot_orders(self, orders: List[Mapping[str, Any]]) -> Flow[GigaSpotCreateResult]:
+        """Bid on GigaSPOT servers; spends money. Each order is
+        ``{"renting_server": id, "currency": "CLORE-Blockchain", "image": ccr_image_id,
+        "price": per_day_in_currency, "oc": [{"pl": watts}, …one per GPU], "env": {…}}``.
+
+        ``price`` is 0.0001–5000 per day. Sent once, never retried: the result names the
+        servers that were not rented (``failed_to_rent_servers``, ``too_low_bids_servers``).
+        """
+        body = build_gigaspot_create_body(orders)
+        return self._core.call(
+            "create_gigaspot_orders", _GIGASPOT_CREATE, method="POST", json_body=body, retry=False
+        )
+
+    @endpoint
+    def edit_gigaspot_orders(self, orders: List[Mapping[str, Any]]) -> Flow[GigaSpotEditResult]:
+        """Change the bid (and overclocking) of GigaSPOT orders: ``[{"order_id": id,
+        "price": per_day, "oc": [...]}]``. Sent once, never retried."""
+        body = build_gigaspot_edit_body(orders)
+        return self._core.call(
+            "edit_gigaspot_orders", _GIGASPOT_EDIT, method="POST", json_body=body, retry=False
+        )
 
     @endpoint
     def poh_balance(self) -> Flow[PoHBalance]:

@@ -270,3 +270,163 @@ def build_create_order_body(
     if autossh_entrypoint is not None:
         body["autossh_entrypoint"] = _check_bool("autossh_entrypoint", autossh_entrypoint)
     return body
+
+
+# ── host settings ─────────────────────────────────────────────────────────
+
+PRICE_KINDS = ("on_demand", "spot")
+
+
+def _per_currency_prices(name: str, value: Any) -> dict[str, float]:
+    """``{"btc": 0.0001}`` → ``{"bitcoin": 0.0001}``, every price checked (per day)."""
+    if not isinstance(value, Mapping) or not value:
+        raise _fail(f'{name} must be a number or a mapping like {{"bitcoin": 0.0001}}, got {shown(value)}')
+    prices: dict[str, float] = {}
+    for currency, price in value.items():
+        coin = normalize_currency(currency)
+        prices[coin] = check_price(f"{name}[{coin}]", price, allow_zero=True)
+    return prices
+
+
+def build_server_settings_body(
+    *,
+    name: Any,
+    availability: Any = None,
+    mrl: Any = None,
+    on_demand: Any = None,
+    spot: Any = None,
+    enabled: Any = None,
+    autoprice: Any = None,
+    usd_pricing: Any = None,
+) -> dict[str, Any]:
+    """The ``set_server_settings`` body as current clients send it.
+
+    A number for ``on_demand``/``spot`` is the legacy field of the same name; a mapping
+    (currency → price per day in that currency) becomes ``<currency>_on_demand`` /
+    ``<currency>_spot``. ``enabled`` (currency → bool) becomes ``enabled-<currency>``;
+    ``usd_pricing`` is ``{"on_demand": usd, "spot": usd}`` per day.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise _fail("name must be the non-empty name of a server you host")
+    body: dict[str, Any] = {"name": name}
+    if availability is not None:
+        if not isinstance(availability, bool):
+            raise _fail(f"availability must be true or false, got {shown(availability)}")
+        body["availability"] = availability
+    if mrl is not None:
+        body["mrl"] = check_positive_int("mrl", mrl)
+    for kind, value in (("on_demand", on_demand), ("spot", spot)):
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            for coin, price in _per_currency_prices(kind, value).items():
+                body[f"{coin}_{kind}"] = price
+        else:
+            body[kind] = check_price(kind, value, allow_zero=True)
+    if enabled is not None:
+        if not isinstance(enabled, Mapping) or not enabled:
+            raise _fail(f'enabled must be a mapping like {{"bitcoin": True}}, got {shown(enabled)}')
+        for currency, on in enabled.items():
+            coin = normalize_currency(currency)
+            if not isinstance(on, bool):
+                raise _fail(f"enabled[{coin}] must be true or false, got {shown(on)}")
+            body[f"enabled-{coin}"] = on
+    if autoprice is not None:
+        if not isinstance(autoprice, bool):
+            raise _fail(f"autoprice must be true or false, got {shown(autoprice)}")
+        body["autoprice"] = autoprice
+    if usd_pricing is not None:
+        if not isinstance(usd_pricing, Mapping) or not usd_pricing or set(usd_pricing) - set(PRICE_KINDS):
+            raise _fail(
+                f'usd_pricing must be a mapping like {{"on_demand": 4.5, "spot": 2.25}} (USD per day), '
+                f"got {shown(usd_pricing)}"
+            )
+        body["usd_pricing"] = {
+            kind: check_price(f"usd_pricing[{kind}]", price, allow_zero=True)
+            for kind, price in usd_pricing.items()
+        }
+    if len(body) == 1:
+        raise _fail("set_server_settings needs at least one setting besides name")
+    return body
+
+
+# ── GigaSPOT ──────────────────────────────────────────────────────────────
+
+GIGASPOT_MIN_PRICE = 0.0001  # clore-gigaspot's client-side range, per day in the order currency
+GIGASPOT_MAX_PRICE = 5000.0
+_OC_FIELDS = ("pl", "core_offset", "mem_offset", "core_lock", "mem_lock")
+
+
+def _check_gigaspot_price(name: str, value: Any) -> float:
+    return check_number(name, value, minimum=GIGASPOT_MIN_PRICE, maximum=GIGASPOT_MAX_PRICE)
+
+
+def _check_oc(name: str, value: Any) -> list[dict[str, int]]:
+    if not isinstance(value, (list, tuple)):
+        raise _fail(f'{name} must be a list with one entry per GPU, like [{{"pl": 300}}], got {shown(value)}')
+    checked = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, Mapping) or "pl" not in entry:
+            raise _fail(
+                f"{name}[{index}] must be a mapping with at least a power limit pl, got {shown(entry)}"
+            )
+        item: dict[str, int] = {}
+        for key, number in entry.items():
+            if key not in _OC_FIELDS:
+                raise _fail(f"{name}[{index}] has unknown key {shown(key)}; use {', '.join(_OC_FIELDS)}")
+            if isinstance(number, bool) or not isinstance(number, int) or abs(number) > 100_000:
+                raise _fail(f"{name}[{index}].{key} must be a whole number, got {shown(number)}")
+            item[str(key)] = number
+        checked.append(item)
+    return checked
+
+
+def _check_batch(name: str, value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _fail(f"{name} must be a non-empty list of orders")
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise _fail(f"{name}[{index}] must be a mapping, got {shown(item)}")
+    return list(value)
+
+
+def build_gigaspot_create_body(orders: Any) -> list[dict[str, Any]]:
+    """``create_gigaspot_orders``: each ``{currency, image, renting_server, price, oc[, env]}``."""
+    body = []
+    for index, order in enumerate(_check_batch("orders", orders)):
+        where = f"orders[{index}]"
+        image = order.get("image")
+        if not isinstance(image, str) or not image.strip():
+            raise _fail(f"{where}.image must be a CCR image id, got {shown(image)}")
+        item: dict[str, Any] = {
+            "currency": _order_currency(order.get("currency")),
+            "image": image,
+            "renting_server": check_positive_int(f"{where}.renting_server", order.get("renting_server")),
+            "price": _check_gigaspot_price(f"{where}.price", order.get("price")),
+            "oc": _check_oc(f"{where}.oc", order.get("oc", [])),
+        }
+        if order.get("env") is not None:
+            item["env"] = _check_env(order["env"])
+        unknown = set(order) - {"currency", "image", "renting_server", "price", "oc", "env"}
+        if unknown:
+            raise _fail(f"{where} has unknown key {shown(sorted(unknown)[0])}")
+        body.append(item)
+    return body
+
+
+def build_gigaspot_edit_body(orders: Any) -> list[dict[str, Any]]:
+    """``edit_gigaspot_orders``: each ``{order_id, price[, oc]}``."""
+    body = []
+    for index, order in enumerate(_check_batch("orders", orders)):
+        where = f"orders[{index}]"
+        item: dict[str, Any] = {
+            "order_id": check_positive_int(f"{where}.order_id", order.get("order_id")),
+            "price": _check_gigaspot_price(f"{where}.price", order.get("price")),
+        }
+        if order.get("oc") is not None:
+            item["oc"] = _check_oc(f"{where}.oc", order["oc"])
+        unknown = set(order) - {"order_id", "price", "oc"}
+        if unknown:
+            raise _fail(f"{where} has unknown key {shown(sorted(unknown)[0])}")
+        body.append(item)
+    return body

@@ -34,6 +34,9 @@ from ._lazy import LAZY, WithLazyFields, install_lazy_fields, unread_fields_of
 __all__ = [
     "HOURS_PER_DAY",
     "CancelOrdersResult",
+    "GigaSpotCreateResult",
+    "GigaSpotEditResult",
+    "GigaSpotInfo",
     "MarketplaceServer",
     "MyServer",
     "NetSpecs",
@@ -112,6 +115,11 @@ class Wallet(_Model):
     balance: Optional[float] = None
     deposit: Optional[str] = None
     withdrawal_fee: Optional[float] = None
+
+    @property
+    def currency(self) -> str:
+        """The wallet's currency (its ``name``), as clore-ai 0.1.1's README reads it."""
+        return self.name
 
 
 # ── hardware ───────────────────────────────────────────────────────────────
@@ -236,6 +244,17 @@ class MarketplaceServer(_Model, WithLazyFields):
         return not self.rented
 
     @property
+    def on_gigaspot(self) -> bool:
+        """The server is on GigaSPOT: ``create_order`` cannot rent it (the API answers
+        ``machine-is-on-gigaspot``); bid on it with ``create_gigaspot_orders`` instead.
+
+        True only for a ``gigaspot`` of ``true`` (or a non-empty object, as some answers
+        carry); a missing or ``false`` flag reads False.
+        """
+        flag = self.gigaspot
+        return flag is True or (isinstance(flag, dict) and bool(flag))
+
+    @property
     def max_rental_hours(self) -> Optional[int]:
         """``mrl``: the maximum rental length in hours."""
         return self.mrl
@@ -279,6 +298,11 @@ class MarketplaceServer(_Model, WithLazyFields):
             if native_spot and native_od and usd_od:
                 return float(native_spot * (usd_od / native_od))
         return None
+
+    @property
+    def price_usd_per_hour(self) -> Optional[float]:
+        """On-demand price in USD per hour (the same as :attr:`price_usd`)."""
+        return self.price_usd
 
     @property
     def spot_price_usd(self) -> Optional[float]:
@@ -375,6 +399,11 @@ class _Hosted(_Model):
     def is_public(self) -> Optional[bool]:
         """``visibility == "public"`` (``"hidden"`` servers are not listed)."""
         return None if self.visibility is None else self.visibility == "public"
+
+    @property
+    def availability(self) -> Optional[bool]:
+        """Offered for rent, as clore-ai 0.1.1's README reads it: the same as :attr:`is_public`."""
+        return self.is_public
 
     @property
     def usd_pricing_per_currency(self) -> Optional[bool]:
@@ -676,3 +705,75 @@ class CancelOrdersResult(_Model):
     @property
     def ok(self) -> bool:
         return not self.failed_to_cancel
+
+
+# ── GigaSPOT ───────────────────────────────────────────────────────────────
+
+
+class GigaSpotInfo(_Model):
+    """``get_gigaspot()``: your user id, the URL of the current GigaSPOT snapshot (the
+    book of servers and bids, a CDN JSON file) and the CLORE price in USD."""
+
+    my_user_id: Optional[int] = None
+    v1_snapshot_url: Optional[str] = None
+    clore_price: Optional[float] = Field(None, description="USD per CLORE")
+    creation_fees: Optional[Dict[str, Any]] = None
+
+
+def _id_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+class GigaSpotCreateResult(_Model):
+    """``create_gigaspot_orders(orders)``: the server ids whose order did not go through."""
+
+    failed_to_oc_servers: List[Union[int, str]] = Field(default_factory=list)
+    failed_to_rent_servers: List[Union[int, str]] = Field(default_factory=list)
+    too_low_bids_servers: List[Union[int, str]] = Field(default_factory=list)
+
+    _none_is_empty = field_validator(
+        "failed_to_oc_servers", "failed_to_rent_servers", "too_low_bids_servers", mode="before"
+    )(_id_list)
+
+    @property
+    def ok(self) -> bool:
+        """Every order was placed (the overclocking applied, no bid too low)."""
+        return not (self.failed_to_oc_servers or self.failed_to_rent_servers or self.too_low_bids_servers)
+
+
+class GigaSpotEditResult(_Model):
+    """``edit_gigaspot_orders(orders)``: which order ids were updated and which were not."""
+
+    success_to_update_ids: List[Union[int, str]] = Field(default_factory=list)
+    failed_to_update_ids: List[Union[int, str]] = Field(default_factory=list)
+    too_low_bid_ids: List[Union[int, str]] = Field(default_factory=list)
+
+    _none_is_empty = field_validator(
+        "success_to_update_ids", "failed_to_update_ids", "too_low_bid_ids", mode="before"
+    )(_id_list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed_to_update_ids or self.too_low_bid_ids)
+
+
+# ── clore-ai 0.1.1 names ───────────────────────────────────────────────────
+
+NetworkSpecs = NetSpecs
+PriceUSD = UsdPrice
+
+_OFFICIAL_MODELS = {
+    "PriceTier": "prices are plain mappings here: ServerPrice.on_demand / .spot is {currency: price per day}",
+    "OriginalUSDEntry": "read ServerPrice.original_usd as a mapping (unknown fields are kept)",
+    "CurrencyPricing": "usd_pricing keeps its wire value; "
+    "use MyServer/ServerConfig.usd_price_per_day(currency, kind)",
+    "BackgroundJob": "ServerConfig.background_job keeps its wire value (a mapping)",
+    "APIResponse": "methods return models or dicts; errors raise CloreAPIError subclasses carrying .code",
+}
+
+
+def __getattr__(name: str) -> Any:
+    hint = _OFFICIAL_MODELS.get(name)
+    if hint is not None:
+        raise AttributeError(f"clore_ai.models.{name} (clore-ai 0.1.1) is not part of this SDK: {hint}")
+    raise AttributeError(f"module 'clore_ai.models' has no attribute {name!r}")

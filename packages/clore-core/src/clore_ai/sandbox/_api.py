@@ -140,6 +140,9 @@ class Sandbox:
             "create_order": ("POST", self._create_order, True),
             "poh_balance": ("GET", self._poh_balance, True),
             "renter_fees": ("GET", self._renter_fees, True),
+            "get_gigaspot": ("GET", self._get_gigaspot, True),
+            "create_gigaspot_orders": ("POST", self._create_gigaspot_orders, True),
+            "edit_gigaspot_orders": ("POST", self._edit_gigaspot_orders, True),
         }
 
     # ── entry point ───────────────────────────────────────────────────────
@@ -205,6 +208,9 @@ class Sandbox:
                 decoded = json.loads(body)
             except ValueError:
                 raise _Answer(2) from None
+            if isinstance(decoded, list):  # the GigaSPOT batches are JSON arrays
+                args["_items"] = decoded
+                return args
             if not isinstance(decoded, dict):
                 raise _Answer(2)
             args.update(decoded)
@@ -470,7 +476,7 @@ class Sandbox:
     ) -> dict[str, Any]:
         hosted = self._find_hosted(account, args.get("name"))
         legacy = ("availability", "mrl", "on_demand", "spot")
-        per_currency = "bitcoin_on_demand" in args or "bitcoin_spot" in args
+        per_currency = any(f"{c}_{k}" in args for c in RATES for k in ("on_demand", "spot"))
         if not per_currency and not all(name in args for name in legacy):
             raise _Answer(6, "not_all_parameters_present")
         mrl = args.get("mrl", hosted.get("mrl"))
@@ -488,7 +494,42 @@ class Sandbox:
                     if not _is_number(args[key]) or args[key] < 0:
                         raise _Answer(6, "invalid_input")
                     prices[(currency, kind)] = float(args[key])
+        enabled = {}
+        for currency in RATES:
+            key = f"enabled-{currency}"
+            if key in args:
+                if not isinstance(args[key], bool):
+                    raise _Answer(6, "invalid_input")
+                enabled[currency] = args[key]
+        autoprice = args.get("autoprice")
+        if autoprice is not None and not isinstance(autoprice, bool):
+            raise _Answer(6, "invalid_input")
+        usd_pricing = args.get("usd_pricing")
+        if usd_pricing is not None and not (
+            isinstance(usd_pricing, dict)
+            and set(usd_pricing) <= {"on_demand", "spot"}
+            and all(_is_number(v) and v >= 0 for v in usd_pricing.values())
+        ):
+            raise _Answer(6, "invalid_input")
         hosted["mrl"] = mrl
+        if enabled:
+            coins = [c for c in hosted.get("allowed_coins", []) if enabled.get(c, True)]
+            coins += [c for c, on in enabled.items() if on and c not in coins]
+            hosted["allowed_coins"] = coins
+        if autoprice is not None:
+            current = hosted.get("autoprice")
+            if isinstance(current, dict):
+                hosted["autoprice"] = dict.fromkeys(current, "usd" if autoprice else False)
+            else:
+                hosted["autoprice"] = "usd" if autoprice else False
+        if usd_pricing is not None:
+            current = hosted.get("usd_pricing")
+            if isinstance(current, dict) and current and "on_demand" not in current and "spot" not in current:
+                for per_coin in current.values():
+                    if isinstance(per_coin, dict):
+                        per_coin.update(usd_pricing)
+            else:
+                hosted["usd_pricing"] = {**(current or {}), **usd_pricing}
         if "availability" in args:
             hosted["visibility"] = "public" if args["availability"] else "hidden"
         for (currency, kind), value in prices.items():
@@ -563,6 +604,107 @@ class Sandbox:
             else:
                 self._end_order(account, order, now)
         return {"failed_to_cancel": failed, "code": 0}
+
+    # ── GigaSPOT ──────────────────────────────────────────────────────────
+
+    def _get_gigaspot(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
+        return {
+            "my_user_id": account["user_id"],
+            "v1_snapshot_url": f"https://sandbox.invalid/gigaspot_{int(now)}.json",
+            "clore_price": RATES["CLORE-Blockchain"],
+            "creation_fees": {"CLORE-Blockchain": 0},
+            "code": 0,
+        }
+
+    def _gigaspot_items(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        items = args.get("_items")
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise _Answer(2)
+        return items
+
+    def _create_gigaspot_orders(
+        self, account: dict[str, Any], args: dict[str, Any], now: float
+    ) -> dict[str, Any]:
+        """Bids on catalogue servers whose ``gigaspot`` flag is set; the book is the marketplace's."""
+        failed_oc: list[Any] = []
+        failed_rent: list[Any] = []
+        too_low: list[Any] = []
+        for item in self._gigaspot_items(args):
+            server_id, currency, price = item.get("renting_server"), item.get("currency"), item.get("price")
+            if not _is_int(server_id) or not _is_number(price) or not isinstance(item.get("image"), str):
+                raise _Answer(2)
+            entry = self.catalogue.servers.get(server_id)
+            wire = entry.wire if entry is not None else None
+            mine = any(
+                o["si"] == server_id and o.get("gigaspot") and not o.get("_ended_at")
+                for o in account["orders"].values()
+            )
+            if (
+                wire is None
+                or wire.get("gigaspot") is not True
+                or currency not in wire.get("allowed_coins", [])
+                or mine  # one GigaSPOT order per server and account
+            ):
+                failed_rent.append(server_id)
+                continue
+            oc = item.get("oc")
+            if (
+                not isinstance(oc, list)
+                or len(oc) != len(wire.get("gpu_array") or [None])
+                or not all(isinstance(o, dict) and _is_int(o.get("pl")) for o in oc)
+            ):
+                failed_oc.append(server_id)
+                continue
+            if price < wire["price"]["spot"].get(currency, 0.0) - EPSILON:
+                too_low.append(server_id)
+                continue
+            if self._balances(account, now).get(str(currency), 0.0) < price / 24.0:
+                failed_rent.append(server_id)
+                continue
+            order_args = {
+                "image": item["image"],
+                "currency": currency,
+                "type": "spot",
+                "ports": {"22": "tcp"},
+            }
+            self._store_new_order(account, order_args, dict(wire), float(price), 0.0, now)
+            account["orders"][str(account["next_order_id"] - 1)]["gigaspot"] = True
+        return {
+            "failed_to_oc_servers": failed_oc,
+            "failed_to_rent_servers": failed_rent,
+            "too_low_bids_servers": too_low,
+            "code": 0,
+        }
+
+    def _edit_gigaspot_orders(
+        self, account: dict[str, Any], args: dict[str, Any], now: float
+    ) -> dict[str, Any]:
+        done: list[Any] = []
+        failed: list[Any] = []
+        too_low: list[Any] = []
+        for item in self._gigaspot_items(args):
+            order_id, price = item.get("order_id"), item.get("price")
+            if not _is_int(order_id) or not _is_number(price):
+                raise _Answer(2)
+            order = account["orders"].get(str(order_id))
+            if order is None or not order.get("gigaspot") or order.get("_ended_at"):
+                failed.append(order_id)
+                continue
+            entry = self.catalogue.servers.get(order["si"])
+            minimum = entry.wire["price"]["spot"].get(order["currency"], 0.0) if entry else 0.0
+            if price < minimum - EPSILON:
+                too_low.append(order_id)
+                continue
+            order["price"] = float(price)
+            done.append(order_id)
+        if done:
+            self._touch(account)
+        return {
+            "success_to_update_ids": done,
+            "failed_to_update_ids": failed,
+            "too_low_bid_ids": too_low,
+            "code": 0,
+        }
 
     def _poh_balance(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
         return {

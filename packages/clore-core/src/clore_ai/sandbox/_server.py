@@ -75,6 +75,12 @@ class _HTTPServer(ThreadingHTTPServer):
     sandbox: Sandbox
     verbose: bool
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gives up mid-answer (a timeout, a size cap, Ctrl-C) is normal here;
+        # socketserver would print a traceback on the stderr of whoever runs the sandbox.
+        if self.verbose:
+            super().handle_error(request, client_address)
+
 
 class SandboxServer:
     """``with SandboxServer(Sandbox()) as server: CloreAI(base_url=server.url)``."""

@@ -1,0 +1,80 @@
+"""Consent before money moves: the rules `deploy` follows, shared by every command that spends
+or reprices (server-settings, gigaspot-order).
+
+- Without a terminal to ask on, nothing is sent unless ``--yes`` (or ``--dry-run``) is given.
+- With a terminal, the user is asked; the default is no.
+- Prices are shown in the coin and in USD, per hour and per day, named and without float noise.
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from typing import Any
+
+import click
+
+__all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "price_text"]
+
+COIN_NAMES = {"bitcoin": "BTC", "CLORE-Blockchain": "CLORE", "USD-Blockchain": "USD"}
+
+
+def need_consent_channel(yes: bool, dry_run: bool) -> None:
+    """Refuse (usage error, exit 2) when there is no terminal to confirm on and no ``--yes``."""
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if not (yes or dry_run or interactive):
+        raise click.UsageError(
+            "refusing to spend money without a terminal to confirm on; add --yes (or --dry-run)"
+        )
+
+
+def ask(question: str) -> bool:
+    return click.confirm(question, default=False, err=True)
+
+
+def coin_amount(value: float | None, currency: str) -> str:
+    """``0.00006615 BTC``, ``1663.3 CLORE``: up to 8 decimals, no exponent, no trailing zeros."""
+    if value is None:
+        return "?"
+    text = format(Decimal(repr(float(value))).quantize(Decimal("0.00000001")).normalize(), "f")
+    return f"{text} {COIN_NAMES.get(currency, currency)}"
+
+
+def usd_amount(value: float | None) -> str:
+    if value is None:
+        return "$?"
+    if value >= 1 or value == 0:
+        return f"${value:,.2f}"
+    text = f"{value:.4f}".rstrip("0")
+    return "$" + (text if len(text.split(".")[1]) >= 2 else f"{value:.2f}")
+
+
+def price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:
+    """``0.0001 BTC/day ($6.80/day, $0.2834/h)``; USD-only when ``currency`` is None."""
+    if per_day is None:
+        return "not set"
+    usd = per_day if currency is None else (per_day * usd_rate if usd_rate is not None else None)
+    usd_part = f"{usd_amount(usd)}/day, {usd_amount(None if usd is None else usd / 24)}/h"
+    if currency is None:
+        return usd_part
+    return f"{coin_amount(per_day, currency)}/day ({usd_part})"
+
+
+def implied_usd_rates(servers: Any) -> dict[str, float]:
+    """USD per coin, the median the marketplace's own on-demand prices imply (USD is 1)."""
+    keys = {"bitcoin": "on_demand_btc", "CLORE-Blockchain": "on_demand_clore"}
+    ratios: dict[str, list[float]] = {currency: [] for currency in keys}
+    for server in servers:
+        price = server.price
+        if price is None or price.usd is None or not price.on_demand:
+            continue
+        for currency, key in keys.items():
+            native, usd = price.on_demand.get(currency), getattr(price.usd, key)
+            if native and usd and native > 0 and usd > 0:
+                ratios[currency].append(usd / native)
+    rates = {"USD-Blockchain": 1.0}
+    for currency, values in ratios.items():
+        if values:
+            values.sort()
+            rates[currency] = values[len(values) // 2]
+    return rates

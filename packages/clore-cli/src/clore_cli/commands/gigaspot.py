@@ -1,0 +1,240 @@
+"""gigaspot, gigaspot-order: GigaSPOT servers and bids (they cannot be rented with deploy)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .. import hookimpl
+from .._main import app_of, output_options
+from .._params import MAX_ID, Number, WholeNumber
+from ..formats import Column, Dataset, sanitize
+
+UBUNTU_IMAGE = "a3f9c4d7e5b088d8a0bff880"  # Clore's CCR image ids (clore-gigaspot)
+HIVEOS_IMAGE = "c9a4e2f6b7d488d8f0bab0ff"
+IMAGES = {"ubuntu": UBUNTU_IMAGE, "hiveos": HIVEOS_IMAGE}
+DEFAULT_PL = 300  # watts per GPU when --pl is not given
+
+
+def _cheapest_bid(server: Any, rates: dict[str, float]) -> tuple[str | None, float | None, float | None]:
+    """(currency, minimum bid per day in it, in USD per day) over the coins the host accepts."""
+    best: tuple[str | None, float | None, float | None] = (None, None, None)
+    for coin in server.allowed_coins or []:
+        native = server.spot_price_per_day(coin)
+        rate = rates.get(coin)
+        if native is None or rate is None:
+            continue
+        usd = native * rate
+        if best[2] is None or usd < best[2]:
+            best = (coin, native, usd)
+    return best
+
+
+@click.command()
+@click.option("--gpu", help="Only servers whose GPU name contains this text.")
+@click.option("--limit", type=WholeNumber(min=1), default=30, show_default=True, help="Rows shown.")
+@output_options
+@click.pass_context
+def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
+    """Servers on GigaSPOT, lowest minimum bid first (rent them with gigaspot-order)."""
+    from .._consent import COIN_NAMES, implied_usd_rates
+
+    app = app_of(ctx)
+    servers = app.client().marketplace(gpu=gpu, available_only=False)
+    rates = implied_usd_rates(servers)
+    rows = []
+    for server in servers:
+        if not server.on_gigaspot:
+            continue
+        coin, native, usd = _cheapest_bid(server, rates)
+        rows.append(
+            {
+                "id": server.id,
+                "gpu": server.gpu_model,
+                "min_bid_per_day": native,
+                "coin": COIN_NAMES.get(coin, coin) if coin else None,
+                "currency": coin,
+                "usd_per_hour": None if usd is None else usd / 24,
+                "usd_per_day": usd,
+                "location": server.location,
+            }
+        )
+    rows.sort(key=lambda r: (r["usd_per_day"] is None, r["usd_per_day"] or 0.0))
+    app.emit(
+        Dataset(
+            "Servers on GigaSPOT",
+            [
+                Column("id", "ID", "right"),
+                Column("gpu", "GPU"),
+                Column("min_bid_per_day", "Min bid/day", "right", "{:.8f}"),
+                Column("coin", "Coin"),
+                Column("usd_per_hour", "USD/h", "right", "${:.4f}"),
+                Column("usd_per_day", "USD/day", "right", "${:.2f}"),
+                Column("location", "Loc"),
+            ],
+            rows[:limit],
+            footer=f"{len(rows)} servers on GigaSPOT" + (f", {limit} shown" if len(rows) > limit else ""),
+        )
+    )
+
+
+@click.group("gigaspot-order")
+def gigaspot_order() -> None:
+    """Bid on GigaSPOT servers (create) or change a bid (edit). Both spend money: they show
+    the price in the coin and in USD per hour and per day and ask first."""
+
+
+def _consent(
+    app: Any, ctx: click.Context, lines: list[str], body: Any, endpoint: str, dry_run: bool, yes: bool
+) -> bool:
+    from .._consent import ask
+
+    click.echo("\n".join(lines), err=True)
+    if dry_run:
+        click.echo(json.dumps({"request": {"endpoint": endpoint, "body": body}}, indent=2))
+        app.note("dry run: nothing was sent")
+        return False
+    if not yes and not ask("Send this GigaSPOT order?"):
+        app.note("cancelled: nothing was sent")
+        ctx.exit(1)
+    return True
+
+
+@gigaspot_order.command("create")
+@click.argument("server_id", type=WholeNumber(min=1, max=MAX_ID))
+@click.option("--price", type=Number(0, min_open=True), required=True, help="Bid per DAY in --currency.")
+@click.option(
+    "--currency", required=True, help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd)."
+)
+@click.option(
+    "--image",
+    default="ubuntu",
+    show_default=True,
+    help="ubuntu, hiveos, or a CCR image id.",
+)
+@click.option(
+    "--pl",
+    type=WholeNumber(min=1, max=10_000),
+    default=None,
+    help="GPU power limit in watts, every GPU (default 300).",
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Show the price and the request body; send nothing.")
+@output_options
+@click.pass_context
+def create(
+    ctx: click.Context,
+    server_id: int,
+    price: float,
+    currency: str,
+    image: str,
+    pl: int | None,
+    yes: bool,
+    dry_run: bool,
+) -> None:
+    """Bid on GigaSPOT server SERVER_ID at PRICE per day."""
+    from clore_ai import InvalidInputError, normalize_currency
+    from clore_ai._validation import build_gigaspot_create_body
+
+    from .._consent import implied_usd_rates, need_consent_channel, price_text
+
+    watts = pl or DEFAULT_PL
+    order = {"currency": currency, "image": IMAGES.get(image, image), "price": price, "oc": [{"pl": watts}]}
+    try:
+        coin = normalize_currency(currency)
+        build_gigaspot_create_body([{**order, "renting_server": server_id}])  # checked before any request
+    except InvalidInputError as error:
+        raise click.UsageError(str(error)) from None
+    need_consent_channel(yes, dry_run)
+    app = app_of(ctx)
+    servers = app.client().marketplace(available_only=False)
+    server = next((s for s in servers if s.id == server_id), None)
+    if server is None or not server.on_gigaspot:
+        raise click.ClickException(f"server {server_id} is not on GigaSPOT (see: clore gigaspot)")
+    if coin not in (server.allowed_coins or []):
+        raise click.ClickException(
+            f"server {server_id} does not accept {coin}; it accepts {', '.join(server.allowed_coins or [])}"
+        )
+    gpus = max(1, server.gpu_count)
+    order = {**order, "renting_server": server_id, "currency": coin, "oc": [{"pl": watts}] * gpus}
+    try:
+        body = build_gigaspot_create_body([order])
+    except InvalidInputError as error:
+        raise click.UsageError(str(error)) from None
+    rate = implied_usd_rates(servers).get(coin)
+    minimum = server.spot_price_per_day(coin)
+    lines = [
+        f"GigaSPOT server {server_id}: {sanitize(str(server.gpu_model))}",
+        f"Bid: {price_text(price, coin, rate)}",
+        f"Minimum bid: {price_text(minimum, coin, rate)}",
+        f"Power limit: {watts} W on {gpus} GPU(s)",
+    ]
+    if minimum is not None and price < minimum:
+        lines.append("warning: the bid is below the server's minimum; the API will refuse it")
+    elif minimum and price > 3 * minimum:
+        lines.append("warning: the bid is more than 3× the server's minimum bid")
+    if not _consent(app, ctx, lines, body, "create_gigaspot_orders", dry_run, yes):
+        return
+    result = app.client().create_gigaspot_orders([order])
+    failed = {
+        "failed_to_rent_servers": "could not be rented",
+        "too_low_bids_servers": "bid too low",
+        "failed_to_oc_servers": "power limit refused",
+    }
+    problems = [text for key, text in failed.items() if getattr(result, key)]
+    if app.wants_json:
+        click.echo(json.dumps(result.model_dump(), indent=2))
+    if problems:
+        raise click.ClickException(f"server {server_id}: {', '.join(problems)}")
+    if not app.wants_json:
+        click.echo(f"GigaSPOT bid on server {server_id} placed (see: clore orders)")
+
+
+@gigaspot_order.command("edit")
+@click.argument("order_id", type=WholeNumber(min=1, max=MAX_ID))
+@click.option(
+    "--price", type=Number(0, min_open=True), required=True, help="New bid per DAY in the order's coin."
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Show current → new and the request body; send nothing.")
+@output_options
+@click.pass_context
+def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bool) -> None:
+    """Change the bid of GigaSPOT order ORDER_ID to PRICE per day."""
+    from clore_ai import InvalidInputError
+    from clore_ai._validation import build_gigaspot_edit_body
+
+    from .._consent import implied_usd_rates, need_consent_channel, price_text
+
+    try:
+        body = build_gigaspot_edit_body([{"order_id": order_id, "price": price}])
+    except InvalidInputError as error:
+        raise click.UsageError(str(error)) from None
+    need_consent_channel(yes, dry_run)
+    app = app_of(ctx)
+    order = next((o for o in app.client().my_orders() if o.id == order_id), None)
+    if order is None:
+        raise click.ClickException(f"order {order_id} is not one of your active orders (see: clore orders)")
+    coin = order.currency or "?"
+    rate = implied_usd_rates(app.client().marketplace(available_only=False)).get(coin)
+    now, new = price_text(order.price, coin, rate), price_text(price, coin, rate)
+    lines = [f"GigaSPOT order {order_id}: bid {now} → {new}"]
+    if not _consent(app, ctx, lines, body, "edit_gigaspot_orders", dry_run, yes):
+        return
+    result = app.client().edit_gigaspot_orders([{"order_id": order_id, "price": price}])
+    if app.wants_json:
+        click.echo(json.dumps(result.model_dump(), indent=2))
+    if result.too_low_bid_ids:
+        raise click.ClickException(f"order {order_id}: the bid is below the server's minimum")
+    if result.failed_to_update_ids:
+        raise click.ClickException(f"order {order_id} could not be updated (is it a live GigaSPOT order?)")
+    if not app.wants_json:
+        click.echo(f"GigaSPOT order {order_id} now bids {price_text(price, coin, rate)}")
+
+
+@hookimpl
+def clore_register_commands(cli: Any) -> None:
+    for command in (gigaspot, gigaspot_order):
+        cli.add_command(command)

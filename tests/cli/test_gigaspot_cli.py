@@ -1,0 +1,122 @@
+"""`clore gigaspot` lists the GigaSPOT servers; `clore gigaspot-order` bids with the deploy
+consent rules: the price in the coin and in USD per hour and per day, a question, --yes
+without a terminal, --dry-run."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from clore_cli._main import main
+
+from .test_cli import state_file
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--sandbox", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def listed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    code, out, _ = run(capsys, "gigaspot", "--limit", "1000", "-o", "json")
+    assert code == 0
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def usd_server(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    return next(r for r in listed(capsys) if r["currency"] == "USD-Blockchain")
+
+
+def test_the_list_shows_only_gigaspot_servers_with_named_coins_and_usd(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = listed(capsys)
+    assert rows and all(r["usd_per_day"] is None or r["usd_per_day"] > 0 for r in rows)
+    code, out, _ = run(capsys, "gigaspot", "--limit", "3")
+    assert code == 0 and "Servers on GigaSPOT" in out and "$" in out
+    assert "e-0" not in out and f"{len(rows)} servers on GigaSPOT, 3 shown" in out
+
+
+def test_create_needs_yes_without_a_terminal_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "gigaspot-order", "create", "2849", "--price", "1", "--currency", "usd")
+    assert code == 2 and "refusing to spend money without a terminal to confirm on; add --yes" in err
+    assert not state_file().exists()
+
+
+def test_dry_run_shows_the_price_and_the_body(capsys: pytest.CaptureFixture[str]) -> None:
+    server = usd_server(capsys)
+    price = round(server["min_bid_per_day"] * 1.2, 2)
+    code, out, err = run(
+        capsys, "gigaspot-order", "create", str(server["id"]), "--price", str(price), "--currency", "usd",
+        "--dry-run",
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"Bid: {price:g} USD/day (${price:.2f}/day, $" in err and "/h)" in err
+    assert "dry run: nothing was sent" in err
+    body = json.loads(out)["request"]["body"]
+    assert body == [
+        {
+            "currency": "USD-Blockchain",
+            "image": "a3f9c4d7e5b088d8a0bff880",
+            "renting_server": server["id"],
+            "price": price,
+            "oc": [{"pl": 300}],
+        }
+    ]
+    code, out, _ = run(capsys, "orders", "-o", "json")
+    assert [o["id"] for o in json.loads(out)] == [38, 39]
+
+
+def test_asks_then_bids_then_edits(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = usd_server(capsys)
+    price = round(server["min_bid_per_day"] * 1.2, 2)
+    stdin = io.StringIO("n\n")
+    stdin.isatty = lambda: True  # type: ignore[method-assign]
+    monkeypatch.setattr(sys, "stdin", stdin)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    args = ["gigaspot-order", "create", str(server["id"]), "--price", str(price), "--currency", "usd"]
+    code, _, err = run(capsys, *args)
+    assert code == 1 and "Send this GigaSPOT order? [y/N]" in err and "cancelled: nothing was sent" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    sys.stdin.isatty = lambda: True  # type: ignore[method-assign]
+    code, out, err = run(capsys, *args)
+    assert code == 0 and f"GigaSPOT bid on server {server['id']} placed" in out, err
+    code, out, err = run(capsys, *args, "--yes")
+    assert code == 1 and "could not be rented" in err  # one GigaSPOT order per server
+    code, out, _ = run(capsys, "orders", "-o", "json")
+    order = next(o for o in json.loads(out) if o["id"] not in (38, 39))
+    code, out, err = run(
+        capsys, "gigaspot-order", "edit", str(order["id"]), "--price", str(price * 2), "--yes"
+    )
+    assert code == 0 and f"GigaSPOT order {order['id']} now bids" in out, err
+    assert "→" in err
+
+
+def test_refusals_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, "gigaspot-order", "create", "123", "--price", "1", "--currency", "usd", "--yes"
+    )
+    assert code == 1 and "server 123 is not on GigaSPOT (see: clore gigaspot)" in err
+    server = usd_server(capsys)
+    low = server["min_bid_per_day"] / 2
+    code, _, err = run(
+        capsys,
+        "gigaspot-order",
+        "create",
+        str(server["id"]),
+        "--price",
+        str(low),
+        "--currency",
+        "usd",
+        "--yes",
+    )
+    assert code == 1 and "warning: the bid is below the server's minimum" in err and "bid too low" in err
+    code, _, err = run(capsys, "gigaspot-order", "edit", "38", "--price", "1", "--yes")
+    assert code == 1 and "order 38 could not be updated" in err
