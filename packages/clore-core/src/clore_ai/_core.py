@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
+from ._gcpause import gc_paused
 from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
 from ._lazy import UnreadableItem, read_leniently, unread_fields_of
 from ._limiter import RateLimiter, new_ticket
@@ -107,6 +108,10 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
         )
 
     def parse(body: bytes) -> tuple[int, Any]:
+        with gc_paused():  # a burst of live containers: see _gcpause
+            return _parse(body)
+
+    def _parse(body: bytes) -> tuple[int, Any]:
         data = from_json(body)
         if field is None:
             code = _Envelope.model_validate(data).code
