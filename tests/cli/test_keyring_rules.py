@@ -8,6 +8,7 @@ importing keyring.
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import subprocess
@@ -215,3 +216,47 @@ def test_sdk_warnings_reach_a_terminal_as_one_warning_line() -> None:
         result.stderr
         == f"warning: {path} holds an API key and is readable by your group; run: chmod 600 {path}\n"
     )
+
+
+def test_a_public_call_without_a_key_never_imports_keyring(tmp_path: Path, api: str) -> None:
+    """The key is looked up lazily: `clore search` and ``marketplace()`` need none, so the
+    keyring is neither imported nor probed; an authenticated call on the same client still
+    finds the key through the chain (here the config file) and sends it."""
+    fake = tmp_path / "fake" / "keyring"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "keyring-imported"
+    (fake / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nraise ImportError('no keyring')\n"
+    )
+    config = tmp_path / "config"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLORE_")}
+    env.update(
+        PYTHONPATH=str(fake.parent),
+        CLORE_API_URL=api,
+        CLORE_DISABLE_PLUGINS="1",
+        CLORE_CONFIG_DIR=str(config),
+    )
+    for command in (["search", "--limit", "2"], ["search", "--all", "-o", "json"], ["--version"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "clore_cli", *command], capture_output=True, text=True, env=env, timeout=30
+        )
+        assert result.returncode == 0, (command, result.stderr)
+        assert not marker.exists(), command
+    config.mkdir(mode=0o700)
+    (config / "config.json").write_text(json.dumps({"api_key": KEY}))
+    (config / "config.json").chmod(0o600)
+    script = (
+        "import sys\n"
+        "from clore_ai import CloreAI\n"
+        "client = CloreAI()\n"
+        "servers = client.marketplace()\n"
+        "print(len(servers) > 0, 'keyring' in sys.modules)\n"
+        "client.my_orders()\n"
+        "print(client.key_source)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False", "config", "file"]
+    assert marker.exists()  # the authenticated call went through the keyring first

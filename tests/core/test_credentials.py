@@ -231,7 +231,10 @@ def test_a_key_with_odd_characters_is_one_line_without_the_key(
     if source == "environment" and kind in ("NUL", "lone surrogate"):
         return  # an environment variable cannot hold these
     explicit = put_key(source, key, monkeypatch, keyring_memory)
-    for attempt in (lambda: credentials.resolve_api_key(explicit), lambda: CloreAI(api_key=explicit)):
+    for attempt in (
+        lambda: credentials.resolve_api_key(explicit),
+        lambda: CloreAI(api_key=explicit).key_source,
+    ):
         with pytest.raises(CredentialsError) as caught:
             attempt()
         message = str(caught.value)
@@ -299,7 +302,7 @@ def test_a_damaged_config_is_one_clear_error_and_left_alone(kind: str, profile: 
     before = path.read_bytes()
     for attempt in (
         lambda: credentials.resolve_api_key(profile=profile),
-        lambda: CloreAI(profile=profile),
+        lambda: CloreAI(profile=profile).key_source,  # looked up when first needed
         lambda: credentials.read_config(),
     ):
         with pytest.raises(CredentialsError) as caught:
@@ -324,7 +327,7 @@ def test_a_config_that_is_a_folder_or_unreadable_is_one_clear_error(monkeypatch:
     monkeypatch.setattr(Path, "read_text", denied)
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(CredentialsError, match="permission denied") as caught:
-        CloreAI()
+        CloreAI().key_source  # noqa: B018 - the key is looked up when first needed
     assert str(path) in str(caught.value)
 
 
@@ -355,7 +358,7 @@ def test_without_a_home_directory_the_error_says_what_to_set(monkeypatch: pytest
     with pytest.raises(CredentialsError, match="CLORE_CONFIG_DIR"):
         credentials.resolve_api_key()
     with pytest.raises(CredentialsError, match="HOME"):
-        CloreAI()
+        CloreAI().key_source  # noqa: B018 - the key is looked up when first needed
     monkeypatch.setenv("CLORE_API_KEY", "sk-no-home-key-1234")
     assert CloreAI().key_source == "environment"  # the config file is never needed then
 
@@ -389,7 +392,7 @@ def test_a_keyring_store_succeeds_when_the_old_plaintext_copy_cannot_be_removed(
 def test_config_errors_hold_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """A damaged file's keys, and a key whose file cannot be written, stay out of the error."""
     write_raw(json.dumps({"api_key": KEY_HEAD + KEY_TAIL, "profiles": "x"}))
-    for attempt in (credentials.read_config, credentials.resolve_api_key, CloreAI):
+    for attempt in (credentials.read_config, credentials.resolve_api_key, lambda: CloreAI().key_source):
         with pytest.raises(CredentialsError) as caught:
             attempt()
         assert_no_key(caught.value)

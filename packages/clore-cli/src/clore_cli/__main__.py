@@ -1,5 +1,5 @@
 """``python -m clore_cli`` runs the ``clore`` command."""
 
-from ._main import run
+from ._entry import run
 
 run()

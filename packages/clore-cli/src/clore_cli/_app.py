@@ -158,7 +158,9 @@ class App:
         if key:
             return CloreAI(api_key=key, **options)
         client = CloreAI(profile=self.profile, **options)
-        if client.key_source is None:  # no key anywhere: a mistyped --profile is named as such
+        # A named profile with no key anywhere is most likely mistyped: say so. The default
+        # profile is not checked here: a keyless public command must not probe the keyring.
+        if self.profile not in (None, "default") and client.key_source is None:
             unknown = unknown_profile_message(self.profile)
             if unknown:
                 client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, Callable
 
@@ -71,6 +72,23 @@ def output_options(function: Callable[..., Any]) -> Callable[..., Any]:
         is_eager=True,
         help="Output format: table (default), json, csv, or one from a plugin.",
     )(function)
+
+
+def gc_paused(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Runs a command with the cyclic collector paused (``clore_ai._gcpause``), restored after.
+
+    For commands that parse, filter, sort and format a burst of live objects (``search``);
+    never for one that loops until interrupted. The SDK is imported only when it runs.
+    """
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from clore_ai._gcpause import gc_paused as paused
+
+        with paused():
+            return function(*args, **kwargs)
+
+    return run
 
 
 class CloreGroup(click.Group):

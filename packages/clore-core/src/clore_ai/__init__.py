@@ -5,6 +5,7 @@
 >>> servers = client.marketplace(gpu="RTX 4090", max_price_usd=0.5)   # USD per hour
 """
 
+from . import _httpx  # noqa: F401 - first: httpx without its command-line module
 from ._client import AsyncCloreAI, CloreAI
 from ._core import DEFAULT_BASE_URL
 from ._limiter import RateLimiter

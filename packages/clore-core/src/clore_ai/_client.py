@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import threading
 import time
 from types import TracebackType
 from typing import Any, Callable, Optional
@@ -19,10 +20,10 @@ import httpx
 from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
 from ._endpoints import Endpoints, start_flow
 from ._limiter import RateLimiter, limiter_for_key
-from ._secret import mask
+from ._secret import Secret, mask
 from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_client, check_max_response_bytes
 from ._validation import MAX_SECONDS, check_number, shown
-from .credentials import ResolvedKey, resolve_api_key
+from .credentials import ENV_KEY, ResolvedKey, resolve_api_key
 from .exceptions import CloreAPIError, InvalidInputError
 
 __all__ = ["AsyncCloreAI", "CloreAI"]
@@ -94,29 +95,67 @@ class _BaseClient(Endpoints):
         max_response_bytes = check_max_response_bytes(max_response_bytes)
         self._sleep: Any = sleep or type(self)._default_sleep
         self._http: Any = None
+        self._profile = profile
+        self._key_lock = threading.Lock()
+        self._key_known = False
+        self._resolved_key: ResolvedKey | None = None
         failure: CloreAPIError | None = None
-        try:
-            self._resolved: ResolvedKey | None = resolve_api_key(api_key, profile=profile)
-        except CloreAPIError as error:  # a bad key or config file: leave without the key
-            failure = error
-        del api_key
+        if (api_key is not None and api_key != "") or os.environ.get(ENV_KEY):
+            # Cheap to find (no keyring): resolved now, so a bad key fails here.
+            try:
+                self._resolve_key(api_key)
+            except CloreAPIError as error:
+                failure = error
+        del api_key  # not in this frame's locals when the error leaves
         if failure is not None:
             raise failure.with_traceback(None)
-        secret = self._resolved.secret if self._resolved else None
-        self._custom_limiter = limiter is not None
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self._transport = transport
+
+        def limiter_for(secret: Secret | None) -> RateLimiter:
+            return limiter or limiter_for_key(secret.reveal() if secret else None)
+
         self._core = ClientCore(
             key=self._secret,
+            key_ready=lambda: self._key_known,
             base_url=base_url or os.environ.get("CLORE_API_URL") or DEFAULT_BASE_URL,
             max_retries=max_retries,
-            limiter=limiter or limiter_for_key(secret.reveal() if secret else None),
+            limiter=limiter_for,
             reconcile_timeout=float(reconcile_timeout),
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
             max_queue_wait=None if max_queue_wait is None else float(max_queue_wait),
             max_response_bytes=max_response_bytes,
         )
+
+    def _resolve_key(self, api_key: Optional[str] = None) -> Optional[ResolvedKey]:
+        """The key, looked up once: argument, ``CLORE_API_KEY``, keyring, config file.
+
+        Without an argument or ``CLORE_API_KEY`` this runs only when a key is needed (an
+        authenticated call, :attr:`api_key_hint`, :attr:`key_source`): a public call never
+        imports or probes the keyring.
+        """
+        with self._key_lock:
+            if self._key_known:
+                return self._resolved_key
+            failure: CloreAPIError | None = None
+            try:
+                self._resolved_key = resolve_api_key(api_key, profile=self._profile)
+            except CloreAPIError as error:  # a bad key or config file: leave without the key
+                failure = error
+            del api_key
+            if failure is not None:
+                raise failure.with_traceback(None)
+            self._key_known = True
+            return self._resolved_key
+
+    @property
+    def _resolved(self) -> Optional[ResolvedKey]:
+        return self._resolve_key()
+
+    def _secret(self) -> Optional[Secret]:
+        resolved = self._resolve_key()
+        return resolved.secret if resolved else None
 
     @property
     def base_url(self) -> str:
@@ -125,9 +164,6 @@ class _BaseClient(Endpoints):
     @property
     def limiter(self) -> RateLimiter:
         return self._core.limiter
-
-    def _secret(self) -> Any:
-        return self._resolved.secret if self._resolved else None
 
     @property
     def api_key(self) -> Optional[str]:
@@ -146,15 +182,14 @@ class _BaseClient(Endpoints):
 
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise InvalidInputError("api_key must be a non-empty text or None", code=2)
-        profile = self._resolved.profile if self._resolved else "default"
-        self._resolved = (
-            ResolvedKey(Secret(value.strip()), "argument", profile) if value is not None else None
-        )
+        with self._key_lock:
+            profile = self._resolved_key.profile if self._resolved_key else (self._profile or "default")
+            self._resolved_key = (
+                ResolvedKey(Secret(value.strip()), "argument", profile) if value is not None else None
+            )
+            self._key_known = True
         del value
-        self._core.order_journal = None  # the create_order journal belongs to the key
-        if not self._custom_limiter:
-            secret = self._resolved.secret.reveal() if self._resolved else None
-            self._core.limiter = limiter_for_key(secret)
+        self._core.key_changed()  # the rate limiter and the order journal belong to the key
 
     def __getattr__(self, name: str) -> Any:
         hint = _OFFICIAL_ATTRIBUTES.get(name)
@@ -188,7 +223,8 @@ class _BaseClient(Endpoints):
     def __repr__(self) -> str:
         if "_core" not in self.__dict__:  # still being built (a traceback shows this frame)
             return f"{type(self).__name__}(...)"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, key={self.api_key_hint!r})"
+        hint = self.api_key_hint if self._key_known else "(not looked up yet)"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, key={hint!r})"
 
 
 class CloreAI(_BaseClient):

@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
+from ._gcpause import gc_paused
 from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
 from ._lazy import UnreadableItem, read_leniently, unread_fields_of
 from ._limiter import RateLimiter, new_ticket
@@ -107,6 +108,10 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
         )
 
     def parse(body: bytes) -> tuple[int, Any]:
+        with gc_paused():  # a burst of live containers: see _gcpause
+            return _parse(body)
+
+    def _parse(body: bytes) -> tuple[int, Any]:
         data = from_json(body)
         if field is None:
             code = _Envelope.model_validate(data).code
@@ -342,7 +347,8 @@ class ClientCore:
         key: Callable[[], Secret | None],
         base_url: str,
         max_retries: int,
-        limiter: RateLimiter,
+        limiter: RateLimiter | Callable[[Secret | None], RateLimiter],
+        key_ready: Callable[[], bool] | None = None,
         reconcile_timeout: float = 30.0,
         timeout: httpx.Timeout | None = None,
         max_queue_wait: float | None = None,
@@ -351,18 +357,42 @@ class ClientCore:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = key
+        # False while the key is not looked up yet (the keyring is probed lazily): a public
+        # call then goes without one, under the anonymous limiter, and never resolves it.
+        self._key_ready = key_ready or (lambda: True)
+        self._limiter: RateLimiter | None = None
+        if isinstance(limiter, RateLimiter):
+            self._limiter = limiter
+            self._limiter_for: Callable[[Secret | None], RateLimiter] = lambda _secret: limiter
+        else:
+            self._limiter_for = limiter
         self.max_response_bytes = max_response_bytes
         self.max_queue_wait = max_queue_wait
         self.timeout = timeout or httpx.Timeout(30.0, connect=10.0)
         self.base_url = check_base_url(base_url)
         self.max_retries = max_retries
-        self.limiter = limiter
         self.reconcile_timeout = reconcile_timeout
         self._rng = rng
         self._wall_clock = wall_clock
         self._user_agent = f"clore-ai/{__version__} (+https://github.com/clore) httpx/{httpx.__version__}"
         # The create_order journal of this key, shared with every client and process (_inflight).
         self.order_journal: InflightJournal | None = None
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The limiter of this client's key (looked up the first time it is needed)."""
+        if self._limiter is None:
+            self._limiter = self._limiter_for(self._key())
+        return self._limiter
+
+    def key_changed(self) -> None:
+        """The client's key was replaced: its limiter and order journal are looked up again."""
+        self._limiter = None
+        self.order_journal = None
+
+    def _keyed(self, auth: bool) -> bool:
+        """Whether a call goes with the key: always when it needs one, else once it is known."""
+        return auth or self._limiter is not None or self._key_ready()
 
     # requests
 
@@ -376,7 +406,7 @@ class ClientCore:
         auth: bool = True,
     ) -> httpx.Request:
         headers = {"user-agent": self._user_agent, "accept": "application/json"}
-        secret = self._key()
+        secret = self._key() if self._keyed(auth) else None
         if secret is not None:
             headers["auth"] = secret.reveal()
         elif auth:
@@ -420,59 +450,66 @@ class ClientCore:
     ) -> Flow[T]:
         """Send with rate limiting; retry transient failures up to ``max_retries``."""
         attempt = 0
+        # One limiter for the whole call, chosen with the key it sends (none: anonymous).
+        limiter = self.limiter if self._keyed(auth) else self._limiter_for(None)
         while True:
             request = self.build_request(
                 endpoint, method=method, params=params, json_body=json_body, auth=auth
             )
-            yield from self._take_slot()
+            yield from self._take_slot(limiter=limiter)
             try:
                 outcome = yield Send(request)
             finally:
-                self.limiter.done()  # also when cancelled mid-send: the key is free again
+                limiter.done()  # also when cancelled mid-send: the key is free again
             _log_exchange(request, outcome)
             try:
                 if isinstance(outcome, httpx.HTTPError) or outcome is None:
                     raise transport_error(outcome) if outcome is not None else APIConnectionError()
                 result = decode(outcome, parse)
             except CloreAPIError as error:
-                delay = self._retry_delay(error, attempt, retry)
+                delay = self._retry_delay(error, attempt, retry, limiter)
                 if delay is None:
                     raise
                 attempt += 1
                 log.debug("retrying %s after %s (attempt %d)", endpoint, type(error).__name__, attempt)
                 yield from self._wait(delay)
                 continue
-            self.limiter.succeeded()
+            limiter.succeeded()
             return result
 
     def _wait(self, seconds: float) -> Generator[Sleep, Any, None]:
         if seconds > 0:
             yield Sleep(seconds)
 
-    def _take_slot(self, *, order: bool = False) -> Generator[Sleep, Any, None]:
+    def _take_slot(
+        self, *, order: bool = False, limiter: RateLimiter | None = None
+    ) -> Generator[Sleep, Any, None]:
         """Wait for a reserved slot, then for the key's turn: the previous send long enough
         ago, its answer in (one request in flight per key) and no older waiter in the
         cross-process queue. The send then holds the key for at most one attempt's time."""
-        yield from self._wait(self.limiter.reserve(order=order, max_wait=self.max_queue_wait))
+        limiter = limiter or self.limiter
+        yield from self._wait(limiter.reserve(order=order, max_wait=self.max_queue_wait))
         ticket = new_ticket()
         lease = self.attempt_timeout + LEASE_SLACK
         try:
             while True:
-                extra = self.limiter.ready(order=order, ticket=ticket, lease=lease)
+                extra = limiter.ready(order=order, ticket=ticket, lease=lease)
                 if extra <= 0:
                     return
                 yield Sleep(extra)
         except BaseException:
-            self.limiter.abandon(ticket)
+            limiter.abandon(ticket)
             raise
 
-    def _retry_delay(self, error: CloreAPIError, attempt: int, retry: bool) -> float | None:
+    def _retry_delay(
+        self, error: CloreAPIError, attempt: int, retry: bool, limiter: RateLimiter | None = None
+    ) -> float | None:
         if isinstance(error, RateLimitError):
             if error.retry_after is not None and error.retry_after > MAX_RETRY_AFTER:
                 return None
             # The limiter holds every caller back by the penalty; the next reservation
             # waits for it, so the flow itself need not sleep.
-            self.limiter.throttled(error.retry_after)
+            (limiter or self.limiter).throttled(error.retry_after)
             return 0.0 if retry and attempt < self.max_retries else None
         if not retry or attempt >= self.max_retries or not is_retryable_read(error):
             return None

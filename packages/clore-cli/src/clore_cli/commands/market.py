@@ -11,7 +11,7 @@ import click
 
 from .. import hookimpl
 from .._cache import complete_currency, completer, remember
-from .._main import app_of, output_options
+from .._main import app_of, gc_paused, output_options
 from .._params import MAX_ID, Number, WholeNumber, shown
 from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
 from ..formats import Column, Dataset
@@ -233,6 +233,7 @@ def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, floa
 )
 @output_options
 @click.pass_context
+@gc_paused
 def search(
     ctx: click.Context,
     query: tuple[str, ...],

@@ -1,0 +1,62 @@
+"""gc_paused(): the cyclic collector is paused only inside, and restored after, also on errors."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+from clore_ai._endpoints import _MARKETPLACE
+from clore_ai._gcpause import gc_paused
+
+
+def test_the_collector_is_restored_after_the_body_and_after_an_exception() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():  # nested: the outer pause still holds after the inner one
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_a_collector_disabled_by_the_caller_stays_disabled() -> None:
+    gc.disable()
+    try:
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_concurrent_pauses_restore_once_the_last_one_leaves() -> None:
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gc_paused():
+            inside.set()
+            leave.wait(10)
+
+    worker = threading.Thread(target=hold)
+    worker.start()
+    inside.wait(10)
+    with gc_paused():
+        pass
+    assert not gc.isenabled()  # the worker still holds its pause
+    leave.set()
+    worker.join(10)
+    assert gc.isenabled()
+
+
+def test_parsing_restores_the_collector_also_when_the_body_is_bad() -> None:
+    code, servers = _MARKETPLACE(b'{"code": 0, "servers": [{"id": 1}]}')
+    assert code == 0 and [s.id for s in servers] == [1]
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        _MARKETPLACE(b"{not json")
+    assert gc.isenabled()
