@@ -235,6 +235,11 @@ def test_one_call_makes_at_most_one_order_and_its_result_tells_the_truth() -> No
         settings=settings(
             max_examples=150,
             stateful_step_count=8,
+            # A fixed seed: every branch below must be reached, and a random seed reached the
+            # rarest one ("unknown, created") only about ten times in 150 runs, so now and then
+            # not at all. Any change to the flows changes which sequences run all the same.
+            derandomize=True,
+            database=None,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),
