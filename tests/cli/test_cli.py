@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -645,7 +646,12 @@ def _deploy_against(server_url: str, key: str) -> subprocess.Popen[str]:
 
 
 def _interrupt_after_arrival(
-    process: subprocess.Popen[str], sandbox: Any, endpoint: str, *, again: float | None = None
+    process: subprocess.Popen[str],
+    sandbox: Any,
+    endpoint: str,
+    *,
+    again: float | None = None,
+    signum: int | None = None,
 ) -> tuple[str, float]:
     """SIGINT 0.3 s after ``endpoint`` reached the sandbox (as in the issue), and a second one
     ``again`` s later; returns stderr and the seconds from the first SIGINT to the exit."""
@@ -657,7 +663,7 @@ def _interrupt_after_arrival(
         assert process.poll() is None, process.communicate()
         _time.sleep(0.05)
     _time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT if signum is None else signum)
     first = _time.monotonic()
     if again is not None:
         _time.sleep(again)
@@ -704,6 +710,43 @@ def test_ctrl_c_after_create_order_was_sent_says_an_order_may_be_billing(lookup:
         ) in err
         # The look-up is bounded to a couple of seconds; a second Ctrl-C skips it.
         assert took < (2.2 if lookup == "skipped" else 15), took
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGTERM/SIGHUP here")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_after_create_order_was_sent_says_an_order_may_be_billing(name: str) -> None:
+    """`timeout`, CI cancellation, docker stop, a closed terminal: like Ctrl-C, never a silent death."""
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+
+    key = "sk-sigterm-after-send-1"
+    sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
+    sandbox.faults.inject("create_order", "latency", latency=30.0)  # executed, answer late
+    with SandboxServer(sandbox) as server:
+        process = _deploy_against(server.url, key)
+        err, _ = _interrupt_after_arrival(process, sandbox, "create_order", signum=getattr(signal, name))
+    (created,) = sandbox.orders_created(key)
+    assert process.returncode == 7, err
+    assert "Traceback" not in err and key not in err
+    order_id = created["id"]
+    assert f"error: interrupted after create_order was sent: order {order_id} on server 123 exists" in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGTERM/SIGHUP here")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_before_create_order_was_sent_is_a_plain_interrupt(name: str) -> None:
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+
+    key = "sk-sigterm-before-send-1"
+    sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
+    sandbox.faults.inject("marketplace", "latency", latency=30.0)
+    with SandboxServer(sandbox) as server:
+        process = _deploy_against(server.url, key)
+        err, _ = _interrupt_after_arrival(process, sandbox, "marketplace", signum=getattr(signal, name))
+    assert process.returncode == 130, err
+    assert "error: interrupted" in err and "billing" not in err and "Traceback" not in err
+    assert not any(r.endpoint == "create_order" for r in sandbox.requests)
 
 
 @pytest.mark.slow
