@@ -399,6 +399,16 @@ server-settings MyGPU --mrl {"9" * 5000}
 --timeout {"9" * 5000} search
 --timeout
 {"z" * 5000}
+{D} --ssh-key @/proc/self/mem
+{D} --env 'A B=x'
+{D} --env 1A=x
+{D} --env A-B=x
+{D} --env 'A​B=x'
+{D} --wait --timeout 1e9
+{D} --wait --timeout 86401
+--timeout 1e9 search
+--timeout 86401 search
+ssh 38 --timeout 1e9
 """
 BAD = [shlex.split(line) for line in BAD_LINES.strip().splitlines()]
 

@@ -209,6 +209,18 @@ def test_every_method_and_every_argument_refuses_hostile_values(method: str, val
         ),
         (
             "create_order",
+            {"server_id": 1, "image": "x/y", "type": "on-demand", "currency": "usd", "env": {"A B": "x"}},
+        ),
+        (
+            "create_order",
+            {"server_id": 1, "image": "x/y", "type": "on-demand", "currency": "usd", "env": {"1A": "x"}},
+        ),
+        (
+            "create_order",
+            {"server_id": 1, "image": "x/y", "type": "on-demand", "currency": "usd", "env": {"A\u200b": "x"}},
+        ),
+        (
+            "create_order",
             {"server_id": 1, "image": "x/y", "type": "spot", "currency": "usd", "spot_price": 10**400},
         ),
     ],
