@@ -858,7 +858,32 @@ def credentials_path() -> Path:
     return credentials.config_path()
 
 
-DAMAGED_CONFIGS = ['{"profiles": "x"}', '{"api_key": 5}', "[1]", "{not json", '{"profiles": {"w": 1}}']
+DAMAGED_CONFIGS = [
+    '{"profiles": "x"}',
+    '{"api_key": 5}',
+    "[1]",
+    "{not json",
+    '{"profiles": {"w": 1}}',
+    '{"default_profile": ["x"]}',
+    '{"output": 7}',
+]
+
+
+@pytest.mark.parametrize("args", [("auth", "status"), ("wallets",)])
+def test_a_key_with_an_invisible_character_under_profiles_default_is_named(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "no API key found": the key is there, with a zero-width space in it."""
+    path = credentials_path()
+    path.parent.mkdir(mode=0o700, parents=True)
+    path.write_text('{"profiles": {"default": {"api_key": "a\u200bb"}}}')
+    path.chmod(0o600)
+    code, out, err = run(capsys, *args)
+    assert code == 4 and out == "", err
+    assert err == (
+        f"error: the API key in {path} contains an invisible or non-ASCII character at position 2; "
+        "copy it again\n"
+    )
 
 
 @pytest.mark.parametrize("content", DAMAGED_CONFIGS)
