@@ -722,6 +722,17 @@ def test_ctrl_c_after_create_order_was_sent_says_an_order_may_be_billing(lookup:
         assert took < (2.2 if lookup == "skipped" else 15), took
 
 
+LATE = 3.0  # the late answer's delay in the SIGTERM/SIGHUP tests
+
+
+def _let_the_late_answer_fail_here() -> None:
+    """Wait out the late answer, so the server thread's failure to write it to the closed
+    connection is printed during this test, not into another test's captured stderr."""
+    import time as _time
+
+    _time.sleep(LATE)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGTERM/SIGHUP here")
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
@@ -731,10 +742,11 @@ def test_sigterm_or_sighup_after_create_order_was_sent_says_an_order_may_be_bill
 
     key = "sk-sigterm-after-send-1"
     sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
-    sandbox.faults.inject("create_order", "latency", latency=30.0)  # executed, answer late
+    sandbox.faults.inject("create_order", "latency", latency=LATE)  # executed, answer late
     with SandboxServer(sandbox) as server:
         process = _deploy_against(server.url, key)
         err, _ = _interrupt_after_arrival(process, sandbox, "create_order", signum=getattr(signal, name))
+        _let_the_late_answer_fail_here()
     (created,) = sandbox.orders_created(key)
     assert process.returncode == 7, err
     assert "Traceback" not in err and key not in err
@@ -750,10 +762,11 @@ def test_sigterm_or_sighup_before_create_order_was_sent_is_a_plain_interrupt(nam
 
     key = "sk-sigterm-before-send-1"
     sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
-    sandbox.faults.inject("marketplace", "latency", latency=30.0)
+    sandbox.faults.inject("marketplace", "latency", latency=LATE)
     with SandboxServer(sandbox) as server:
         process = _deploy_against(server.url, key)
         err, _ = _interrupt_after_arrival(process, sandbox, "marketplace", signum=getattr(signal, name))
+        _let_the_late_answer_fail_here()
     assert process.returncode == 130, err
     assert "error: interrupted" in err and "billing" not in err and "Traceback" not in err
     assert not any(r.endpoint == "create_order" for r in sandbox.requests)
