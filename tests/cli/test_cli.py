@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -422,6 +423,16 @@ server-settings MyGPU --mrl {"9" * 5000}
 --timeout {"9" * 5000} search
 --timeout
 {"z" * 5000}
+{D} --ssh-key @/proc/self/mem
+{D} --env 'A B=x'
+{D} --env 1A=x
+{D} --env A-B=x
+{D} --env 'A​B=x'
+{D} --wait --timeout 1e9
+{D} --wait --timeout 86401
+--timeout 1e9 search
+--timeout 86401 search
+ssh 38 --timeout 1e9
 """
 BAD = [shlex.split(line) for line in BAD_LINES.strip().splitlines()]
 
@@ -669,7 +680,12 @@ def _deploy_against(server_url: str, key: str) -> subprocess.Popen[str]:
 
 
 def _interrupt_after_arrival(
-    process: subprocess.Popen[str], sandbox: Any, endpoint: str, *, again: float | None = None
+    process: subprocess.Popen[str],
+    sandbox: Any,
+    endpoint: str,
+    *,
+    again: float | None = None,
+    signum: int | None = None,
 ) -> tuple[str, float]:
     """SIGINT 0.3 s after ``endpoint`` reached the sandbox (as in the issue), and a second one
     ``again`` s later; returns stderr and the seconds from the first SIGINT to the exit."""
@@ -681,7 +697,7 @@ def _interrupt_after_arrival(
         assert process.poll() is None, process.communicate()
         _time.sleep(0.05)
     _time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT if signum is None else signum)
     first = _time.monotonic()
     if again is not None:
         _time.sleep(again)
@@ -728,6 +744,56 @@ def test_ctrl_c_after_create_order_was_sent_says_an_order_may_be_billing(lookup:
         ) in err
         # The look-up is bounded to a couple of seconds; a second Ctrl-C skips it.
         assert took < (2.2 if lookup == "skipped" else 15), took
+
+
+LATE = 3.0  # the late answer's delay in the SIGTERM/SIGHUP tests
+
+
+def _let_the_late_answer_fail_here() -> None:
+    """Wait out the late answer, so the server thread's failure to write it to the closed
+    connection is printed during this test, not into another test's captured stderr."""
+    import time as _time
+
+    _time.sleep(LATE)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGTERM/SIGHUP here")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_after_create_order_was_sent_says_an_order_may_be_billing(name: str) -> None:
+    """`timeout`, CI cancellation, docker stop, a closed terminal: like Ctrl-C, never a silent death."""
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+
+    key = "sk-sigterm-after-send-1"
+    sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
+    sandbox.faults.inject("create_order", "latency", latency=LATE)  # executed, answer late
+    with SandboxServer(sandbox) as server:
+        process = _deploy_against(server.url, key)
+        err, _ = _interrupt_after_arrival(process, sandbox, "create_order", signum=getattr(signal, name))
+        _let_the_late_answer_fail_here()
+    (created,) = sandbox.orders_created(key)
+    assert process.returncode == 7, err
+    assert "Traceback" not in err and key not in err
+    order_id = created["id"]
+    assert f"error: interrupted after create_order was sent: order {order_id} on server 123 exists" in err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGTERM/SIGHUP here")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_or_sighup_before_create_order_was_sent_is_a_plain_interrupt(name: str) -> None:
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+
+    key = "sk-sigterm-before-send-1"
+    sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
+    sandbox.faults.inject("marketplace", "latency", latency=LATE)
+    with SandboxServer(sandbox) as server:
+        process = _deploy_against(server.url, key)
+        err, _ = _interrupt_after_arrival(process, sandbox, "marketplace", signum=getattr(signal, name))
+        _let_the_late_answer_fail_here()
+    assert process.returncode == 130, err
+    assert "error: interrupted" in err and "billing" not in err and "Traceback" not in err
+    assert not any(r.endpoint == "create_order" for r in sandbox.requests)
 
 
 @pytest.mark.slow
@@ -829,7 +895,32 @@ def credentials_path() -> Path:
     return credentials.config_path()
 
 
-DAMAGED_CONFIGS = ['{"profiles": "x"}', '{"api_key": 5}', "[1]", "{not json", '{"profiles": {"w": 1}}']
+DAMAGED_CONFIGS = [
+    '{"profiles": "x"}',
+    '{"api_key": 5}',
+    "[1]",
+    "{not json",
+    '{"profiles": {"w": 1}}',
+    '{"default_profile": ["x"]}',
+    '{"output": 7}',
+]
+
+
+@pytest.mark.parametrize("args", [("auth", "status"), ("wallets",)])
+def test_a_key_with_an_invisible_character_under_profiles_default_is_named(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "no API key found": the key is there, with a zero-width space in it."""
+    path = credentials_path()
+    path.parent.mkdir(mode=0o700, parents=True)
+    path.write_text('{"profiles": {"default": {"api_key": "a\u200bb"}}}')
+    path.chmod(0o600)
+    code, out, err = run(capsys, *args)
+    assert code == 4 and out == "", err
+    assert err == (
+        f"error: the API key in {path} contains an invisible or non-ASCII character at position 2; "
+        "copy it again\n"
+    )
 
 
 @pytest.mark.parametrize("content", DAMAGED_CONFIGS)

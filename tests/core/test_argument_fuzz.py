@@ -209,6 +209,18 @@ def test_every_method_and_every_argument_refuses_hostile_values(method: str, val
         ),
         (
             "create_order",
+            {"server_id": 1, "image": "x/y", "type": "on-demand", "currency": "usd", "env": {"A B": "x"}},
+        ),
+        (
+            "create_order",
+            {"server_id": 1, "image": "x/y", "type": "on-demand", "currency": "usd", "env": {"1A": "x"}},
+        ),
+        (
+            "create_order",
+            {"server_id": 1, "image": "x/y", "type": "on-demand", "currency": "usd", "env": {"A\u200b": "x"}},
+        ),
+        (
+            "create_order",
             {"server_id": 1, "image": "x/y", "type": "spot", "currency": "usd", "spot_price": 10**400},
         ),
     ],
@@ -235,6 +247,20 @@ def test_client_options_are_checked_with_invalid_input_error(option: str, value:
         return
     with pytest.raises(InvalidInputError, match=option):
         CloreAI(api_key=KEY, **{option: value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, 2**1024, HUGE, 2**63, math.nan, math.inf, -5, 0, 1.5, "4096", True, object(), 1e300],
+    ids=[
+        *["10**400", "2**1024", "10**5000", "2**63", "nan", "inf", "-5"],
+        *["0", "1.5", "text", "True", "object", "1e300"],
+    ],
+)
+def test_max_response_bytes_is_checked_with_invalid_input_error(value: Any) -> None:
+    """Huge integers once escaped as OverflowError (math.isfinite on an int beyond float)."""
+    with pytest.raises(InvalidInputError, match="max_response_bytes"):
+        CloreAI(api_key=KEY, max_response_bytes=value)
 
 
 @settings(max_examples=100, deadline=None)

@@ -360,3 +360,32 @@ def test_a_429_on_the_last_attempt_is_reported_as_a_possible_order(
         make_driver("sync", max_retries=1, reconcile_timeout=5).call("create_order", **ON_DEMAND)
     assert "429" in str(info.value) and "server 123" in str(info.value)
     assert len(create_requests(sandbox)) == 2 and sandbox.orders_created(KEY) == []
+
+
+@pytest.mark.parametrize("found", [True, False])
+def test_a_429_with_a_long_retry_after_after_the_order_never_hangs(
+    driver: Driver, sandbox: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, found: bool
+) -> None:
+    """Retry-After: 3600 on create_order: the key is not held back an hour, nothing is re-sent,
+    the order is looked for within reconcile_timeout and adopted, or reported as unknown."""
+    if not found:
+        method, wire, auth = sandbox._routes["my_orders"]
+
+        def hidden(account: Any, args: Any, now: float) -> Any:
+            shown = wire(account, args, now)
+            assert isinstance(shown, dict)
+            shown["orders"] = []
+            return shown
+
+        monkeypatch.setitem(sandbox._routes, "my_orders", (method, hidden, auth))  # never shows up
+    sandbox.faults.inject("create_order", "rate_limit_after", retry_after=3600)
+    start = clock.now
+    if found:
+        order = driver.call("create_order", **ON_DEMAND)
+        assert [o["id"] for o in sandbox.orders_created(KEY)] == [order.id] and order.reconciled is True
+    else:
+        with pytest.raises(ex.OrderOutcomeUnknown) as info:
+            driver.call("create_order", **ON_DEMAND)
+        assert "server 123" in str(info.value) and "may" in str(info.value)
+    assert len(create_requests(sandbox)) == 1
+    assert clock.now - start < 120  # reconcile_timeout (30 s) plus spacing, never the hour

@@ -8,7 +8,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 import pytest
@@ -207,6 +207,9 @@ def test_shell_is_a_plugin_and_clore_cli_never_imports_it() -> None:
     root = Path(__file__).resolve().parents[2] / "packages" / "clore-cli" / "src"
     sources = "".join(p.read_text() for p in root.rglob("*.py"))
     assert "clore_shell" not in sources
+    from clore_cli._main import _host
+
+    _host()  # what every command line does first (loads the plugins); not left to an earlier test
     assert "shell" in cli.commands
 
 
@@ -440,18 +443,36 @@ def test_history_keeps_ordinary_lines(line: str) -> None:
     assert not is_secret_line(line, [DEFAULT_KEY, WORK_KEY])
 
 
-def test_history_drops_lines_with_the_current_or_a_stored_key(live_app: tuple[App, Any]) -> None:
+KEY_LINES = [
+    lambda key: f"wallets {key}",
+    lambda key: f"wallets {key[:7]}\u200b{key[7:]}",  # pasted with a zero-width space inside
+    lambda key: f"wallets {key[:-1]}",  # the key minus its last character
+    lambda key: f"wallets {key[1:]}",  # minus its first
+    lambda key: f"wallets {key[:12]}\u00a0{key[12:]}",  # a no-break space inside
+    lambda key: f"wallets {key[:5]}\u2060{key[5:9]}\u00ad{key[9:]}",  # word joiner, soft hyphen
+    lambda key: f"wallets {key[:10]}\x07{key[10:]}",  # a control character
+]
+
+
+@pytest.mark.parametrize("make_line", KEY_LINES)
+@pytest.mark.parametrize("which", ["current", "stored"])
+def test_history_drops_lines_with_the_current_or_a_stored_key(
+    live_app: tuple[App, Any], make_line: Callable[[str], str], which: str
+) -> None:
+    """Anything that looks like a known key: invisible characters removed, and a word sharing
+    a long run with the key (12 characters, or 75 % of a shorter key) counts."""
     from clore_shell._repl import known_keys
 
     app, _ = live_app
     app.client()
     keys = known_keys(app)
     assert DEFAULT_KEY in keys and WORK_KEY in keys
+    key = DEFAULT_KEY if which == "current" else WORK_KEY
     history = SafeHistory(known_keys=lambda: known_keys(app))
-    history.append_string(f"wallets {WORK_KEY}")
+    history.append_string(make_line(key))
     history.append_string("orders")
     text = history_path().read_text()
-    assert WORK_KEY not in text and "orders" in text
+    assert "wallets" not in text and key[3:15] not in text and "orders" in text
 
 
 # Long lines (issue 12, item 14): bounded work per keystroke, refused when absurdly long.

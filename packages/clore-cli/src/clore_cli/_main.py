@@ -256,6 +256,7 @@ def _wants_json(args: list[str]) -> bool:
 
 def run() -> None:
     _default_sigpipe()
+    _termination_as_interrupt()
     _sdk_warnings_as_lines()
     sys.exit(main())
 
@@ -282,3 +283,20 @@ def _default_sigpipe() -> None:
 
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _termination_as_interrupt() -> None:
+    """SIGTERM and SIGHUP (`timeout`, CI cancellation, docker stop, a closed terminal) end
+    the command like Ctrl-C: after create_order was sent it still says an order exists or
+    may exist and is billing (exit 7); before, a plain interrupt (exit 130). Installed by
+    the command's entry only, never by the SDK or on import, where the signals exist."""
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, _raise_interrupt)

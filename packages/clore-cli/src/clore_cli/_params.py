@@ -21,6 +21,9 @@ MAX_ID = 2**63 - 1
 _INT = re.compile(r"[+-]?[0-9]{1,30}")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,3})?")
 _PORT = re.compile(r"[0-9]{1,5}")
+# A shell variable name, ASCII only: what a container can read as $NAME.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_SECONDS = 86400.0  # like the SDK's timeout: at most a day
 
 # Docker's reference grammar (github.com/distribution/reference, regexp.go), ASCII only.
 _ALNUM = r"[a-z0-9]+"
@@ -80,8 +83,8 @@ class Number(click.ParamType):  # type: ignore[type-arg,unused-ignore]
 
     name = "number"
 
-    def __init__(self, min: float | None = None, *, min_open: bool = False) -> None:
-        self.min, self.min_open = min, min_open
+    def __init__(self, min: float | None = None, *, min_open: bool = False, max: float | None = None) -> None:
+        self.min, self.min_open, self.max = min, min_open, max
 
     def convert(self, value: Any, param: Any, ctx: click.Context | None) -> float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -95,16 +98,18 @@ class Number(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             self.fail(f"{shown(value)} is not a finite number", param, ctx)
         if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
             self.fail(f"{shown(value)} must be {'>' if self.min_open else '>='} {self.min:g}", param, ctx)
+        if self.max is not None and number > self.max:
+            self.fail(f"{shown(value)} must be at most {self.max:g}", param, ctx)
         return number
 
 
 class Seconds(Number):
-    """A finite number of seconds > 0 (or >= ``min``)."""
+    """A finite number of seconds > 0 (or >= ``min``), at most a day (:data:`MAX_SECONDS`)."""
 
     name = "seconds"
 
     def __init__(self, min: float = 0.0) -> None:
-        super().__init__(min, min_open=min == 0.0)
+        super().__init__(min, min_open=min == 0.0, max=MAX_SECONDS)
 
 
 class ImageName(click.ParamType):  # type: ignore[type-arg,unused-ignore]
@@ -154,6 +159,8 @@ def read_key_file(path: str) -> str:
                 param_hint=hint,
             )
         data = os.read(descriptor, MAX_SSH_KEY * 4 + 1)
+    except OSError as error:  # EIO from /proc/self/mem, a failing disk …: a usage error too
+        raise click.BadParameter(f"cannot read {shown(path)}: {error.strerror}", param_hint=hint) from None
     finally:
         os.close(descriptor)
     try:

@@ -575,7 +575,23 @@ class ClientCore:
                 # A proxy or the API may answer 429 after the order was made: from now on an
                 # order may exist, and nothing is re-sent before my_orders shows it does not.
                 call.maybe_sent = True
-            if error is not None:
+            long_wait = (
+                isinstance(error, RateLimitError)
+                and error.retry_after is not None
+                and error.retry_after > MAX_RETRY_AFTER
+            )
+            if isinstance(error, RateLimitError):
+                # Never hold the key back longer than reads would wait: the my_orders look-up
+                # that follows must not be pushed back by an hour while an order may bill.
+                retry_after = error.retry_after
+                self.limiter.throttled(
+                    None if retry_after is None else min(retry_after, MAX_RETRY_AFTER), order=True
+                )
+            if long_wait:
+                # Asked to wait longer than clore ever waits: never re-sent; look for the order
+                # (within reconcile_timeout), adopt it if it is ours, else say it may exist.
+                ambiguity = _LONG_429
+            elif error is not None:
                 # Only failures that provably never reached the server, and that reads would
                 # retry too (so never a certificate failure), may be sent again.
                 retryable = ambiguity is None and (
@@ -583,9 +599,7 @@ class ClientCore:
                     or (isinstance(outcome, _UNSENT) and is_retryable_read(error))
                 )
                 if retryable and attempt < self.max_retries:
-                    if isinstance(error, RateLimitError):
-                        self.limiter.throttled(error.retry_after, order=True)
-                    else:
+                    if not isinstance(error, RateLimitError):  # a 429 throttled the key above
                         yield from self._wait(backoff_delay(attempt, self._rng))
                     if not call.maybe_sent:
                         attempt += 1
@@ -731,6 +745,10 @@ class ClientCore:
             yield from self._wait(max(0.0, POLL_INTERVAL - self.limiter.interval))
 
 
+_LONG_429 = (
+    f"the API answered 429 (rate limited) asking to wait longer than {MAX_RETRY_AFTER:g} s; a 429 can "
+    "come after the order was made, so an order may exist and be billing"
+)
 _AFTER_429 = "the API answered 429 (rate limited), which a proxy or the API can send after the order was made"
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import math
 import time
 import zlib
 from typing import Any, Callable, List, Optional, TypeVar
@@ -47,15 +46,12 @@ class BodyTooLarge(httpx.HTTPError):
 
 
 def check_max_response_bytes(value: Any) -> int:
+    from ._validation import finite_number
     from .exceptions import InvalidInputError
 
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value != int(value)
-        or not _MIN_RESPONSE_BYTES <= value <= 2**62
-    ):
+    # finite_number: booleans, text, NaN, ±inf and integers beyond a float (10**400) are None.
+    number = finite_number(value)
+    if number is None or number != int(number) or not _MIN_RESPONSE_BYTES <= value <= 2**62:
         raise InvalidInputError(
             f"max_response_bytes must be a whole number of bytes >= {_MIN_RESPONSE_BYTES}"
         )

@@ -170,6 +170,9 @@ def _check_ports(ports: Any) -> dict[str, str]:
     return checked
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # ASCII: what a container reads as $NAME
+
+
 def _check_env(env: Any) -> dict[str, str]:
     if not isinstance(env, Mapping):
         raise _fail('env must be a mapping like {"NAME": "value"}')
@@ -177,6 +180,8 @@ def _check_env(env: Any) -> dict[str, str]:
     for key, value in env.items():
         if not isinstance(key, str) or not key or len(key) > MAX_ENV_KEY:
             raise _fail(f"env name {shown(key)} must be 1 to {MAX_ENV_KEY} characters")
+        if not _ENV_NAME.fullmatch(key):
+            raise _fail(f"env name {shown(key)} must be letters, digits and _ (not first a digit)")
         small_int = isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 64
         if isinstance(value, str):
             text = value

@@ -166,12 +166,20 @@ def _load(path: Path) -> tuple[Any, str | None]:
     return None, problem
 
 
+# Top-level settings that are text when present (a list or a number there is damage, not
+# a missing key).
+_TEXT_SETTINGS = ("default_profile", "output")
+
+
 def _shape_problem(data: Any) -> str | None:
     """What is wrong with the structure of parsed config data, or None."""
     if not isinstance(data, dict):
         return "it must hold a JSON object"
     if "api_key" in data and not isinstance(data["api_key"], str):
         return '"api_key" must be text'
+    for setting in _TEXT_SETTINGS:
+        if setting in data and not isinstance(data[setting], str):
+            return f'"{setting}" must be text'
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
         return '"profiles" must be an object of profiles'
@@ -203,8 +211,9 @@ def _repair(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     kept = dict(data)
-    if not isinstance(kept.get("api_key", ""), str):
-        del kept["api_key"]
+    for setting in ("api_key", *_TEXT_SETTINGS):
+        if not isinstance(kept.get(setting, ""), str):
+            del kept[setting]
     profiles = kept.get("profiles", {})
     if not isinstance(profiles, dict):
         del kept["profiles"]
@@ -294,10 +303,12 @@ def _write_atomically(data: dict[str, Any], path: Path) -> None:
 
 
 def _file_key(data: dict[str, Any], profile: str) -> str | None:
-    if profile == DEFAULT_PROFILE:
+    """The default profile's key is the top-level ``api_key``; one written by hand under
+    ``profiles.default`` is read too (so a key with an odd character there is named, not
+    reported as missing)."""
+    value = (data.get("profiles", {}).get(profile) or {}).get("api_key")
+    if profile == DEFAULT_PROFILE and data.get("api_key"):
         value = data.get("api_key")
-    else:
-        value = (data.get("profiles", {}).get(profile) or {}).get("api_key")
     return value if isinstance(value, str) and value else None
 
 
@@ -307,6 +318,10 @@ def _set_file_key(data: dict[str, Any], profile: str, key: str | None) -> None:
         target.pop("api_key", None)
     else:
         target["api_key"] = key
+    if profile == DEFAULT_PROFILE:  # the default's key lives at the top level only
+        by_hand = data.get("profiles", {}).get(DEFAULT_PROFILE)
+        if isinstance(by_hand, dict):
+            by_hand.pop("api_key", None)
 
 
 # ── the keyring, time-limited ──────────────────────────────────────────────

@@ -4,15 +4,24 @@ A line is judged on its words as the command parser sees them (shell-style split
 ``--ssh-""password`` is ``--ssh-password``), and also on a lenient split with quotes removed
 (so an unparseable line with an unbalanced quote is judged too). A line is dropped when a word
 is a secret option or a prefix of one (``--env``, ``--en``, ``--ssh-password=...``), names the
-api key setting, is ``auth login``, or contains a known API key (the current client's or a
-stored profile's; compared in memory, never printed).
+api key setting, is ``auth login``, or contains anything that looks like a known API key
+(the current client's or a stored profile's; compared in memory, never printed).
+
+Looks like a key: with invisible characters removed from the line and the key (format
+characters such as a zero-width space or a soft hyphen, every kind of space, control
+characters), the line shares a run of :func:`key_run` characters with the key — 12, or
+75 % of a shorter key (at least 6, or the whole key when it is shorter still). A key pasted
+with a zero-width space inside, or missing its last character, is still caught; random
+keys share no such run with ordinary command lines.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
+import unicodedata
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -87,10 +96,36 @@ def _judge(words: list[str], keys: list[str]) -> bool:
     return any(key in word for key in keys for word in words)
 
 
+_LONG_RUN = 12
+_SHORTEST_RUN = 6
+
+
+def _visible(text: str) -> str:
+    """``text`` without format characters (Cf), spaces (Z*) and control characters (Cc)."""
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc", "Zs", "Zl", "Zp"))
+
+
+def key_run(length: int) -> int:
+    """How many characters in a row a line must share with a key of ``length`` to look like it."""
+    return min(length, max(_SHORTEST_RUN, min(_LONG_RUN, math.ceil(0.75 * length))))
+
+
+def _looks_like_a_key(line: str, keys: list[str]) -> bool:
+    seen = _visible(line)
+    for raw in keys:
+        key = _visible(raw)
+        if not key:
+            continue
+        run = key_run(len(key))
+        if any(key[i : i + run] in seen for i in range(len(key) - run + 1)):
+            return True
+    return False
+
+
 def is_secret_line(line: str, keys: Iterable[str] = ()) -> bool:
     """True when the line must not be written to the history file."""
     known = [key for key in keys if key]
-    if any(key in line for key in known):
+    if any(key in line for key in known) or _looks_like_a_key(line, known):
         return True
     lenient = _QUOTES.sub("", line).split()
     if _judge(lenient, known):

@@ -15,7 +15,9 @@ from .._cache import complete_currency, completer, recall, remember
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import (
+    ENV_NAME,
     MAX_ID,
+    MAX_SECONDS,
     ImageName,
     Number,
     Seconds,
@@ -189,6 +191,11 @@ def _parse_env(values: tuple[str, ...]) -> dict[str, str] | None:
         key, sep, val = value.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"{shown(value)} must look like KEY=VALUE", param_hint="--env")
+        if not ENV_NAME.fullmatch(key):
+            raise click.BadParameter(
+                f"{shown(key)} is not a variable name; use letters, digits and _ (not first a digit)",
+                param_hint="--env",
+            )
         env[key] = val
     return env or None
 
@@ -579,7 +586,7 @@ def _spot_price_refusal(app: Any, order_id: int, name: str | None) -> str | None
 @click.option("--print", "print_only", is_flag=True, help="Print the ssh command instead of running it.")
 @click.option(
     "--timeout",
-    type=Number(0),
+    type=Number(0, max=MAX_SECONDS),
     default=600,
     show_default=True,
     help="Seconds to wait for the container.",
