@@ -145,15 +145,11 @@ def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
     """Poll my_orders until the container runs; a spinner on stderr when it is a terminal."""
     import time
 
+    from .._spinner import waiting
+
     deadline = time.monotonic() + timeout
     interval = 0.5 if app.sandbox else 3.0
-    status_cm: Any = None
-    if sys.stderr.isatty():
-        from rich.console import Console
-
-        status_cm = Console(stderr=True).status(f"waiting for order {order_id} to start…")
-        status_cm.__enter__()
-    try:
+    with waiting(f"waiting for order {order_id} to start…", threshold=0):
         while True:
             current = _find_order(app, order_id)
             if current.status == "running":
@@ -163,9 +159,6 @@ def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
             if time.monotonic() >= deadline:
                 raise WaitTimedOut(order_id, current.status, timeout)
             time.sleep(interval)
-    finally:
-        if status_cm is not None:
-            status_cm.__exit__(None, None, None)
 
 
 def connection_help(found: Any) -> str:
