@@ -319,3 +319,58 @@ def test_server_config_is_a_vertical_record_with_numbers_for_people(
     assert "bitcoin → 0.0000" in pricing and not re.search(r"\de-\d", out)
     code, out, _ = run(capsys, "--sandbox", "server-config", "MyGPU", "-o", "json")
     assert code == 0 and isinstance(json.loads(out)[0]["pricing_per_day"]["bitcoin"], float)
+
+
+def test_orders_show_usd_per_hour_for_every_coin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_cli import _consent
+
+    calls: list[bool] = []
+    real = _consent.implied_usd_rates
+
+    def counted(servers: Any) -> dict[str, float]:
+        calls.append(True)
+        return real(servers)
+
+    monkeypatch.setattr(_consent, "implied_usd_rates", counted)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, "--sandbox", "orders", "-o", "json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {r["currency"] for r in rows} - {"USD-Blockchain"}
+    assert len(calls) == 1  # the rates are fetched once per command
+    coins = {r["currency"]: r["usd_per_hour"] * 24 / r["price_per_day"] for r in rows}
+    assert coins.get("USD-Blockchain", 1.0) == pytest.approx(1.0)
+    for row in rows:  # exact raw values stay, USD per hour is added at one rate per coin
+        assert row["usd_per_hour"] == pytest.approx(row["price_per_day"] * coins[row["currency"]] / 24)
+        assert row["usd_per_hour"] > 0
+    code, out, _ = run(capsys, "--sandbox", "orders")
+    assert code == 0 and all(line.count("$") == 1 for line in out.splitlines() if " running " in line)
+    assert max(len(line) for line in out.splitlines()[:-1]) <= 80
+
+
+def test_orders_of_usd_only_fetch_no_rates_and_unknown_rates_show_a_dash(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_cli.commands import orders as orders_module
+
+    class Order:
+        currency, price = "bitcoin", 0.0001
+
+    class App:
+        quiet = False
+
+        def client(self) -> Any:
+            raise AssertionError("no rates needed")
+
+    usd = Order()
+    usd.currency = "USD-Blockchain"
+    assert orders_module.usd_rates_for(App(), [usd]) == {"USD-Blockchain": 1.0}
+    with pytest.raises(AssertionError):
+        orders_module.usd_rates_for(App(), [usd, Order()])
+    from clore_cli.formats import Dataset, TableFormat
+
+    row = {"id": 1, "server_id": 2, "type": "spot", "status": "running", "usd_per_hour": None}
+    table = TableFormat().render(Dataset("t", orders_module.ORDER_COLUMNS, [row]), color=False)
+    assert "│       - │" in table or " - " in table

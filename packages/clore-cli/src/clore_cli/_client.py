@@ -1,4 +1,5 @@
-"""The CLI's client: the SDK client that also remembers whether create_order went out."""
+"""The CLI's client: the SDK client that also remembers whether create_order went out, and
+shows a spinner on stderr while a call waits longer than half a second (see ``_spinner``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 import httpx
 
 from clore_ai import CloreAI
+
+from . import _spinner
 
 
 class TrackingCloreAI(CloreAI):
@@ -18,7 +21,38 @@ class TrackingCloreAI(CloreAI):
 
     create_order_sent = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        sleep = self._sleep
+
+        def noted_sleep(seconds: float) -> Any:
+            spinner = _spinner.current()
+            if spinner is not None:
+                spinner.update(self._sleep_text())
+            return sleep(seconds)
+
+        self._sleep = noted_sleep
+
+    def _sleep_text(self) -> str:
+        try:
+            limiter = self._core.limiter
+            queued = limiter.backlog() > 0
+        except Exception:  # noqa: BLE001 - only the spinner's text depends on it
+            queued = False
+        if queued:
+            interval = limiter.interval
+            rate = f"1 request/{interval:g}s" if interval != 1 else "1 request/s"
+            return f"waiting for our turn (rate limit: {rate} per key)…"
+        return "waiting before trying again…"
+
+    def _drive(self, flow: Any) -> Any:
+        with _spinner.waiting(_spinner.API_TEXT):
+            return super()._drive(flow)
+
     def _send(self, request: httpx.Request) -> Any:
+        spinner = _spinner.current()
+        if spinner is not None:
+            spinner.update(_spinner.API_TEXT)
         if request.url.path.rstrip("/").endswith("/create_order"):
             self.create_order_sent = True
         return super()._send(request)

@@ -9,14 +9,15 @@ or reprices (server-settings, gigaspot-order).
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
 from typing import Any
 
 import click
 
+from .formats import COIN_TICKERS, coin_amount
+
 __all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "price_text"]
 
-COIN_NAMES = {"bitcoin": "BTC", "CLORE-Blockchain": "CLORE", "USD-Blockchain": "USD"}
+COIN_NAMES = COIN_TICKERS  # the tickers quotes name coins by
 
 
 def need_consent_channel(yes: bool, dry_run: bool) -> None:
@@ -30,14 +31,6 @@ def need_consent_channel(yes: bool, dry_run: bool) -> None:
 
 def ask(question: str) -> bool:
     return click.confirm(question, default=False, err=True)
-
-
-def coin_amount(value: float | None, currency: str) -> str:
-    """``0.00006615 BTC``, ``1663.3 CLORE``: up to 8 decimals, no exponent, no trailing zeros."""
-    if value is None:
-        return "?"
-    text = format(Decimal(repr(float(value))).quantize(Decimal("0.00000001")).normalize(), "f")
-    return f"{text} {COIN_NAMES.get(currency, currency)}"
 
 
 def usd_amount(value: float | None) -> str:
@@ -57,7 +50,7 @@ def price_text(per_day: float | None, currency: str | None, usd_rate: float | No
     usd_part = f"{usd_amount(usd)}/day, {usd_amount(None if usd is None else usd / 24)}/h"
     if currency is None:
         return usd_part
-    return f"{coin_amount(per_day, currency)}/day ({usd_part})"
+    return f"{coin_amount(per_day, currency, quote=True)}/day ({usd_part})"
 
 
 def implied_usd_rates(servers: Any) -> dict[str, float]:

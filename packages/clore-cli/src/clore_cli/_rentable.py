@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["COIN_SHORT", "coin_amount", "coin_names", "not_rentable", "on_gigaspot"]
+from .formats import COIN_SHORT, coin_amount
 
-COIN_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "usd"}
+__all__ = ["COIN_SHORT", "coin_amount", "coin_names", "not_rentable", "on_gigaspot"]
 
 
 def coin_names(coins: Any) -> str:
@@ -29,15 +29,3 @@ def not_rentable(server: Any, currency: str | None = None) -> str | None:
     if currency and currency not in (server.allowed_coins or []):
         return f"does not take {COIN_SHORT.get(currency, currency)}"
     return None
-
-
-def coin_amount(value: Any, currency: str | None) -> str:
-    """A coin amount for people: ``0.00003117 btc``, ``924.04 clore``, ``$1.25`` (never ``3e-05``)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return "unknown"
-    short = COIN_SHORT.get(currency or "", currency or "")
-    if short == "usd":
-        return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
-    digits = 8 if short == "btc" else 2 if abs(value) >= 1 else 6
-    text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
-    return f"{text or '0'} {short}".strip()

@@ -54,8 +54,6 @@ class Dataset:
         if isinstance(value, bool):
             return "yes" if value else "no"
         if column.coin_key and isinstance(value, (int, float)):
-            from ._rentable import coin_amount
-
             return coin_amount(value, row.get(column.coin_key))
         if column.fmt and isinstance(value, (int, float)):
             return column.fmt.format(value)
@@ -81,6 +79,33 @@ def human_number(value: float) -> str:
         return f"{value:,.2f}"
     text = f"{value:.10f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
+
+
+COIN_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "usd"}
+COIN_TICKERS = {"bitcoin": "BTC", "CLORE-Blockchain": "CLORE", "USD-Blockchain": "USD"}
+
+
+def coin_amount(value: Any, currency: str | None, *, quote: bool = False) -> str:
+    """A coin amount for people, never with an exponent (``3e-05``) nor float noise.
+
+    Tables (the default): ``0.00003117 btc``, ``1,108.85 clore``, ``$1.25`` — 8 decimals for
+    btc, else 2 (6 below 1), trailing zeros dropped; ``unknown`` when not a number.
+    Quotes before money moves (``quote=True``): ``0.00006615 BTC``, ``1663.3 CLORE`` — the exact
+    amount to 8 decimals, no thousands separator, the ticker; ``?`` when not a number.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "?" if quote else "unknown"
+    if quote:
+        from decimal import Decimal
+
+        text = format(Decimal(repr(float(value))).quantize(Decimal("0.00000001")).normalize(), "f")
+        return f"{text} {COIN_TICKERS.get(currency or '', currency or '')}"
+    short = COIN_SHORT.get(currency or "", currency or "")
+    if short == "usd":
+        return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
+    digits = 8 if short == "btc" else 2 if abs(value) >= 1 else 6
+    text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+    return f"{text or '0'} {short}".strip()
 
 
 class OutputFormat:

@@ -74,11 +74,32 @@ def uptime(seconds: float | None) -> str | None:
     return f"{hours}h {mins}m" if hours else f"{mins}m"
 
 
-def order_row(order: Any) -> dict[str, Any]:
-    """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $)."""
+def usd_rates_for(app: Any, orders: list[Any]) -> dict[str, float]:
+    """USD per coin for these orders: the marketplace's implied rates, fetched (once) only when
+    a btc/clore order is among them; an API failure leaves those orders without USD."""
+    rates = {USD_COIN: 1.0}
+    if app.quiet or all(o.currency == USD_COIN or o.price is None for o in orders):
+        return rates
+    from clore_ai import CloreAPIError
+
+    from .._consent import implied_usd_rates
+
+    try:
+        return {**implied_usd_rates(app.client().marketplace(available_only=False)), **rates}
+    except CloreAPIError as error:
+        app.note(f"USD per hour of btc/clore orders unknown: {error}")
+        return rates
+
+
+def order_row(order: Any, rates: dict[str, float] | None = None) -> dict[str, Any]:
+    """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $).
+
+    ``usd_per_hour`` converts a btc/clore price with ``rates`` (USD per coin); None without a rate.
+    """
     alive = order.ct is not None and not order.expired
     seconds = max(0, int(time.time() - order.ct)) if alive else None
-    usd_hour = order.price / 24 if order.currency == USD_COIN and order.price is not None else None
+    rate = (rates or {USD_COIN: 1.0}).get(order.currency or "")
+    usd_hour = order.price * rate / 24 if rate is not None and order.price is not None else None
     ssh = f"ssh -p {order.ssh_port} root@{order.ssh_host}" if order.ssh_host and order.ssh_port else None
     return {
         "id": order.id,
@@ -108,15 +129,17 @@ def order_row(order: Any) -> dict[str, Any]:
 def orders(ctx: click.Context, completed: bool) -> None:
     """List your orders."""
     app = app_of(ctx)
-    rows = [order_row(o) for o in app.client().my_orders(include_completed=completed)]
+    found = app.client().my_orders(include_completed=completed)
+    rates = usd_rates_for(app, found)
+    rows = [order_row(o, rates) for o in found]
     remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
     app.emit(
         Dataset(
             "My orders",
             ORDER_COLUMNS,
             rows,
-            footer=f"Total: {len(rows)} orders; $/hour for USD orders, Spent in the order's coin "
-            "(details: clore order ID)",
+            footer=f"Total: {len(rows)} orders; $/hour of btc/clore orders at the rates the "
+            "marketplace's prices imply, Spent in the order's coin (details: clore order ID)",
         )
     )
 
@@ -138,22 +161,19 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     """One order in detail, with how to connect."""
     app = app_of(ctx)
     found = _find_order(app, order_id)
-    app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [order_row(found)], vertical=True))
+    row = order_row(found, usd_rates_for(app, [found]))
+    app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [row], vertical=True))
 
 
 def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
     """Poll my_orders until the container runs; a spinner on stderr when it is a terminal."""
     import time
 
+    from .._spinner import waiting
+
     deadline = time.monotonic() + timeout
     interval = 0.5 if app.sandbox else 3.0
-    status_cm: Any = None
-    if sys.stderr.isatty():
-        from rich.console import Console
-
-        status_cm = Console(stderr=True).status(f"waiting for order {order_id} to start…")
-        status_cm.__enter__()
-    try:
+    with waiting(f"waiting for order {order_id} to start…", threshold=0):
         while True:
             current = _find_order(app, order_id)
             if current.status == "running":
@@ -163,9 +183,6 @@ def wait_until_running(app: Any, order_id: int, timeout: float) -> Any:
             if time.monotonic() >= deadline:
                 raise WaitTimedOut(order_id, current.status, timeout)
             time.sleep(interval)
-    finally:
-        if status_cm is not None:
-            status_cm.__exit__(None, None, None)
 
 
 def connection_help(found: Any) -> str:
