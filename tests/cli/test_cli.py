@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from clore_ai._core import DEFAULT_BASE_URL
 from clore_cli._main import main
 
 
@@ -593,7 +594,7 @@ def test_debug_log_of_the_sandbox_names_the_sandbox_not_the_live_api(
     result = clore_process("--sandbox", "--debug", "wallets", "-q")
     assert result.returncode == 0, result.stderr
     assert "https://sandbox.clore.invalid/v1/wallets" in result.stderr
-    assert "api.clore.ai" not in result.stderr
+    assert DEFAULT_BASE_URL not in result.stderr  # the live URL never shows up
 
 
 TWO_PROFILES = {

@@ -283,8 +283,8 @@ def test_client_options_raise_only_clore_errors(option: str, value: Any) -> None
         "http://localhost.attacker.example/v1",
         "http://10.0.0.1/v1",
         "http://127.0.0.1:99999/v1",
-        "https://api.clore.ai:99999/v1",
-        "https://api.clore.ai:-1/v1",
+        "https://api.example.test:99999/v1",
+        "https://api.example.test:-1/v1",
         "http://[::1/v1",
         "https://",
         "ftp://127.0.0.1/v1",
@@ -299,7 +299,7 @@ def test_base_url_guard_parses_the_host(url: str) -> None:
             CloreAI(api_key=KEY, base_url=url)
 
 
-@pytest.mark.parametrize("value", [5, None.__class__, b"https://api.clore.ai/v1"])
+@pytest.mark.parametrize("value", [5, None.__class__, b"https://api.example.test/v1"])
 def test_base_url_of_the_wrong_type_is_invalid_input(value: Any) -> None:
     with pytest.raises(InvalidInputError):
         check_base_url(value)
@@ -313,8 +313,8 @@ def test_base_url_of_the_wrong_type_is_invalid_input(value: Any) -> None:
         "http://localhost:1234/v1",
         "http://LOCALHOST/v1",
         "http://[::1]:8080/v1",
-        "https://api.clore.ai/v1",
-        "https://api.clore.ai:8443/v1/",
+        "https://api.example.test/v1",
+        "https://api.example.test:8443/v1/",
     ],
 )
 def test_loopback_and_https_urls_are_accepted(url: str) -> None:

@@ -34,6 +34,7 @@ from clore_ai import (
     SpotMarket,
     Wallet,
 )
+from clore_ai._core import DEFAULT_BASE_URL
 from clore_ai.sandbox import RateLimits, Sandbox, SandboxTransport
 
 KEY = "test_key_0123456789"
@@ -85,7 +86,7 @@ def test_client_initialization_and_api_key_as_the_official_tests_use_them(
 ) -> None:
     client = CloreAI(api_key="test_key")
     assert client.api_key == "test_key"
-    assert client.base_url == "https://api.clore.ai/v1" == CloreAI.BASE_URL
+    assert client.base_url == DEFAULT_BASE_URL == CloreAI.BASE_URL
     assert client.timeout == 30.0 and client.max_retries == 3
     with CloreAI(api_key="test") as other:
         assert other.api_key == "test"

@@ -294,7 +294,7 @@ def arrivals_under_latency(callers: list[tuple[float, float, float]]) -> list[fl
     clock = FakeClock(start=0.0)
     core = ClientCore(
         key=lambda: Secret("sk-latency-0001"),
-        base_url="https://api.clore.ai/v1",
+        base_url="https://api.example.test/v1",
         max_retries=0,
         limiter=RateLimiter(interval=1.0, clock=clock),
         timeout=httpx.Timeout(30.0),
@@ -350,7 +350,7 @@ def test_a_cancelled_send_frees_the_key_at_once(clock: FakeClock) -> None:
     limiter = RateLimiter(interval=1.0, clock=clock)
     core = ClientCore(
         key=lambda: Secret("sk-latency-0002"),
-        base_url="https://api.clore.ai/v1",
+        base_url="https://api.example.test/v1",
         max_retries=0,
         limiter=limiter,
     )

@@ -309,7 +309,7 @@ def test_streamed_answers_are_decoded_under_the_cap(encoding: str, squeeze: Call
     from clore_ai._transfer import BodyTooLarge, BoundedBody
 
     body = b'{"code": 0, "wallets": []}' + b" " * 5000
-    request = httpx.Request("GET", "https://api.clore.ai/v1/wallets")
+    request = httpx.Request("GET", "https://api.example.test/v1/wallets")
 
     def collect(limit: int) -> bytes:
         data = squeeze(body)
