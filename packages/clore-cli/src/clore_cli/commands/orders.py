@@ -389,11 +389,9 @@ def deploy(
         from .._api_errors import cli_terms
 
         raise click.UsageError(cli_terms(str(error))) from None
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    if not (yes or dry_run or interactive):
-        raise click.UsageError(
-            "refusing to spend money without a terminal to confirm on; add --yes (or --dry-run)"
-        )
+    from .._consent import ask, need_consent_channel
+
+    need_consent_channel(yes, dry_run)
     app = app_of(ctx)
     quote = _quote(app, body)
     _show_quote(quote)
@@ -404,7 +402,7 @@ def deploy(
         )
         app.note("dry run: nothing was sent")
         return
-    if not yes and not click.confirm("Create this order?", default=False, err=True):
+    if not yes and not ask("Create this order?"):
         app.note("cancelled: nothing was sent")
         ctx.exit(1)
     client = app.client()
