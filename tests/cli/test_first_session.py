@@ -225,8 +225,10 @@ def test_an_empty_result_says_what_was_searched_and_which_term_excluded_it(
 
 
 def test_every_sort_key_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
-    from clore_cli.commands.market import SORT_KEYS
+    from clore_ai.query import SORT_KEYS
+    from clore_cli.commands.market import SORT_KEY_NAMES
 
+    assert set(SORT_KEY_NAMES) == set(SORT_KEYS)
     code, out, _ = run(capsys, "search", "--help")
     flat = " ".join(out.split())
     assert code == 0 and all(key in flat for key in SORT_KEYS)

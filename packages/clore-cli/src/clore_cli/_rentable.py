@@ -16,16 +16,13 @@ def coin_names(coins: Any) -> str:
 
 def on_gigaspot(server: Any) -> bool:
     """The server is on GigaSPOT: create_order refuses it (``machine-is-on-gigaspot``)."""
-    flag = getattr(server, "on_gigaspot", None)
-    if isinstance(flag, bool):
-        return flag
-    return bool(server.gigaspot)
+    from clore_ai.query import on_gigaspot as sdk_on_gigaspot  # a server exists: clore_ai is loaded
+
+    return sdk_on_gigaspot(server)
 
 
 def not_rentable(server: Any, currency: str | None = None) -> str | None:
     """Why ``deploy`` cannot rent ``server`` (in ``currency``), or None when it can."""
-    if on_gigaspot(server):
-        return "on GigaSPOT"
-    if currency and currency not in (server.allowed_coins or []):
-        return f"does not take {COIN_SHORT.get(currency, currency)}"
-    return None
+    from clore_ai.query import not_rentable as sdk_not_rentable
+
+    return sdk_not_rentable(server, currency)

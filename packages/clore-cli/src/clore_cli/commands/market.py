@@ -2,158 +2,42 @@
 
 from __future__ import annotations
 
-import functools
-import operator
 import re
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from .. import hookimpl
 from .._cache import complete_currency, completer, remember
 from .._main import app_of, gc_paused, output_options
-from .._params import MAX_ID, Number, WholeNumber, shown
+from .._params import MAX_ID, Number, WholeNumber
 from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
 from ..formats import Column, Dataset
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    "!=": operator.ne,
-    "=": operator.eq,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-# query key -> (row field, kind)
-QUERY_KEYS = {
-    "gpu": ("gpu", "text"),
-    "gpus": ("gpus", "number"),
-    "price": ("usd_per_hour", "number"),
-    "price_day": ("usd_per_day", "number"),
-    "ram": ("ram_gb", "number"),
-    "country": ("country", "text"),
-    "cc": ("country", "text"),
-    "reliability": ("reliability", "number"),
-    "rating": ("rating", "number"),
-    "cuda": ("cuda", "number"),
-    "id": ("id", "number"),
-    "spot_price": ("spot_usd_per_hour", "number"),
-}
-SORT_KEYS = {
-    "price": ("usd_per_hour", False),
-    "gpu": ("gpus", True),
-    "gpus": ("gpus", True),
-    "ram": ("ram_gb", True),
-    "reliability": ("reliability", True),
-    "rating": ("rating", True),
-    "id": ("id", False),
-    "price_day": ("usd_per_day", False),
-    "spot_price": ("spot_usd_per_hour", False),
-}
+# The query language, matching and ranking live in the SDK (clore_ai.query); it is imported
+# when a command runs, not here: `clore --help` must not import pydantic. The sort keys are
+# spelled out for the help text (a test checks they are the SDK's SORT_KEYS).
+SORT_KEY_NAMES = ("price", "gpu", "gpus", "ram", "reliability", "rating", "id", "price_day", "spot_price")
 
 
-_OPS["=="] = operator.eq
-_TERM_ANYWHERE = re.compile(
-    r"\s*(?P<key>[A-Za-z_]+)\s*(?:(?P<op>>=|<=|!=|==|=|>|<)|\s(?P<in>in)\s)\s*"
-    r"(?P<value>[^\s,]+(?:\s*,\s*[^\s,]+)*)\s*"
-)
-Term = tuple[str, str, Callable[[Any, Any], bool], Any, str]
+def parse_query(terms: tuple[str, ...]) -> Any:
+    """The query as a :class:`clore_ai.query.MarketQuery`; a bad term is a usage error."""
+    from clore_ai.query import MarketQuery, QueryError
 
-
-def _number(key: str, raw: str) -> float:
-    text = raw.strip()
-    percent = text.endswith("%")
     try:
-        value = float(Number().convert(text.rstrip("%"), None, None))
-    except click.BadParameter:
-        raise click.UsageError(f"{key} needs a number, got {shown(raw)}") from None
-    if key == "reliability" and (percent or value > 1):
-        value /= 100  # reliability>90% (or >90) means 0.9
-    return value
+        return MarketQuery.parse(terms)
+    except QueryError as error:
+        raise click.UsageError(str(error)) from None
 
 
-def parse_query(terms: tuple[str, ...]) -> list[Term]:
-    """``gpu=4090 gpus >= 2``, ``gpu==4090,3090``, ``gpu in 4090,3090``, ``reliability>90%``."""
-    text = " ".join(terms)
-    parsed: list[Term] = []
-    position = 0
-    while position < len(text.rstrip()):
-        match = _TERM_ANYWHERE.match(text, position)
-        key = match.group("key").lower() if match else ""
-        if not match or key not in QUERY_KEYS:
-            bad = (text[position:].split() or [text])[0]
-            raise click.UsageError(
-                f"cannot read query term {shown(bad)}; use KEY<OP>VALUE (OP: = == != < <= > >=, "
-                f"or KEY in A,B), KEY in {', '.join(sorted(QUERY_KEYS))}"
-            )
-        position = match.end()
-        op = "=" if match.group("in") else match.group("op").replace("==", "=")
-        values = [v.strip() for v in match.group("value").split(",")]
-        field, kind = QUERY_KEYS[key]
-        if kind == "number":
-            parsed_values: list[Any] = [_number(key, v) for v in values]
-        else:
-            if op not in ("=", "!="):
-                raise click.UsageError(f"{key} compares text: use = or !=")
-            parsed_values = [v.lower() for v in values]
-        if len(parsed_values) > 1 and op not in ("=", "!="):
-            raise click.UsageError(f"a list of values needs = or != ({key}={match.group('value')})")
-        label = match.group(0).strip()
-        parsed.append((field, kind, _OPS[op], parsed_values, label))
-    return parsed
+def parse_sort(spec: str) -> Any:
+    from clore_ai.query import QueryError
+    from clore_ai.query import parse_sort as sdk_parse_sort
 
-
-def _matches(
-    server: Any, field: str, kind: str, op: Callable[[Any, Any], bool], values: Any, _label: str = ""
-) -> bool:
-    actual = FIELDS[field](server)
-    if actual is None:
-        return False
-    if kind == "text":
-        hit = any(value in str(actual).lower() for value in values)
-        return hit if op is operator.eq else not hit
-    number = float(actual)
-    if op is operator.eq:
-        return any(number == value for value in values)
-    if op is operator.ne:
-        return all(number != value for value in values)
-    return bool(op(number, values[0]))
-
-
-def parse_sort(spec: str) -> list[tuple[str, bool]]:
-    keys = []
-    for part in spec.split(","):
-        name = part.strip()
-        sign, name = (name[0], name[1:]) if name[:1] in ("+", "-") else ("", name)
-        if name not in SORT_KEYS:
-            raise click.UsageError(
-                f"cannot sort by {shown(part)}; use {', '.join(sorted(SORT_KEYS))} (+key/-key: up/down)"
-            )
-        field, best_first_descending = SORT_KEYS[name]
-        keys.append((field, {"-": True, "+": False}.get(sign, best_first_descending)))
-    return keys
-
-
-def _cuda(server: Any) -> float | None:
-    version = server.cuda_version
-    return float(version) if version and version.replace(".", "", 1).isdigit() else None
-
-
-# The fields search filters and sorts on, read straight from the server: the rows (and the
-# table) are built only for the servers shown, never for a 50,000-server marketplace.
-FIELDS: dict[str, Callable[[Any], Any]] = {
-    "id": lambda s: s.id,
-    "gpu": lambda s: s.gpu_model,
-    "gpus": lambda s: s.gpu_count,
-    "ram_gb": lambda s: round(s.ram_gb, 1) if s.ram_gb is not None else None,
-    "usd_per_hour": lambda s: s.price_usd,
-    "usd_per_day": lambda s: s.price_usd_per_day,
-    "spot_usd_per_hour": lambda s: s.spot_price_usd,
-    "country": lambda s: s.location,
-    "reliability": lambda s: s.reliability,
-    "rating": lambda s: s.rating.avg if s.rating else None,
-    "cuda": _cuda,
-}
+    try:
+        return sdk_parse_sort(spec)
+    except QueryError as error:
+        raise click.UsageError(str(error)) from None
 
 
 _GPU_PREFIX = re.compile(r"^\s*\d+\s*x\s*|\b(NVIDIA|GeForce|AMD|Radeon)\s+", re.IGNORECASE)
@@ -165,6 +49,8 @@ def short_gpu(model: str | None) -> str | None:
 
 
 def server_row(server: Any, currency: str | None) -> dict[str, Any]:
+    from clore_ai.query import FIELDS
+
     row = {
         "id": server.id,
         "gpu": server.gpu_model,
@@ -178,7 +64,7 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
         "country": server.location,
         "reliability": server.reliability,
         "rating": FIELDS["rating"](server),
-        "cuda": _cuda(server),
+        "cuda": FIELDS["cuda"](server),
         "max_rental_hours": server.mrl,
         "rented": bool(server.rented),
         "currencies": list(server.allowed_coins or []),
@@ -192,14 +78,6 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     return row
 
 
-def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, float]:
-    value = FIELDS[field](server)
-    if value is None or (field.startswith("usd") and not value):
-        return (1, 0.0)  # missing prices last, whatever the direction
-    number = float(value)
-    return (0, -number if descending else number)
-
-
 @click.command()
 @click.argument("query", nargs=-1)
 @click.option("--gpu", help="GPU model substring, e.g. 4090.", shell_complete=completer("gpus"))
@@ -211,7 +89,9 @@ def _sort_value(server: Any, *, field: str, descending: bool) -> tuple[int, floa
     "sort_spec",
     default="price",
     show_default=True,
-    help="Comma-separated keys: " + ", ".join(SORT_KEYS) + " (best first; +key ascending, -key descending).",
+    help="Comma-separated keys: "
+    + ", ".join(SORT_KEY_NAMES)
+    + " (best first; +key ascending, -key descending).",
 )
 @click.option(
     "--limit",
@@ -251,7 +131,9 @@ def search(
     Operators = == != < <= > >= (spaces around them are fine); lists: gpu=4090,3090 or
     'gpu in 4090,3090'. price is USD per hour; price_day USD per day; reliability 0.9 or 90%.
     """
-    terms = parse_query(query)
+    from clore_ai.query import rank
+
+    market_query = parse_query(query)
     order = parse_sort(sort_spec)
     coin = None
     if currency:
@@ -270,7 +152,7 @@ def search(
         available_only=not include_rented,
     )
     # Filter and sort the servers themselves; rows only for the `limit` shown.
-    matching = [s for s in servers if all(_matches(s, *t) for t in terms)]
+    matching = [s for s in servers if market_query.matches(s)]
     hidden = {"GigaSPOT": 0, "currency": 0}
     if not include_rented:  # deploy cannot rent these: never on top of the list
         kept = []
@@ -284,11 +166,10 @@ def search(
         matching = kept
     elif coin:
         matching = [s for s in matching if coin in (s.allowed_coins or [])]
-    for field, descending in reversed(order):  # stable sorts, last key first
-        matching.sort(key=functools.partial(_sort_value, field=field, descending=descending))
+    matching = rank(matching, order)
     total = len(matching)
     if not matching:
-        app.note(_why_empty(servers, terms, hidden, gpu=gpu, include_rented=include_rented))
+        app.note(_why_empty(servers, market_query.terms, hidden, gpu=gpu, include_rented=include_rented))
     rows = [server_row(s, coin) for s in matching[:limit]]
     remember(
         "servers",
@@ -326,7 +207,12 @@ def search(
 
 
 def _why_empty(
-    servers: list[Any], terms: list[Term], hidden: dict[str, int], *, gpu: str | None, include_rented: bool
+    servers: list[Any],
+    terms: tuple[Any, ...],
+    hidden: dict[str, int],
+    *,
+    gpu: str | None,
+    include_rented: bool,
 ) -> str:
     """Which term left nothing: "searched 190 servers; `gpu=5090` excluded them all"."""
     where = "available servers" if not include_rented else "servers"
@@ -336,9 +222,9 @@ def _why_empty(
         return text + options + ("" if include_rented else "; --all includes rented servers")
     left = list(servers)
     for term in terms:
-        kept = [s for s in left if _matches(s, *term)]
+        kept = [s for s in left if term.matches(s)]
         if not kept:
-            return text + f"; `{term[4]}` excluded the {len(left)} left"
+            return text + f"; `{term.label}` excluded the {len(left)} left"
         left = kept
     reasons = [
         f"{n} {why}"
