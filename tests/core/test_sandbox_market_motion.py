@@ -132,7 +132,9 @@ def test_servers_go_offline_now_and_then(sandbox: Sandbox) -> None:
         "/v1/create_order",
         {},
         {"auth": KEY},
-        json.dumps({"renting_server": offline, "type": "on-demand", "image": IMAGE, "currency": coin}).encode(),
+        json.dumps(
+            {"renting_server": offline, "type": "on-demand", "image": IMAGE, "currency": coin}
+        ).encode(),
     )
     assert json.loads(answer.body) == {"code": 6, "error": "server-offline"}
 
@@ -170,7 +172,8 @@ def test_competing_bids_outbid_mine_and_leave_and_a_higher_bid_wins(
     sandbox: Sandbox, client: CloreAI
 ) -> None:
     minimum = market(sandbox)[123]["price"]["spot"]["bitcoin"]
-    client.create_order(server_id=123, image=IMAGE, type="spot", currency="bitcoin", spot_price=minimum * 1.25)
+    bid = minimum * 1.25
+    client.create_order(server_id=123, image=IMAGE, type="spot", currency="bitcoin", spot_price=bid)
     order_id = sandbox.orders_created(KEY)[-1]["id"]
     states = []
     for _ in range(60):  # five virtual hours
