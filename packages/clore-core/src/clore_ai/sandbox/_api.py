@@ -341,10 +341,19 @@ class Sandbox:
             self._begin(accounts)
             section_of(accounts, create=True).setdefault(kind, {})[key] = value
 
-    def take_server(self, server_id: int, *, seconds: float | None = None) -> None:
+    def take_server(
+        self, server_id: int, *, seconds: float | None = None, when_ordered: bool = False
+    ) -> None:
         """Another renter takes ``server_id`` now (for every account), for ``seconds`` of
         sandbox time or until :meth:`free_server`: ``rented`` in the marketplace, and
-        ``create_order`` on-demand answers ``server-already-rented``."""
+        ``create_order`` on-demand answers ``server-already-rented``.
+
+        ``when_ordered=True`` plays the race instead: the server still looks free, and the
+        next on-demand ``create_order`` on it loses (``server-already-rented``); from then on
+        it is taken as above."""
+        if when_ordered:
+            self._mark("race", str(server_id), seconds)
+            return
         until = None if seconds is None else self.now() + seconds
         self._mark("taken", str(server_id), until)
 
@@ -368,7 +377,7 @@ class Sandbox:
         with self._lock, self.store.transaction() as accounts:
             now = self._begin(accounts)
             section = section_of(accounts, create=True)
-            offer_id = int(section.get("next_offer", 900_000))
+            offer_id = int(section.get("next_offer", 2_000_000))
             section["next_offer"] = offer_id + 1
             until = None if seconds is None else now + seconds
             section.setdefault("bids", {})[str(offer_id)] = {
@@ -941,6 +950,8 @@ class Sandbox:
         if currency not in (wire.get("allowed_coins") or []):
             raise _Answer(6, "currency-not-allowed")
         mine = [o for o in account["orders"].values() if o["si"] == server_id and not o.get("_ended_at")]
+        if not spot and not wire.get("rented") and self._shared.lose_race(server_id):
+            raise _Answer(6, "server-already-rented")
         if not spot and wire.get("rented"):
             raise _Answer(6, "server-already-rented")
         if spot and any(o.get("spot") for o in mine):
