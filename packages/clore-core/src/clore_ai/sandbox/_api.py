@@ -306,6 +306,12 @@ class Sandbox:
             section_of(accounts, create=True)["timeline"] = timeline
             return now + seconds
 
+    def motion(self) -> MarketMotion | None:
+        """The market motion in effect: ``Sandbox(market=...)``, else the stored setting."""
+        with self._lock, self.store.transaction() as accounts:
+            self._begin(accounts)
+            return self._shared.motion
+
     def market_status(self) -> dict[str, Any]:
         """The time line and market motion in effect: ``now``, ``speed``, ``motion``, ``epoch``."""
         with self._lock, self.store.transaction() as accounts:
