@@ -473,15 +473,15 @@ class Sandbox:
         shared = self._shared
         motion = shared.motion
         price = wire["price"]
-        if motion is None or entry.id in motion.still_servers:
-            rented = override if override is not None else wire["rented"]
-            online = entry.online
-        else:
-            epoch = motion.epoch(shared.now)
-            rented = override is True or motion.taken_in_epoch(entry.id, epoch)
-            online = not motion.offline_in_epoch(entry.id, epoch)
+        rented = override if override is not None else wire["rented"]
+        online = entry.online
         if motion is not None:
-            price = moved_price(price, motion.price_factor_in_epoch(entry.id, motion.epoch(shared.now)))
+            epoch = motion.epoch(shared.now)
+            price = moved_price(price, motion.price_factor_in_epoch(entry.id, epoch))
+            if entry.id not in motion.still_servers:
+                # my own on-demand order holds a server; otherwise other renters decide
+                rented = override is True or motion.taken_in_epoch(entry.id, epoch)
+                online = not motion.offline_in_epoch(entry.id, epoch)
         rented = rented or shared.forced("taken", entry.id)
         online = online and not shared.forced("offline", entry.id)
         if rented == wire["rented"] and price is wire["price"]:
