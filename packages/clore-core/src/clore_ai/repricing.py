@@ -304,17 +304,25 @@ def _rounded(value: float, decimals: int, rounding: str = ROUND_HALF_EVEN) -> fl
 
 
 def _clamp(value: float, low: float | None, high: float | None, decimals: int) -> tuple[float, str | None]:
-    """``value`` rounded to ``decimals``, kept within [low, high] (rounded inwards)."""
-    rounded = _rounded(value, decimals)
+    """``value`` kept within [low, high] and rounded to ``decimals`` without leaving it
+    (rounded inwards; unrounded when the window is narrower than one step)."""
+    target, clamped = value, None
     if low is not None and value < low:
-        return _rounded(low, decimals, ROUND_CEILING), "floor"
-    if high is not None and value > high:
-        return _rounded(high, decimals, ROUND_FLOOR), "ceiling"
-    if low is not None and rounded < low:
-        rounded = _rounded(low, decimals, ROUND_CEILING)
-    if high is not None and rounded > high:
-        rounded = _rounded(high, decimals, ROUND_FLOOR)
-    return rounded, None
+        target, clamped = low, "floor"
+    elif high is not None and value > high:
+        target, clamped = high, "ceiling"
+
+    def inside(candidate: float) -> bool:
+        return (low is None or candidate >= low) and (high is None or candidate <= high)
+
+    candidates = [_rounded(target, decimals)]
+    if low is not None:
+        candidates.append(_rounded(low, decimals, ROUND_CEILING))
+    if high is not None:
+        candidates.append(_rounded(high, decimals, ROUND_FLOOR))
+    if clamped == "ceiling":
+        candidates.reverse()
+    return next((c for c in candidates if inside(c)), target), clamped
 
 
 def _coins_of(config: Any) -> list[str]:

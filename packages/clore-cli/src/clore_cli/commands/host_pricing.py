@@ -362,7 +362,9 @@ def occupancy(ctx: click.Context) -> None:
         for row in rows:
             row["rented"] = {True: "yes", False: "no", None: "unknown"}[row["rented"]]
             row["since"] = "unknown"
-            row["rented_until"] = (row["rented_until"][:16].replace("T", " ") + " UTC") if row["rented_until"] else "-"
+            row["rented_until"] = (
+                (row["rented_until"][:16].replace("T", " ") + " UTC") if row["rented_until"] else "-"
+            )
             row["prices"] = (
                 ", ".join(f"{coin_amount(v, c)}/day" for c, v in row["on_demand_per_day"].items()) or "-"
             )
