@@ -22,7 +22,6 @@ from clore_cli._main import main
 
 from .test_cli import state_file
 
-
 SERVERS = 120  # a smaller marketplace than the default 300: quicker, and still >5 RTX 3090s
 
 
