@@ -118,8 +118,8 @@ def _settings_arguments(config: Any, proposals: list[Any]) -> dict[str, Any]:
         "name": config.name,
         "availability": config.visibility == "public",
         "mrl": config.mrl,
-        "on_demand": prices["on_demand"],
-        "spot": prices["spot"],
+        "on_demand": prices["on_demand"] or None,
+        "spot": prices["spot"] or None,
     }
 
 
