@@ -219,3 +219,24 @@ def test_host_aliases_answer_like_the_flat_commands(capsys: pytest.CaptureFixtur
     assert config(capsys) == json.loads(run(capsys, "server-config", "MyGPU", "-o", "json")[1])[0]
     code, _, err = run(capsys, "host", "settings", "MyGPU", "--mrl", "96", "--dry-run")
     assert code == 0 and "max rental hours: 72 → 96" in err
+
+
+def test_a_refused_server_is_reported_and_the_others_are_still_sent(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai.sandbox._api import _Answer
+
+    class Refusing(Sandbox):
+        def _set_server_settings(self, account: Any, args: Any, now: float) -> Any:
+            if args.get("name") == "MyGPU":
+                raise _Answer(6, "invalid_input")
+            return super()._set_server_settings(account, args, now)
+
+    monkeypatch.setattr(clore_ai.sandbox, "Sandbox", Refusing)
+    before = config(capsys)["pricing_per_day"]
+    code, out, err = run(capsys, "host", "reprice", "--percentile", "50", "--kind", "on-demand", "--yes")
+    assert code == 1
+    assert "MyGPU: not updated: the API refused a setting as invalid" in err and "(API: invalid_input)" in err
+    assert "Prices of rig-2025 updated" in out
+    assert config(capsys)["pricing_per_day"] == before
+    assert config(capsys, "rig-2025")["pricing_per_day"] != {"bitcoin": 0.0001323, "CLORE-Blockchain": 3326.6}
