@@ -212,6 +212,10 @@ def test_occupancy_says_rented_until_and_that_since_is_unknown(capsys: pytest.Ca
     assert rows["MyGPU"]["rented"] is False and rows["MyGPU"]["rented_source"] == "marketplace"
     assert rows["Michael"]["rented"] is None and rows["MyGPU"]["since"] is None
     assert rows["MyGPU"]["on_demand_per_day"] == {"bitcoin": 0.00006615, "CLORE-Blockchain": 1663.3}
+    code, out, _ = run(capsys, "host", "occupancy", "-o", "csv")
+    header, first = out.splitlines()[:2]
+    record = dict(zip(header.split(","), first.split(",")))
+    assert record["on_demand_per_day_clore"] == "1663.3" and record["on_demand_usd_per_hour"] == "0.1875"
 
 
 def test_host_aliases_answer_like_the_flat_commands(capsys: pytest.CaptureFixture[str]) -> None:

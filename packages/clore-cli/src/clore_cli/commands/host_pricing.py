@@ -368,6 +368,14 @@ def occupancy(ctx: click.Context) -> None:
             row["prices"] = (
                 ", ".join(f"{coin_amount(v, c)}/day" for c, v in row["on_demand_per_day"].items()) or "-"
             )
+    per_coin: list[Column] = []
+    if not human and not app.wants_json:  # CSV and plugin formats: one column per coin, no dicts
+        for coin, ticker in COIN_TICKERS.items():
+            for kind in ("on_demand", "spot"):
+                key = f"{kind}_per_day_{ticker.lower()}"
+                per_coin.append(Column(key, key))
+                for row in rows:
+                    row[key] = row[f"{kind}_per_day"].get(coin)
     rented = sum(1 for item in items if item.rented)
     columns = [
         Column("name", "Name"),
@@ -377,7 +385,7 @@ def occupancy(ctx: click.Context) -> None:
         Column("rented", "Rented"),
         Column("since", "Since"),
         Column("rented_until", "Until", no_wrap=True),
-        Column("prices" if human else "on_demand_per_day", "On-demand (listed)"),
+        *(per_coin or [Column("prices" if human else "on_demand_per_day", "On-demand (listed)")]),
         Column("on_demand_usd_per_hour", "$/h", "right", fmt="${:,.4f}"),
     ]
     footer = f"{rented} of {len(items)} servers rented; since: unknown ({SINCE_UNKNOWN})"
