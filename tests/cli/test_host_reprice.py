@@ -244,3 +244,26 @@ def test_a_refused_server_is_reported_and_the_others_are_still_sent(
     assert "Prices of rig-2025 updated" in out
     assert config(capsys)["pricing_per_day"] == before
     assert config(capsys, "rig-2025")["pricing_per_day"] != {"bitcoin": 0.0001323, "CLORE-Blockchain": 3326.6}
+
+
+def test_in_the_shell_piped() -> None:
+    import os
+    import subprocess
+
+    script = (
+        "host occupancy -o json\n"
+        "host reprice MyGPU --percentile 25 --kind spot --dry-run\n"
+        "host reprice --percentile 25\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "clore_cli", "--sandbox", "shell"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CLORE_SANDBOX_SERVERS": str(SERVERS)},
+        timeout=120,
+    )
+    assert '"rented_source": "my_servers"' in result.stdout and "Repricing" in result.stdout
+    assert "dry run: nothing was sent" in result.stderr
+    # Piped, there is no terminal to confirm on: the last line is refused, nothing sent.
+    assert "add --yes (or --dry-run)" in result.stderr and result.returncode == 2
