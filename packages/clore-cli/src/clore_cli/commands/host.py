@@ -175,6 +175,19 @@ def _warnings(current: Any, rows: list[dict[str, Any]]) -> list[str]:
     return warnings
 
 
+def change_lines(
+    name: str, current: Any, changed: list[dict[str, Any]], rates: dict[str, float]
+) -> list[str]:
+    """``Server NAME:`` then ``  setting: current → new`` per change (prices in the coin and in
+    USD per day and per hour; a row's ``note`` follows in brackets), then the warnings: a price
+    above 3× or below a third of the current one, a spot minimum above the on-demand price."""
+    lines = [f"Server {sanitize(name)}:"]
+    for row in changed:
+        line = f"  {row['setting']}: {_shown(row, row['current'], rates)} → {_shown(row, row['new'], rates)}"
+        lines.append(line + (f"  [{row['note']}]" if row.get("note") else ""))
+    return lines + _warnings(current, changed)
+
+
 @click.command("server-settings")
 @click.argument("name")
 @click.option(
@@ -301,17 +314,7 @@ def server_settings(
         body = build_server_settings_body(**arguments)
     except InvalidInputError as error:
         raise click.UsageError(str(error)) from None
-    table = [
-        {
-            "setting": row["setting"],
-            "current": _shown(row, row["current"], rates),
-            "new": _shown(row, row["new"], rates),
-        }
-        for row in changed
-    ]
-    lines = [f"Server {sanitize(name)}:"] + [f"  {r['setting']}: {r['current']} → {r['new']}" for r in table]
-    lines += _warnings(current, changed)
-    click.echo("\n".join(lines), err=True)
+    click.echo("\n".join(change_lines(name, current, changed, rates)), err=True)
     if dry_run:
         exact = [{k: row.get(k) for k in ("setting", "current", "new")} for row in changed]
         click.echo(
@@ -333,5 +336,7 @@ def server_settings(
 
 @hookimpl
 def clore_register_commands(cli: Any) -> None:
-    for command in (servers, server_config, server_settings):
+    from .host_pricing import host
+
+    for command in (servers, server_config, server_settings, host):
         cli.add_command(command)
