@@ -65,7 +65,8 @@ def sandbox() -> None:
 
 @sandbox.command()
 def reset() -> None:
-    """Forget the sandbox account state (orders, balances) kept between runs."""
+    """Forget the sandbox state kept between runs: accounts (orders, balances), the sandbox's
+    time line and its market setting."""
     from clore_ai.sandbox import FileStore
 
     store = FileStore()
