@@ -541,7 +541,7 @@ class _GuardCore:
         if not self.cancel_allowed:
             self.emit(
                 "would-cancel",
-                f"would cancel order {order.order_id} ({why}); not cancelling: cancel is off",
+                f"would cancel order {order.order_id} ({why}); cancel is off",
                 "crossed",
                 **details,
             )
