@@ -107,6 +107,18 @@ class App:
 
     # the client
 
+    def api_now(self) -> float:
+        """The API's time, Unix seconds: with --sandbox the sandbox's own time (virtual, and
+        faster than the wall clock under ``clore sandbox market --speed``), else the wall clock.
+        Uptimes, runways and the guard's times are measured on it."""
+        if self.sandbox:
+            sandbox = getattr(getattr(self.client(), "_transport", None), "sandbox", None)
+            if sandbox is not None:
+                return float(sandbox.now())
+        import time
+
+        return time.time()
+
     def client(self) -> CloreAI:
         if self._client is None:
             self._client = self._build_client()

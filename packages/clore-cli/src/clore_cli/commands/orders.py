@@ -54,7 +54,7 @@ ORDER_RECORD = [
     Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
     Column("uptime", "Uptime"),
     Column("spend", "Spent so far", coin_key="currency"),
-    Column("spend_usd", "Spent so far in USD", fmt="${:.2f}"),
+    Column("spend_usd", "Spent in USD", fmt="${:.2f}"),
     Column("host", "Host"),
     Column("tcp_ports", "Ports"),
     Column("http_url", "HTTP"),
@@ -134,7 +134,8 @@ def orders(ctx: click.Context, completed: bool) -> None:
     app = app_of(ctx)
     found = app.client().my_orders(include_completed=completed)
     rates = usd_rates_for(app, found)
-    rows = [order_row(o, rates) for o in found]
+    now = app.api_now()
+    rows = [order_row(o, rates, now) for o in found]
     remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
     app.emit(
         Dataset(
@@ -164,7 +165,7 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     """One order in detail, with how to connect."""
     app = app_of(ctx)
     found = _find_order(app, order_id)
-    row = order_row(found, usd_rates_for(app, [found]))
+    row = order_row(found, usd_rates_for(app, [found]), app.api_now())
     app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [row], vertical=True))
 
 
@@ -436,7 +437,7 @@ def deploy(
             f"interrupted while waiting for order {created.id} to start; the order exists and is billing: "
             f"check it with `clore order {created.id}`, stop it with `clore cancel {created.id}`"
         ) from None
-    app.emit(Dataset("New order", ORDER_RECORD, [order_row(created)], vertical=True))
+    app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, None, app.api_now())], vertical=True))
 
 
 class WaitTimedOut(click.ClickException):

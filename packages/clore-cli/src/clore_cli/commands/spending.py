@@ -89,7 +89,7 @@ def spend(ctx: click.Context, hours: float) -> None:
     from clore_ai.spending import fetch_spend
 
     app = app_of(ctx)
-    summary = fetch_spend(app.client())
+    summary = fetch_spend(app.client(), now=app.api_now())
     rows = spend_rows(summary, hours)
     shortest = summary.shortest_runway
     if app.wants_json:
@@ -263,6 +263,7 @@ def guard(
         log_path=log_path,
         reset=reset,
         interval=interval,
+        clock=app.api_now,
         on_event=_printer(app),
     )
     mode = (
