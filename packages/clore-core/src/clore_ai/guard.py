@@ -180,9 +180,10 @@ def _level_min(value: float | None, limit: float, near: float) -> str:
     return "crossed" if value < limit else "near" if value * near <= limit else "ok"
 
 
-def _runway(balance: float | None, orders: Sequence[OrderSpend]) -> float | None:
+def _lasts(balance: float | None, orders: Sequence[OrderSpend]) -> float:
+    """Hours ``balance`` lasts with these orders burning it (infinite when nothing burns)."""
     burn = sum(o.coin_per_hour or 0.0 for o in orders)
-    return None if burn <= 0 else max(0.0, balance or 0.0) / burn
+    return math.inf if burn <= 0 else max(0.0, balance or 0.0) / burn
 
 
 def check(summary: SpendSummary, limits: GuardLimits, spent_usd: float = 0.0) -> Verdict:
@@ -221,7 +222,7 @@ def check(summary: SpendSummary, limits: GuardLimits, spent_usd: float = 0.0) ->
             readings.append(Reading("min_runway", wallet.runway_hours, limit, level, wallet.currency))
             if level == "crossed":
                 paying = [o for o in active if o.currency == wallet.currency and o.coin_per_hour]
-                while paying and (_runway(wallet.balance, paying) or math.inf) < limit:
+                while paying and _lasts(wallet.balance, paying) < limit:
                     plan(paying.pop(0), "min_runway")
         if not burning:
             readings.append(Reading("min_runway", None, limit, "ok"))
@@ -536,7 +537,11 @@ class _GuardCore:
 
     def _cancel(self, planned: PlannedCancel, verdict: Verdict) -> Generator[_Request, Any, None]:
         order = planned.order
-        why = " and ".join(r.text for r in verdict.crossed if r.limit in planned.reasons)
+        why = " and ".join(
+            r.text
+            for r in verdict.crossed
+            if r.limit in planned.reasons and (r.currency is None or r.currency == order.currency)
+        )
         details = {**_order_dict(order), "reasons": list(planned.reasons)}
         if not self.cancel_allowed:
             self.emit(
