@@ -165,7 +165,7 @@ class Verdict:
 
     @property
     def text(self) -> str:
-        return ", ".join(r.text for r in self.readings) + f": {self.level}"
+        return f"{self.level}: " + ", ".join(r.text for r in self.readings)
 
 
 def _level_max(value: float | None, limit: float, near: float) -> str:
@@ -443,11 +443,7 @@ class _GuardCore:
         event = GuardEvent(kind, self.clock(), message, level, data)
         self.events.append(event)
         del self.events[:-100]
-        log.log(
-            logging.WARNING if kind in ("cancelled", "error", "cancel-failed") else logging.INFO,
-            "%s",
-            message,
-        )
+        log.info("%s", message)  # on_event decides what people see
         if self.on_event is not None:
             self.on_event(event)
         return event

@@ -186,9 +186,7 @@ def _printer(app: Any) -> Any:
         if as_json:
             click.echo(json.dumps(event.as_dict(), default=str))
         else:
-            clock = event.as_dict()["at"][11:19]
-            label = f"{event.kind} {event.level}" if event.kind == "check" else event.kind
-            click.echo(f"{clock} {label}: {event.message}")
+            click.echo(f"{event.as_dict()['at'][11:19]} {event.message}")
         sys.stdout.flush()
 
     return show
@@ -280,9 +278,8 @@ def guard(
         return
     try:
         runner.run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM/SIGHUP) is how a guard is stopped: exit 0
         app.note(f"guard stopped; its state is kept in {state_path}")
-        raise
 
 
 @hookimpl
