@@ -383,3 +383,39 @@ def test_guard_cancels_exactly_when_a_limit_is_crossed(
                 after["max_hourly_usd"] + raw["price"] / 24 * rates[raw["currency"]]
                 > limits["max_hourly_usd"] - 1e-9
             )
+
+
+def test_on_the_moving_market_the_guard_cancels_when_its_budget_is_spent() -> None:
+    from clore_ai import CloreAI
+    from clore_ai.sandbox import MarketMotion, RateLimits, Sandbox, VirtualClock
+
+    clock = VirtualClock()
+    sandbox = Sandbox(servers=20, clock=clock, market=MarketMotion(seed=7), rate_limits=RateLimits.off())
+    client = CloreAI(
+        api_key="sk-moving-market-guard",
+        transport=SandboxTransport(sandbox, sleep=clock.sleep),
+        limiter=RateLimiter(interval=0, order_interval=0),
+        sleep=clock.sleep,
+    )
+    events: list[GuardEvent] = []
+    guard = Guard(
+        client,
+        GuardLimits(max_spend_usd=1.0),
+        cancel=True,
+        interval=1800,
+        clock=sandbox.now,
+        sleep=clock.sleep,
+        on_event=events.append,
+    )
+    guard.run(checks=20)  # ten sandbox hours, a check every half hour, no real waiting
+    checks = [e for e in events if e.kind == "check"]
+    crossed_at = next(i for i, e in enumerate(checks) if e.level == "crossed")
+    # the seed orders burn $0.1363/h: $1 is spent after 7.34 h, so the check at 7.5 h crosses
+    assert checks[crossed_at].at - checks[0].at == 7.5 * 3600
+    assert checks[crossed_at - 1].level == "near" and checks[crossed_at - 1].data["spent_usd"] <= 1.0
+    cancelled = [e for e in events if e.kind == "cancelled"]
+    assert [e.data["order_id"] for e in cancelled] == [39, 38] and all(
+        e.at == checks[crossed_at].at for e in cancelled
+    )
+    assert client.my_orders() == []
+    client.close()
