@@ -41,6 +41,7 @@ ORDER_COLUMNS = [
     Column("uptime", "Uptime", "right", no_wrap=True),
     Column("spend", "Spent", "right", no_wrap=True, coin_key="currency"),
     Column("spend_usd", "Spent $", "right", "${:.2f}", in_table=False),
+    Column("uptime_seconds", "Uptime seconds", in_table=False),
 ]
 
 # One order, as "Key  value" lines (never cut at 80 columns).
