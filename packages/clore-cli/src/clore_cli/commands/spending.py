@@ -137,9 +137,13 @@ def spend(ctx: click.Context, hours: float) -> None:
 
 
 class LimitCrossed(click.ClickException):
-    """guard --once found a limit crossed (exit 9)."""
+    """guard --once found a limit crossed (exit 9); ``details`` names what it cancelled."""
 
     exit_code = ExitCode.LIMIT_CROSSED
+
+    def __init__(self, message: str, cancelled: list[int]) -> None:
+        super().__init__(message)
+        self.details = {"cancelled": cancelled}
 
 
 def _limits_text(limits: Any) -> str:
@@ -274,7 +278,15 @@ def guard(
         runner.started()
         verdict = runner.check()
         if verdict.level == "crossed":
-            raise LimitCrossed("a limit is crossed: " + ", ".join(r.text for r in verdict.crossed))
+            cancelled = [e.data["order_id"] for e in runner.events if e.kind == "cancelled"]
+            message = "a limit is crossed: " + ", ".join(r.text for r in verdict.crossed)
+            if cancelled:
+                message += (
+                    "; cancelled order"
+                    + ("s " if len(cancelled) > 1 else " ")
+                    + ", ".join(map(str, cancelled))
+                )
+            raise LimitCrossed(message, cancelled)
         return
     try:
         runner.run()
