@@ -12,7 +12,7 @@ from .formats import Dataset, OutputFormat
 
 if TYPE_CHECKING:
     from clore_ai import CloreAI
-    from clore_ai.sandbox import MarketMotion
+    from clore_ai.sandbox import MarketMotion, Sandbox
 
     from ._plugins import PluginHost
 
@@ -50,6 +50,7 @@ class App:
         self.output: str | None = None
         self.quiet = False
         self._client: CloreAI | None = None
+        self._sandbox_api: Sandbox | None = None  # the offline API behind --sandbox, once built
         self._formats: dict[str, type[OutputFormat]] | None = None
 
     def reset_line_state(self) -> None:
@@ -107,22 +108,21 @@ class App:
 
     # the client
 
-    def api_now(self) -> float:
-        """The API's time, Unix seconds: with --sandbox the sandbox's own time (virtual, and
-        faster than the wall clock under ``clore sandbox market --speed``), else the wall clock.
-        Uptimes, runways and the guard's times are measured on it."""
-        if self.sandbox:
-            sandbox = getattr(getattr(self.client(), "_transport", None), "sandbox", None)
-            if sandbox is not None:
-                return float(sandbox.now())
-        import time
-
-        return time.time()
-
     def client(self) -> CloreAI:
         if self._client is None:
             self._client = self._build_client()
         return self._client
+
+    def now(self) -> float:
+        """The API's time in Unix seconds: with ``--sandbox`` the sandbox's time (it may run
+        faster or have been advanced), else the wall clock. Uptimes and deadlines use it."""
+        if self.sandbox:
+            self.client()
+            if self._sandbox_api is not None:
+                return self._sandbox_api.now()
+        import time
+
+        return time.time()
 
     def client_for_key(self, key: str) -> CloreAI:
         """A new client using ``key`` (to check a key before storing it), in this app's mode."""
@@ -163,6 +163,7 @@ class App:
                 market=market,
                 speed=speed,
             )
+            self._sandbox_api = sandbox
             unlimited = RateLimiter(interval=0, order_interval=0)
             return CloreAI(
                 api_key=key or SANDBOX_KEY,

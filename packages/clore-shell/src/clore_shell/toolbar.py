@@ -116,7 +116,7 @@ def refresh_once(app: Any, state: SessionState) -> None:
     shown = [f"{w.balance:.6g} {w.name.split('-')[0]}" for w in wallets if w.balance]
     from clore_ai.spending import implied_usd_rates, summarize
 
-    summary = summarize(orders, wallets, implied_usd_rates(servers), app.api_now())
+    summary = summarize(orders, wallets, implied_usd_rates(servers), app.now())
     shortest = summary.shortest_runway
     with state.lock:
         state.burn_usd_per_hour = summary.usd_per_hour

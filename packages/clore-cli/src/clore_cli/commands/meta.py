@@ -65,7 +65,7 @@ def sandbox() -> None:
 
 @sandbox.command()
 def reset() -> None:
-    """Forget the sandbox account state (orders, balances) kept between runs."""
+    """Forget the sandbox state: accounts (orders, balances), time line, market setting."""
     from clore_ai.sandbox import FileStore
 
     store = FileStore()
@@ -143,9 +143,11 @@ def _speed_option(ctx: click.Context, param: click.Parameter, value: str | None)
 @output_options
 @click.pass_context
 def market(ctx: click.Context, setting: str | None, seed: int | None, speed: float | None) -> None:
-    """Make the sandbox market move (other renters, drifting prices, competing spot bids) or
-    stand still, and how fast sandbox time runs; kept in the state file for every later
-    `clore --sandbox` command. Without arguments: the current setting.
+    """Make the sandbox market move or stand still, and set how fast its time runs.
+
+    Moving: other renters take and free servers, prices drift, rival spot bids come and go.
+    The setting is kept in the state file for every later `clore --sandbox` command. Without
+    arguments: the current setting.
 
     CLORE_SANDBOX_MARKET and CLORE_SANDBOX_SPEED override it for one process.
     """
@@ -169,6 +171,36 @@ def market(ctx: click.Context, setting: str | None, seed: int | None, speed: flo
             raise click.UsageError("--seed is for a moving market: clore sandbox market moving --seed N")
         motion = dataclasses.replace(motion, seed=seed)
     sandbox.configure_market(motion, speed=speed if speed is not None else current["speed"])
+    _emit_status(ctx, sandbox)
+
+
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_ADVANCE = 366 * 86400
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    import re
+
+    match = re.fullmatch(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)([smhd]?)", value.strip().lower())
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else -1.0
+    if not 0 < seconds <= MAX_ADVANCE:
+        raise click.BadParameter(
+            f"{value[:40]!r} is not a duration like 90, 90s, 15m, 2h or 1d (at most 366 days)"
+        )
+    return seconds
+
+
+@sandbox.command()
+@click.argument("duration", callback=_duration, metavar="DURATION")
+@output_options
+@click.pass_context
+def advance(ctx: click.Context, duration: float) -> None:
+    """Jump the sandbox's time forward by DURATION: 90, 90s, 15m, 2h or 1d.
+
+    For every later `clore --sandbox` command: orders age and spend, a moving market moves on.
+    """
+    sandbox = _cli_sandbox()
+    sandbox.advance(duration)
     _emit_status(ctx, sandbox)
 
 

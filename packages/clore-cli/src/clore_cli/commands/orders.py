@@ -98,7 +98,8 @@ def order_row(order: Any, rates: dict[str, float] | None = None, now: float | No
     """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $).
 
     ``usd_per_hour`` and ``spend_usd`` convert a btc/clore amount with ``rates`` (USD per
-    coin); None without a rate. The numbers come from :func:`clore_ai.spending.order_spend`.
+    coin); None without a rate. ``now`` (default: the wall clock) is the API's time, for the
+    uptime (``app.now()``). The numbers come from :func:`clore_ai.spending.order_spend`.
     """
     from clore_ai.spending import order_spend
 
@@ -135,7 +136,7 @@ def orders(ctx: click.Context, completed: bool) -> None:
     app = app_of(ctx)
     found = app.client().my_orders(include_completed=completed)
     rates = usd_rates_for(app, found)
-    now = app.api_now()
+    now = app.now()
     rows = [order_row(o, rates, now) for o in found]
     remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
     app.emit(
@@ -166,7 +167,7 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     """One order in detail, with how to connect."""
     app = app_of(ctx)
     found = _find_order(app, order_id)
-    row = order_row(found, usd_rates_for(app, [found]), app.api_now())
+    row = order_row(found, usd_rates_for(app, [found]), app.now())
     app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [row], vertical=True))
 
 
@@ -438,7 +439,7 @@ def deploy(
             f"interrupted while waiting for order {created.id} to start; the order exists and is billing: "
             f"check it with `clore order {created.id}`, stop it with `clore cancel {created.id}`"
         ) from None
-    app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, None, app.api_now())], vertical=True))
+    app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, now=app.now())], vertical=True))
 
 
 class WaitTimedOut(click.ClickException):

@@ -89,7 +89,7 @@ def spend(ctx: click.Context, hours: float) -> None:
     from clore_ai.spending import fetch_spend
 
     app = app_of(ctx)
-    summary = fetch_spend(app.client(), now=app.api_now())
+    summary = fetch_spend(app.client(), now=app.now())
     rows = spend_rows(summary, hours)
     shortest = summary.shortest_runway
     if app.wants_json:
@@ -265,7 +265,7 @@ def guard(
         log_path=log_path,
         reset=reset,
         interval=interval,
-        clock=app.api_now,
+        clock=app.now,
         on_event=_printer(app),
     )
     mode = (

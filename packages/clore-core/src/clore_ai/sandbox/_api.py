@@ -271,9 +271,9 @@ class Sandbox:
             headers["retry-after"] = f"{fault.retry_after:g}"
         return SandboxResponse(429, b'{"code":5}', headers, delay=fault.latency)
 
-    def _begin(self, accounts: dict[str, Any]) -> float:
+    def _begin(self, accounts: dict[str, Any], wall: float | None = None) -> float:
         """The virtual time of this request; what the market looks like at it."""
-        now = virtual_now(accounts, self.clock(), self.speed)
+        now = virtual_now(accounts, self.clock() if wall is None else wall, self.speed)
         motion = self.market if self.market is not None else stored_motion(accounts)
         self._shared = SharedMarket(section_of(accounts), motion, now)
         return now
@@ -286,23 +286,43 @@ class Sandbox:
             return self._begin(accounts)
 
     def advance(self, seconds: float) -> float:
-        """Move a :class:`VirtualClock` ``seconds`` forward; the sandbox's new time."""
+        """Move the sandbox's time ``seconds`` forward; its new time.
+
+        With a :class:`VirtualClock` (any clock with ``advance``) the clock moves; otherwise
+        the time line kept in the store jumps, for every process using it (``clore sandbox
+        advance``): orders age and spend, the market moves on.
+        """
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError("the sandbox's time only moves forward")
         advance = getattr(self.clock, "advance", None)
-        if advance is None:
-            raise TypeError("advance() needs Sandbox(clock=VirtualClock()) (or a clock with .advance)")
-        advance(seconds)
-        return self.now()
+        if advance is not None:
+            advance(seconds)
+            return self.now()
+        with self._lock, self.store.transaction() as accounts:
+            wall = self.clock()
+            now = virtual_now(accounts, wall, self.speed)
+            speed = self.speed if self.speed is not None else stored_speed(accounts)
+            timeline = {"wall": wall, "at": now + seconds, "speed": speed}
+            section_of(accounts, create=True)["timeline"] = timeline
+            return now + seconds
+
+    def motion(self) -> MarketMotion | None:
+        """The market motion in effect: ``Sandbox(market=...)``, else the stored setting."""
+        with self._lock, self.store.transaction() as accounts:
+            self._begin(accounts)
+            return self._shared.motion
 
     def market_status(self) -> dict[str, Any]:
         """The time line and market motion in effect: ``now``, ``speed``, ``motion``, ``epoch``."""
         with self._lock, self.store.transaction() as accounts:
-            now = self._begin(accounts)
+            wall = self.clock()
+            now = self._begin(accounts, wall)
             timeline = section_of(accounts).get("timeline")
             motion = self._shared.motion
             return {
                 "now": now,
                 "speed": self.speed if self.speed is not None else stored_speed(accounts),
-                "offset": (now - self.clock()) if timeline else 0.0,
+                "offset": (now - wall) if timeline else 0.0,
                 "motion": motion.to_json() if motion else None,
                 "epoch": motion.epoch(now) if motion else None,
             }
@@ -327,10 +347,19 @@ class Sandbox:
             self._begin(accounts)
             section_of(accounts, create=True).setdefault(kind, {})[key] = value
 
-    def take_server(self, server_id: int, *, seconds: float | None = None) -> None:
+    def take_server(
+        self, server_id: int, *, seconds: float | None = None, when_ordered: bool = False
+    ) -> None:
         """Another renter takes ``server_id`` now (for every account), for ``seconds`` of
         sandbox time or until :meth:`free_server`: ``rented`` in the marketplace, and
-        ``create_order`` on-demand answers ``server-already-rented``."""
+        ``create_order`` on-demand answers ``server-already-rented``.
+
+        ``when_ordered=True`` plays the race instead: the server still looks free, and the
+        next on-demand ``create_order`` on it loses (``server-already-rented``); from then on
+        it is taken as above."""
+        if when_ordered:
+            self._mark("race", str(server_id), seconds)
+            return
         until = None if seconds is None else self.now() + seconds
         self._mark("taken", str(server_id), until)
 
@@ -354,7 +383,7 @@ class Sandbox:
         with self._lock, self.store.transaction() as accounts:
             now = self._begin(accounts)
             section = section_of(accounts, create=True)
-            offer_id = int(section.get("next_offer", 900_000))
+            offer_id = int(section.get("next_offer", 2_000_000))
             section["next_offer"] = offer_id + 1
             until = None if seconds is None else now + seconds
             section.setdefault("bids", {})[str(offer_id)] = {
@@ -444,15 +473,15 @@ class Sandbox:
         shared = self._shared
         motion = shared.motion
         price = wire["price"]
-        if motion is None or entry.id in motion.still_servers:
-            rented = override if override is not None else wire["rented"]
-            online = entry.online
-        else:
-            epoch = motion.epoch(shared.now)
-            rented = override is True or motion.taken_in_epoch(entry.id, epoch)
-            online = not motion.offline_in_epoch(entry.id, epoch)
+        rented = override if override is not None else wire["rented"]
+        online = entry.online
         if motion is not None:
-            price = moved_price(price, motion.price_factor_in_epoch(entry.id, motion.epoch(shared.now)))
+            epoch = motion.epoch(shared.now)
+            price = moved_price(price, motion.price_factor_in_epoch(entry.id, epoch))
+            if entry.id not in motion.still_servers:
+                # my own on-demand order holds a server; otherwise other renters decide
+                rented = override is True or motion.taken_in_epoch(entry.id, epoch)
+                online = not motion.offline_in_epoch(entry.id, epoch)
         rented = rented or shared.forced("taken", entry.id)
         online = online and not shared.forced("offline", entry.id)
         if rented == wire["rented"] and price is wire["price"]:
@@ -567,7 +596,9 @@ class Sandbox:
         offers = [dict(o) for o in (entry.spot_offers if entry else ())]
         motion = self._shared.motion
         if motion is not None and entry is not None:
-            offers += motion.competing_bids(server_id, self._shared.now, wire["price"]["spot"])
+            coins = wire.get("allowed_coins") or []
+            minimums = {c: v for c, v in wire["price"]["spot"].items() if c in coins}
+            offers += motion.competing_bids(server_id, self._shared.now, minimums)
         offers += self._shared.forced_bids(server_id)
         for order in account["orders"].values():
             if order["si"] == server_id and order.get("spot") and not order.get("_ended_at"):
@@ -927,6 +958,8 @@ class Sandbox:
         if currency not in (wire.get("allowed_coins") or []):
             raise _Answer(6, "currency-not-allowed")
         mine = [o for o in account["orders"].values() if o["si"] == server_id and not o.get("_ended_at")]
+        if not spot and not wire.get("rented") and self._shared.lose_race(server_id):
+            raise _Answer(6, "server-already-rented")
         if not spot and wire.get("rented"):
             raise _Answer(6, "server-already-rented")
         if spot and any(o.get("spot") for o in mine):
