@@ -747,3 +747,25 @@ def test_long_output_goes_through_the_pager_at_a_terminal_only(tmp_path: Path) -
     )
     assert piped.returncode == 0 and piped.stdout.count("\n") > 24  # piped: never a pager
     assert not (tmp_path / "paged.txt").exists()
+
+
+def test_toolbar_shows_burn_rate_and_runway_with_their_age(app: App) -> None:
+
+    from clore_shell.toolbar import SessionState, refresh_once, toolbar_text
+
+    state = SessionState()
+    assert "burn" not in toolbar_text(app, state)  # nothing fetched yet: nothing shown
+    refresh_once(app, state)
+    assert state.last_refresh is not None
+    text = toolbar_text(app, state, now=state.last_refresh + 5)
+    assert "burn $0.1363/h, runway 901d 13h clore" in text and "old" not in text
+    assert "(5m old)" in toolbar_text(app, state, now=state.last_refresh + 300)
+    assert "burn" not in toolbar_text(app, state, now=state.last_refresh + 3600)  # too old to show
+
+
+def test_spend_and_guard_run_in_the_shell(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    assert drive(app, "spend -o json\nguard --max-hourly 0.05 --once\norders -q\nexit\n") == 0
+    captured = capsys.readouterr()
+    assert '"usd_per_hour": 0.136' in captured.out and "crossed: burn $0.1363/h" in captured.out
+    assert "would cancel order 39" in captured.out and "a limit is crossed" in captured.err
+    assert captured.out.rstrip().endswith("38\n39")

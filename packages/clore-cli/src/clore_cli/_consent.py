@@ -54,7 +54,8 @@ def price_text(per_day: float | None, currency: str | None, usd_rate: float | No
 
 
 def implied_usd_rates(servers: Any) -> dict[str, float]:
-    """USD per coin, the median the marketplace's own on-demand prices imply (USD is 1)."""
-    from clore_ai.repricing import implied_usd_rates as from_market
+    """USD per coin, the median the marketplace's own on-demand prices imply (USD is 1);
+    the SDK's :func:`clore_ai.spending.implied_usd_rates`."""
+    from clore_ai.spending import implied_usd_rates as implied
 
-    return from_market(servers)
+    return implied(servers)

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     WAIT_TIMED_OUT = (
         8  # --wait/ssh gave up: the order exists (and bills) but its container is not running yet
     )
+    LIMIT_CROSSED = 9  # guard --once: a spending limit is crossed (with --cancel: orders were cancelled)
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -48,6 +48,7 @@ from typing import Any
 
 from .exceptions import InvalidInputError
 from .models import HOURS_PER_DAY, _count_from_description, _flatten_names
+from .spending import implied_usd_rates  # one definition of the rates the market implies
 
 __all__ = [
     "KINDS",
@@ -220,26 +221,6 @@ def market_distribution(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     groups = _comparables_by_model(market, set(exclude_ids))
     return _distribution(groups.get(gpu_model, ()), gpu_model, currency, kind)
-
-
-def implied_usd_rates(market: Iterable[Any]) -> dict[str, float]:
-    """USD per coin, the median the marketplace's own on-demand prices imply (USD is 1)."""
-    keys = {"bitcoin": "on_demand_btc", "CLORE-Blockchain": "on_demand_clore"}
-    ratios: dict[str, list[float]] = {currency: [] for currency in keys}
-    for server in market:
-        price = server.price
-        if price is None or price.usd is None or not price.on_demand:
-            continue
-        for currency, key in keys.items():
-            native, usd = price.on_demand.get(currency), getattr(price.usd, key)
-            if native and usd and native > 0 and usd > 0:
-                ratios[currency].append(usd / native)
-    rates = {"USD-Blockchain": 1.0}
-    for currency, values in ratios.items():
-        if values:
-            values.sort()
-            rates[currency] = values[len(values) // 2]
-    return rates
 
 
 # ── proposals ──────────────────────────────────────────────────────────────

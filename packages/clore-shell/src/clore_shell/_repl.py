@@ -29,7 +29,7 @@ SHELL_HELP = """Shell commands:
   Ctrl-C               clear the line, or stop the running command
 """
 # Commands after which the toolbar's balance and order count are fetched again.
-CHANGES_ACCOUNT = frozenset({"deploy", "cancel", "spot-price", "auth", "config"})
+CHANGES_ACCOUNT = frozenset({"deploy", "cancel", "spot-price", "auth", "config", "guard"})
 
 
 class LeaveShell(Exception):

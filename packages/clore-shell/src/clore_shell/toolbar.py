@@ -1,4 +1,5 @@
-"""The bottom toolbar: profile, sandbox or live, wallet balance, active orders, rate-limit wait."""
+"""The bottom toolbar: profile, sandbox or live, wallet balance, active orders, burn rate and
+runway, rate-limit wait. Everything comes from what the background refresher stored."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ class SessionState:
 
     balance: str = "…"
     active_orders: int | None = None
+    burn_usd_per_hour: float | None = None  # the active orders' USD per hour
+    runway_hours: float | None = None  # the wallet that runs out first, at that rate
+    runway_coin: str | None = None
     last_refresh: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     wake: threading.Event = field(default_factory=threading.Event)
@@ -23,10 +27,43 @@ class SessionState:
         if clear:
             with self.lock:
                 self.balance, self.active_orders = "…", None
+                self.burn_usd_per_hour = self.runway_hours = self.runway_coin = None
         self.wake.set()
 
 
-def toolbar_text(app: Any, state: SessionState, line: str | None = None) -> str:
+# Spending older than this shows its age; older than SPEND_HIDDEN_AFTER it is not shown.
+SPEND_AGE_SHOWN_AFTER = 180.0
+SPEND_HIDDEN_AFTER = 900.0
+
+
+def spend_text(state: SessionState, now: float | None = None) -> str | None:
+    """``burn $0.1363/h, runway 901d 13h clore`` from the last refresh, with its age once it
+    is a few minutes old (``, 5m old``); None before the first refresh or when too old."""
+    from clore_cli.commands.orders import uptime
+    from clore_cli.commands.spending import runway_text
+    from clore_cli.formats import COIN_SHORT
+
+    with state.lock:
+        burn, runway, coin, at = (
+            state.burn_usd_per_hour,
+            state.runway_hours,
+            state.runway_coin,
+            state.last_refresh,
+        )
+    if burn is None or at is None:
+        return None
+    age = (time.time() if now is None else now) - at
+    if age > SPEND_HIDDEN_AFTER:
+        return None
+    text = f"burn ${burn:.4f}/h"
+    if runway is not None:
+        text += f", runway {runway_text(runway)} {COIN_SHORT.get(coin or '', coin or '')}".rstrip()
+    if age > SPEND_AGE_SHOWN_AFTER:
+        text += f" ({uptime(age)} old)"
+    return text
+
+
+def toolbar_text(app: Any, state: SessionState, line: str | None = None, now: float | None = None) -> str:
     """The session's API and profile first; ``this line: ...`` when the line being typed
     names root options (``--profile work ...``) that change what it will use."""
     mode = "SANDBOX" if app.sandbox else "LIVE"
@@ -36,6 +73,9 @@ def toolbar_text(app: Any, state: SessionState, line: str | None = None) -> str:
     if target:
         parts.append(f"this line: {target}")
     parts += [f"balance {state.balance}", f"{orders} active orders"]
+    spending = spend_text(state, now)
+    if spending:
+        parts.append(spending)
     client = app._client
     if client is not None:
         wait = client.limiter.backlog()
@@ -74,7 +114,14 @@ def refresh_once(app: Any, state: SessionState) -> None:
     remember("servers", [(str(s.id), f"{s.gpu_model} ${s.price_usd or 0:.3f}/h") for s in rentable])
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
     shown = [f"{w.balance:.6g} {w.name.split('-')[0]}" for w in wallets if w.balance]
+    from clore_ai.spending import implied_usd_rates, summarize
+
+    summary = summarize(orders, wallets, implied_usd_rates(servers), app.now())
+    shortest = summary.shortest_runway
     with state.lock:
+        state.burn_usd_per_hour = summary.usd_per_hour
+        state.runway_hours = shortest.runway_hours if shortest else None
+        state.runway_coin = shortest.currency if shortest else None
         state.active_orders = len(orders)
         state.balance = ", ".join(shown[:2]) or "0"
         state.last_refresh = time.time()

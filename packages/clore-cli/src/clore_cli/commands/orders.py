@@ -40,6 +40,8 @@ ORDER_COLUMNS = [
     Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
     Column("uptime", "Uptime", "right", no_wrap=True),
     Column("spend", "Spent", "right", no_wrap=True, coin_key="currency"),
+    Column("spend_usd", "Spent $", "right", "${:.2f}", in_table=False),
+    Column("uptime_seconds", "Uptime seconds", in_table=False),
 ]
 
 # One order, as "Key  value" lines (never cut at 80 columns).
@@ -53,6 +55,7 @@ ORDER_RECORD = [
     Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
     Column("uptime", "Uptime"),
     Column("spend", "Spent so far", coin_key="currency"),
+    Column("spend_usd", "Spent in USD", fmt="${:.2f}"),
     Column("host", "Host"),
     Column("tcp_ports", "Ports"),
     Column("http_url", "HTTP"),
@@ -94,13 +97,13 @@ def usd_rates_for(app: Any, orders: list[Any]) -> dict[str, float]:
 def order_row(order: Any, rates: dict[str, float] | None = None, now: float | None = None) -> dict[str, Any]:
     """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $).
 
-    ``usd_per_hour`` converts a btc/clore price with ``rates`` (USD per coin); None without a rate.
-    ``now`` (default: the wall clock) is the API's time, for the uptime (``app.now()``).
+    ``usd_per_hour`` and ``spend_usd`` convert a btc/clore amount with ``rates`` (USD per
+    coin); None without a rate. ``now`` (default: the wall clock) is the API's time, for the
+    uptime (``app.now()``). The numbers come from :func:`clore_ai.spending.order_spend`.
     """
-    alive = order.ct is not None and not order.expired
-    seconds = max(0, int((time.time() if now is None else now) - order.ct)) if alive else None
-    rate = (rates or {USD_COIN: 1.0}).get(order.currency or "")
-    usd_hour = order.price * rate / 24 if rate is not None and order.price is not None else None
+    from clore_ai.spending import order_spend
+
+    cost = order_spend(order, rates or {USD_COIN: 1.0}, now)
     ssh = f"ssh -p {order.ssh_port} root@{order.ssh_host}" if order.ssh_host and order.ssh_port else None
     return {
         "id": order.id,
@@ -110,10 +113,11 @@ def order_row(order: Any, rates: dict[str, float] | None = None, now: float | No
         "image": order.image,
         "price_per_day": order.price,
         "currency": order.currency,
-        "usd_per_hour": usd_hour,
+        "usd_per_hour": cost.usd_per_hour,
         "spend": order.spend,
-        "uptime_seconds": seconds,
-        "uptime": uptime(seconds),
+        "spend_usd": cost.spent_usd,
+        "uptime_seconds": cost.uptime_seconds,
+        "uptime": uptime(cost.uptime_seconds),
         "host": order.pub_cluster,
         "ssh_port": order.ssh_port,
         "tcp_ports": order.tcp_ports,
