@@ -138,7 +138,7 @@ def test_bad_task_files_are_one_line(tmp_path: Path, text: str, says: str) -> No
 
 
 def test_a_missing_task_file_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(TaskFileError, match="cannot read task file .*nope.yaml"):
+    with pytest.raises(TaskFileError, match=r"cannot read task file .*nope.yaml"):
         Task.from_file(tmp_path / "nope.yaml")
 
 
@@ -267,7 +267,7 @@ def test_ssh_that_never_answers_cancels_the_order(
 ) -> None:
     task = Task(run="true", image="ubuntu", resources=Resources(max_price=5))
     before = live_order_ids(client)
-    with pytest.raises(JobError, match="no SSH connection .* was cancelled") as caught:
+    with pytest.raises(JobError, match=r"no SSH connection .* was cancelled") as caught:
         run(
             client,
             task,
