@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     WAIT_TIMED_OUT = (
         8  # --wait/ssh gave up: the order exists (and bills) but its container is not running yet
     )
+    JOB_FAILED = 9  # clore run: the job's own commands exited non-zero (their code is in the message/JSON)
     INTERRUPTED = 130  # Ctrl-C
 
 

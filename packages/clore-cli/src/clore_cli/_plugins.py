@@ -16,6 +16,7 @@ BUILTIN_MODULES = (
     "clore_cli.commands.account",
     "clore_cli.commands.host",
     "clore_cli.commands.gigaspot",
+    "clore_cli.commands.jobs",
     "clore_cli.commands.meta",
     "clore_cli._builtin_formats",
 )

@@ -95,6 +95,8 @@ class Task:
         check.known_keys("", data, _TOP_KEYS)
         resources = check.resources(data.get("resources"))
         image = check.text("image", data.get("image"), required=True)
+        if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+            raise check.fail("image", "must be a Docker image name like cloreai/ubuntu22.04-cuda12")
         run = check.text("run", data.get("run"), required=True)
         setup = check.text("setup", data.get("setup"))
         name = check.text("name", data.get("name")) or _safe_name(default_name)
