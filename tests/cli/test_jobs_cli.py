@@ -5,7 +5,6 @@ The servers' SSH side is tests/fake_remote.py (a local directory and ``sh``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
