@@ -108,7 +108,7 @@ def test_copy_a_file_into_a_directory_and_by_name(ssh_order: Any, tmp_path: Path
         (tmp_path / "down").mkdir()
         remote.download("inbox/a.txt", tmp_path / "down")
         assert (tmp_path / "down" / "a.txt").read_text() == "A"
-        with pytest.raises(RemoteError, match="remote path missing.txt does not exist"):
+        with pytest.raises(RemoteError, match=r"remote path missing\.txt does not exist"):
             remote.download("missing.txt", tmp_path)
         with pytest.raises(RemoteError, match="does not exist"):
             remote.upload(tmp_path / "missing.txt", "x")
@@ -149,5 +149,5 @@ def test_the_endpoint_listens_on_loopback_only_and_goes_away_with_the_order(ssh_
 
 
 def test_exec_timeout_is_a_remote_error(ssh_order: Any) -> None:
-    with pytest.raises(RemoteError, match="did not finish within 0.3 s"), Remote(ssh_order.target) as remote:
+    with pytest.raises(RemoteError, match=r"did not finish within 0\.3 s"), Remote(ssh_order.target) as remote:
         remote.exec("sleep 5", timeout=0.3)
