@@ -149,5 +149,8 @@ def test_the_endpoint_listens_on_loopback_only_and_goes_away_with_the_order(ssh_
 
 
 def test_exec_timeout_is_a_remote_error(ssh_order: Any) -> None:
-    with Remote(ssh_order.target) as remote, pytest.raises(RemoteError, match=r"did not finish within 0\.3 s"):
+    with (
+        Remote(ssh_order.target) as remote,
+        pytest.raises(RemoteError, match=r"did not finish within 0\.3 s"),
+    ):
         remote.exec("sleep 5", timeout=0.3)
