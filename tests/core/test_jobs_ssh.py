@@ -35,7 +35,7 @@ def ssh_sandbox() -> Iterator[tuple[Sandbox, CloreAI]]:
 def test_a_job_runs_on_the_real_ssh_endpoint(
     ssh_sandbox: tuple[Sandbox, CloreAI], tmp_path: Path, monkeypatch: Any
 ) -> None:
-    sandbox, client = ssh_sandbox
+    _, client = ssh_sandbox
     monkeypatch.chdir(tmp_path)
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)

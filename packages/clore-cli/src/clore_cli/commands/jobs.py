@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: How jobs reach their servers (tests put a local stand-in here); None: ``clore_ai.remote``.
 REMOTE_FACTORY: Any = None
 PASSWORD_ENV = "CLORE_SSH_PASSWORD"
+USD = "USD-Blockchain"
 
 JOB_COLUMNS = [
     Column("id", "Job", no_wrap=True),
@@ -37,7 +38,7 @@ JOB_COLUMNS = [
     Column("exit_code", "Exit", "right", no_wrap=True),
     Column("started", "Started", no_wrap=True),
     Column("took", "Took", "right", no_wrap=True),
-    Column("cost_usd", "Cost", "right", "${:.4f}", no_wrap=True),
+    Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd"),
     Column("billing", "Billing", no_wrap=True),
 ]
 JOB_RECORD = [
@@ -49,7 +50,7 @@ JOB_RECORD = [
     Column("server_id", "Server"),
     Column("took", "Took"),
     Column("cost", "Cost", coin_key="currency"),
-    Column("cost_usd", "Cost in USD", fmt="${:.4f}"),
+    Column("cost_usd", "Cost in USD", coin_key="usd"),
     Column("billing", "Still billing"),
     Column("log_path", "Log on the server"),
     Column("error", "Error"),
@@ -85,7 +86,9 @@ def _took(record: JobRecord, now: float | None = None) -> str | None:
         return None
     seconds = int((record.ended_at or now or time.time()) - record.started_at)
     hours, rest = divmod(max(0, seconds), 3600)
-    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m {rest % 60}s"
+    if hours:
+        return f"{hours}h {rest // 60}m"
+    return f"{rest // 60}m {rest % 60}s" if rest >= 60 else f"{rest}s"
 
 
 def job_row(record: JobRecord) -> dict[str, Any]:
@@ -93,6 +96,7 @@ def job_row(record: JobRecord) -> dict[str, Any]:
     row = record.to_json()
     row["cost_usd"] = record.estimated_cost_usd()
     row["took"] = _took(record)
+    row["usd"] = USD  # the coin of cost_usd, for tables
     row["started"] = (
         time.strftime("%Y-%m-%d %H:%M", time.localtime(record.started_at)) if record.started_at else None
     )
@@ -179,11 +183,11 @@ def _log_writer(app: Any) -> Callable[[bytes], None]:
 
 
 def _summary(record: JobRecord) -> str:
-    cost = (
-        f"{coin_amount(record.cost, record.currency)} ({_usd(record.estimated_cost_usd())})"
-        if record.cost is not None
-        else _usd(record.estimated_cost_usd())
-    )
+    usd = coin_amount(record.estimated_cost_usd(), USD)
+    if record.cost is None or record.currency == USD:
+        cost = usd
+    else:
+        cost = f"{coin_amount(record.cost, record.currency)} ({usd})"
     order = (
         f"order {record.order_id} kept and billing (stop it with `clore cancel {record.order_id}`)"
         if record.billing
@@ -191,12 +195,6 @@ def _summary(record: JobRecord) -> str:
     )
     took = _took(record)
     return f"job {record.id} {record.state} in {took}: exit code {record.exit_code}; cost {cost}; {order}"
-
-
-def _usd(value: float | None) -> str:
-    from .._consent import usd_amount
-
-    return usd_amount(value)
 
 
 def _interactive() -> bool:
@@ -329,7 +327,7 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
             ssh_key_file=flags["ssh_key_file"],
             on_progress=app.note,
             on_log=_log_writer(app),
-            on_record=lambda r: app.note(f"job {r.id}"),
+            on_record=lambda r: app.note(f"job {r.id}: renting…"),
             remote_factory=REMOTE_FACTORY,
             poll_interval=0.2 if app.sandbox else 2.0,
             wait_timeout=flags["timeout"],
