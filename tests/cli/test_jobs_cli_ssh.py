@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 
 pytest.importorskip("asyncssh")
