@@ -57,7 +57,8 @@ def test_sigterm_detaches_and_logs_follow_reattaches(env: dict[str, str], tmp_pa
     run = subprocess.Popen(
         [sys.executable, "-m", "clore_cli", "--sandbox", "run", "--yes", "--image", "ubuntu",
          "--max-price", "5", "--run", "echo first; sleep 2; echo last"],
-        env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
     assert run.stderr is not None
     seen: list[str] = []
