@@ -83,3 +83,34 @@ def test_sigterm_detaches_and_logs_follow_reattaches(env: dict[str, str], tmp_pa
     for path in Path(os.environ["HOME"]).rglob("*"):
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_at_a_terminal_it_asks_before_renting_and_ctrl_c_offers_stop(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "clore_cli", "--sandbox", "run", "--image", "ubuntu", "--max-price", "5", "--run", "sleep 30"],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(r"Price: .*/day \(\$.*/day, \$.*/h\)")
+    child.expect(r"Rent it and run the job\? \[y/N\]")
+    child.sendline("y")
+    child.expect("running \\(output follows\\)")
+    child.sendintr()
+    child.expect(r"bills while it runs")
+    child.expect(r"Detach \(the job keeps running and billing\) or stop it and cancel the order\? \[d/s\]")
+    child.sendline("s")
+    child.expect(r"stopped; order (\d+) cancelled")
+    order_id = int(child.match.group(1))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    [job] = json.loads(clore("jobs", "-o", "json", env=env, cwd=tmp_path).stdout)
+    assert job["state"] == "cancelled" and job["billing"] is False and job["order_id"] == order_id
+    orders = json.loads(clore("orders", "-o", "json", env=env, cwd=tmp_path).stdout)
+    assert order_id not in [o["id"] for o in orders]

@@ -156,6 +156,7 @@ def _quote_lines(task: Task, offer: Offer) -> str:
 
     rate = offer.usd_per_day / offer.price_per_day if offer.usd_per_day and offer.price_per_day else None
     price = price_text(offer.price_per_day, offer.currency, rate)
+    matching = f" matching {task.resources.query!r}" if task.resources.query else ""
     after = (
         "The order stays (keep: true) and bills until you cancel it."
         if task.keep
@@ -163,8 +164,7 @@ def _quote_lines(task: Task, offer: Offer) -> str:
     )
     return (
         f"Job {task.name}: rent server {offer.server_id} ({offer.gpu or 'GPU unknown'}), on-demand, "
-        f"the cheapest of {offer.searched} servers matching {task.resources.query or 'any server'!r} "
-        f"under ${task.resources.max_price:g}/hour\n"
+        f"the cheapest of {offer.searched} servers{matching} under ${task.resources.max_price:g}/hour\n"
         f"Price: {price}\n{after}"
     )
 
