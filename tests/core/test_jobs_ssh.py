@@ -101,3 +101,23 @@ def test_detach_then_logs_over_ssh(ssh_sandbox: tuple[Sandbox, CloreAI], tmp_pat
     assert b"".join(log) == b"before\nafter\n" and seen.exit_code == 0
     assert password not in journal.path.read_text()
     client.cancel_order(job.order_id or 0)
+
+
+def test_a_key_file_logs_in_and_only_its_path_is_journaled(
+    ssh_sandbox: tuple[Sandbox, CloreAI], tmp_path: Path
+) -> None:
+    from ..remote_sandbox import make_key_pair
+
+    _, client = ssh_sandbox
+    key_file, public_key = make_key_pair(tmp_path)
+    journal = JobJournal(tmp_path / "jobs.json")
+    task = Task(run="echo with-a-key", image="ubuntu", resources=Resources(max_price=5))
+    log: list[bytes] = []
+    job = run_job(
+        client, task, journal=journal, ssh_key_file=key_file, on_log=log.append, sleep=time.sleep,
+        poll_interval=POLL,
+    )  # fmt: skip
+    assert job.state == "done" and b"".join(log) == b"with-a-key\n"
+    assert job.ssh_auth == f"key {key_file.resolve()}"
+    text = journal.path.read_text()
+    assert "PRIVATE KEY" not in text and public_key.split()[1] not in text

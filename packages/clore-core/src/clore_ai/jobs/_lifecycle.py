@@ -201,12 +201,11 @@ class _Job:
             "$S nohup sh launch.sh </dev/null >/dev/null 2>&1 & echo $! > pid",
         )
 
-    def read_log(self, remote: RemoteLike) -> tuple[bytes, int | None]:
-        """New log bytes from the recorded offset, and the exit code once the job has ended
-        (read before the log, so a known exit code means the log is complete)."""
+    def read_log(self, remote: RemoteLike, offset: int) -> tuple[bytes, int | None]:
+        """New log bytes from ``offset``, and the exit code once the job has ended (read
+        before the log, so a known exit code means the log is complete)."""
         out, err = bytearray(), bytearray()
         where = shlex.quote(self.record.remote_dir or "")
-        offset = self.record.log_offset
         remote.exec(
             f"cd {where} && {{ cat exit-code >&2 2>/dev/null; "
             f"tail -c +{offset + 1} log 2>/dev/null | head -c {LOG_CHUNK}; }}",
@@ -217,9 +216,13 @@ class _Job:
         text = err.decode("ascii", "replace").strip()
         return bytes(out), int(text) if re.fullmatch(r"-?\d+", text) else None
 
-    def follow(self, order: Order, auth: SSHAuth, *, until_end: bool = True) -> int | None:
-        """Show the log from the recorded offset; with ``until_end`` until the job ends
-        (reconnecting as needed). Returns the job's exit code, None if it has not ended."""
+    def follow(
+        self, order: Order, auth: SSHAuth, *, offset: int, until_end: bool = True, record_offset: bool = True
+    ) -> int | None:
+        """Show the log from ``offset``; with ``until_end`` until the job ends (reconnecting
+        as needed). Returns the job's exit code, None if it has not ended. The offset lives
+        here, not in the journal, so another viewer (``clore logs``) never moves it; with
+        ``record_offset`` it is written to the journal as what this job has shown."""
         remote: RemoteLike | None = None
         lost_since: float | None = None
         try:
@@ -227,7 +230,7 @@ class _Job:
                 try:
                     if remote is None:
                         remote = self.connect(order, auth, patience=0)
-                    chunk, code = self.read_log(remote)
+                    chunk, code = self.read_log(remote, offset)
                 except self.follow_errors as error:
                     if remote is not None:
                         _close(remote)
@@ -245,7 +248,9 @@ class _Job:
                     lost_since = None
                 if chunk:
                     self.log(chunk)
-                    self.save(log_offset=self.record.log_offset + len(chunk))
+                    offset += len(chunk)
+                    if record_offset:
+                        self.save(log_offset=offset)
                 if code is not None and len(chunk) < LOG_CHUNK:
                     self.save(exit_code=code)
                     return code
@@ -433,7 +438,7 @@ def _run_on_order(job: _Job, task: Task, auth: SSHAuth) -> JobRecord:
             job.progress("running (output follows)")
         finally:
             _close(remote)
-        code = job.follow(order, auth)
+        code = job.follow(order, auth, offset=job.record.log_offset)
         job.save(state="downloading")
         with job.connect(order, auth, patience=job.reconnect_timeout) as remote:
             job.download(remote, task)
@@ -535,8 +540,7 @@ def follow_job(
             "(no OS keyring); set CLORE_SSH_PASSWORD before `clore run` to re-attach later",
             record,
         )
-    runner.record = runner.save(log_offset=0)  # the whole log again
-    runner.follow(order, auth, until_end=follow)
+    runner.follow(order, auth, offset=0, until_end=follow, record_offset=False)  # the whole log again
     return runner.record
 
 
