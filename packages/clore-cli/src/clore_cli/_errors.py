@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
         8  # --wait/ssh gave up: the order exists (and bills) but its container is not running yet
     )
     INTERRUPTED = 130  # Ctrl-C
+    REMOTE = 255  # exec/cp: the SSH connection, login or a copy failed (what ssh itself exits with)
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
@@ -28,6 +29,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
 
     if isinstance(error, ex.InvalidInputError):
         return ExitCode.USAGE
+    if isinstance(error, ex.RemoteError):
+        return ExitCode.REMOTE
     if isinstance(error, ex.OrderOutcomeUnknown):
         return ExitCode.OUTCOME_UNKNOWN
     if isinstance(error, (ex.AuthError, ex.CredentialsError)):
