@@ -221,7 +221,8 @@ async def _run_with_pipes(process: asyncssh.SSHServerProcess[bytes], argv: list[
 _WITH_CONTROLLING_TERMINAL = (
     sys.executable,
     "-c",
-    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); os.execv(sys.argv[1], sys.argv[1:])",
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
 )
 
 
