@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     )
     JOB_FAILED = 9  # clore run: the job's own commands exited non-zero (their code is in the message/JSON)
     INTERRUPTED = 130  # Ctrl-C
+    REMOTE = 255  # exec/cp: the SSH connection, login or a copy failed (what ssh itself exits with)
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
@@ -29,6 +30,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
 
     if isinstance(error, ex.InvalidInputError):
         return ExitCode.USAGE
+    if isinstance(error, ex.RemoteError):
+        return ExitCode.REMOTE
     if isinstance(error, ex.OrderOutcomeUnknown):
         return ExitCode.OUTCOME_UNKNOWN
     if isinstance(error, (ex.AuthError, ex.CredentialsError)):

@@ -176,11 +176,14 @@ class AsyncRemote:
         try:
             return await asyncssh.connect(target.host, target.port, **options)
         except asyncssh.PermissionDenied:
+            if target.password is None and target.key_file is None:
+                raise RemoteError(
+                    f"{target} refused the login: no password or key file was given, and your ssh "
+                    "agent and default keys did not work"
+                ) from None
             how = "the password" if target.password is not None else "the key"
             if target.password is not None and target.key_file is not None:
                 how = "the password or the key"
-            elif target.password is None and target.key_file is None:
-                how = "your ssh keys (give a password or a key file)"
             raise RemoteError(f"{target} refused the login: {how} did not work") from None
         except asyncssh.KeyImportError as error:
             raise RemoteError(f"cannot use the key file {target.key_file}: {error}") from None

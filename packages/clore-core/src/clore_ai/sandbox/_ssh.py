@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,16 @@ async def _run_with_pipes(process: asyncssh.SSHServerProcess[bytes], argv: list[
             await child.wait()
 
 
+#: Makes the pseudo-terminal on stdin the controlling terminal of the new session, then
+#: becomes the command (job control and Ctrl-C work); no preexec_fn, which threads make unsafe.
+_WITH_CONTROLLING_TERMINAL = (
+    sys.executable,
+    "-c",
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
+
+
 async def _run_with_pty(process: asyncssh.SSHServerProcess[bytes], argv: list[str], home: Path) -> int:
     import fcntl
     import pty
@@ -227,6 +238,7 @@ async def _run_with_pty(process: asyncssh.SSHServerProcess[bytes], argv: list[st
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     try:
         child = await asyncio.create_subprocess_exec(
+            *_WITH_CONTROLLING_TERMINAL,
             *argv,
             cwd=str(home),
             env=_environment(home, process.get_terminal_type()),
