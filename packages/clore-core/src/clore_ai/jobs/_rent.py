@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NoMatchingServer", "Offer", "Renter", "find_offer", "rent_for_job"]
 
+_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "usd"}
 _USD_KEY = {
     "bitcoin": "on_demand_btc",
     "CLORE-Blockchain": "on_demand_clore",
@@ -90,7 +91,8 @@ def find_offer(client: CloreAI, resources: Resources) -> Offer:
         where = f"matching {resources.query!r} " if resources.query else ""
         raise NoMatchingServer(
             f"no rentable server {where}costs at most ${resources.max_price:g}/hour in "
-            f"{resources.currency} (searched {len(servers)} available servers); nothing was rented"
+            f"{_SHORT.get(resources.currency, resources.currency)} (searched {len(servers)} available servers); "
+            "nothing was rented"
         )
     usd, _, server = min(candidates, key=lambda item: (item[0], item[1]))
     return Offer(
