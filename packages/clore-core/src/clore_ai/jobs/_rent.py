@@ -89,10 +89,10 @@ def find_offer(client: CloreAI, resources: Resources) -> Offer:
             candidates.append((usd, server.id, server))
     if not candidates:
         where = f"matching {resources.query!r} " if resources.query else ""
+        coin = _SHORT.get(resources.currency, resources.currency)
         raise NoMatchingServer(
-            f"no rentable server {where}costs at most ${resources.max_price:g}/hour in "
-            f"{_SHORT.get(resources.currency, resources.currency)} (searched {len(servers)} available servers); "
-            "nothing was rented"
+            f"no rentable server {where}costs at most ${resources.max_price:g}/hour in {coin} "
+            f"(searched {len(servers)} available servers); nothing was rented"
         )
     usd, _, server = min(candidates, key=lambda item: (item[0], item[1]))
     return Offer(
