@@ -8,6 +8,7 @@ asks before renting, shows progress on stderr and the job's log on stdout (stder
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -139,16 +140,35 @@ def _task_from(task_file: str | None, flags: dict[str, Any]) -> Task:
     except TaskFileError as error:
         message = str(error)
         if task_file is None:
-            for field, flag in (
-                ("resources.max_price", "--max-price"),
-                ("resources.query", "--query"),
-                ("resources.currency", "--currency"),
-                ("resources is required", "--max-price is required"),
-                ("image is required", "--image is required"),
-                ("run is required", "--run is required (or give a TASKFILE)"),
-            ):
-                message = message.replace(field, flag)
+            message = _in_flag_terms(message)
         raise click.UsageError(message) from None
+
+
+_FLAG_OF_FIELD = (
+    ("resources is required", "--max-price is required"),
+    ("resources.max_price", "--max-price"),
+    ("resources.query", "--query"),
+    ("resources.currency", "--currency"),
+    ("image is required", "--image is required"),
+    ("run is required", "--run is required (or give a TASKFILE)"),
+    ("image", "--image"),
+    ("workdir", "--workdir"),
+    ("setup", "--setup"),
+    ("run", "--run"),
+    ("name", "--name"),
+    ("outputs", "--download"),
+)
+
+
+def _in_flag_terms(message: str) -> str:
+    """``command line: resources.max_price must be …`` → ``--max-price must be …``."""
+    prefix = "command line: "
+    rest = message[len(prefix) :] if message.startswith(prefix) else message
+    rest = re.sub(r"^outputs\[\d+\](?:\.remote)?", "outputs", rest)
+    for field, flag in _FLAG_OF_FIELD:
+        if rest.startswith(field) and rest[len(field) : len(field) + 1] in (" ", "[", ":", ""):
+            return flag if field.endswith("is required") else flag + rest[len(field) :]
+    return rest
 
 
 def _quote_lines(task: Task, offer: Offer) -> str:

@@ -22,7 +22,8 @@ __all__ = ["JOB_STATES", "JobJournal", "JobRecord", "default_journal_path"]
 
 T = TypeVar("T")
 
-#: Every state a job passes through; the last five are final (or waiting for `clore logs`).
+#: Every state a job passes through; the last four are where it ends (``detached``: still
+#: running on its order, for ``clore logs``).
 JOB_STATES = (
     "renting",
     "starting",
