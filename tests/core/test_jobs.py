@@ -380,3 +380,15 @@ def test_the_journal_is_shared_and_survives_garbage(tmp_path: Path) -> None:
     assert [r.id for r in first.all()] == ["a-1", "b-2"]
     assert first.find("b") is not None and first.find("77") is not None and first.find("zzz") is None
     assert isinstance(Offer(1, None, "USD-Blockchain", 1.0, None).usd_per_day, type(None))
+
+
+def test_logs_of_a_job_whose_order_ended_says_the_log_is_gone(
+    client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
+) -> None:
+    task = Task(run="echo hi", image="ubuntu", resources=Resources(max_price=5))
+    containers = LocalContainers(tmp_path / "servers")
+    job = run(client, task, journal, clock, containers)
+    with pytest.raises(JobError, match=r"has ended; its container and log are gone"):
+        follow_job(client, job.id, journal=journal, ssh_password=PASSWORD, remote_factory=containers)
+    with pytest.raises(LookupError, match="no job 'nothing-here'"):
+        follow_job(client, "nothing-here", journal=journal)
