@@ -3,12 +3,13 @@ the ssh password or key of a job comes from."""
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from ..exceptions import RemoteError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -66,21 +67,15 @@ RemoteFactory = Callable[["Order", SSHAuth], RemoteLike]
 
 def ssh_remote(order: Order, auth: SSHAuth) -> RemoteLike:
     """The real connection: ``clore_ai.remote.Remote`` to the order's SSH port."""
-    module: Any = importlib.import_module("clore_ai.remote")
-    target = module.SSHTarget.from_order(order, password=auth.password, key_file=auth.key_file)
-    remote: RemoteLike = module.Remote(target)
-    return remote
+    from ..remote import Remote, SSHTarget
+
+    target = SSHTarget.from_order(order, password=auth.password, key_file=auth.key_file)
+    return Remote(target)
 
 
 def remote_errors() -> tuple[type[Exception], ...]:
     """What a lost or refused connection raises (the job reconnects on these)."""
-    errors: list[type[Exception]] = [OSError, EOFError, TimeoutError]
-    try:
-        module: Any = importlib.import_module("clore_ai.remote")
-        errors.append(module.RemoteError)
-    except (ImportError, AttributeError):
-        pass
-    return tuple(errors)
+    return (RemoteError, OSError, EOFError, TimeoutError)
 
 
 def generated_password() -> str:
