@@ -392,3 +392,26 @@ def test_logs_of_a_job_whose_order_ended_says_the_log_is_gone(
         follow_job(client, job.id, journal=journal, ssh_password=PASSWORD, remote_factory=containers)
     with pytest.raises(LookupError, match="no job 'nothing-here'"):
         follow_job(client, "nothing-here", journal=journal)
+
+
+def test_a_failed_job_error_carries_no_password_in_its_frames(
+    client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
+) -> None:
+    import traceback
+
+    task = Task(run="true", image="ubuntu", resources=Resources(max_price=5), env={"TOKEN": "tok-SECRET-1"})
+    offer = find_offer(client, task.resources)
+    client.create_order(server_id=offer.server_id, image="ubuntu", type="on-demand", currency=offer.currency)
+    for kind, kwargs in (("refused", {"offer": offer}), ("no ssh", {"wait_timeout": 10})):
+        containers = LocalContainers(tmp_path / kind, refuse_first=10**6)
+        with pytest.raises(JobError) as caught:
+            run(client, task, journal, clock, containers, **kwargs)
+        error = caught.value
+        assert error.__context__ is None and error.__cause__ is None
+        sdk_frames = [
+            f for f, _ in traceback.walk_tb(error.__traceback__) if "clore_ai" in f.f_code.co_filename
+        ]
+        assert sdk_frames
+        for frame in sdk_frames:
+            shown = repr(frame.f_locals)
+            assert PASSWORD not in shown and "tok-SECRET-1" not in shown, (kind, frame.f_code.co_name)

@@ -355,6 +355,7 @@ def run_job(
     auth = auth_for_new_job(
         job_id, password=ssh_password, password_source=ssh_password_source, key_file=ssh_key_file
     )
+    del ssh_password  # from here on only in ``auth``, whose repr hides it
     record = journal.add(
         JobRecord(
             id=job_id,
@@ -386,6 +387,9 @@ def run_job(
 
 
 def _rent(job: _Job, task: Task, offer: Offer | None, auth: SSHAuth, rent: Renter) -> None:
+    # Errors are raised outside the except blocks: the JobError carries no __context__ whose
+    # traceback holds frames (create_order's) that saw the ssh password.
+    failure: BaseException | None = None
     try:
         order, chosen = rent(
             job.client,
@@ -403,14 +407,16 @@ def _rent(job: _Job, task: Task, offer: Offer | None, auth: SSHAuth, rent: Rente
             ended_at=time.time(),
             error="interrupted while renting: an order may exist; check `clore orders`",
         )
-        raise JobInterrupted(job.record) from None
+        failure = JobInterrupted(job.record)
     except Exception as error:  # noqa: BLE001 - recorded, and raised again as a JobError
         from ..exceptions import OrderOutcomeUnknown
 
         forget_password(job.record.id, auth.source)
         unknown = isinstance(error, OrderOutcomeUnknown)
         job.save(state="failed", billing=None if unknown else False, ended_at=time.time(), error=str(error))
-        raise JobError(f"renting failed: {error}", job.record) from None
+        failure = JobError(f"renting failed: {error}", job.record)
+    if failure is not None:
+        raise failure
     job.save(
         state="starting",
         order_id=order.id,
@@ -451,9 +457,10 @@ def _run_on_order(job: _Job, task: Task, auth: SSHAuth) -> JobRecord:
         return job.save(state="done" if code == 0 else "failed", ended_at=time.time())
     except KeyboardInterrupt:
         job.save(state="detached", billing=True, error="interrupted; the job may still be running")
-        raise JobInterrupted(job.record) from None
+        failure: BaseException = JobInterrupted(job.record)
     except Exception as error:  # noqa: BLE001 - recorded, and raised again as a JobError
-        raise _failed(job, error, started) from None
+        failure = _failed(job, error, started)
+    raise failure  # outside the except blocks: no __context__ with frames that held secrets
 
 
 def _failed(job: _Job, error: Exception, started: bool) -> JobError:
@@ -534,6 +541,7 @@ def follow_job(
             runner.record,
         )
     auth = auth_for_attach(record.id, record.ssh_auth, ssh_password)
+    del ssh_password
     if auth is None:
         raise JobError(
             f"no ssh password for job {record.id}: it was generated for the job and not kept "

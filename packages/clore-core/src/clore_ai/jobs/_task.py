@@ -56,7 +56,7 @@ class Task:
     setup: str | None = None
     outputs: tuple[Output, ...] = ()
     keep: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # values may be tokens
 
     @classmethod
     def from_file(cls, path: str | Path) -> Task:
