@@ -150,8 +150,8 @@ def exec_command(
 
     Its output streams here (stdout to stdout, stderr to stderr) and clore exits with its exit
     status. One argument is run as a shell command line (`clore exec 5 'cd job && make'`);
-    several are quoted word by word. stdin is sent when it is not a terminal (unless -n; never in clore shell).
-    Exit 255 when the connection or login fails.
+    several are quoted word by word. stdin is sent when it is not a terminal (unless -n; never
+    in clore shell). Exit 255 when the connection or login fails.
     """
     app = app_of(ctx)
     target = ssh_target(
