@@ -117,7 +117,9 @@ class DaemonSSHHost:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "host.json").unlink()
-        log = open(self.dir / "host.log", "ab")  # noqa: SIM115 - handed to the child
+        log = os.fdopen(
+            os.open(str(self.dir / "host.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+        )
         try:
             _SPAWNED.append(
                 subprocess.Popen(
