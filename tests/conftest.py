@@ -136,18 +136,3 @@ def ssh_order(tmp_path: Any) -> Iterator[Any]:
     yield SSHOrder(sandbox, client, KEY, order, SSH_PASSWORD, key_file)
     client.close()
     sandbox.close()
-
-
-@pytest.fixture
-def cli_ssh_state(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``clore --sandbox`` (in this process or a child) with its own state file, orders that
-    run at once, and the sandbox's SSH host process on; the host process is stopped at the end.
-    Yields the state file's path."""
-    from clore_ai.sandbox._sshd import DaemonSSHHost
-
-    state = tmp_path / "sandbox" / "state.json"
-    monkeypatch.setenv("CLORE_SANDBOX_STATE", str(state))
-    monkeypatch.setenv("CLORE_SANDBOX_SSH", "1")
-    monkeypatch.setenv("CLORE_SANDBOX_DEPLOY_SECONDS", "0")
-    yield state
-    DaemonSSHHost(state.resolve()).stop()

@@ -1,14 +1,20 @@
 """Sandbox orders with a live SSH endpoint on 127.0.0.1, for the exec/copy/job tests.
 
-Fixtures (in tests/conftest.py): ``ssh_order`` — an in-process sandbox (``Sandbox(ssh=True)``,
-servers in a thread) with one running order that takes :data:`SSH_PASSWORD` and the key in
-``ssh_order.key_file``; ``cli_ssh_state`` — ``clore --sandbox`` in this test's own state file
-with the SSH host process on (stopped at teardown).
+In-process: the ``ssh_order`` fixture (tests/conftest.py) — ``Sandbox(ssh=True)`` with its
+servers in a thread and one running order that takes :data:`SSH_PASSWORD` and the key in
+``ssh_order.key_file`` (an :class:`SSHOrder`).
+
+Child processes (``clore --sandbox ...``): :func:`cli_ssh_environment` gives them their own
+home and state file with the SSH host process on, :func:`deploy_with_ssh` rents an order there
+(:class:`CLIOrder`), :func:`stop_cli_ssh_host` stops the host process at the end.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,3 +71,94 @@ class SSHOrder:
         found = self.sandbox.ssh_home(self.api_key, self.order.id)
         assert found is not None
         return Path(found)
+
+
+def cli_ssh_environment(folder: Path) -> dict[str, str]:
+    """Environment for `clore --sandbox` child processes with their own home and state file in
+    ``folder``, orders that run at once and the sandbox's SSH host process on (it exits 1 s
+    after the last order ends). Stop the host at the end with :func:`stop_cli_ssh_host`."""
+    home = folder / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        "CLORE_SANDBOX_STATE": str(folder / "sandbox" / "state.json"),
+        "CLORE_SANDBOX_SSH": "1",
+        "CLORE_SANDBOX_DEPLOY_SECONDS": "0",
+        "CLORE_SANDBOX_SSH_IDLE": "1",
+        "CLORE_SANDBOX_SERVERS": "60",  # a small marketplace: quicker processes (server 123 is in it)
+    }
+
+
+def stop_cli_ssh_host(environment: dict[str, str]) -> None:
+    from clore_ai.sandbox._sshd import DaemonSSHHost
+
+    DaemonSSHHost(Path(environment["CLORE_SANDBOX_STATE"]).resolve()).stop()
+
+
+CLORE = [sys.executable, "-m", "clore_cli", "--sandbox"]
+
+
+def clore(
+    environment: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``clore --sandbox ARGS`` as a child process (stdin: the text, else /dev/null)."""
+    return subprocess.run(
+        [*CLORE, *args],
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+
+
+@dataclass
+class CLIOrder:
+    id: str
+    port: int
+    password_file: Path
+    key_file: Path
+    environment: dict[str, str]
+
+    @property
+    def state_file(self) -> Path:
+        return Path(self.environment["CLORE_SANDBOX_STATE"])
+
+    @property
+    def host_dir(self) -> Path:
+        """``<state file>.ssh``: the host process's files and the containers."""
+        return self.state_file.with_name(self.state_file.name + ".ssh")
+
+    @property
+    def home(self) -> Path:
+        """The order's container directory."""
+        return next((self.host_dir / "containers").glob(f"*-{self.id}"))
+
+
+def deploy_with_ssh(environment: dict[str, str], folder: Path, server: int = 123) -> CLIOrder:
+    """``clore --sandbox deploy`` with :data:`SSH_PASSWORD` (read from stdin) and a new key."""
+    key_file, _ = make_key_pair(folder)
+    deployed = clore(
+        environment,
+        *f"deploy {server} --image cloreai/ubuntu --type on-demand --currency btc --yes -q".split(),
+        "--ssh-password",
+        "-",
+        "--ssh-key",
+        f"@{key_file}.pub",
+        stdin=SSH_PASSWORD + "\n",
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    order_id = deployed.stdout.strip()
+    password_file = folder / "password"
+    password_file.write_text(SSH_PASSWORD + "\n")
+    password_file.chmod(0o600)
+    state = json.loads(Path(environment["CLORE_SANDBOX_STATE"]).read_text())
+    orders = [o for account in state["accounts"].values() for o in account["orders"].values()]
+    port = next(int(o["_ssh"]["port"]) for o in orders if str(o["id"]) == order_id)
+    return CLIOrder(order_id, port, password_file, key_file, environment)

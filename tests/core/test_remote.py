@@ -148,9 +148,23 @@ def test_the_endpoint_listens_on_loopback_only_and_goes_away_with_the_order(ssh_
         run(ssh_order.target, "true")
 
 
-def test_exec_timeout_is_a_remote_error(ssh_order: Any) -> None:
+def test_exec_timeout_is_a_remote_error_and_ends_the_command(ssh_order: Any) -> None:
     with (
         Remote(ssh_order.target) as remote,
-        pytest.raises(RemoteError, match=r"did not finish within 0\.3 s"),
+        pytest.raises(RemoteError, match=r"did not finish within 0\.5 s"),
     ):
-        remote.exec("sleep 5", timeout=0.3)
+        remote.exec("echo $$ > pid; exec sleep 30", timeout=0.5)
+    pid = int((ssh_order.home / "pid").read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") if os.path.exists(f"/proc/{pid}/stat") else open(os.devnull) as stat:
+        return " Z " not in stat.read()  # a zombie has ended

@@ -150,8 +150,8 @@ def exec_command(
 
     Its output streams here (stdout to stdout, stderr to stderr) and clore exits with its exit
     status. One argument is run as a shell command line (`clore exec 5 'cd job && make'`);
-    several are quoted word by word. stdin is sent when it is not a terminal (unless -n).
-    Exit 255 when the connection or login fails.
+    several are quoted word by word. stdin is sent when it is not a terminal (unless -n; never
+    in clore shell). Exit 255 when the connection or login fails.
     """
     app = app_of(ctx)
     target = ssh_target(
@@ -163,7 +163,9 @@ def exec_command(
         ask_password=ask_password,
         timeout=timeout,
     )
-    stdin = None if no_stdin or sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
+    # In `clore shell` stdin is the shell's own input: never sent.
+    quiet_stdin = no_stdin or app.in_shell or sys.stdin is None or sys.stdin.isatty()
+    stdin = None if quiet_stdin else sys.stdin.buffer.read()
     with _connected(target) as remote:
         status = remote.exec(
             _command_line(command), stdout=_writer(sys.stdout), stderr=_writer(sys.stderr), stdin=stdin

@@ -299,6 +299,7 @@ class SSHHost:
         self.root = root
         self.host_key = host_key or asyncssh.generate_private_key("ssh-ed25519")
         self._servers: dict[str, tuple[Endpoint, asyncssh.SSHAcceptor]] = {}
+        self._sessions: dict[str, set[asyncio.Task[None]]] = {}  # endpoint name → running sessions
         self.failed: dict[str, str] = {}  # endpoint name → why it could not listen
 
     @property
@@ -332,6 +333,22 @@ class SSHHost:
         server_class = _server_class()
 
         async def session(process: asyncssh.SSHServerProcess[bytes]) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            running = self._sessions.setdefault(endpoint.name, set())
+            running.add(task)
+            serving = asyncio.ensure_future(serve(process))
+            closed = asyncio.ensure_future(process.channel.wait_closed())
+            try:
+                # A client that goes away (Ctrl-C, a timeout) ends its command too.
+                await asyncio.wait({serving, closed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for pending in (serving, closed):
+                    pending.cancel()
+                await asyncio.gather(serving, closed, return_exceptions=True)
+                running.discard(task)
+
+        async def serve(process: asyncssh.SSHServerProcess[bytes]) -> None:
             command = process.command
             argv = ["/bin/sh", "-c", command] if command is not None else ["/bin/sh", "-i"]
             runner = _run_with_pty if process.get_terminal_type() else _run_with_pipes
@@ -340,7 +357,8 @@ class SSHHost:
             except OSError as error:
                 process.stderr.write(f"sandbox: cannot run the command: {error.strerror}\n".encode())
                 status = 127
-            process.exit(status if status >= 0 else 128 - status)
+            with contextlib.suppress(OSError, asyncssh.Error):
+                process.exit(status if status >= 0 else 128 - status)
 
         try:
             acceptor = await asyncssh.create_server(
@@ -365,9 +383,14 @@ class SSHHost:
         self._servers[endpoint.name] = (endpoint, acceptor)
 
     async def _stop(self, name: str, *, remove_home: bool) -> None:
+        """Stops listening and ends the sessions still running (their commands are killed)."""
         _, acceptor = self._servers.pop(name)
         acceptor.close()
         await acceptor.wait_closed()
+        sessions = self._sessions.pop(name, set())
+        for task in sessions:
+            task.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
         if remove_home:
             shutil.rmtree(self.home_of(name), ignore_errors=True)
 

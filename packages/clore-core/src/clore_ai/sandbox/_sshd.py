@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -95,29 +96,55 @@ class DaemonSSHHost:
             return not free
 
     def apply(self, wanted: Mapping[str, Endpoint]) -> None:
+        """Returns once the host serves the state file as it is now (``wanted`` is what this
+        process just saw in it): at once when it already does, else after starting the host
+        or letting it catch up. Another process may change the file meanwhile; a host that
+        has applied a newer version is as good."""
         names = set(wanted)
-        if self._serves(names):
+        written = self._state_written()
+        if self._serves(names, written):
             return
         if not self.running():
             if not names:
                 return
             self._spawn()
         deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline and not self._serves(names):
+        while not self._serves(names, written):
+            if time.monotonic() > deadline:
+                warnings.warn(
+                    f"the sandbox's SSH host process did not come up in {READY_SECONDS:g} s; "
+                    f"see {self.dir / 'host.log'}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                return
             time.sleep(0.02)
 
-    def _serves(self, names: set[str]) -> bool:
+    def _state_written(self) -> int | None:
+        try:
+            return self.state_file.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def _serves(self, names: set[str], written: int | None) -> bool:
         status = _read_json(self.dir / "host.json")
         if status.get("pid") is None:
             return not names
         served = set(status.get("ports") or {}) | set(status.get("failed") or {})
-        return served == names and (not names or self.running())
+        applied = status.get("applied")
+        if written is None or not isinstance(applied, int):
+            current = served == names
+        else:  # the same modification time may hide a second write: then the names must match
+            current = applied > written or (applied == written and served == names)
+        return current and (not names or self.running())
 
     def _spawn(self) -> None:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "host.json").unlink()
-        log = open(self.dir / "host.log", "ab")  # noqa: SIM115 - handed to the child
+        log = os.fdopen(
+            os.open(str(self.dir / "host.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+        )
         try:
             _SPAWNED.append(
                 subprocess.Popen(
@@ -179,7 +206,12 @@ async def _serve(state_file: Path, idle_seconds: float) -> None:
                 await host.apply(wanted)
                 _write_json(
                     directory / "host.json",
-                    {"pid": os.getpid(), "ports": host.ports, "failed": host.failed},
+                    {
+                        "pid": os.getpid(),
+                        "applied": stamp[0] if stamp is not None else None,
+                        "ports": host.ports,
+                        "failed": host.failed,
+                    },
                 )
             if host.ports:
                 idle_since = time.monotonic()
