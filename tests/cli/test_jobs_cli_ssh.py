@@ -5,11 +5,11 @@ the ssh password is in no process's argv and no file."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -35,8 +35,14 @@ def clore(
 
 
 @pytest.fixture
-def env(cli_ssh_state: Path) -> dict[str, str]:
-    return {**os.environ, "CLORE_SSH_PASSWORD": PASSWORD}
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    from ..remote_sandbox import cli_ssh_environment, stop_cli_ssh_host
+
+    environment = {**cli_ssh_environment(tmp_path), "CLORE_SSH_PASSWORD": PASSWORD}
+    try:
+        yield environment
+    finally:
+        stop_cli_ssh_host(environment)
 
 
 def test_run_then_the_file_is_here_and_the_order_is_gone(env: dict[str, str], tmp_path: Path) -> None:
@@ -80,7 +86,7 @@ def test_sigterm_detaches_and_logs_follow_reattaches(env: dict[str, str], tmp_pa
     assert logs.stdout == "first\nlast\n"
     assert "still billing" in logs.stderr
     assert clore("cancel", str(job["order_id"]), "--yes", env=env, cwd=tmp_path).returncode == 0
-    for path in Path(os.environ["HOME"]).rglob("*"):
+    for path in tmp_path.rglob("*"):  # home, journal, sandbox state and the SSH host's files
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path
 
