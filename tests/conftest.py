@@ -21,6 +21,8 @@ def isolated_environment(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    # No SSH host process for `clore --sandbox` unless a test asks (fixture cli_ssh_state).
+    monkeypatch.setenv("CLORE_SANDBOX_SSH", "0")
     for name in (
         "CLORE_API_KEY",
         "CLORE_API_URL",
@@ -118,3 +120,19 @@ def make_driver(sandbox: Sandbox, clock: FakeClock) -> Iterator[Callable[..., Dr
     yield build
     for d in made:
         d.close()
+
+
+@pytest.fixture
+def ssh_order(tmp_path: Any) -> Iterator[Any]:
+    """A running sandbox order with a live SSH endpoint on 127.0.0.1 (servers in a thread of
+    this process): ``.target`` logs in with ``.password``, ``.key_target`` with ``.key_file``;
+    ``.home`` is its container directory. See tests/remote_sandbox.py."""
+    from .remote_sandbox import ORDER, SSH_PASSWORD, SSHOrder, make_key_pair
+
+    sandbox = Sandbox(servers=60, rate_limits=RateLimits.off(), deploy_seconds=0, ssh=True)
+    key_file, public_key = make_key_pair(tmp_path)
+    client = CloreAI(api_key=KEY, transport=SandboxTransport(sandbox), limiter=RateLimiter(interval=0))
+    order = client.create_order(**ORDER, ssh_password=SSH_PASSWORD, ssh_key=public_key)
+    yield SSHOrder(sandbox, client, KEY, order, SSH_PASSWORD, key_file)
+    client.close()
+    sandbox.close()

@@ -21,7 +21,9 @@ class ExitCode(IntEnum):
         8  # --wait/ssh gave up: the order exists (and bills) but its container is not running yet
     )
     LIMIT_CROSSED = 9  # guard --once: a spending limit is crossed (with --cancel: orders were cancelled)
+    JOB_FAILED = 10  # clore run: the job's own commands exited non-zero (their code is in the message/JSON)
     INTERRUPTED = 130  # Ctrl-C
+    REMOTE = 255  # exec/cp: the SSH connection, login or a copy failed (what ssh itself exits with)
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
@@ -29,6 +31,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
 
     if isinstance(error, ex.InvalidInputError):
         return ExitCode.USAGE
+    if isinstance(error, ex.RemoteError):
+        return ExitCode.REMOTE
     if isinstance(error, ex.OrderOutcomeUnknown):
         return ExitCode.OUTCOME_UNKNOWN
     if isinstance(error, (ex.AuthError, ex.CredentialsError)):

@@ -14,9 +14,11 @@ BUILTIN_MODULES = (
     "clore_cli.commands.market",
     "clore_cli.commands.orders",
     "clore_cli.commands.spending",
+    "clore_cli.commands.remote",
     "clore_cli.commands.account",
     "clore_cli.commands.host",
     "clore_cli.commands.gigaspot",
+    "clore_cli.commands.jobs",
     "clore_cli.commands.meta",
     "clore_cli._builtin_formats",
 )

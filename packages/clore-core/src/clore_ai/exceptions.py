@@ -29,6 +29,7 @@ __all__ = [
     "OrderPendingError",
     "RateLimitError",
     "RateLimitQueueTimeout",
+    "RemoteError",
     "UnknownAPIError",
     "CredentialsError",
     "KeyringUnavailableError",
@@ -278,3 +279,10 @@ def error_for_code(
 def _short(value: object, limit: int = 80) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class RemoteError(CloreAPIError):
+    """An SSH connection, login, command or file transfer on a rented server failed
+    (:mod:`clore_ai.remote`). The message names the host and port, never a password or key."""
+
+    default_message = "the SSH connection to the server failed"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -612,13 +614,33 @@ def _spot_price_refusal(app: Any, order_id: int, name: str | None) -> str | None
     show_default=True,
     help="Seconds to wait for the container.",
 )
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Log in with the password on the first line of this file (never put in argv).",
+)
+@click.option("--ask-password", is_flag=True, help="Ask for the ssh password here and hand it to ssh.")
 @click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def ssh(
-    ctx: click.Context, order_id: int, user: str, print_only: bool, timeout: float, ssh_args: tuple[str, ...]
+    ctx: click.Context,
+    order_id: int,
+    user: str,
+    print_only: bool,
+    timeout: float,
+    password_file: Path | None,
+    ask_password: bool,
+    ssh_args: tuple[str, ...],
 ) -> None:
-    """Connect to an order over SSH (container port 22 through its public port); waits until it runs."""
+    """Connect to an order over SSH (container port 22 through its public port); waits until it runs.
+
+    Uses your OpenSSH (your ~/.ssh/config, keys and agent); ssh asks for the password itself
+    unless --password-file or --ask-password gives it (then it is handed over through
+    SSH_ASKPASS, never on a command line)."""
+    from .remote import read_password
+
     app = app_of(ctx)
+    password = read_password(password_file, ask_password)
     found = _find_order(app, order_id)
     if found.status == "expired":
         raise click.ClickException(f"order {order_id} has ended")
@@ -634,12 +656,34 @@ def ssh(
         return
     if shutil.which("ssh") is None:
         raise click.ClickException("ssh is not installed; use --print to see the command")
-    # Outside the shell this process becomes ssh; in `clore shell` ssh runs as a child and the
-    # prompt comes back with its exit status.
-    status = app.run_terminal_program(command)
+    if password is not None:
+        status = _ssh_with_password(command, password)
+    else:
+        # Outside the shell this process becomes ssh; in `clore shell` ssh runs as a child and
+        # the prompt comes back with its exit status.
+        status = app.run_terminal_program(command)
     status = 128 - status if status < 0 else status  # ended by a signal: 128 + its number
     app.note(f"ssh ended with exit status {status}")
     ctx.exit(status)
+
+
+def _ssh_with_password(command: list[str], password: str) -> int:
+    """ssh as a child that gets ``password`` through SSH_ASKPASS; Ctrl-C goes to ssh only."""
+    import signal
+    import subprocess
+
+    from .._askpass import askpass_environment
+
+    # A new host is accepted (a changed key is still refused): the askpass helper answers
+    # password prompts only, so it cannot answer ssh's yes/no question about a new host key.
+    command = [command[0], "-o", "StrictHostKeyChecking=accept-new", *command[1:]]
+    with askpass_environment(password) as extra:
+        child = subprocess.Popen(command, env={**os.environ, **extra})
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return child.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 @hookimpl

@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from typing_extensions import TypeGuard
 
@@ -24,6 +25,9 @@ from ._faults import Fault, FaultPlan
 from ._market import MarketMotion, moved_price
 from ._store import FileStore, MemoryStore
 from ._timeline import FORCED_KINDS, SharedMarket, section_of, stored_motion, stored_speed, virtual_now
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._ssh import Endpoint
 
 __all__ = ["RateLimits", "RequestRecord", "Sandbox", "SandboxResponse"]
 
@@ -84,6 +88,16 @@ class _Answer(Exception):
         self.payload.update(extra)
 
 
+#: Requests after which the sandbox's SSH endpoints are brought in line with the orders.
+_SSH_ENDPOINTS = frozenset(
+    {"create_order", "cancel_order", "cancel_orders", "my_orders", "create_gigaspot_orders"}
+)
+
+
+class _SSHHosting(Protocol):
+    def apply(self, wanted: Mapping[str, Endpoint]) -> None: ...
+
+
 def _fingerprint(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
@@ -112,6 +126,11 @@ class Sandbox:
     faster than ``clock`` on one time line kept in the store (shared by the processes using
     one state file). Without them (and with nothing set by :meth:`configure_market` in the
     store) the market stands still, as it always did.
+
+    ``ssh``: give every order with container port 22 a real SSH server on 127.0.0.1 (needs
+    ``clore-core[ssh]``, POSIX). ``None`` (the default) turns it on for a file-backed sandbox
+    (what ``clore --sandbox`` uses; ``CLORE_SANDBOX_SSH=0`` turns it off) and off in memory.
+    In memory the servers run in a thread of this process; call :meth:`close` to stop them.
     """
 
     def __init__(
@@ -126,6 +145,7 @@ class Sandbox:
         store: MemoryStore | FileStore | None = None,
         market: MarketMotion | None = None,
         speed: float | None = None,
+        ssh: bool | None = None,
     ) -> None:
         if speed is not None and not (math.isfinite(speed) and speed > 0):
             raise ValueError("speed must be a positive number")
@@ -138,6 +158,8 @@ class Sandbox:
         self.deploy_seconds = deploy_seconds
         self.store = store or (FileStore(state_file) if state_file else MemoryStore())
         self.faults = FaultPlan()
+        self.ssh = self._wants_ssh(ssh)
+        self._ssh_host: _SSHHosting | None = None
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
         self._lock = threading.RLock()
         self._body_cache: dict[str, tuple[int, bytes]] = {}
@@ -160,6 +182,60 @@ class Sandbox:
             "edit_gigaspot_orders": ("POST", self._edit_gigaspot_orders, True),
         }
 
+    def _wants_ssh(self, ssh: bool | None) -> bool:
+        from ._ssh import ssh_available
+
+        if ssh is None:
+            on = isinstance(self.store, FileStore) and os.environ.get("CLORE_SANDBOX_SSH", "1") != "0"
+            return on and ssh_available()
+        if ssh and not ssh_available():
+            raise RuntimeError(
+                "the sandbox's SSH endpoints need asyncssh on a POSIX system: pip install 'clore-core[ssh]'"
+            )
+        return ssh
+
+    def _ssh_hosting(self) -> _SSHHosting:
+        if self._ssh_host is None:
+            if isinstance(self.store, FileStore):
+                from ._sshd import DaemonSSHHost
+
+                self._ssh_host = DaemonSSHHost(self.store.path.resolve())
+            else:
+                import tempfile
+                from pathlib import Path
+
+                from ._ssh import ThreadedSSHHost
+
+                self._ssh_host = ThreadedSSHHost(Path(tempfile.mkdtemp(prefix="clore-sandbox-ssh-")))
+        return self._ssh_host
+
+    def close(self) -> None:
+        """Stops this sandbox's in-process SSH servers (a file-backed sandbox's host process
+        stops by itself once no order needs it)."""
+        from ._ssh import ThreadedSSHHost
+
+        host, self._ssh_host = self._ssh_host, None
+        if isinstance(host, ThreadedSSHHost):
+            import shutil
+
+            host.close()
+            shutil.rmtree(host.host.root, ignore_errors=True)
+
+    def ssh_home(self, api_key: str, order_id: int) -> str | None:
+        """The container directory of an order's SSH endpoint (tests look inside it)."""
+        host = self._ssh_host
+        if host is None:
+            return None
+        from ._ssh import ThreadedSSHHost
+
+        name = f"{_fingerprint(api_key)}-{order_id}"
+        if isinstance(host, ThreadedSSHHost):
+            return str(host.host.home_of(name))
+        from ._sshd import DaemonSSHHost
+
+        assert isinstance(host, DaemonSSHHost)
+        return str(host.dir / "containers" / name)
+
     # ── entry point ───────────────────────────────────────────────────────
 
     def handle(
@@ -181,14 +257,19 @@ class Sandbox:
                 RequestRecord(self.clock(), fingerprint, endpoint, method.upper(), answer.status, None)
             )
             return answer
-        status, payload_bytes = self._execute(method.upper(), endpoint, query, headers, body)
+        status, payload_bytes, endpoints = self._execute(method.upper(), endpoint, query, headers, body)
+        if endpoints is not None:
+            self._ssh_hosting().apply(endpoints)
         response = SandboxResponse(status, payload_bytes, {"content-type": "application/json"})
         return self._fault_response(fault, response) if fault is not None else response
 
     def _execute(
         self, method: str, endpoint: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, bytes]:
+    ) -> tuple[int, bytes, dict[str, Endpoint] | None]:
+        """The answer, and the SSH endpoints every account's orders need now (when this
+        request is one that may change them)."""
         key = headers.get("auth")
+        endpoints = None
         with self._lock, self.store.transaction() as accounts:
             now = self._begin(accounts)
             fingerprint = _fingerprint(key) if key else "anonymous"
@@ -214,7 +295,11 @@ class Sandbox:
             if code == 6 and isinstance(result, dict):
                 status = HTTP_STATUS_FOR_ERROR.get(str(result.get("error")), status)
             self.requests.append(RequestRecord(now, fingerprint, endpoint, method, status, code))
-        return status, result if isinstance(result, bytes) else _dumps(result)
+            if self.ssh and endpoint in _SSH_ENDPOINTS:
+                from ._ssh import endpoints_of
+
+                endpoints = endpoints_of(accounts)
+        return status, result if isinstance(result, bytes) else _dumps(result), endpoints
 
     def _arguments(self, method: str, query: Mapping[str, str], body: bytes) -> dict[str, Any]:
         args: dict[str, Any] = dict(query)
@@ -414,6 +499,8 @@ class Sandbox:
     def reset(self) -> None:
         with self._lock:
             self.store.reset()
+            if self._ssh_host is not None:
+                self._ssh_host.apply({})
             self._body_cache.clear()
             self.faults.clear()
             self.requests.clear()
@@ -999,6 +1086,17 @@ class Sandbox:
             if kind == "tcp"
         ]
         http = [p for p, kind in ports.items() if kind == "http"]
+        hosts = [f"n{int(digest[0], 16) % 5 + 1}.{_CITIES[int(digest[1], 16) % 4]}.cloreai.ru"]
+        ssh: dict[str, Any] | None = None
+        if self.ssh and ports.get("22") == "tcp":
+            from ._ssh import allocate_port, hash_password
+
+            port = allocate_port()
+            tcp = [f"22:{port}" if entry.startswith("22:") else entry for entry in tcp]
+            hosts = ["127.0.0.1"]
+            password = args.get("ssh_password")
+            ssh = {"port": port, "password": hash_password(password) if password else None}
+            ssh["keys"] = args.get("ssh_key")
         order: dict[str, Any] = {
             "id": order_id,
             "si": wire["id"],
@@ -1010,11 +1108,13 @@ class Sandbox:
             "ct": int(now),
             "mrl": int(wire.get("mrl", 720)) * 3600,  # an order's mrl is in seconds
             "spot": args["type"] == "spot",
-            "pub_cluster": [f"n{int(digest[0], 16) % 5 + 1}.{_CITIES[int(digest[1], 16) % 4]}.cloreai.ru"],
+            "pub_cluster": hosts,
             "tcp_ports": tcp,
             "ports": ports,
             "_deployed_at": now + self.deploy_seconds,
         }
+        if ssh is not None:
+            order["_ssh"] = ssh  # a salted hash of the password, never the password
         if http:
             order["http_port"] = http[0]
             order["http_pub"] = digest[2:15] + ".cloreai.ru"

@@ -115,6 +115,11 @@ class FileStore:
             yield accounts
             self._save(accounts)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The accounts as they are now, read under the lock, nothing written."""
+        with self._usable(), self._locked():
+            return self._load()
+
     def reset(self) -> None:
         with self._usable(), self._locked(), contextlib.suppress(FileNotFoundError):
             self.path.unlink()

@@ -1,0 +1,173 @@
+"""`clore run`, `clore jobs`, `clore logs` on the sandbox, as a user types them.
+
+The servers' SSH side is tests/fake_remote.py (a local directory and ``sh``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clore_cli.commands import jobs as jobs_cli
+from clore_cli.testing import run_clore
+
+from ..fake_remote import LocalContainers
+
+PASSWORD = "CliJobPw12345"
+
+TASK = """
+name: shout
+resources: {query: "gpus>=1", max_price: 5, currency: usd}
+image: cloreai/ubuntu22.04-cuda12
+workdir: project
+run: |
+  mkdir -p out && tr a-z A-Z < input.txt > out/result.txt && echo done-here
+outputs: [out/result.txt]
+"""
+
+
+@pytest.fixture
+def containers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalContainers:
+    made = LocalContainers(tmp_path / "servers")
+    monkeypatch.setattr(jobs_cli, "REMOTE_FACTORY", made)
+    monkeypatch.setenv("CLORE_SANDBOX_DEPLOY_SECONDS", "0")
+    return made
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    place = tmp_path / "work"
+    (place / "project").mkdir(parents=True)
+    (place / "project" / "input.txt").write_text("quiet words\n")
+    (place / "task.yaml").write_text(TASK)
+    monkeypatch.chdir(place)
+    return place
+
+
+def clore(home: Path, *args: str) -> Any:
+    return run_clore(["--sandbox", *args], home=home)
+
+
+def live_orders(home: Path) -> list[int]:
+    result = clore(home, "orders", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    return [row["id"] for row in result.json()]
+
+
+def test_run_rents_runs_downloads_cancels_and_reports_cost(
+    tmp_path: Path, workspace: Path, containers: LocalContainers
+) -> None:
+    home = tmp_path / "home"
+    before = live_orders(home)
+    result = clore(home, "run", "task.yaml", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert (workspace / "result.txt").read_text() == "QUIET WORDS\n"
+    assert "done-here" in result.stdout
+    assert "Price:" in result.stderr and "/h)" in result.stderr and "/day" in result.stderr
+    assert "done in" in result.stderr and "cost" in result.stderr and "cancelled" in result.stderr
+    assert live_orders(home) == before
+
+    listed = clore(home, "jobs", "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    [job] = listed.json()
+    assert job["state"] == "done" and job["billing"] is False and job["exit_code"] == 0
+    assert job["cost_usd"] is not None and job["name"] == "shout"
+    table = clore(home, "jobs")
+    assert job["id"] in table.stdout and "done" in table.stdout
+
+
+def test_json_output_keeps_stdout_clean(tmp_path: Path, workspace: Path, containers: LocalContainers) -> None:
+    result = clore(tmp_path / "home", "run", "task.yaml", "--yes", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    [record] = result.json()
+    assert record["state"] == "done" and "done-here" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["bad.yaml", "--yes"], "bad.yaml: resources.max_price must be a number > 0"),
+        (["--run", "true", "--image", "ubuntu", "--yes"], "--max-price is required"),
+        (["--run", "true", "--max-price", "1", "--yes"], "--image is required"),
+        (["--image", "ubuntu", "--max-price", "1", "--yes"], "--run is required"),
+        (["--run", "x", "--image", "ubuntu", "--max-price", "1", "--query", "gpu>>1", "--yes"], "--query"),
+        (["task.yaml"], "refusing to spend money without a terminal"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_rents_nothing(
+    tmp_path: Path, workspace: Path, containers: LocalContainers, args: list[str], says: str
+) -> None:
+    (workspace / "bad.yaml").write_text("resources: {max_price: free}\nimage: x\nrun: y\n")
+    home = tmp_path / "home"
+    before = live_orders(home)
+    result = clore(home, "run", *args)
+    assert result.exit_code == 2, result.stderr
+    assert says in result.stderr and result.stderr.count("\n") == 1
+    assert live_orders(home) == before and containers.connections == 0
+
+
+def test_dry_run_shows_the_offer_and_rents_nothing(
+    tmp_path: Path, workspace: Path, containers: LocalContainers
+) -> None:
+    home = tmp_path / "home"
+    before = live_orders(home)
+    result = clore(home, "run", "task.yaml", "--dry-run", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    [plan] = result.json()
+    assert plan["usd_per_hour"] <= 5 and plan["server_id"] > 0
+    assert "dry run: nothing was rented" in result.stderr
+    assert live_orders(home) == before
+
+
+def test_a_failing_command_exits_9_with_its_code(
+    tmp_path: Path, workspace: Path, containers: LocalContainers
+) -> None:
+    result = clore(
+        tmp_path / "home", "run", "--image", "ubuntu", "--max-price", "5", "--run", "exit 5", "--yes"
+    )
+    assert result.exit_code == 10, result.stderr
+    assert "exited with code 5" in result.stderr
+
+
+def test_no_terminal_ctrl_c_detaches_then_logs_reattach(
+    tmp_path: Path, workspace: Path, containers: LocalContainers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLORE_SSH_PASSWORD", PASSWORD)
+
+    def interrupt(command: str) -> None:
+        if "tail -c" in command:
+            containers.on_exec = None
+            raise KeyboardInterrupt
+
+    containers.on_exec = interrupt
+    home = tmp_path / "home"
+    result = clore(
+        home, "run", "--image", "ubuntu", "--max-price", "5", "--run", "echo one; echo two", "--yes"
+    )
+    assert result.exit_code == 7, result.stderr
+    assert "AND BILLING" in result.stderr and "no terminal to ask on: detached" in result.stderr
+    [job] = clore(home, "jobs", "-o", "json").json()
+    assert job["state"] == "detached" and job["billing"] is True and job["order_id"] in live_orders(home)
+    assert (
+        f"clore logs {job['id']} -f" in result.stderr and f"clore cancel {job['order_id']}" in result.stderr
+    )
+
+    logs = clore(home, "logs", job["id"], "-f")
+    assert logs.exit_code == 0, logs.stderr
+    assert logs.stdout == "one\ntwo\n"
+    assert f"still billing: stop it with `clore cancel {job['order_id']}`" in logs.stderr
+
+    journal_text = (home / "data" / "clore" / "jobs-sandbox.json").read_text()
+    assert PASSWORD not in journal_text
+    assert all(a.password == PASSWORD for a in containers.auths)
+
+    assert clore(home, "cancel", str(job["order_id"]), "--yes").exit_code == 0
+    [after] = clore(home, "jobs", "-o", "json").json()
+    assert after["billing"] is False and after["state"] == "cancelled"
+
+
+def test_logs_of_an_unknown_job_is_exit_2(tmp_path: Path, containers: LocalContainers) -> None:
+    result = clore(tmp_path / "home", "logs", "nope")
+    assert result.exit_code == 2 and "no job 'nope' in the journal" in result.stderr
