@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     WAIT_TIMED_OUT = (
         8  # --wait/ssh gave up: the order exists (and bills) but its container is not running yet
     )
+    NO_EVENT = 9  # watch --timeout passed without any event
     INTERRUPTED = 130  # Ctrl-C
 
 
