@@ -281,12 +281,17 @@ class BidAction:
         head = f"order {self.order_id}: "
         if self.changes_price:
             verb = ("would " if self.dry_run else "") + self.kind
-            return f"{head}{verb} {plain_amount(self.current)} → {plain_amount(self.new)} {self.currency}/day ({self.reason})"
+            change = f"{plain_amount(self.current)} → {plain_amount(self.new)} {self.currency}/day"
+            return f"{head}{verb} {change} ({self.reason})"
         return f"{head}{self.kind.replace('_', ' ')} ({self.reason})"
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["at"] = datetime.fromtimestamp(self.at, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        data["at"] = (
+            datetime.fromtimestamp(self.at, tz=timezone.utc)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z")
+        )
         data["new_usd_per_hour"] = self.usd_per_hour(self.new)
         data["cap_usd_per_hour"] = self.usd_per_hour(self.cap)
         data["message"] = self.message
@@ -346,7 +351,9 @@ def plan_bid(
     if bid < goal - eps:
         if not reachable:
             return replace(base, kind="out_of_reach", reason=out_of_reach)
-        return replace(base, kind="raise", new=goal, reason=f"lowest winning bid now, cap {plain_amount(cap)}")
+        return replace(
+            base, kind="raise", new=goal, reason=f"lowest winning bid now, cap {plain_amount(cap)}"
+        )
     if bid > goal + eps:
         if lower_after is not None and now < lower_after:
             wait = math.ceil(lower_after - now)
@@ -354,14 +361,22 @@ def plan_bid(
             return replace(base, reason=f"{why}; lowering allowed again in {wait} s")
         new = goal if max_step is None else max(goal, round_up(bid - max_step, tick))
         if new >= bid - eps:
-            return replace(base, reason=f"the API's max_step {plain_amount(max_step)} is below one step of the coin")
-        why = f"lowest winning bid {plain_amount(target)}" if reachable else f"above the cap {plain_amount(cap)}"
+            return replace(
+                base, reason=f"the API's max_step {plain_amount(max_step)} is below one step of the coin"
+            )
+        why = (
+            f"lowest winning bid {plain_amount(target)}"
+            if reachable
+            else f"above the cap {plain_amount(cap)}"
+        )
         if max_step is not None and new > goal:
             why += f"; at most {plain_amount(max_step)} per lowering"
         return replace(base, kind="lower", new=new, reason=why)
     if not reachable:
         return replace(base, kind="out_of_reach", reason=out_of_reach)
-    return replace(base, reason="winning at the lowest bid" if position.winning else "at the lowest winning bid")
+    return replace(
+        base, reason="winning at the lowest bid" if position.winning else "at the lowest winning bid"
+    )
 
 
 class SpotKeeper:
@@ -429,7 +444,9 @@ class SpotKeeper:
                 self.lowered_at.append(now)
                 self.lower_after = now + self.lowering_period
             return replace(action, applied=True)
-        return replace(action, kind="hold", new=None, reason="the API kept refusing the change; trying again later")
+        return replace(
+            action, kind="hold", new=None, reason="the API kept refusing the change; trying again later"
+        )
 
     def plan(self, position: SpotPosition, now: float) -> BidAction:
         action = plan_bid(
@@ -449,7 +466,9 @@ class SpotKeeper:
             self.lower_after = now + max(0.0, seconds)
             return True
         if refusal.error in ("order_dont_exist", "order_not_active"):
-            raise SpotBidError(f"order {self.order_id} has ended or is not yours (API: {refusal.error})") from None
+            raise SpotBidError(
+                f"order {self.order_id} has ended or is not yours (API: {refusal.error})"
+            ) from None
         return None
 
     # runners

@@ -95,7 +95,9 @@ class WatchEvent:
         top = position.top_other if position else None
         return {
             "kind": self.kind,
-            "at": datetime.fromtimestamp(self.at, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "at": datetime.fromtimestamp(self.at, tz=timezone.utc)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
             "server_id": self.server_id,
             "gpu": offer.gpu if offer else None,
             "gpus": offer.gpus if offer else None,

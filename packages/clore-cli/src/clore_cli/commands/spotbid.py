@@ -121,10 +121,12 @@ def _consent_lines(position: Any, cap: float) -> list[str]:
     from .._consent import price_text
 
     coin, rate = position.currency, position.rate
-    standing = f"rank {position.rank} of {position.bids}, " + ("winning" if position.winning else "not winning")
+    standing = f"rank {position.rank} of {position.bids}, " + (
+        "winning" if position.winning else "not winning"
+    )
     return [
-        f"Order {position.order_id} on server {position.server_id} bids {price_text(position.bid, coin, rate)}; "
-        f"{standing}.",
+        f"Order {position.order_id} on server {position.server_id} "
+        f"bids {price_text(position.bid, coin, rate)}; {standing}.",
         f"Lowest winning bid now: {price_text(position.lowest_winning_bid, coin, rate)}",
         f"Cap: {price_text(cap, coin, rate)}",
         "The bid is raised to the lowest winning bid (never above the cap) and lowered when it "
@@ -153,7 +155,9 @@ def keep_winning(
     kind, value = cap
     if kind == "usd":
         if not position.rate:
-            raise click.UsageError(f"the spot book has no USD rate for {position.currency}; give --cap in the coin")
+            raise click.UsageError(
+                f"the spot book has no USD rate for {position.currency}; give --cap in the coin"
+            )
         value = value / position.rate
     click.echo("\n".join(_consent_lines(position, value)), err=True)
     if dry_run:
@@ -190,11 +194,28 @@ def _action_line(action: Any) -> str:
 
 
 @click.command("spot-bid")
-@click.argument("order_id", required=False, type=WholeNumber(min=1, max=MAX_ID), shell_complete=completer("orders"))
-@click.option("--server", "server_id", type=WholeNumber(min=1, max=MAX_ID), help="A server instead of an order: what would win now, per coin.")
-@click.option("--auto", is_flag=True, help="Keep the order winning at the lowest bid under --cap, until Ctrl-C.")
-@click.option("--cap", type=CapPrice(), help="With --auto: the highest bid, per day in the order's coin (or USD: 0.30/h, 7/day).")
-@click.option("--interval", type=Seconds(min=1.0), help="With --auto: seconds between looks at the book (default 60; 2 with --sandbox).")
+@click.argument(
+    "order_id", required=False, type=WholeNumber(min=1, max=MAX_ID), shell_complete=completer("orders")
+)
+@click.option(
+    "--server",
+    "server_id",
+    type=WholeNumber(min=1, max=MAX_ID),
+    help="A server instead of an order: what would win now, per coin.",
+)
+@click.option(
+    "--auto", is_flag=True, help="Keep the order winning at the lowest bid under --cap, until Ctrl-C."
+)
+@click.option(
+    "--cap",
+    type=CapPrice(),
+    help="With --auto: the highest bid, per day in the order's coin (or USD: 0.30/h, 7/day).",
+)
+@click.option(
+    "--interval",
+    type=Seconds(min=1.0),
+    help="With --auto: seconds between looks at the book (default 60; 2 with --sandbox).",
+)
 @click.option("--once", is_flag=True, help="With --auto: one step, then exit.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
 @click.option("--dry-run", is_flag=True, help="With --auto: show what would change; change nothing.")
@@ -233,7 +254,15 @@ def spot_bid(
     from clore_ai.spotbid import order_position
 
     position = order_position(app.client(), order_id)
-    app.emit(Dataset(f"Spot order {order_id}", ORDER_COLUMNS, [order_record(position)], id_key="order_id", vertical=True))
+    app.emit(
+        Dataset(
+            f"Spot order {order_id}",
+            ORDER_COLUMNS,
+            [order_record(position)],
+            id_key="order_id",
+            vertical=True,
+        )
+    )
 
 
 @hookimpl

@@ -84,12 +84,20 @@ def run_command(app: Any, argv: list[str], event: Any) -> None:
     help="Also fire when one of my spot orders is outbid.",
 )
 @click.option(
-    "--initial", is_flag=True, help="Fire for what already matches at the first poll (default: it is the baseline)."
+    "--initial",
+    is_flag=True,
+    help="Fire for what already matches at the first poll (default: it is the baseline).",
 )
-@click.option("--exec", "command", metavar="CMD", help="Run CMD on each event (CLORE_EVENT etc. in its environment).")
+@click.option(
+    "--exec", "command", metavar="CMD", help="Run CMD on each event (CLORE_EVENT etc. in its environment)."
+)
 @click.option("--once", is_flag=True, help="Exit after the first event.")
-@click.option("--interval", type=Seconds(min=1.0), help="Seconds between polls (default 30; 2 with --sandbox).")
-@click.option("--timeout", "limit", type=Seconds(), help="Stop after this many seconds; exit 9 if nothing fired.")
+@click.option(
+    "--interval", type=Seconds(min=1.0), help="Seconds between polls (default 30; 2 with --sandbox)."
+)
+@click.option(
+    "--timeout", "limit", type=Seconds(), help="Stop after this many seconds; exit 9 if nothing fired."
+)
 @output_options
 @click.pass_context
 def watch(
