@@ -12,6 +12,7 @@ from .formats import Dataset, OutputFormat
 
 if TYPE_CHECKING:
     from clore_ai import CloreAI
+    from clore_ai.sandbox import MarketMotion
 
     from ._plugins import PluginHost
 
@@ -141,11 +142,14 @@ class App:
             # would otherwise wait on the previous one); the client need not space requests.
             deploy_seconds = float(os.environ.get("CLORE_SANDBOX_DEPLOY_SECONDS", "5"))
             servers = int(os.environ.get("CLORE_SANDBOX_SERVERS", "300"))  # the marketplace's size
+            market, speed = sandbox_market_from_environment()
             sandbox = Sandbox(
                 servers=servers,
                 store=FileStore(),
                 rate_limits=RateLimits.off(),
                 deploy_seconds=deploy_seconds,
+                market=market,
+                speed=speed,
             )
             unlimited = RateLimiter(interval=0, order_interval=0)
             return CloreAI(
@@ -175,6 +179,26 @@ class App:
 
 class UnknownProfile(click.ClickException):
     exit_code = 2
+
+
+class BadSandboxSetting(click.ClickException):
+    exit_code = 2
+
+
+def sandbox_market_from_environment() -> tuple[MarketMotion | None, float | None]:
+    """``CLORE_SANDBOX_MARKET`` (still, moving, moving:SEED) and ``CLORE_SANDBOX_SPEED``: this
+    process's market motion and speed (None: what ``clore sandbox market`` stored)."""
+    from clore_ai.sandbox import market_from_text, speed_from_text
+
+    market_text = os.environ.get("CLORE_SANDBOX_MARKET", "").strip()
+    speed_text = os.environ.get("CLORE_SANDBOX_SPEED", "").strip()
+    try:
+        market = market_from_text(market_text) if market_text else None
+        speed = speed_from_text(speed_text) if speed_text else None
+    except ValueError as exc:
+        name = "CLORE_SANDBOX_MARKET" if "market" in str(exc) else "CLORE_SANDBOX_SPEED"
+        raise BadSandboxSetting(f"{name}: {exc}") from None
+    return market, speed
 
 
 def known_profiles() -> list[str]:

@@ -1,0 +1,79 @@
+"""`clore sandbox market` / `status` and CLORE_SANDBOX_MARKET / CLORE_SANDBOX_SPEED: the CLI
+sandbox's market moves on one time line kept in the state file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clore_cli.testing import run_clore
+
+
+def search(home: Path) -> list[dict[str, Any]]:
+    result = run_clore(["--sandbox", "search", "--all", "--limit", "1000", "-o", "json"], home=home)
+    assert result.exit_code == 0, result.stderr
+    rows: list[dict[str, Any]] = result.json()
+    return rows
+
+
+def status(home: Path) -> dict[str, Any]:
+    result = run_clore(["sandbox", "status", "-o", "json"], home=home)
+    assert result.exit_code == 0, result.stderr
+    row: dict[str, Any] = result.json()[0]
+    return row
+
+
+def test_a_stored_moving_market_changes_what_search_shows(tmp_path: Path) -> None:
+    still = search(tmp_path)
+    assert search(tmp_path) == still  # a still market: the same rows every time
+    result = run_clore(["sandbox", "market", "moving:7", "--speed", "1000000", "-o", "json"], home=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    row = result.json()[0]
+    assert (row["market"], row["seed"], row["speed"]) == ("moving", 7, 1000000)
+    first = search(tmp_path)  # every real millisecond is 1000 sandbox seconds: 3 market steps
+    second = search(tmp_path)
+    assert first != still and second != first
+    later = status(tmp_path)
+    assert later["market"] == "moving" and later["ahead_seconds"] > 0
+    assert later["time"].endswith("UTC")
+
+    result = run_clore(["sandbox", "market", "still", "--speed", "1"], home=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "still" in result.stdout
+    back = status(tmp_path)
+    assert (back["market"], back["speed"], back["seed"]) == ("still", 1, None)
+    assert back["ahead_seconds"] >= later["ahead_seconds"]  # time never runs backwards
+    assert search(tmp_path) == still
+
+
+def test_the_environment_moves_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    still = search(tmp_path)
+    monkeypatch.setenv("CLORE_SANDBOX_MARKET", "moving:2")
+    assert search(tmp_path) != still
+    row = status(tmp_path)
+    assert (row["market"], row["seed"]) == ("moving", 2)
+    monkeypatch.delenv("CLORE_SANDBOX_MARKET")
+    assert status(tmp_path)["market"] == "still"  # nothing was stored
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("CLORE_SANDBOX_MARKET", "wobbly"), ("CLORE_SANDBOX_SPEED", "fast")]
+)
+def test_a_bad_setting_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = run_clore(["--sandbox", "search"], home=tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and name in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_market_arguments_are_usage_errors(tmp_path: Path) -> None:
+    for args in (["bogus"], ["--speed", "0"], ["still", "--seed", "3"]):
+        result = run_clore(["sandbox", "market", *args], home=tmp_path)
+        assert result.exit_code == 2, args
+        assert "Traceback" not in result.stderr
+    assert status(tmp_path)["market"] == "still"
