@@ -50,6 +50,7 @@ class App:
         self.output: str | None = None
         self.quiet = False
         self._client: CloreAI | None = None
+        self._sandbox_now: Any = None  # the sandbox's clock (it may run faster than the wall's)
         self._formats: dict[str, type[OutputFormat]] | None = None
 
     def reset_line_state(self) -> None:
@@ -112,6 +113,15 @@ class App:
             self._client = self._build_client()
         return self._client
 
+    def api_clock(self) -> Any:
+        """The API's clock: the sandbox's own time with --sandbox (see ``clore sandbox market
+        --speed``), else the wall clock. Rules the API keeps in its time (lower a spot bid once
+        per 600 s) are counted on it."""
+        import time
+
+        self.client()
+        return self._sandbox_now or time.time
+
     def client_for_key(self, key: str) -> CloreAI:
         """A new client using ``key`` (to check a key before storing it), in this app's mode."""
         return self._build_client(key)
@@ -152,6 +162,7 @@ class App:
                 speed=speed,
             )
             unlimited = RateLimiter(interval=0, order_interval=0)
+            self._sandbox_now = sandbox.now
             return CloreAI(
                 api_key=key or SANDBOX_KEY,
                 base_url=SANDBOX_URL,
