@@ -278,12 +278,14 @@ def test_keeper_on_the_async_client_is_the_same_flow() -> None:
         async with AsyncCloreAI(
             api_key=KEY, transport=transport, limiter=RateLimiter(clock=clock), sleep=clock.async_sleep
         ) as client:
+            market = await client.spot_marketplace(123)
+            minimum = market.server.min_pricing["bitcoin"]
             await client.create_order(
-                server_id=123, image="cloreai/ubuntu", type="spot", currency="bitcoin", spot_price=0.000004
+                server_id=123, image="cloreai/ubuntu", type="spot", currency="bitcoin", spot_price=minimum
             )
             order_id = sandbox.orders_created(KEY)[-1]["id"]
-            sandbox.place_bid(123, 0.00001, "bitcoin")
-            keeper = SpotKeeper(order_id, 0.00002, clock=sandbox.now)
+            sandbox.place_bid(123, round(minimum * 5, 8), "bitcoin")
+            keeper = SpotKeeper(order_id, round(minimum * 10, 8), clock=sandbox.now)
             kinds = []
             async for action in keeper.arun(client, sleep=clock.async_sleep, until=sandbox.now() + 180):
                 kinds.append(action.kind)
