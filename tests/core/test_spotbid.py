@@ -131,7 +131,9 @@ class FakeSpotAPI:
     def my_orders(self) -> list[Any]:
         from clore_ai.models import Order
 
-        return [Order.model_validate({"id": 39, "si": 6, "spot": True, "currency": "bitcoin", "price": self.bid})]
+        return [
+            Order.model_validate({"id": 39, "si": 6, "spot": True, "currency": "bitcoin", "price": self.bid})
+        ]
 
     def spot_marketplace(self, server_id: int) -> SpotMarket:
         offers = [(39, self.bid, "bitcoin", True)]
@@ -146,7 +148,8 @@ class FakeSpotAPI:
             if self.last_lowering is not None and self.now - self.last_lowering < LOWERING_PERIOD:
                 wait = LOWERING_PERIOD - (self.now - self.last_lowering)
                 raise FieldError(
-                    code=6, response={"code": 6, "error": "can_lower_every_600_seconds", "time_to_lowering": wait}
+                    code=6,
+                    response={"code": 6, "error": "can_lower_every_600_seconds", "time_to_lowering": wait},
                 )
             step = round(self.bid * self.share, 8)
             if self.bid - price > step + 1e-12:
@@ -214,7 +217,9 @@ def test_keeper_learns_max_step_and_time_to_lowering_from_code_6() -> None:
     assert second.kind == "hold" and "lowering allowed again in 500 s" in second.reason
     fresh = SpotKeeper(39, 0.001, clock=lambda: api.now)  # a restart: the API says when
     held = fresh.step(api)
-    assert held.kind == "hold" and "500 s" in held.reason and fresh.lower_after == pytest.approx(api.now + 500)
+    assert (
+        held.kind == "hold" and "500 s" in held.reason and fresh.lower_after == pytest.approx(api.now + 500)
+    )
 
 
 def test_keeper_dry_run_changes_nothing() -> None:
@@ -249,7 +254,9 @@ def test_keeper_keeps_a_bid_winning_on_the_moving_market_never_above_the_cap() -
     sandbox, clock = moving_sandbox()
     with sync_client(sandbox, clock) as client:
         minimum = client.spot_marketplace(123).server.min_pricing["bitcoin"]
-        client.create_order(server_id=123, image="cloreai/ubuntu", type="spot", currency="bitcoin", spot_price=minimum)
+        client.create_order(
+            server_id=123, image="cloreai/ubuntu", type="spot", currency="bitcoin", spot_price=minimum
+        )
         order_id = sandbox.orders_created(KEY)[-1]["id"]
         cap = round(minimum * 1.6, 8)
         keeper = SpotKeeper(order_id, cap, interval=60, clock=sandbox.now)
