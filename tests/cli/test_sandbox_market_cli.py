@@ -77,3 +77,22 @@ def test_bad_market_arguments_are_usage_errors(tmp_path: Path) -> None:
         assert result.exit_code == 2, args
         assert "Traceback" not in result.stderr
     assert status(tmp_path)["market"] == "still"
+
+
+def test_advance_jumps_the_sandbox_time_for_later_commands(tmp_path: Path) -> None:
+    def order_38() -> dict[str, Any]:
+        result = run_clore(["--sandbox", "orders", "-o", "json"], home=tmp_path)
+        assert result.exit_code == 0, result.stderr
+        return next(r for r in result.json() if r["id"] == 38)
+
+    before = order_38()
+    result = run_clore(["sandbox", "advance", "1d", "-o", "json"], home=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()[0]["ahead_seconds"] >= 86400
+    after = order_38()
+    # a day of order 38 (1108.85 CLORE per day) is spent, and its uptime says a day more
+    assert after["spend"] - before["spend"] == pytest.approx(1108.85, rel=0.01)
+    assert after["uptime_seconds"] - before["uptime_seconds"] == pytest.approx(86400, abs=60)
+    for bad in ("1y", "-5", "0", "soon"):
+        result = run_clore(["sandbox", "advance", "--", bad], home=tmp_path)
+        assert result.exit_code == 2 and "duration like" in result.stderr, bad

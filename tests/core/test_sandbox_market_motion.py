@@ -290,9 +290,16 @@ def test_a_stored_market_setting_moves_every_sandbox_on_the_file(tmp_path: Any) 
     assert reader.now() == pytest.approx(clock.now + 5 * 119)
 
 
-def test_advance_needs_a_virtual_clock() -> None:
-    with pytest.raises(TypeError, match="VirtualClock"):
-        Sandbox(servers=10, clock=lambda: 1.0).advance(5)
+def test_advance_without_a_virtual_clock_jumps_the_shared_time_line(tmp_path: Any) -> None:
+    wall = [1_800_000_000.0]
+    path = tmp_path / "sandbox.json"
+    sandbox = Sandbox(servers=10, clock=lambda: wall[0], store=FileStore(path))
+    assert sandbox.advance(3600) == wall[0] + 3600
+    other = Sandbox(servers=10, clock=lambda: wall[0], store=FileStore(path))
+    wall[0] += 5
+    assert other.now() == wall[0] + 3600  # the jump is for every process on the file
+    with pytest.raises(ValueError):
+        sandbox.advance(-1)
     with pytest.raises(ValueError):
         VirtualClock().advance(-1)
 

@@ -12,7 +12,7 @@ from .formats import Dataset, OutputFormat
 
 if TYPE_CHECKING:
     from clore_ai import CloreAI
-    from clore_ai.sandbox import MarketMotion
+    from clore_ai.sandbox import MarketMotion, Sandbox
 
     from ._plugins import PluginHost
 
@@ -50,7 +50,7 @@ class App:
         self.output: str | None = None
         self.quiet = False
         self._client: CloreAI | None = None
-        self._sandbox_now: Any = None  # the sandbox's clock (it may run faster than the wall's)
+        self._sandbox_api: Sandbox | None = None  # the offline API behind --sandbox, once built
         self._formats: dict[str, type[OutputFormat]] | None = None
 
     def reset_line_state(self) -> None:
@@ -113,14 +113,16 @@ class App:
             self._client = self._build_client()
         return self._client
 
-    def api_clock(self) -> Any:
-        """The API's clock: the sandbox's own time with --sandbox (see ``clore sandbox market
-        --speed``), else the wall clock. Rules the API keeps in its time (lower a spot bid once
-        per 600 s) are counted on it."""
+    def now(self) -> float:
+        """The API's time in Unix seconds: with ``--sandbox`` the sandbox's time (it may run
+        faster or have been advanced), else the wall clock. Uptimes and deadlines use it."""
+        if self.sandbox:
+            self.client()
+            if self._sandbox_api is not None:
+                return self._sandbox_api.now()
         import time
 
-        self.client()
-        return self._sandbox_now or time.time
+        return time.time()
 
     def client_for_key(self, key: str) -> CloreAI:
         """A new client using ``key`` (to check a key before storing it), in this app's mode."""
@@ -161,8 +163,8 @@ class App:
                 market=market,
                 speed=speed,
             )
+            self._sandbox_api = sandbox
             unlimited = RateLimiter(interval=0, order_interval=0)
-            self._sandbox_now = sandbox.now
             return CloreAI(
                 api_key=key or SANDBOX_KEY,
                 base_url=SANDBOX_URL,

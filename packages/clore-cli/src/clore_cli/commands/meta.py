@@ -172,6 +172,34 @@ def market(ctx: click.Context, setting: str | None, seed: int | None, speed: flo
     _emit_status(ctx, sandbox)
 
 
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_ADVANCE = 366 * 86400
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    import re
+
+    match = re.fullmatch(r"([0-9]{1,9}(?:\.[0-9]{1,6})?)([smhd]?)", value.strip().lower())
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else -1.0
+    if not 0 < seconds <= MAX_ADVANCE:
+        raise click.BadParameter(
+            f"{value[:40]!r} is not a duration like 90, 90s, 15m, 2h or 1d (at most 366 days)"
+        )
+    return seconds
+
+
+@sandbox.command()
+@click.argument("duration", callback=_duration, metavar="DURATION")
+@output_options
+@click.pass_context
+def advance(ctx: click.Context, duration: float) -> None:
+    """Jump the sandbox's time forward by DURATION (90, 90s, 15m, 2h, 1d), for every later
+    `clore --sandbox` command: orders age and spend, a moving market moves on."""
+    sandbox = _cli_sandbox()
+    sandbox.advance(duration)
+    _emit_status(ctx, sandbox)
+
+
 def _quoting_bash() -> Any:
     """click's bash completion, with values that hold spaces or shell characters escaped
     (``RTX\\ 3090``): bash inserts a completion as typed text. zsh (compadd, _describe) and

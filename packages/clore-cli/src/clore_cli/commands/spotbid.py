@@ -170,7 +170,7 @@ def keep_winning(
         value,
         dry_run=dry_run,
         interval=interval or (SANDBOX_INTERVAL if app.sandbox else LIVE_INTERVAL),
-        clock=app.api_clock(),
+        clock=app.now,
     )
 
     def warn(error: Exception) -> None:

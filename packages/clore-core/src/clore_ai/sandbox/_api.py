@@ -271,9 +271,9 @@ class Sandbox:
             headers["retry-after"] = f"{fault.retry_after:g}"
         return SandboxResponse(429, b'{"code":5}', headers, delay=fault.latency)
 
-    def _begin(self, accounts: dict[str, Any]) -> float:
+    def _begin(self, accounts: dict[str, Any], wall: float | None = None) -> float:
         """The virtual time of this request; what the market looks like at it."""
-        now = virtual_now(accounts, self.clock(), self.speed)
+        now = virtual_now(accounts, self.clock() if wall is None else wall, self.speed)
         motion = self.market if self.market is not None else stored_motion(accounts)
         self._shared = SharedMarket(section_of(accounts), motion, now)
         return now
@@ -286,23 +286,37 @@ class Sandbox:
             return self._begin(accounts)
 
     def advance(self, seconds: float) -> float:
-        """Move a :class:`VirtualClock` ``seconds`` forward; the sandbox's new time."""
+        """Move the sandbox's time ``seconds`` forward; its new time.
+
+        With a :class:`VirtualClock` (any clock with ``advance``) the clock moves; otherwise
+        the time line kept in the store jumps, for every process using it (``clore sandbox
+        advance``): orders age and spend, the market moves on.
+        """
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError("the sandbox's time only moves forward")
         advance = getattr(self.clock, "advance", None)
-        if advance is None:
-            raise TypeError("advance() needs Sandbox(clock=VirtualClock()) (or a clock with .advance)")
-        advance(seconds)
-        return self.now()
+        if advance is not None:
+            advance(seconds)
+            return self.now()
+        with self._lock, self.store.transaction() as accounts:
+            wall = self.clock()
+            now = virtual_now(accounts, wall, self.speed)
+            speed = self.speed if self.speed is not None else stored_speed(accounts)
+            timeline = {"wall": wall, "at": now + seconds, "speed": speed}
+            section_of(accounts, create=True)["timeline"] = timeline
+            return now + seconds
 
     def market_status(self) -> dict[str, Any]:
         """The time line and market motion in effect: ``now``, ``speed``, ``motion``, ``epoch``."""
         with self._lock, self.store.transaction() as accounts:
-            now = self._begin(accounts)
+            wall = self.clock()
+            now = self._begin(accounts, wall)
             timeline = section_of(accounts).get("timeline")
             motion = self._shared.motion
             return {
                 "now": now,
                 "speed": self.speed if self.speed is not None else stored_speed(accounts),
-                "offset": (now - self.clock()) if timeline else 0.0,
+                "offset": (now - wall) if timeline else 0.0,
                 "motion": motion.to_json() if motion else None,
                 "epoch": motion.epoch(now) if motion else None,
             }

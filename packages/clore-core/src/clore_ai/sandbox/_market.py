@@ -24,6 +24,7 @@ bids arrive on them like on any other server), so the documentation examples kee
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field
@@ -61,8 +62,12 @@ class VirtualClock:
         await asyncio.sleep(0)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _unit(seed: int, *parts: object) -> float:
-    """A uniform number in [0, 1) from the seed and ``parts`` (stable across processes)."""
+    """A uniform number in [0, 1) from the seed and ``parts`` (stable across processes).
+
+    Cached: a server's phases never change and its blocks last several epochs, so most draws
+    of the next epoch were made for the previous one."""
     text = ":".join(str(p) for p in (seed, *parts)).encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2.0**64
 
