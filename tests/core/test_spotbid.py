@@ -311,3 +311,18 @@ def test_keeper_refuses_an_order_that_is_not_a_spot_order_of_mine() -> None:
         on_demand = sandbox.orders_created(KEY)[-1]["id"]
         with pytest.raises(SpotBidError, match="on-demand"):
             SpotKeeper(on_demand, 1.0, clock=sandbox.now).step(client)
+
+
+def test_a_minimum_that_rose_after_the_book_was_read_is_a_hold_not_a_failure() -> None:
+    api = FakeSpotAPI(0.00001, minimum=0.000001)
+    api.other = 0.00002
+    keeper = SpotKeeper(39, 0.001, clock=lambda: api.now)
+    refuse = api.set_spot_price
+
+    def rose(order_id: int, price: float) -> dict[str, Any]:
+        api.minimum = 0.0001  # between our read of the book and our change
+        return refuse(order_id, price)
+
+    api.set_spot_price = rose  # type: ignore[method-assign]
+    action = keeper.step(api)
+    assert action.kind == "hold" and "amount_too_low" in action.reason and api.changes == []

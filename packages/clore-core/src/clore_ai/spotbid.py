@@ -436,6 +436,8 @@ class SpotKeeper:
                 retry = self._learn(refusal, now)
                 if retry is None:
                     raise
+                if not retry:  # the book moved under us: look again next step
+                    return replace(action, kind="hold", new=None, reason=f"the API said {refusal.error}")
                 action = self.plan(position, now)
                 if not action.changes_price:
                     return action
@@ -455,7 +457,8 @@ class SpotKeeper:
         return replace(action, order_id=self.order_id)
 
     def _learn(self, refusal: FieldError, now: float) -> bool | None:
-        """Read the rule out of a code 6 answer; None when it is not a lowering rule."""
+        """Read the rule out of a code 6 answer: True to plan again, False to hold until the
+        next step, None when it is not about the price."""
         details = refusal.details
         if refusal.error == "exceeded_max_step" and isinstance(details.get("max_step"), (int, float)):
             self.max_step = float(details["max_step"])
@@ -465,6 +468,8 @@ class SpotKeeper:
             seconds = float(wait) if isinstance(wait, (int, float)) else self.lowering_period
             self.lower_after = now + max(0.0, seconds)
             return True
+        if refusal.error in ("amount_too_low", "too_low_price"):
+            return False  # the server's minimum rose since the book was read
         if refusal.error in ("order_dont_exist", "order_not_active"):
             raise SpotBidError(
                 f"order {self.order_id} has ended or is not yours (API: {refusal.error})"

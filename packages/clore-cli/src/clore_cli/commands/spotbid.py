@@ -179,7 +179,7 @@ def keep_winning(
     last: tuple[str, str] | None = None
     for action in keeper.run(client, on_error=warn):
         shown_now = (action.kind, action.reason.split(";")[0])
-        if action.changes_price or shown_now != last or once:
+        if app.wants_json or action.changes_price or shown_now != last or once:
             click.echo(json.dumps(action.as_dict()) if app.wants_json else _action_line(action))
         last = shown_now
         if action.kind == "ended":
