@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from clore_cli.testing import run_clore
+from clore_ai.sandbox import MarketMotion
+from clore_cli.testing import run_clore, sandbox_for
 
 
 def search(home: Path) -> list[dict[str, Any]]:
@@ -96,3 +97,21 @@ def test_advance_jumps_the_sandbox_time_for_later_commands(tmp_path: Path) -> No
     for bad in ("1y", "-5", "0", "soon"):
         result = run_clore(["sandbox", "advance", "--", bad], home=tmp_path)
         assert result.exit_code == 2 and "duration like" in result.stderr, bad
+
+
+def test_tests_set_the_scene_for_clore_runs_through_sandbox_for(tmp_path: Path) -> None:
+    scene = sandbox_for(tmp_path)
+    scene.configure_market(MarketMotion(seed=4))
+    scene.take_server(123, when_ordered=True)
+    assert scene.motion() == MarketMotion(seed=4)
+    result = run_clore(["--sandbox", "sandbox", "status", "-o", "json"], home=tmp_path)
+    assert result.json()[0]["seed"] == 4
+    args = ["--sandbox", "deploy", "123", "--image", "cloreai/pytorch", "--currency", "bitcoin"]
+    args += ["--type", "on-demand", "--yes"]
+    lost = run_clore(args, home=tmp_path)
+    assert lost.exit_code != 0 and "server-already-rented" in lost.stderr + lost.stdout
+    scene.free_server(123)
+    won = run_clore(args, home=tmp_path)
+    assert won.exit_code == 0, won.stderr
+    state = scene.account_state("sandbox-cli-account")
+    assert state is not None and any(o["si"] == 123 for o in state["orders"].values())

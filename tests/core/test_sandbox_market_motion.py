@@ -240,6 +240,18 @@ def test_forced_events_take_a_server_offline_it_and_outbid_me(sandbox: Sandbox, 
     assert _book(client, 123)[0].active is True
 
 
+def test_a_lost_race_looks_free_until_the_order_is_sent(sandbox: Sandbox, client: CloreAI) -> None:
+    sandbox.take_server(123, when_ordered=True, seconds=600)
+    assert market(sandbox)[123]["rented"] is False  # the listing still shows it free
+    with pytest.raises(ex.FieldError) as info:
+        client.create_order(server_id=123, image=IMAGE, type="on-demand", currency="bitcoin")
+    assert info.value.error == "server-already-rented"
+    assert market(sandbox)[123]["rented"] is True  # the winner holds it now
+    sandbox.advance(600)
+    client.create_order(server_id=123, image=IMAGE, type="on-demand", currency="bitcoin")
+    assert sandbox.orders_created(KEY)[-1]["si"] == 123
+
+
 def test_forced_events_work_on_a_still_market_too(clock: VirtualClock) -> None:
     sandbox = Sandbox(servers=60, clock=clock, rate_limits=RateLimits.off())
     sandbox.take_server(123)

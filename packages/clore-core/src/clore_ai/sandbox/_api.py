@@ -306,6 +306,12 @@ class Sandbox:
             section_of(accounts, create=True)["timeline"] = timeline
             return now + seconds
 
+    def motion(self) -> MarketMotion | None:
+        """The market motion in effect: ``Sandbox(market=...)``, else the stored setting."""
+        with self._lock, self.store.transaction() as accounts:
+            self._begin(accounts)
+            return self._shared.motion
+
     def market_status(self) -> dict[str, Any]:
         """The time line and market motion in effect: ``now``, ``speed``, ``motion``, ``epoch``."""
         with self._lock, self.store.transaction() as accounts:
@@ -341,10 +347,19 @@ class Sandbox:
             self._begin(accounts)
             section_of(accounts, create=True).setdefault(kind, {})[key] = value
 
-    def take_server(self, server_id: int, *, seconds: float | None = None) -> None:
+    def take_server(
+        self, server_id: int, *, seconds: float | None = None, when_ordered: bool = False
+    ) -> None:
         """Another renter takes ``server_id`` now (for every account), for ``seconds`` of
         sandbox time or until :meth:`free_server`: ``rented`` in the marketplace, and
-        ``create_order`` on-demand answers ``server-already-rented``."""
+        ``create_order`` on-demand answers ``server-already-rented``.
+
+        ``when_ordered=True`` plays the race instead: the server still looks free, and the
+        next on-demand ``create_order`` on it loses (``server-already-rented``); from then on
+        it is taken as above."""
+        if when_ordered:
+            self._mark("race", str(server_id), seconds)
+            return
         until = None if seconds is None else self.now() + seconds
         self._mark("taken", str(server_id), until)
 
@@ -368,7 +383,7 @@ class Sandbox:
         with self._lock, self.store.transaction() as accounts:
             now = self._begin(accounts)
             section = section_of(accounts, create=True)
-            offer_id = int(section.get("next_offer", 900_000))
+            offer_id = int(section.get("next_offer", 2_000_000))
             section["next_offer"] = offer_id + 1
             until = None if seconds is None else now + seconds
             section.setdefault("bids", {})[str(offer_id)] = {
@@ -458,15 +473,15 @@ class Sandbox:
         shared = self._shared
         motion = shared.motion
         price = wire["price"]
-        if motion is None or entry.id in motion.still_servers:
-            rented = override if override is not None else wire["rented"]
-            online = entry.online
-        else:
-            epoch = motion.epoch(shared.now)
-            rented = override is True or motion.taken_in_epoch(entry.id, epoch)
-            online = not motion.offline_in_epoch(entry.id, epoch)
+        rented = override if override is not None else wire["rented"]
+        online = entry.online
         if motion is not None:
-            price = moved_price(price, motion.price_factor_in_epoch(entry.id, motion.epoch(shared.now)))
+            epoch = motion.epoch(shared.now)
+            price = moved_price(price, motion.price_factor_in_epoch(entry.id, epoch))
+            if entry.id not in motion.still_servers:
+                # my own on-demand order holds a server; otherwise other renters decide
+                rented = override is True or motion.taken_in_epoch(entry.id, epoch)
+                online = not motion.offline_in_epoch(entry.id, epoch)
         rented = rented or shared.forced("taken", entry.id)
         online = online and not shared.forced("offline", entry.id)
         if rented == wire["rented"] and price is wire["price"]:
@@ -941,6 +956,8 @@ class Sandbox:
         if currency not in (wire.get("allowed_coins") or []):
             raise _Answer(6, "currency-not-allowed")
         mine = [o for o in account["orders"].values() if o["si"] == server_id and not o.get("_ended_at")]
+        if not spot and not wire.get("rented") and self._shared.lose_race(server_id):
+            raise _Answer(6, "server-already-rented")
         if not spot and wire.get("rented"):
             raise _Answer(6, "server-already-rented")
         if spot and any(o.get("spot") for o in mine):

@@ -16,7 +16,8 @@ from ._market import MarketMotion
 __all__ = ["MARKET_KEY", "SharedMarket", "virtual_now", "stored_motion", "stored_speed"]
 
 MARKET_KEY = "_market"
-FORCED_KINDS = ("taken", "offline")
+LISTED_KINDS = ("taken", "offline")  # what the marketplace shows
+FORCED_KINDS = (*LISTED_KINDS, "race")
 
 
 def section_of(accounts: dict[str, Any], *, create: bool = False) -> dict[str, Any]:
@@ -72,6 +73,17 @@ class SharedMarket:
         until = marks[str(server_id)]
         return until is None or self.now < float(until)
 
+    def lose_race(self, server_id: int) -> bool:
+        """Whether another renter was set to win the race for ``server_id`` (then it is taken
+        from now on, for as long as that was set for)."""
+        races = self.section.get("race") or {}
+        if str(server_id) not in races:
+            return False
+        seconds = races.pop(str(server_id))
+        until = None if seconds is None else self.now + float(seconds)
+        self.section.setdefault("taken", {})[str(server_id)] = until
+        return True
+
     def forced_ids(self, kind: str) -> list[int]:
         return sorted(int(i) for i in (self.section.get(kind) or {}) if self.forced(kind, int(i)))
 
@@ -94,4 +106,4 @@ class SharedMarket:
     def signature(self) -> list[Any]:
         """What makes marketplace bodies differ, besides the accounts' own changes."""
         epoch = self.motion.epoch(self.now) if self.motion is not None else None
-        return [self.motion.to_json() if self.motion else None, epoch, *map(self.forced_ids, FORCED_KINDS)]
+        return [self.motion.to_json() if self.motion else None, epoch, *map(self.forced_ids, LISTED_KINDS)]
