@@ -187,3 +187,39 @@ def test_spot_bid_on_an_order_that_is_not_mine_is_one_line(capsys: pytest.Captur
     )
     code, _, err = run(capsys, "spot-bid", "38", "-o", "json")
     assert code == 1 and "on-demand" in json.loads(err)["error"]
+
+
+# ── as a user on the sandbox's moving market (state file shared by the runs) ──
+
+
+def test_outbid_on_the_moving_market_the_watch_says_so_and_spot_bid_wins_it_back(tmp_path: Path) -> None:
+    from clore_cli.testing import run_clore, sandbox_for
+
+    def clore(*args: str) -> Any:
+        result = run_clore(["--sandbox", *args], home=tmp_path)
+        assert result.exit_code == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    scene = sandbox_for(tmp_path)
+    from clore_ai.sandbox import MarketMotion
+
+    scene.configure_market(MarketMotion(seed=7))
+    (raised,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert raised["kind"] == "raise" and raised["applied"]
+    rival = scene.place_bid(6, 0.0005, "bitcoin")  # someone outbids me
+    # a query that matches no offer: with --initial only my spot orders can fire
+    (event,) = clore("watch", "id=999999", "--initial", "--once", "-o", "json")
+    assert event["kind"] == "spot_outbid" and event["order_id"] == 39
+    assert event["lowest_winning_bid"] == 0.00050001
+    (back,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert back["kind"] == "raise" and back["new"] == 0.00050001 and back["new"] <= back["cap"]
+    scene.withdraw_bid(rival)
+    (lower,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert lower["kind"] == "lower" and lower["new"] < back["new"]  # by at most the API's step
+    (held,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert held["kind"] == "hold" and "lowering allowed again in" in held["reason"]  # the API said when
+    scene.advance(600)
+    (again,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert again["kind"] == "lower" and again["new"] < lower["new"]
+    status = run_clore(["--sandbox", "spot-bid", "39", "-o", "json"], home=tmp_path)
+    assert json.loads(status.stdout)[0]["winning"]
