@@ -223,3 +223,20 @@ def test_outbid_on_the_moving_market_the_watch_says_so_and_spot_bid_wins_it_back
     assert again["kind"] == "lower" and again["new"] < lower["new"]
     status = run_clore(["--sandbox", "spot-bid", "39", "-o", "json"], home=tmp_path)
     assert json.loads(status.stdout)[0]["winning"]
+
+
+def test_ctrl_c_stops_watch_and_the_keeper_cleanly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupted)  # Ctrl-C while waiting for the next poll
+    code, out, err = run(capsys, "watch", "id=123", "--initial", "--no-my-spot")
+    assert code == 130 and "offer_appeared" in out and "stopped (Ctrl-C) after 1 event" in err
+    assert "error" not in err
+    code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.0001", "--yes")
+    assert code == 130 and "order 39: raise" in out
+    assert "stopped (Ctrl-C); order 39 keeps the bid it has" in err

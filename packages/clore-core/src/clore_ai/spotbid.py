@@ -48,6 +48,7 @@ __all__ = [
     "aorder_position",
     "find_spot_order_flow",
     "just_above",
+    "keep_winning",
     "order_position",
     "order_position_flow",
     "plain_amount",
@@ -534,3 +535,20 @@ class SpotKeeper:
         if until is None:
             return self.interval
         return max(0.0, min(self.interval, until - self.clock()))
+
+
+def keep_winning(
+    client: Any,
+    order_id: int,
+    cap: float,
+    *,
+    interval: float = 60.0,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    until: float | None = None,
+    on_error: Callable[[Exception], None] | None = None,
+) -> Iterator[BidAction]:
+    """``SpotKeeper(order_id, cap, ...).run(client, ...)`` in one call (synchronous client)."""
+    keeper = SpotKeeper(order_id, cap, dry_run=dry_run, interval=interval, clock=clock)
+    return keeper.run(client, sleep=sleep, until=until, on_error=on_error)

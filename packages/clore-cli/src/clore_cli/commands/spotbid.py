@@ -9,6 +9,7 @@ import click
 
 from .. import hookimpl
 from .._cache import completer
+from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import MAX_ID, Number, Seconds, UsdPerTime, WholeNumber
 from ..formats import Column, Dataset
@@ -145,6 +146,8 @@ def keep_winning(
     yes: bool,
     dry_run: bool,
 ) -> None:
+    import time
+
     from clore_ai.spotbid import SpotKeeper, order_position
 
     from .._consent import ask, need_consent_channel
@@ -177,15 +180,19 @@ def keep_winning(
         app.note(f"warning: {error}; trying again in {keeper.interval:g} s")
 
     last: tuple[str, str] | None = None
-    for action in keeper.run(client, on_error=warn):
-        shown_now = (action.kind, action.reason.split(";")[0])
-        if app.wants_json or action.changes_price or shown_now != last or once:
-            click.echo(json.dumps(action.as_dict()) if app.wants_json else _action_line(action))
-        last = shown_now
-        if action.kind == "ended":
-            app.note(f"order {order_id} has ended; nothing left to keep")
-        if once:
-            return
+    try:
+        for action in keeper.run(client, sleep=time.sleep, on_error=warn):
+            shown_now = (action.kind, action.reason.split(";")[0])
+            if app.wants_json or action.changes_price or shown_now != last or once:
+                click.echo(json.dumps(action.as_dict()) if app.wants_json else _action_line(action))
+            last = shown_now
+            if action.kind == "ended":
+                app.note(f"order {order_id} has ended; nothing left to keep")
+            if once:
+                return
+    except KeyboardInterrupt:
+        app.note(f"stopped (Ctrl-C); order {order_id} keeps the bid it has (see: clore spot-bid {order_id})")
+        ctx.exit(ExitCode.INTERRUPTED)
 
 
 def _action_line(action: Any) -> str:

@@ -141,13 +141,17 @@ def watch(
         app.note(f"warning: {error}; trying again in {market_watch.interval:g} s")
 
     fired = 0
-    for event in market_watch.run(client, until=until, on_error=warn):
-        fired += 1
-        click.echo(event_line(event, app.wants_json))
-        if argv is not None:
-            run_command(app, argv, event)
-        if once:
-            return
+    try:
+        for event in market_watch.run(client, sleep=time.sleep, until=until, on_error=warn):
+            fired += 1
+            click.echo(event_line(event, app.wants_json))
+            if argv is not None:
+                run_command(app, argv, event)
+            if once:
+                return
+    except KeyboardInterrupt:
+        app.note(f"stopped (Ctrl-C) after {fired} event{'s' if fired != 1 else ''}")
+        ctx.exit(ExitCode.INTERRUPTED)
     if fired == 0:
         app.note(f"no event in {limit:g} s")
         ctx.exit(ExitCode.NO_EVENT)
