@@ -208,6 +208,7 @@ def _action_line(action: Any) -> str:
 @click.option(
     "--server",
     "server_id",
+    metavar="SERVER_ID",
     type=WholeNumber(min=1, max=MAX_ID),
     help="A server instead of an order: what would win now, per coin.",
 )

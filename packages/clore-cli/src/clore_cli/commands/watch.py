@@ -144,7 +144,7 @@ def watch(
     try:
         for event in market_watch.run(client, sleep=time.sleep, until=until, on_error=warn):
             fired += 1
-            click.echo(event_line(event, app.wants_json))
+            click.echo(event.server_id if app.quiet else event_line(event, app.wants_json))
             if argv is not None:
                 run_command(app, argv, event)
             if once:
