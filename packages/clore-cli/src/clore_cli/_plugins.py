@@ -20,6 +20,8 @@ BUILTIN_MODULES = (
     "clore_cli.commands.gigaspot",
     "clore_cli.commands.jobs",
     "clore_cli.commands.meta",
+    "clore_cli.commands.watch",
+    "clore_cli.commands.spotbid",
     "clore_cli._builtin_formats",
 )
 

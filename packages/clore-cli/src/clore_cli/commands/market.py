@@ -287,9 +287,25 @@ def spot(ctx: click.Context, server_id: int) -> None:
             ],
             rows,
             id_key="order_id",
-            footer=None if market.exists is not False else f"server {server_id} does not exist",
+            footer=_winning_now(market, server_id),
             extra={"online": online},
         )
+    )
+
+
+def _winning_now(market: Any, server_id: int) -> str | None:
+    """``Lowest winning bid now: 0.00005965 btc or 1,500.01 clore per day (…)``."""
+    from clore_ai.spotbid import spot_position
+
+    from ..formats import coin_amount
+
+    coins = list((market.server.min_pricing if market.server else None) or {})
+    bids = [spot_position(market, server_id, currency=coin).lowest_winning_bid for coin in coins]
+    shown = [coin_amount(bid, coin) for bid, coin in zip(bids, coins) if bid is not None]
+    if not shown:
+        return None
+    return (
+        f"Lowest winning bid now: {' or '.join(shown)} per day (details: clore spot-bid --server {server_id})"
     )
 
 

@@ -1,0 +1,242 @@
+"""`clore watch` and `clore spot-bid` as a user runs them on the sandbox: JSON lines, --exec with
+the event in its environment, exit codes, consent and --dry-run for --auto."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clore_cli._main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--sandbox", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The endpoints the sandbox was asked for, in order."""
+    from clore_ai.sandbox import Sandbox
+
+    endpoints: list[str] = []
+    handle = Sandbox.handle
+
+    def recording(self: Sandbox, method: str, path: str, *args: Any) -> Any:
+        endpoints.append(path.rstrip("/").rsplit("/", 1)[-1])
+        return handle(self, method, path, *args)
+
+    monkeypatch.setattr(Sandbox, "handle", recording)
+    return endpoints
+
+
+# ── watch ──────────────────────────────────────────────────────────────────
+
+
+def test_watch_once_prints_one_json_line_per_event(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "watch", "id=123", "--initial", "--once", "-o", "json")
+    assert code == 0, err
+    (line,) = out.splitlines()
+    event = json.loads(line)
+    assert event["kind"] == "offer_appeared" and event["server_id"] == 123
+    assert event["usd_per_hour"] > 0 and event["at"].endswith("Z")
+    code, out, _ = run(capsys, "watch", "id=123", "--initial", "--once")
+    assert code == 0 and " offer_appeared  server 123 (" in out and "available at $" in out
+
+
+def test_watch_exec_gets_the_event_in_its_environment(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "record.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "keys = [k for k in os.environ if k.startswith('CLORE_')]\n"
+        "json.dump({k: os.environ[k] for k in keys}, open(sys.argv[1], 'w'))\n"
+        "print('hello from the command')\n"
+    )
+    record = tmp_path / "event.json"
+    command = f"{sys.executable} {script} {record}"
+    code, out, err = run(capsys, "watch", "id=123", "--initial", "--once", "-o", "json", "--exec", command)
+    assert code == 0, err
+    env = json.loads(record.read_text())
+    assert env["CLORE_EVENT_KIND"] == "offer_appeared" and env["CLORE_SERVER_ID"] == "123"
+    assert json.loads(env["CLORE_EVENT"]) == json.loads(out)
+    assert float(env["CLORE_PRICE_USD_HOUR"]) > 0
+    assert "hello from the command" in err and "hello" not in out  # stdout stays JSON lines
+
+
+def test_a_failing_exec_command_is_reported_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
+    command = f'{sys.executable} -c "import sys; sys.exit(3)"'
+    code, out, err = run(capsys, "watch", "id=123", "--initial", "--once", "--exec", command)
+    assert code == 0 and "offer_appeared" in out
+    assert "exited with status 3" in err
+
+
+def test_watch_bad_input_is_one_line_exit_2_and_sends_nothing(
+    capsys: pytest.CaptureFixture[str], sent: list[str]
+) -> None:
+    for args in (
+        ["gpu>>4090"],
+        ["id=1", "--exec", "no-such-program-here --x"],
+        ["id=1", "--exec", "unclosed 'quote"],
+        ["id=1", "--below", "0.3"],  # a USD price needs its unit
+        ["id=1", "--interval", "0"],
+    ):
+        code, out, err = run(capsys, "watch", *args)
+        assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (args, err)
+    assert sent == []
+
+
+def test_watch_timeout_without_an_event_exits_9(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "watch", "id=999999", "--once", "--timeout", "0.01")
+    assert code == 11 and out == "" and "no event in 0.01 s" in err
+
+
+# ── spot-bid ───────────────────────────────────────────────────────────────
+
+
+def position(capsys: pytest.CaptureFixture[str], order_id: int = 39) -> dict[str, Any]:
+    code, out, err = run(capsys, "spot-bid", str(order_id), "-o", "json")
+    assert code == 0, err
+    (record,) = json.loads(out)
+    return record  # type: ignore[no-any-return]
+
+
+def test_spot_bid_shows_position_and_the_lowest_winning_bid(capsys: pytest.CaptureFixture[str]) -> None:
+    record = position(capsys)
+    assert record["server_id"] == 6 and record["currency"] == "bitcoin"
+    assert record["rank"] == 2 and record["bids"] >= 2 and record["winning"] is False
+    assert record["lowest_winning_bid"] > record["bid"] and record["lowest_winning_usd_per_hour"] > 0
+    code, out, _ = run(capsys, "spot-bid", "39")
+    assert code == 0 and "Lowest winning bid/day" in out and " btc" in out and "e-0" not in out
+    code, out, _ = run(capsys, "spot-bid", "--server", "6", "-o", "json")
+    rows = json.loads(out)
+    assert code == 0 and {r["currency"] for r in rows} >= {"bitcoin"}
+    assert all(r["lowest_winning_bid"] >= (r["minimum"] or 0) for r in rows)
+
+
+def test_spot_bid_usage_errors(capsys: pytest.CaptureFixture[str], sent: list[str]) -> None:
+    for args in (
+        [],
+        ["39", "--server", "6"],
+        ["39", "--auto"],  # no cap
+        ["39", "--cap", "0.001"],  # a cap without --auto
+        ["39", "--auto", "--cap", "-1"],
+        ["39", "--auto", "--cap", "0.3/week"],
+    ):
+        code, _, err = run(capsys, "spot-bid", *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (args, err)
+    code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.001")
+    assert code == 2 and "refusing to spend money without a terminal" in err
+    assert sent == []
+
+
+def test_spot_bid_auto_dry_run_sends_no_price_change(
+    capsys: pytest.CaptureFixture[str], sent: list[str]
+) -> None:
+    before = position(capsys)
+    code, out, err = run(
+        capsys, "spot-bid", "39", "--auto", "--cap", "0.0001", "--dry-run", "--once", "-o", "json"
+    )
+    assert code == 0, err
+    action = json.loads(out)
+    assert action["kind"] == "raise" and action["dry_run"] and not action["applied"]
+    assert action["new"] == before["lowest_winning_bid"]
+    assert "Cap: 0.0001 BTC/day ($6.80/day, $0.2834/h)" in err and "dry run" in err
+    assert "set_spot_price" not in sent
+    assert position(capsys)["bid"] == before["bid"]
+
+
+def test_spot_bid_auto_asks_then_keeps_the_order_winning(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, sent: list[str]
+) -> None:
+    def terminal(answer: str) -> None:
+        stdin = io.StringIO(answer)
+        stdin.isatty = lambda: True  # type: ignore[method-assign]
+        monkeypatch.setattr(sys, "stdin", stdin)
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+
+    terminal("n\n")
+    code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
+    assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err and "cancelled" in err
+    assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.25/h)" in err  # USD cap shown in the coin too
+    assert "set_spot_price" not in sent
+    terminal("y\n")
+    code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
+    assert code == 0 and "order 39: raise 0.000004 → " in out, err
+    after = position(capsys)
+    assert (
+        after["winning"] and after["bid"] == after["lowest_winning_bid"] and sent.count("set_spot_price") == 1
+    )
+    monkeypatch.undo()
+    code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once", "--yes")
+    assert code == 0 and "hold (winning at the lowest bid)" in out, err
+
+
+def test_spot_bid_on_an_order_that_is_not_mine_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "spot-bid", "424242")
+    assert (
+        code == 1
+        and err.strip() == "error: order 424242 is not one of your active orders (see: clore orders)"
+    )
+    code, _, err = run(capsys, "spot-bid", "38", "-o", "json")
+    assert code == 1 and "on-demand" in json.loads(err)["error"]
+
+
+# ── as a user on the sandbox's moving market (state file shared by the runs) ──
+
+
+def test_outbid_on_the_moving_market_the_watch_says_so_and_spot_bid_wins_it_back(tmp_path: Path) -> None:
+    from clore_cli.testing import run_clore, sandbox_for
+
+    def clore(*args: str) -> Any:
+        result = run_clore(["--sandbox", *args], home=tmp_path)
+        assert result.exit_code == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    scene = sandbox_for(tmp_path)
+    from clore_ai.sandbox import MarketMotion
+
+    scene.configure_market(MarketMotion(seed=7))
+    (raised,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert raised["kind"] == "raise" and raised["applied"]
+    rival = scene.place_bid(6, 0.0005, "bitcoin")  # someone outbids me
+    # a query that matches no offer: with --initial only my spot orders can fire
+    (event,) = clore("watch", "id=999999", "--initial", "--once", "-o", "json")
+    assert event["kind"] == "spot_outbid" and event["order_id"] == 39
+    assert event["lowest_winning_bid"] == 0.00050001
+    (back,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert back["kind"] == "raise" and back["new"] == 0.00050001 and back["new"] <= back["cap"]
+    scene.withdraw_bid(rival)
+    (lower,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert lower["kind"] == "lower" and lower["new"] < back["new"]  # by at most the API's step
+    (held,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert held["kind"] == "hold" and "lowering allowed again in" in held["reason"]  # the API said when
+    scene.advance(600)
+    (again,) = clore("spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json")
+    assert again["kind"] == "lower" and again["new"] < lower["new"]
+    status = run_clore(["--sandbox", "spot-bid", "39", "-o", "json"], home=tmp_path)
+    assert json.loads(status.stdout)[0]["winning"]
+
+
+def test_ctrl_c_stops_watch_and_the_keeper_cleanly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupted)  # Ctrl-C while waiting for the next poll
+    code, out, err = run(capsys, "watch", "id=123", "--initial", "--no-my-spot")
+    assert code == 130 and "offer_appeared" in out and "stopped (Ctrl-C) after 1 event" in err
+    assert "error" not in err
+    code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.0001", "--yes")
+    assert code == 130 and "order 39: raise" in out
+    assert "stopped (Ctrl-C); order 39 keeps the bid it has" in err
