@@ -103,8 +103,10 @@ def test_copy_a_file_into_a_directory_and_by_name(ssh_order: Any, tmp_path: Path
         remote.exec("mkdir -p inbox")
         remote.upload(tmp_path / "a.txt", "inbox")
         remote.upload(tmp_path / "a.txt", "~/renamed.txt")
+        remote.upload(tmp_path / "a.txt", "new/parents/a.txt")
         assert (ssh_order.home / "inbox" / "a.txt").read_text() == "A"
         assert (ssh_order.home / "renamed.txt").read_text() == "A"
+        assert (ssh_order.home / "new" / "parents" / "a.txt").read_text() == "A"
         (tmp_path / "down").mkdir()
         remote.download("inbox/a.txt", tmp_path / "down")
         assert (tmp_path / "down" / "a.txt").read_text() == "A"

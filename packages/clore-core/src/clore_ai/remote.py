@@ -256,6 +256,8 @@ class AsyncRemote:
 
         await asyncio.gather(feed(), pump(process.stdout, stdout), pump(process.stderr, stderr))
         await process.wait_closed()
+        if process.exit_status is None and not process.exit_signal:
+            raise RemoteError(f"the connection to {self.target} closed before the command finished")
         return _exit_status(process)
 
     # ── copies ────────────────────────────────────────────────────────────
@@ -292,7 +294,8 @@ class AsyncRemote:
                 if remote.endswith("/") or await sftp.isdir(destination):
                     destination = posixpath.join(destination, source.name)
                 pairs = [(source, destination)]
-                directories = []
+                parent = posixpath.dirname(destination)
+                directories = [parent] if parent else []
             tally = _Tally(sum(path.stat().st_size for path, _ in pairs), progress)
             for directory in directories:
                 await sftp.makedirs(directory, exist_ok=True)
