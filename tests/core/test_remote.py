@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ def test_key_login_works_and_a_wrong_password_is_refused_without_showing_it(ssh_
         run(wrong, "true")
     message = str(caught.value)
     assert "refused the login" in message and str(wrong.port) in message
+    assert not [t for t in threading.enumerate() if t.name == "clore-remote"]  # nothing left running
     assert "Wrong-Secret-99" not in message and "Wrong-Secret-99" not in repr(wrong)
 
 

@@ -434,7 +434,11 @@ class Remote:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Remote:
-        self._run(self._remote._connected())
+        try:
+            self._run(self._remote._connected())
+        except BaseException:
+            self.close()  # no event-loop thread left behind by a failed login
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
