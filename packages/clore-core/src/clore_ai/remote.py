@@ -32,6 +32,7 @@ import os
 import posixpath
 import signal
 import stat
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,6 +261,52 @@ class AsyncRemote:
             raise RemoteError(f"the connection to {self.target} closed before the command finished")
         return _exit_status(process)
 
+    async def interactive(self) -> int:
+        """A login shell on this process's terminal (POSIX; raw mode while it runs); returns
+        its exit status. ``clore ssh`` uses it when OpenSSH is not installed."""
+        import shutil
+        import termios
+        import tty
+
+        import asyncssh
+
+        connection = await self._connected()
+        columns, rows = shutil.get_terminal_size()
+        try:
+            process = await connection.create_process(
+                term_type=os.environ.get("TERM") or "xterm", term_size=(columns, rows), encoding=None
+            )
+        except asyncssh.Error as error:
+            raise RemoteError(f"cannot open a shell on {self.target}: {error.reason}") from None
+        loop = asyncio.get_running_loop()
+        keyboard, screen = sys.stdin.fileno(), sys.stdout.fileno()
+
+        def typed() -> None:
+            data = os.read(keyboard, _CHUNK)
+            if data:
+                process.stdin.write(data)
+            else:
+                loop.remove_reader(keyboard)
+                process.stdin.write_eof()
+
+        async def show(reader: asyncssh.SSHReader[bytes]) -> None:
+            while True:
+                chunk = await reader.read(_CHUNK)
+                if not chunk:
+                    return
+                os.write(screen, chunk)
+
+        saved = termios.tcgetattr(keyboard)
+        tty.setraw(keyboard)
+        loop.add_reader(keyboard, typed)
+        try:
+            await asyncio.gather(show(process.stdout), show(process.stderr))
+            await process.wait_closed()
+        finally:
+            loop.remove_reader(keyboard)
+            termios.tcsetattr(keyboard, termios.TCSADRAIN, saved)
+        return _exit_status(process)
+
     # ── copies ────────────────────────────────────────────────────────────
 
     @contextlib.asynccontextmanager
@@ -468,6 +515,9 @@ class Remote:
         return self._run(
             self._remote.exec(command, stdout=stdout, stderr=stderr, stdin=stdin, timeout=timeout)
         )
+
+    def interactive(self) -> int:
+        return self._run(self._remote.interactive())
 
     def upload(self, local: str | Path, remote: str, *, progress: Progress | None = None) -> None:
         self._run(self._remote.upload(local, remote, progress=progress))
