@@ -225,3 +225,22 @@ def test_the_endpoint_listens_on_loopback_only_and_stops_with_the_order(tmp_path
         assert not host.running()
     finally:
         stop_cli_ssh_host(environment)
+
+
+def test_clore_ssh_without_openssh_opens_the_session_itself(order: CLIOrder, tmp_path: Path) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    no_programs = tmp_path / "empty-path"
+    no_programs.mkdir()
+    session = pexpect.spawn(
+        sys.executable,
+        ["-m", "clore_cli", "--sandbox", "ssh", order.id, "--password-file", str(order.password_file)],
+        env={**order.environment, "TERM": "dumb", "PATH": str(no_programs)},
+        timeout=60,
+    )
+    session.expect(rb"[#$] ")
+    session.sendline(b"echo sum=$((40+2))")
+    session.expect(rb"sum=42")
+    session.sendline(b"exit 6")
+    session.expect(pexpect.EOF)
+    session.close()
+    assert session.exitstatus == 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ def test_key_login_works_and_a_wrong_password_is_refused_without_showing_it(ssh_
         run(wrong, "true")
     message = str(caught.value)
     assert "refused the login" in message and str(wrong.port) in message
+    assert not [t for t in threading.enumerate() if t.name == "clore-remote"]  # nothing left running
     assert "Wrong-Secret-99" not in message and "Wrong-Secret-99" not in repr(wrong)
 
 
@@ -103,8 +105,10 @@ def test_copy_a_file_into_a_directory_and_by_name(ssh_order: Any, tmp_path: Path
         remote.exec("mkdir -p inbox")
         remote.upload(tmp_path / "a.txt", "inbox")
         remote.upload(tmp_path / "a.txt", "~/renamed.txt")
+        remote.upload(tmp_path / "a.txt", "new/parents/a.txt")
         assert (ssh_order.home / "inbox" / "a.txt").read_text() == "A"
         assert (ssh_order.home / "renamed.txt").read_text() == "A"
+        assert (ssh_order.home / "new" / "parents" / "a.txt").read_text() == "A"
         (tmp_path / "down").mkdir()
         remote.download("inbox/a.txt", tmp_path / "down")
         assert (tmp_path / "down" / "a.txt").read_text() == "A"

@@ -32,6 +32,7 @@ import os
 import posixpath
 import signal
 import stat
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +257,54 @@ class AsyncRemote:
 
         await asyncio.gather(feed(), pump(process.stdout, stdout), pump(process.stderr, stderr))
         await process.wait_closed()
+        if process.exit_status is None and not process.exit_signal:
+            raise RemoteError(f"the connection to {self.target} closed before the command finished")
+        return _exit_status(process)
+
+    async def interactive(self) -> int:
+        """A login shell on this process's terminal (POSIX; raw mode while it runs); returns
+        its exit status. ``clore ssh`` uses it when OpenSSH is not installed."""
+        import shutil
+        import termios
+        import tty
+
+        import asyncssh
+
+        connection = await self._connected()
+        columns, rows = shutil.get_terminal_size()
+        try:
+            process = await connection.create_process(
+                term_type=os.environ.get("TERM") or "xterm", term_size=(columns, rows), encoding=None
+            )
+        except asyncssh.Error as error:
+            raise RemoteError(f"cannot open a shell on {self.target}: {error.reason}") from None
+        loop = asyncio.get_running_loop()
+        keyboard, screen = sys.stdin.fileno(), sys.stdout.fileno()
+
+        def typed() -> None:
+            data = os.read(keyboard, _CHUNK)
+            if data:
+                process.stdin.write(data)
+            else:
+                loop.remove_reader(keyboard)
+                process.stdin.write_eof()
+
+        async def show(reader: asyncssh.SSHReader[bytes]) -> None:
+            while True:
+                chunk = await reader.read(_CHUNK)
+                if not chunk:
+                    return
+                os.write(screen, chunk)
+
+        saved = termios.tcgetattr(keyboard)
+        tty.setraw(keyboard)
+        loop.add_reader(keyboard, typed)
+        try:
+            await asyncio.gather(show(process.stdout), show(process.stderr))
+            await process.wait_closed()
+        finally:
+            loop.remove_reader(keyboard)
+            termios.tcsetattr(keyboard, termios.TCSADRAIN, saved)
         return _exit_status(process)
 
     # ── copies ────────────────────────────────────────────────────────────
@@ -292,7 +341,8 @@ class AsyncRemote:
                 if remote.endswith("/") or await sftp.isdir(destination):
                     destination = posixpath.join(destination, source.name)
                 pairs = [(source, destination)]
-                directories = []
+                parent = posixpath.dirname(destination)
+                directories = [parent] if parent else []
             tally = _Tally(sum(path.stat().st_size for path, _ in pairs), progress)
             for directory in directories:
                 await sftp.makedirs(directory, exist_ok=True)
@@ -431,7 +481,11 @@ class Remote:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Remote:
-        self._run(self._remote._connected())
+        try:
+            self._run(self._remote._connected())
+        except BaseException:
+            self.close()  # no event-loop thread left behind by a failed login
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -461,6 +515,9 @@ class Remote:
         return self._run(
             self._remote.exec(command, stdout=stdout, stderr=stderr, stdin=stdin, timeout=timeout)
         )
+
+    def interactive(self) -> int:
+        return self._run(self._remote.interactive())
 
     def upload(self, local: str | Path, remote: str, *, progress: Progress | None = None) -> None:
         self._run(self._remote.upload(local, remote, progress=progress))

@@ -655,7 +655,9 @@ def ssh(
         click.echo(" ".join(command))
         return
     if shutil.which("ssh") is None:
-        raise click.ClickException("ssh is not installed; use --print to see the command")
+        status = _session_without_openssh(app, found, user, password)
+        app.note(f"ssh ended with exit status {status}")
+        ctx.exit(status)
     if password is not None:
         status = _ssh_with_password(command, password)
     else:
@@ -665,6 +667,21 @@ def ssh(
     status = 128 - status if status < 0 else status  # ended by a signal: 128 + its number
     app.note(f"ssh ended with exit status {status}")
     ctx.exit(status)
+
+
+def _session_without_openssh(app: Any, order: Any, user: str, password: str | None) -> int:
+    """No OpenSSH here: the same session through clore_ai.remote (asyncssh), on this terminal."""
+    from clore_ai.remote import SSHTarget
+
+    from .remote import connected
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.ClickException(
+            "ssh is not installed and this is not a terminal; use `clore exec` or --print"
+        )
+    target = SSHTarget(str(order.ssh_host), int(order.ssh_port), user, password)
+    with connected(target) as remote:
+        return int(remote.interactive())
 
 
 def _ssh_with_password(command: list[str], password: str) -> int:

@@ -104,7 +104,7 @@ def ssh_target(
 
 
 @contextlib.contextmanager
-def _connected(target: Any) -> Iterator[Any]:
+def connected(target: Any) -> Iterator[Any]:
     """A connected :class:`~clore_ai.remote.Remote`; a refused login says which options log in."""
     from clore_ai.remote import Remote, RemoteError
 
@@ -166,7 +166,7 @@ def exec_command(
     # In `clore shell` stdin is the shell's own input: never sent.
     quiet_stdin = no_stdin or app.in_shell or sys.stdin is None or sys.stdin.isatty()
     stdin = None if quiet_stdin else sys.stdin.buffer.read()
-    with _connected(target) as remote:
+    with connected(target) as remote:
         status = remote.exec(
             _command_line(command), stdout=_writer(sys.stdout), stderr=_writer(sys.stderr), stdin=stdin
         )
@@ -247,7 +247,7 @@ def copy(
         ask_password=ask_password,
         timeout=timeout,
     )
-    with _progress_bar(f"{source} → {destination}") as progress, _connected(ssh) as remote:
+    with _progress_bar(f"{source} → {destination}") as progress, connected(ssh) as remote:
         if target_order is not None:
             remote.upload(source_path, target_path, progress=progress)
         else:
