@@ -55,19 +55,6 @@ def price_text(per_day: float | None, currency: str | None, usd_rate: float | No
 
 def implied_usd_rates(servers: Any) -> dict[str, float]:
     """USD per coin, the median the marketplace's own on-demand prices imply (USD is 1)."""
-    keys = {"bitcoin": "on_demand_btc", "CLORE-Blockchain": "on_demand_clore"}
-    ratios: dict[str, list[float]] = {currency: [] for currency in keys}
-    for server in servers:
-        price = server.price
-        if price is None or price.usd is None or not price.on_demand:
-            continue
-        for currency, key in keys.items():
-            native, usd = price.on_demand.get(currency), getattr(price.usd, key)
-            if native and usd and native > 0 and usd > 0:
-                ratios[currency].append(usd / native)
-    rates = {"USD-Blockchain": 1.0}
-    for currency, values in ratios.items():
-        if values:
-            values.sort()
-            rates[currency] = values[len(values) // 2]
-    return rates
+    from clore_ai.renting import implied_usd_rates as sdk_rates
+
+    return sdk_rates(servers)
