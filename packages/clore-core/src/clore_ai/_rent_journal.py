@@ -195,6 +195,10 @@ class RentJournal:
         self._change(mark)
         self._active.discard(token)
 
+    def release(self, token: str) -> None:
+        """The run stopped without saying how (interrupted): it stays, as a leftover."""
+        self._active.discard(token)
+
     def finish(self, token: str) -> None:
         """The run ended and its caller knows how (an order, or none for sure)."""
         self._active.discard(token)

@@ -197,7 +197,7 @@ class RentPlan:
     offers: tuple[Offer, ...]
     left_out: dict[str, int]  # reason -> how many matching servers
     rates: dict[str, float]
-    read_at: float  # wall clock of the marketplace read
+    read_at: float  # when the marketplace was read (the rate limiter's monotonic clock)
     servers: dict[int, MarketplaceServer] = field(default_factory=dict, repr=False)  # all, by id
 
     def to_dict(self) -> dict[str, Any]:
@@ -382,7 +382,7 @@ def _plan_flow(
     client: Endpoints, query: MarketQuery, currency: str, cap: PriceCap | None, sort: str
 ) -> Flow[RentPlan]:
     servers = yield from _market(client)
-    return build_plan(servers, query, currency, cap, sort, client._core._wall_clock())
+    return build_plan(servers, query, currency, cap, sort, client._core.limiter.clock())
 
 
 def _resolve_leftovers(client: Endpoints, journal: RentJournal) -> Flow[None]:
@@ -456,7 +456,7 @@ def rent_flow(
 ) -> Flow[RentResult]:
     """The rent run as a flow (``_core``): both clients drive this one generator."""
     yield from _resolve_leftovers(client, journal)
-    wall = client._core._wall_clock
+    now = client._core.limiter.clock
     if plan is None:
         plan = yield from _plan_flow(client, query, request.currency, cap, sort)
     attempts: list[RentAttempt] = []
@@ -467,32 +467,36 @@ def rent_flow(
             on_attempt(attempt)
 
     token = journal.start(query.text)
-    sends, listing = 0, plan
-    for candidate in plan.offers:
-        if sends > fallback:
-            journal.finish(token)
-            raise _no_offer(plan, attempts, fallback, used_up=True)
-        if wall() - listing.read_at > FRESH_FOR:  # prices drift, servers get taken: look again
-            try:
-                listing = yield from _plan_flow(client, query, request.currency, cap, sort)
-            except BaseException:
-                journal.finish(token)  # nothing in flight
-                raise
-        reason, offer = _why_not(
-            listing.servers.get(candidate.server_id), query, request.currency, cap, listing.rates
-        )
-        if reason is not None or offer is None:
-            price, usd = (offer.price_per_day, offer.usd_per_hour) if offer else (None, None)
-            note(RentAttempt(candidate.server_id, reason or "gone", False, price, usd))
-            continue
-        sends += 1
-        order, outcome, api_error = yield from _try(client, request, offer, journal, token, attempts, note)
-        note(RentAttempt(offer.server_id, outcome, True, offer.price_per_day, offer.usd_per_hour, api_error))
-        if order is not None:
-            return RentResult(order, offer, tuple(attempts))
-        listing = replace(listing, read_at=-math.inf)  # the market moved: look again before the next
-    journal.finish(token)
-    raise _no_offer(plan, attempts, fallback, used_up=False)
+    try:
+        sends, listing = 0, plan
+        for candidate in plan.offers:
+            if sends > fallback:
+                journal.finish(token)
+                raise _no_offer(plan, attempts, fallback, used_up=True)
+            if now() - listing.read_at > FRESH_FOR:  # prices drift, servers get taken: look again
+                try:
+                    listing = yield from _plan_flow(client, query, request.currency, cap, sort)
+                except BaseException:
+                    journal.finish(token)  # nothing in flight
+                    raise
+            reason, offer = _why_not(
+                listing.servers.get(candidate.server_id), query, request.currency, cap, listing.rates
+            )
+            if reason is not None or offer is None:
+                price, usd = (offer.price_per_day, offer.usd_per_hour) if offer else (None, None)
+                note(RentAttempt(candidate.server_id, reason or "gone", False, price, usd))
+                continue
+            sends += 1
+            order, outcome, error = yield from _try(client, request, offer, journal, token, attempts, note)
+            price, usd = offer.price_per_day, offer.usd_per_hour
+            note(RentAttempt(offer.server_id, outcome, True, price, usd, error))
+            if order is not None:
+                return RentResult(order, offer, tuple(attempts))
+            listing = replace(listing, read_at=-math.inf)  # the market moved: look again before the next
+        journal.finish(token)
+        raise _no_offer(plan, attempts, fallback, used_up=False)
+    finally:
+        journal.release(token)  # a no-op once finished; else the run is left for the next one
 
 
 def _try(
