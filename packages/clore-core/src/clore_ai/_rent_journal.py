@@ -90,6 +90,7 @@ class RentJournal:
         self._lock = threading.Lock()
         self._memory: dict[str, RentRun] = {}
         self._active: set[str] = set()  # runs of this process still going
+        self._started: dict[str, tuple[float, str]] = {}  # token -> (started at, query)
 
     # storage (the same discipline as the create_order journal: lock, read, change, replace)
 
@@ -135,9 +136,11 @@ class RentJournal:
                 try:
                     with self._file_lock(self.path):
                         runs = self._load(self.path)
+                        before = _snapshot(runs)
                         self._forget_old(runs)
                         result = change(runs)
-                        self._save(self.path, runs)
+                        if _snapshot(runs) != before:  # most calls only read: no write then
+                            self._save(self.path, runs)
                         self._memory = runs
                         return result
                 except OSError:
@@ -154,35 +157,25 @@ class RentJournal:
     # the calls
 
     def start(self, query: str) -> str:
-        run = RentRun(uuid.uuid4().hex, self.pid, self.clock(), query)
-        self._active.add(run.token)
-
-        def add(runs: dict[str, RentRun]) -> str:
-            runs[run.token] = run
-            return run.token
-
-        return self._change(add)
+        """A new run; it is written to the file only while a try is in flight."""
+        token = uuid.uuid4().hex
+        self._active.add(token)
+        self._started[token] = (self.clock(), query)
+        return token
 
     def sending(self, token: str, server_id: int, body: Mapping[str, Any]) -> None:
         """Record, before create_order goes out, that this run is renting ``server_id``."""
+        started_at, query = self._started.get(token, (self.clock(), ""))
+        run = RentRun(token, self.pid, started_at, query, server_id, self.clock(), visible_fields(body), "sending")
 
         def record(runs: dict[str, RentRun]) -> None:
-            run = runs.get(token)
-            if run is not None:
-                run.server_id, run.sent_at = server_id, self.clock()
-                run.visible, run.state = visible_fields(body), "sending"
+            runs[token] = run
 
         self._change(record)
 
     def refused(self, token: str) -> None:
-        """The try was refused for sure: no order can exist from it."""
-
-        def clear(runs: dict[str, RentRun]) -> None:
-            run = runs.get(token)
-            if run is not None:
-                run.server_id, run.sent_at, run.visible, run.state = None, None, {}, "idle"
-
-        self._change(clear)
+        """The try was refused for sure: no order can exist from it, nothing to resolve."""
+        self._change(lambda runs: runs.pop(token, None))
 
     def unknown(self, token: str) -> None:
         """create_order's outcome is unknown: the run stays for the next one to resolve."""
@@ -198,10 +191,12 @@ class RentJournal:
     def release(self, token: str) -> None:
         """The run stopped without saying how (interrupted): it stays, as a leftover."""
         self._active.discard(token)
+        self._started.pop(token, None)
 
     def finish(self, token: str) -> None:
         """The run ended and its caller knows how (an order, or none for sure)."""
         self._active.discard(token)
+        self._started.pop(token, None)
         self._change(lambda runs: runs.pop(token, None))
 
     def leftovers(self) -> list[RentRun]:
@@ -221,6 +216,10 @@ class RentJournal:
                 runs.pop(token, None)
 
         self._change(drop)
+
+
+def _snapshot(runs: dict[str, RentRun]) -> list[tuple[str, dict[str, Any]]]:
+    return sorted((token, run.to_json()) for token, run in runs.items())
 
 
 _registry: dict[Path, RentJournal] = {}
