@@ -42,8 +42,13 @@ from .rent_helpers import Crash, MarketTransport, set_price, take
 
 KEY = "sk-rent-machine-0001"
 IMAGE = "cloreai/ubuntu22.04-cuda12"
-FAULTS = [None, None, "drop_before", "drop_after", "timeout_after", "html_5xx", "rate_limit", "rate_limit_after"]
-USD_KEYS = {"bitcoin": "on_demand_btc", "CLORE-Blockchain": "on_demand_clore", "USD-Blockchain": "on_demand_usd"}
+FAULTS = [None, None, "drop_before", "drop_after", "timeout_after", "html_5xx", "rate_limit"]
+FAULTS.append("rate_limit_after")
+USD_KEYS = {
+    "bitcoin": "on_demand_btc",
+    "CLORE-Blockchain": "on_demand_clore",
+    "USD-Blockchain": "on_demand_usd",
+}
 
 
 class RentMachine(RuleBasedStateMachine):
@@ -80,7 +85,8 @@ class RentMachine(RuleBasedStateMachine):
 
         self.journal = RentJournal(self.state_dir / "rent.json", clock=self.clock, pid=self.pid, alive=alive)
         # (on the wall clock, as create_order stamps its entries)
-        self.client._core.order_journal = InflightJournal(self.state_dir / "orders.json", pid=self.pid, alive=alive)
+        path = self.state_dir / "orders.json"
+        self.client._core.order_journal = InflightJournal(path, pid=self.pid, alive=alive)
 
     def orders(self) -> set[int]:
         return {o["id"] for o in self.sandbox.orders_created(KEY)}
@@ -168,7 +174,13 @@ class RentMachine(RuleBasedStateMachine):
             self.outcomes["unknown, created" if new else "unknown, none"] += 1
             assert len(new) <= 1 and not (new and pending)
             self.left_by_crash = new | pending
-        except (NoOfferError, ex.FieldError, ex.RateLimitError, ex.APIConnectionError, ex.InvalidResponseError):
+        except (
+            NoOfferError,
+            ex.FieldError,
+            ex.RateLimitError,
+            ex.APIConnectionError,
+            ex.InvalidResponseError,
+        ):
             self.outcomes["no order"] += 1
             assert self.orders() == before
             assert not pending, "a crashed run's order was not reported"

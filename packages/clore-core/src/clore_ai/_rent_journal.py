@@ -166,7 +166,8 @@ class RentJournal:
     def sending(self, token: str, server_id: int, body: Mapping[str, Any]) -> None:
         """Record, before create_order goes out, that this run is renting ``server_id``."""
         started_at, query = self._started.get(token, (self.clock(), ""))
-        run = RentRun(token, self.pid, started_at, query, server_id, self.clock(), visible_fields(body), "sending")
+        visible = visible_fields(body)
+        run = RentRun(token, self.pid, started_at, query, server_id, self.clock(), visible, "sending")
 
         def record(runs: dict[str, RentRun]) -> None:
             runs[token] = run
