@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     WAIT_TIMED_OUT = (
         8  # --wait/ssh gave up: the order exists (and bills) but its container is not running yet
     )
+    NO_OFFER = 9  # rent: no offer could be rented under the cap (or every try was refused); nothing bills
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -13,6 +13,7 @@ from . import hookspecs
 BUILTIN_MODULES = (
     "clore_cli.commands.market",
     "clore_cli.commands.orders",
+    "clore_cli.commands.rent",
     "clore_cli.commands.account",
     "clore_cli.commands.host",
     "clore_cli.commands.gigaspot",

@@ -77,7 +77,7 @@ MOVE_ON = {
     "server-offline": "offline",
     "server-dont-exist": "gone",
     "machine-is-on-gigaspot": "on GigaSPOT",
-    "currency-not-allowed": "does not take the coin",
+    "currency-not-allowed": "coin not accepted",
     "cant_rent_from_yourself": "your own server",
 }
 
@@ -199,6 +199,10 @@ class RentPlan:
     rates: dict[str, float]
     read_at: float  # when the marketplace was read (the rate limiter's monotonic clock)
     servers: dict[int, MarketplaceServer] = field(default_factory=dict, repr=False)  # all, by id
+
+    def nothing_to_rent(self) -> NoOfferError:
+        """The error :func:`rent` raises when the plan has no offer (says what was left out)."""
+        return _no_offer(self, [], 0, used_up=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -361,7 +365,7 @@ def build_plan(
         reason, offer = _why_not(server, query, currency, cap, rates)
         if reason is not None or offer is None:
             key = reason or "no price in the coin"
-            key = "does not take the coin" if key.startswith("does not take") else key
+            key = "not taking the coin" if key.startswith("does not take") else key
             left_out[key] = left_out.get(key, 0) + 1
             continue
         offers.append(offer)
@@ -453,6 +457,7 @@ def rent_flow(
     plan: RentPlan | None,
     journal: RentJournal,
     on_attempt: Callable[[RentAttempt], None] | None,
+    on_send: Callable[[Offer], None] | None = None,
 ) -> Flow[RentResult]:
     """The rent run as a flow (``_core``): both clients drive this one generator."""
     yield from _resolve_leftovers(client, journal)
@@ -487,6 +492,8 @@ def rent_flow(
                 note(RentAttempt(candidate.server_id, reason or "gone", False, price, usd))
                 continue
             sends += 1
+            if on_send is not None:
+                on_send(offer)
             order, outcome, error = yield from _try(client, request, offer, journal, token, attempts, note)
             price, usd = offer.price_per_day, offer.usd_per_hour
             note(RentAttempt(offer.server_id, outcome, True, price, usd, error))
@@ -600,7 +607,8 @@ def _journal_of(client: Any, journal: RentJournal | None) -> RentJournal:
 
 
 def _flow(client: Any, query: Any, kwargs: dict[str, Any]) -> Flow[RentResult]:
-    plan, journal, on_attempt = kwargs.pop("plan"), kwargs.pop("journal"), kwargs.pop("on_attempt")
+    plan, journal = kwargs.pop("plan"), kwargs.pop("journal")
+    on_attempt, on_send = kwargs.pop("on_attempt"), kwargs.pop("on_send")
     options = {
         name: kwargs.pop(name)
         for name in (
@@ -624,6 +632,7 @@ def _flow(client: Any, query: Any, kwargs: dict[str, Any]) -> Flow[RentResult]:
         plan=plan,
         journal=_journal_of(client, journal),
         on_attempt=on_attempt,
+        on_send=on_send,
     )
 
 
@@ -655,12 +664,14 @@ def rent(
     plan: RentPlan | None = None,
     journal: RentJournal | None = None,
     on_attempt: Callable[[RentAttempt], None] | None = None,
+    on_send: Callable[[Offer], None] | None = None,
 ) -> RentResult:
     """Rent the best offer matching ``query`` in ``currency`` under the price cap; on a refusal
     about the offer, try the next, at most ``fallback`` more. See the module docstring.
 
     ``plan`` (from :func:`plan_rent`) reuses a listing a person just saw and agreed to;
-    ``on_attempt`` is called for each offer looked at. Raises :class:`NoOfferError`,
+    ``on_send`` is called right before each create_order (the offer it rents), ``on_attempt``
+    after each offer looked at (sent or skipped). Raises :class:`NoOfferError`,
     :class:`RentOutcomeUnknown`, :class:`PreviousRentOrder`, or the API error that stopped it.
     """
     kwargs = dict(locals())
@@ -690,6 +701,7 @@ def arent(
     plan: RentPlan | None = None,
     journal: RentJournal | None = None,
     on_attempt: Callable[[RentAttempt], None] | None = None,
+    on_send: Callable[[Offer], None] | None = None,
 ) -> Awaitable[RentResult]:
     """:func:`rent` for :class:`~clore_ai.AsyncCloreAI`: ``await arent(client, ...)``."""
     kwargs = dict(locals())
