@@ -12,6 +12,7 @@ from .formats import Dataset, OutputFormat
 
 if TYPE_CHECKING:
     from clore_ai import CloreAI
+    from clore_ai.sandbox import MarketMotion, Sandbox
 
     from ._plugins import PluginHost
 
@@ -49,6 +50,7 @@ class App:
         self.output: str | None = None
         self.quiet = False
         self._client: CloreAI | None = None
+        self._sandbox_api: Sandbox | None = None  # the offline API behind --sandbox, once built
         self._formats: dict[str, type[OutputFormat]] | None = None
 
     def reset_line_state(self) -> None:
@@ -111,6 +113,17 @@ class App:
             self._client = self._build_client()
         return self._client
 
+    def now(self) -> float:
+        """The API's time in Unix seconds: with ``--sandbox`` the sandbox's time (it may run
+        faster or have been advanced), else the wall clock. Uptimes and deadlines use it."""
+        if self.sandbox:
+            self.client()
+            if self._sandbox_api is not None:
+                return self._sandbox_api.now()
+        import time
+
+        return time.time()
+
     def client_for_key(self, key: str) -> CloreAI:
         """A new client using ``key`` (to check a key before storing it), in this app's mode."""
         return self._build_client(key)
@@ -141,12 +154,16 @@ class App:
             # would otherwise wait on the previous one); the client need not space requests.
             deploy_seconds = float(os.environ.get("CLORE_SANDBOX_DEPLOY_SECONDS", "5"))
             servers = int(os.environ.get("CLORE_SANDBOX_SERVERS", "300"))  # the marketplace's size
+            market, speed = sandbox_market_from_environment()
             sandbox = Sandbox(
                 servers=servers,
                 store=FileStore(),
                 rate_limits=RateLimits.off(),
                 deploy_seconds=deploy_seconds,
+                market=market,
+                speed=speed,
             )
+            self._sandbox_api = sandbox
             unlimited = RateLimiter(interval=0, order_interval=0)
             return CloreAI(
                 api_key=key or SANDBOX_KEY,
@@ -175,6 +192,26 @@ class App:
 
 class UnknownProfile(click.ClickException):
     exit_code = 2
+
+
+class BadSandboxSetting(click.ClickException):
+    exit_code = 2
+
+
+def sandbox_market_from_environment() -> tuple[MarketMotion | None, float | None]:
+    """``CLORE_SANDBOX_MARKET`` (still, moving, moving:SEED) and ``CLORE_SANDBOX_SPEED``: this
+    process's market motion and speed (None: what ``clore sandbox market`` stored)."""
+    from clore_ai.sandbox import market_from_text, speed_from_text
+
+    market_text = os.environ.get("CLORE_SANDBOX_MARKET", "").strip()
+    speed_text = os.environ.get("CLORE_SANDBOX_SPEED", "").strip()
+    try:
+        market = market_from_text(market_text) if market_text else None
+        speed = speed_from_text(speed_text) if speed_text else None
+    except ValueError as exc:
+        name = "CLORE_SANDBOX_MARKET" if "market" in str(exc) else "CLORE_SANDBOX_SPEED"
+        raise BadSandboxSetting(f"{name}: {exc}") from None
+    return market, speed
 
 
 def known_profiles() -> list[str]:

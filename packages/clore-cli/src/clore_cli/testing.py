@@ -20,9 +20,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-__all__ = ["CloreResult", "isolated_home", "run_clore"]
+if TYPE_CHECKING:
+    from clore_ai.sandbox import Sandbox
+
+__all__ = ["CloreResult", "isolated_home", "run_clore", "sandbox_for"]
 
 
 @dataclass
@@ -69,3 +72,16 @@ def run_clore(args: Sequence[str], *, home: Path | str) -> CloreResult:
     with isolated_home(home), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))
     return CloreResult(code, out.getvalue(), err.getvalue())
+
+
+def sandbox_for(home: Path | str) -> Sandbox:
+    """The sandbox that ``run_clore(["--sandbox", ...], home=home)`` uses (its state file), to
+    set the scene between runs: ``take_server(123, when_ordered=True)``, ``place_bid(...)``,
+    ``configure_market(MarketMotion(seed=7))``, ``advance(3600)`` (the time line jumps for
+    the next runs), or to read ``account_state("sandbox-cli-account")``."""
+    from clore_ai.sandbox import FileStore, RateLimits, Sandbox, default_state_path
+
+    with isolated_home(home):
+        path = default_state_path()
+        servers = int(os.environ.get("CLORE_SANDBOX_SERVERS", "300"))
+    return Sandbox(servers=servers, store=FileStore(path), rate_limits=RateLimits.off())

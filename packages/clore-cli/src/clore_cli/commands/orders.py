@@ -91,13 +91,14 @@ def usd_rates_for(app: Any, orders: list[Any]) -> dict[str, float]:
         return rates
 
 
-def order_row(order: Any, rates: dict[str, float] | None = None) -> dict[str, Any]:
+def order_row(order: Any, rates: dict[str, float] | None = None, now: float | None = None) -> dict[str, Any]:
     """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $).
 
     ``usd_per_hour`` converts a btc/clore price with ``rates`` (USD per coin); None without a rate.
+    ``now`` (default: the wall clock) is the API's time, for the uptime (``app.now()``).
     """
     alive = order.ct is not None and not order.expired
-    seconds = max(0, int(time.time() - order.ct)) if alive else None
+    seconds = max(0, int((time.time() if now is None else now) - order.ct)) if alive else None
     rate = (rates or {USD_COIN: 1.0}).get(order.currency or "")
     usd_hour = order.price * rate / 24 if rate is not None and order.price is not None else None
     ssh = f"ssh -p {order.ssh_port} root@{order.ssh_host}" if order.ssh_host and order.ssh_port else None
@@ -131,7 +132,8 @@ def orders(ctx: click.Context, completed: bool) -> None:
     app = app_of(ctx)
     found = app.client().my_orders(include_completed=completed)
     rates = usd_rates_for(app, found)
-    rows = [order_row(o, rates) for o in found]
+    now = app.now()
+    rows = [order_row(o, rates, now) for o in found]
     remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
     app.emit(
         Dataset(
@@ -161,7 +163,7 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     """One order in detail, with how to connect."""
     app = app_of(ctx)
     found = _find_order(app, order_id)
-    row = order_row(found, usd_rates_for(app, [found]))
+    row = order_row(found, usd_rates_for(app, [found]), app.now())
     app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [row], vertical=True))
 
 
@@ -445,7 +447,7 @@ def deploy(
         raise interrupted_after_send(app, body, started) from None
     created = after_create(app, created, image, wait, timeout)
     if created is not None:
-        app.emit(Dataset("New order", ORDER_RECORD, [order_row(created)], vertical=True))
+        app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, now=app.now())], vertical=True))
 
 
 def after_create(app: Any, created: Any, image: str, wait: bool, timeout: float) -> Any:

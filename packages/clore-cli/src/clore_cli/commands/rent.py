@@ -236,7 +236,7 @@ def rent(
     created = after_create(app, result.order, image, wait, timeout)
     if created is not None:
         row = {
-            **order_row(created),
+            **order_row(created, now=app.now()),
             "usd_per_hour": result.usd_per_hour,
             "tries": "; ".join(_attempt_line(a) for a in result.attempts),
             "attempts": [a.to_dict() for a in result.attempts],

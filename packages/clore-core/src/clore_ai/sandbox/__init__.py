@@ -8,6 +8,9 @@ Three ways to run it:
 * persisted: ``Sandbox(state_file=...)`` keeps accounts in a locked file shared by processes
   (what ``clore --sandbox`` uses).
 
+A market that moves (other renters, drifting prices, competing spot bids) in virtual time:
+``Sandbox(clock=VirtualClock(), market=MarketMotion(seed=7))``; ``sandbox.advance(600)``.
+
 Any API key is a valid account with the same starting state, except keys starting with
 ``invalid`` (code 3). See docs/sandbox.md.
 """
@@ -15,16 +18,19 @@ Any API key is a valid account with the same starting state, except keys startin
 from ._api import RateLimits, RequestRecord, Sandbox, SandboxResponse
 from ._catalogue import RATES
 from ._faults import FAULT_KINDS, Fault, FaultPlan
+from ._market import DEFAULT_VIRTUAL_START, MarketMotion, VirtualClock, market_from_text, speed_from_text
 from ._server import SandboxServer
 from ._store import FileStore, MemoryStore, default_state_path
 from ._transport import SandboxTransport
 
 __all__ = [
+    "DEFAULT_VIRTUAL_START",
     "FAULT_KINDS",
     "RATES",
     "Fault",
     "FaultPlan",
     "FileStore",
+    "MarketMotion",
     "MemoryStore",
     "RateLimits",
     "RequestRecord",
@@ -32,5 +38,8 @@ __all__ = [
     "SandboxResponse",
     "SandboxServer",
     "SandboxTransport",
+    "VirtualClock",
     "default_state_path",
+    "market_from_text",
+    "speed_from_text",
 ]

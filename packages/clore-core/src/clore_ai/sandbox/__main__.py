@@ -6,7 +6,22 @@ import argparse
 import sys
 
 from ._api import RateLimits, Sandbox
+from ._market import MarketMotion, market_from_text, speed_from_text
 from ._server import SandboxServer
+
+
+def _market(text: str) -> MarketMotion | None:
+    try:
+        return market_from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _speed(text: str) -> float:
+    try:
+        return speed_from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         "--rate-scale", type=float, default=1.0, help="multiply the rate-limit intervals (tests)"
     )
     parser.add_argument("--state-file", help="persist accounts in this file")
+    parser.add_argument(
+        "--market",
+        type=_market,
+        help="still (default), moving or moving:SEED: other renters, drifting prices, competing spot bids",
+    )
+    parser.add_argument(
+        "--speed", type=_speed, help="sandbox seconds per real second (e.g. 60: an hour of market per minute)"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
@@ -59,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         rate_limits=RateLimits.off() if args.no_rate_limit else RateLimits().scaled(args.rate_scale),
         state_file=args.state_file,
+        market=args.market,
+        speed=args.speed,
     )
     if args.command == "demo":
         return _demo(sandbox)
@@ -67,8 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
+    status = sandbox.market_status()
+    motion = status["motion"]
+    market = f"moving market (seed {motion['seed']})" if motion else "still market"
     print(
-        f"clore sandbox API on {server.url} ({args.servers} servers, seed {args.seed}); Ctrl-C stops",
+        f"clore sandbox API on {server.url} ({args.servers} servers, seed {args.seed}, {market}, "
+        f"speed {status['speed']:g}x); Ctrl-C stops",
         flush=True,
     )
     try:

@@ -19,9 +19,11 @@ from typing import Any, Callable, Mapping
 from typing_extensions import TypeGuard
 
 from ._account import CREATION_FEES, new_account_state
-from ._catalogue import RATES, Catalogue, build_catalogue
+from ._catalogue import RATES, Catalogue, CatalogueServer, build_catalogue
 from ._faults import Fault, FaultPlan
+from ._market import MarketMotion, moved_price
 from ._store import FileStore, MemoryStore
+from ._timeline import FORCED_KINDS, SharedMarket, section_of, stored_motion, stored_speed, virtual_now
 
 __all__ = ["RateLimits", "RequestRecord", "Sandbox", "SandboxResponse"]
 
@@ -104,6 +106,12 @@ class Sandbox:
     ``servers``/``seed`` shape the marketplace; ``clock`` (wall seconds) drives order
     times, spend, deployment, spot lowering and rate limits; ``rate_limits`` may be
     ``RateLimits.off()``; ``state_file`` persists accounts across processes.
+
+    ``market`` makes the marketplace move with time (:class:`MarketMotion`: other renters,
+    drifting prices, competing spot bids); ``speed`` runs the sandbox's time ``speed`` times
+    faster than ``clock`` on one time line kept in the store (shared by the processes using
+    one state file). Without them (and with nothing set by :meth:`configure_market` in the
+    store) the market stands still, as it always did.
     """
 
     def __init__(
@@ -116,9 +124,16 @@ class Sandbox:
         deploy_seconds: float = 5.0,
         state_file: str | None = None,
         store: MemoryStore | FileStore | None = None,
+        market: MarketMotion | None = None,
+        speed: float | None = None,
     ) -> None:
+        if speed is not None and not (math.isfinite(speed) and speed > 0):
+            raise ValueError("speed must be a positive number")
         self.catalogue: Catalogue = build_catalogue(servers, seed)
         self.clock = clock
+        self.market = market
+        self.speed = speed
+        self._shared = SharedMarket({}, None, 0.0)
         self.rate_limits = rate_limits if rate_limits is not None else RateLimits()
         self.deploy_seconds = deploy_seconds
         self.store = store or (FileStore(state_file) if state_file else MemoryStore())
@@ -174,8 +189,8 @@ class Sandbox:
         self, method: str, endpoint: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
     ) -> tuple[int, bytes]:
         key = headers.get("auth")
-        now = self.clock()
         with self._lock, self.store.transaction() as accounts:
+            now = self._begin(accounts)
             fingerprint = _fingerprint(key) if key else "anonymous"
             try:
                 route = self._routes.get(endpoint)
@@ -256,6 +271,134 @@ class Sandbox:
             headers["retry-after"] = f"{fault.retry_after:g}"
         return SandboxResponse(429, b'{"code":5}', headers, delay=fault.latency)
 
+    def _begin(self, accounts: dict[str, Any], wall: float | None = None) -> float:
+        """The virtual time of this request; what the market looks like at it."""
+        now = virtual_now(accounts, self.clock() if wall is None else wall, self.speed)
+        motion = self.market if self.market is not None else stored_motion(accounts)
+        self._shared = SharedMarket(section_of(accounts), motion, now)
+        return now
+
+    # ── the market's time and motion: for tests and tools ─────────────────
+
+    def now(self) -> float:
+        """The sandbox's (virtual) time: what orders, spend and the market move by."""
+        with self._lock, self.store.transaction() as accounts:
+            return self._begin(accounts)
+
+    def advance(self, seconds: float) -> float:
+        """Move the sandbox's time ``seconds`` forward; its new time.
+
+        With a :class:`VirtualClock` (any clock with ``advance``) the clock moves; otherwise
+        the time line kept in the store jumps, for every process using it (``clore sandbox
+        advance``): orders age and spend, the market moves on.
+        """
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError("the sandbox's time only moves forward")
+        advance = getattr(self.clock, "advance", None)
+        if advance is not None:
+            advance(seconds)
+            return self.now()
+        with self._lock, self.store.transaction() as accounts:
+            wall = self.clock()
+            now = virtual_now(accounts, wall, self.speed)
+            speed = self.speed if self.speed is not None else stored_speed(accounts)
+            timeline = {"wall": wall, "at": now + seconds, "speed": speed}
+            section_of(accounts, create=True)["timeline"] = timeline
+            return now + seconds
+
+    def motion(self) -> MarketMotion | None:
+        """The market motion in effect: ``Sandbox(market=...)``, else the stored setting."""
+        with self._lock, self.store.transaction() as accounts:
+            self._begin(accounts)
+            return self._shared.motion
+
+    def market_status(self) -> dict[str, Any]:
+        """The time line and market motion in effect: ``now``, ``speed``, ``motion``, ``epoch``."""
+        with self._lock, self.store.transaction() as accounts:
+            wall = self.clock()
+            now = self._begin(accounts, wall)
+            timeline = section_of(accounts).get("timeline")
+            motion = self._shared.motion
+            return {
+                "now": now,
+                "speed": self.speed if self.speed is not None else stored_speed(accounts),
+                "offset": (now - wall) if timeline else 0.0,
+                "motion": motion.to_json() if motion else None,
+                "epoch": motion.epoch(now) if motion else None,
+            }
+
+    def configure_market(self, motion: MarketMotion | None, *, speed: float = 1.0) -> None:
+        """Keep a market setting in the store, for every sandbox using it (``clore sandbox
+        market``): ``motion`` (None: a still market) and ``speed``. Arguments given to
+        ``Sandbox(market=..., speed=...)`` still win in that process."""
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError("speed must be a positive number")
+        with self._lock, self.store.transaction() as accounts:
+            self._begin(accounts)  # anchor the time line at the old speed first
+            settings: dict[str, Any] = {"speed": float(speed)}
+            if motion is not None:
+                settings["motion"] = motion.to_json()
+            section_of(accounts, create=True)["settings"] = settings
+            virtual_now(accounts, self.clock(), self.speed)
+            self._body_cache.clear()
+
+    def _mark(self, kind: str, key: str, value: Any) -> None:
+        with self._lock, self.store.transaction() as accounts:
+            self._begin(accounts)
+            section_of(accounts, create=True).setdefault(kind, {})[key] = value
+
+    def take_server(
+        self, server_id: int, *, seconds: float | None = None, when_ordered: bool = False
+    ) -> None:
+        """Another renter takes ``server_id`` now (for every account), for ``seconds`` of
+        sandbox time or until :meth:`free_server`: ``rented`` in the marketplace, and
+        ``create_order`` on-demand answers ``server-already-rented``.
+
+        ``when_ordered=True`` plays the race instead: the server still looks free, and the
+        next on-demand ``create_order`` on it loses (``server-already-rented``); from then on
+        it is taken as above."""
+        if when_ordered:
+            self._mark("race", str(server_id), seconds)
+            return
+        until = None if seconds is None else self.now() + seconds
+        self._mark("taken", str(server_id), until)
+
+    def set_offline(self, server_id: int, *, seconds: float | None = None) -> None:
+        """``server_id`` goes offline (``server-offline``; ``online: false`` in its spot market)."""
+        until = None if seconds is None else self.now() + seconds
+        self._mark("offline", str(server_id), until)
+
+    def free_server(self, server_id: int) -> None:
+        """Undo :meth:`take_server` and :meth:`set_offline` for ``server_id``."""
+        with self._lock, self.store.transaction() as accounts:
+            section = section_of(accounts)
+            for kind in FORCED_KINDS:
+                (section.get(kind) or {}).pop(str(server_id), None)
+
+    def place_bid(
+        self, server_id: int, bid: float, currency: str = "bitcoin", *, seconds: float | None = None
+    ) -> int:
+        """Another user bids ``bid`` (per day, in ``currency``) for ``server_id``'s spot
+        market; the highest bid in USD is the active one. Returns the offer id."""
+        with self._lock, self.store.transaction() as accounts:
+            now = self._begin(accounts)
+            section = section_of(accounts, create=True)
+            offer_id = int(section.get("next_offer", 2_000_000))
+            section["next_offer"] = offer_id + 1
+            until = None if seconds is None else now + seconds
+            section.setdefault("bids", {})[str(offer_id)] = {
+                "server": server_id,
+                "bid": float(bid),
+                "currency": currency,
+                "until": until,
+            }
+            return offer_id
+
+    def withdraw_bid(self, offer_id: int) -> None:
+        """Remove a bid :meth:`place_bid` made."""
+        with self._lock, self.store.transaction() as accounts:
+            (section_of(accounts).get("bids") or {}).pop(str(offer_id), None)
+
     # ── inspection helpers for tests ──────────────────────────────────────
 
     def account_state(self, api_key: str) -> dict[str, Any] | None:
@@ -322,17 +465,37 @@ class Sandbox:
     def _public_hosted(self, account: dict[str, Any]) -> list[dict[str, Any]]:
         return [h for h in account["hosted"].values() if h.get("id") and h.get("visibility") == "public"]
 
+    def _catalogue_wire(self, account: dict[str, Any], entry: CatalogueServer) -> tuple[dict[str, Any], bool]:
+        """(marketplace object, online) of a catalogue server now, as the account sees it;
+        ``entry.wire`` itself when nothing differs from the catalogue."""
+        wire = entry.wire
+        override = account["rented_overrides"].get(str(entry.id))
+        shared = self._shared
+        motion = shared.motion
+        price = wire["price"]
+        rented = override if override is not None else wire["rented"]
+        online = entry.online
+        if motion is not None:
+            epoch = motion.epoch(shared.now)
+            price = moved_price(price, motion.price_factor_in_epoch(entry.id, epoch))
+            if entry.id not in motion.still_servers:
+                # my own on-demand order holds a server; otherwise other renters decide
+                rented = override is True or motion.taken_in_epoch(entry.id, epoch)
+                online = not motion.offline_in_epoch(entry.id, epoch)
+        rented = rented or shared.forced("taken", entry.id)
+        online = online and not shared.forced("offline", entry.id)
+        if rented == wire["rented"] and price is wire["price"]:
+            return wire, online
+        return {**wire, "rented": rented, "price": price}, online
+
     def _server_wire(
         self, account: dict[str, Any], server_id: int
     ) -> tuple[dict[str, Any] | None, bool, bool]:
         """(marketplace object, online, owned by the account)."""
         entry = self.catalogue.servers.get(server_id)
         if entry is not None:
-            wire = dict(entry.wire)
-            override = account["rented_overrides"].get(str(server_id))
-            if override is not None:
-                wire["rented"] = override
-            return wire, entry.online, False
+            wire, online = self._catalogue_wire(account, entry)
+            return dict(wire), online, False
         for hosted in self._public_hosted(account):
             if hosted["id"] == server_id:
                 return self._hosted_market_entry(account, hosted), bool(hosted.get("online")), True
@@ -360,19 +523,14 @@ class Sandbox:
         # Bodies are cached by what makes them differ (rented overrides, public hosted
         # servers), so fresh accounts share one body and a 5,000-server answer is serialised
         # once per state change, not once per request.
+        # With a moving market, the epoch is part of the signature: one body per epoch.
         hosted = self._public_hosted(account)
         overrides = account["rented_overrides"]
-        signature = json.dumps([overrides, hosted], sort_keys=True)
+        signature = json.dumps([overrides, hosted, self._shared.signature()], sort_keys=True)
         cached = self._body_cache.get(signature)
         if cached is not None:
             return cached[1]
-        servers = []
-        for entry in self.catalogue.servers.values():
-            override = overrides.get(str(entry.id))
-            if override is None or override == entry.wire["rented"]:
-                servers.append(entry.wire)
-            else:
-                servers.append({**entry.wire, "rented": override})
+        servers = [self._catalogue_wire(account, entry)[0] for entry in self.catalogue.servers.values()]
         servers.extend(self._hosted_market_entry(account, h) for h in hosted)
         body = _dumps({"servers": servers, "my_servers": [h["id"] for h in hosted], "code": 0})
         if len(self._body_cache) > 64:
@@ -431,9 +589,15 @@ class Sandbox:
         ]
         return {"orders": orders, "limit": 999999, "code": 0}
 
-    def _spot_book(self, account: dict[str, Any], server_id: int) -> list[dict[str, Any]]:
+    def _spot_book(
+        self, account: dict[str, Any], server_id: int, wire: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         entry = self.catalogue.servers.get(server_id)
         offers = [dict(o) for o in (entry.spot_offers if entry else ())]
+        motion = self._shared.motion
+        if motion is not None and entry is not None:
+            offers += motion.competing_bids(server_id, self._shared.now, wire["price"]["spot"])
+        offers += self._shared.forced_bids(server_id)
         for order in account["orders"].values():
             if order["si"] == server_id and order.get("spot") and not order.get("_ended_at"):
                 offers.append(
@@ -461,7 +625,7 @@ class Sandbox:
             return {"market": {"offers": [], "server": None}, "exists": False, "code": 0}
         market = {
             "currency_rates_in_usd": dict(RATES),
-            "offers": self._spot_book(account, server_id),
+            "offers": self._spot_book(account, server_id, wire),
             "server": {
                 "min_pricing": dict(wire["price"]["spot"]),
                 "mrl": int(wire.get("mrl", 720)) * 3600,
@@ -634,7 +798,7 @@ class Sandbox:
             if not _is_int(server_id) or not _is_number(price) or not isinstance(item.get("image"), str):
                 raise _Answer(2)
             entry = self.catalogue.servers.get(server_id)
-            wire = entry.wire if entry is not None else None
+            wire = self._catalogue_wire(account, entry)[0] if entry is not None else None
             mine = any(
                 o["si"] == server_id and o.get("gigaspot") and not o.get("_ended_at")
                 for o in account["orders"].values()
@@ -691,7 +855,8 @@ class Sandbox:
                 failed.append(order_id)
                 continue
             entry = self.catalogue.servers.get(order["si"])
-            minimum = entry.wire["price"]["spot"].get(order["currency"], 0.0) if entry else 0.0
+            wire = self._catalogue_wire(account, entry)[0] if entry else None
+            minimum = wire["price"]["spot"].get(order["currency"], 0.0) if wire else 0.0
             if price < minimum - EPSILON:
                 too_low.append(order_id)
                 continue
@@ -791,6 +956,8 @@ class Sandbox:
         if currency not in (wire.get("allowed_coins") or []):
             raise _Answer(6, "currency-not-allowed")
         mine = [o for o in account["orders"].values() if o["si"] == server_id and not o.get("_ended_at")]
+        if not spot and not wire.get("rented") and self._shared.lose_race(server_id):
+            raise _Answer(6, "server-already-rented")
         if not spot and wire.get("rented"):
             raise _Answer(6, "server-already-rented")
         if spot and any(o.get("spot") for o in mine):
