@@ -44,33 +44,46 @@ class MarketTransport(SandboxTransport):
         self.before_create: Callable[[int], None] | None = None
         # (request number, "before" or "after" it reaches the API) at which the process dies
         self.crash_at: tuple[int, str] | None = None
+        # or (endpoint, its n-th request from now, "before"/"after")
+        self.crash_on: tuple[str, int, str] | None = None
         self.count = 0
+
+    def _crashes(self, request: httpx.Request, when: str) -> bool:
+        if self.crash_at == (self.count, when):
+            self.crash_at = None
+            return True
+        if self.crash_on is not None and request.url.path.endswith("/" + self.crash_on[0]):
+            endpoint, nth, moment = self.crash_on
+            if when == "before" and nth > 1:
+                self.crash_on = (endpoint, nth - 1, moment)
+            elif nth == 1 and moment == when:
+                self.crash_on = None
+                return True
+        return False
 
     def _hooks(self, request: httpx.Request) -> None:
         self.count += 1
-        if self.crash_at == (self.count, "before"):
-            self.crash_at = None
+        if self._crashes(request, "before"):
             raise Crash()
         if self.before_create is not None and request.url.path.endswith("/create_order"):
             self.before_create(int(json.loads(request.content)["renting_server"]))
 
-    def _after(self) -> None:
-        if self.crash_at == (self.count, "after"):
-            self.crash_at = None
+    def _after(self, request: httpx.Request) -> None:
+        if self._crashes(request, "after"):
             raise Crash()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
         self._hooks(request)
         response = super().handle_request(request)
-        self._after()
+        self._after(request)
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         self._hooks(request)
         response = await super().handle_async_request(request)
-        self._after()
+        self._after(request)
         return response
 
 

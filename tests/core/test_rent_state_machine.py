@@ -101,12 +101,21 @@ class RentMachine(RuleBasedStateMachine):
         cap_rank=st.sampled_from([3, 1, 0, 6]),  # the cap: the USD price of the offer of this rank
         currency=st.sampled_from(["usd", "btc"]),
         fallback=st.sampled_from([2, 0, 1, 3]),
-        taken=st.lists(st.sampled_from([True, True, False]), min_size=4, max_size=4),
+        taken=st.lists(st.sampled_from([False, True, True]), min_size=4, max_size=4),
         raise_price=st.integers(min_value=-1, max_value=3),
         fault=st.sampled_from(FAULTS),
         execute=st.sampled_from([None, True, False]),
-        crash_at=st.sampled_from([None] * 8 + [(3, "after"), (3, "before"), (5, "after")])
-        | st.tuples(st.integers(min_value=1, max_value=7), st.sampled_from(["before", "after"])),
+        crash_on=st.sampled_from(
+            [None] * 6
+            + [
+                ("create_order", 1, "after"),  # the order was made, the process died before the answer
+                ("create_order", 2, "after"),
+                ("create_order", 1, "before"),
+                ("my_orders", 1, "after"),
+                ("my_orders", 2, "before"),
+                ("marketplace", 1, "after"),
+            ]
+        ),
     )
     def rent_once(
         self,
@@ -117,7 +126,7 @@ class RentMachine(RuleBasedStateMachine):
         raise_price: int,
         fault: str | None,
         execute: bool | None,
-        crash_at: tuple[int, str] | None,
+        crash_on: tuple[str, int, str] | None,
     ) -> None:
         plan = plan_rent(self.client, "gpus>=1", currency=currency)
         if not plan.offers:
@@ -143,8 +152,7 @@ class RentMachine(RuleBasedStateMachine):
             ambiguous = fault not in ("drop_before", "rate_limit")  # those never reach the API
             options: dict[str, Any] = {"execute": execute} if execute is not None and ambiguous else {}
             self.sandbox.faults.inject("create_order", fault, **options)
-        if crash_at is not None:
-            self.transport.crash_at = (self.transport.count + crash_at[0], crash_at[1])
+        self.transport.crash_on = crash_on
         before = self.orders()
         pending, self.left_by_crash = self.left_by_crash, set()
         try:
@@ -191,7 +199,7 @@ class RentMachine(RuleBasedStateMachine):
             assert result.usd_per_hour is not None and result.usd_per_hour <= cap
         finally:
             self.transport.before_create = None
-            self.transport.crash_at = None
+            self.transport.crash_on = None
             self.sandbox.faults.clear()
         for order_id in self.orders() - before:
             self.caps[order_id] = cap
