@@ -8,6 +8,7 @@ import io
 import json
 import shlex
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -176,3 +177,23 @@ def test_works_in_the_shell_with_a_quoted_query(capsys: pytest.CaptureFixture[st
     rows = [json.loads(part) for part in out.replace("]\n[", "]\x00[").split("\x00")]
     assert len({row[0]["server_id"] for row in rows}) == 2
     assert all(row[0]["usd_per_hour"] < 0.3 for row in rows)
+
+
+def test_the_cli_on_the_moving_market(tmp_path: Path) -> None:
+    from clore_ai.sandbox import MarketMotion
+    from clore_cli.testing import run_clore, sandbox_for
+
+    rent = shlex.split(RENT.replace("gpus>=1", "'gpus>=1 price<0.5'"))
+    home = tmp_path / "home"
+    scene = sandbox_for(home)
+    scene.configure_market(MarketMotion(seed=7))
+    dry = run_clore([*rent, "--dry-run"], home=home)
+    assert dry.exit_code == 0, dry.stderr
+    best = dry.json()["plan"]["offers"][0]["server_id"]
+    scene.take_server(best, when_ordered=True)
+    result = run_clore([*rent, "--yes", "-o", "json"], home=home)
+    assert result.exit_code == 0, result.stderr
+    (row,) = result.json()
+    assert row["attempts"][0] == {**row["attempts"][0], "server_id": best, "outcome": "taken"}
+    assert row["attempts"][-1]["outcome"] == "ordered" and row["usd_per_hour"] < 0.5
+    assert f"server {best}: taken (server-already-rented); trying the next offer" in result.stderr
