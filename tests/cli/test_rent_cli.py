@@ -123,7 +123,10 @@ def test_nothing_under_the_cap_or_fallback_used_up_exits_9(
     capsys: pytest.CaptureFixture[str], others: type[OtherRenters]
 ) -> None:
     code, _, err = run(capsys, f"{RENT} price<0.001 --yes")
-    assert code == 9 and "no server matching 'gpus>=1 price<0.001' can be rented in usd under the cap" in err
+    assert code == 9 and "no server on the marketplace matches 'gpus>=1 price<0.001'" in err
+    code, _, err = run(capsys, f"{RENT} --max-price 0.001 --yes")
+    assert code == 9 and "no server matching 'gpus>=1' can be rented in usd under the cap ($0.001/h" in err
+    assert "over the cap" in err
     others.taken = 5
     code, _, err = run(capsys, f"{RENT} --fallback 1 --yes -o json")
     assert code == 9

@@ -437,7 +437,9 @@ def _no_offer(plan: RentPlan, attempts: list[RentAttempt], fallback: int, used_u
     coin = {"bitcoin": "btc", "CLORE-Blockchain": "clore", _USD: "usd"}.get(plan.currency, plan.currency)
     cap = f" under the cap (${plan.cap.usd_per_hour:g}/h, {plan.cap.source})" if plan.cap else ""
     if not plan.offers:
-        skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.left_out.items())) or "none matched"
+        skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.left_out.items()))
+        if not skipped:
+            return NoOfferError(f"no server on the marketplace matches {plan.query.text!r}", plan=plan)
         message = f"no server matching {plan.query.text!r} can be rented in {coin}{cap} now ({skipped})"
     else:
         tried = "; ".join(f"server {a.server_id}: {a.outcome}" for a in attempts) or "none"

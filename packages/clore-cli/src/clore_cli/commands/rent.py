@@ -62,12 +62,17 @@ def _offer_line(rank: int, offer: Any) -> str:
     from ..formats import coin_amount
 
     gpu = sanitize(str(offer.server.gpu_model or "?"))
-    price = f"{coin_amount(offer.price_per_day, offer.currency, quote=True)}/day"
-    usd = f"{_usd(offer.usd_per_hour, 'h')}, {_usd(offer.usd_per_day, 'day')}"
-    return f"  {rank}. server {offer.server_id}  {gpu}  {price} ({usd})"
+    if offer.currency == "USD-Blockchain":
+        price = f"{_usd(offer.price_per_day, 'day')} ({_usd(offer.usd_per_hour, 'h')})"
+    else:
+        coin = f"{coin_amount(offer.price_per_day, offer.currency, quote=True)}/day"
+        price = f"{coin} ({_usd(offer.usd_per_hour, 'h')}, {_usd(offer.usd_per_day, 'day')})"
+    return f"  {rank}. server {offer.server_id}  {gpu}  {price}"
 
 
 def show_plan(plan: Any, cap_text: str, shown: int) -> None:
+    if not plan.offers:
+        return  # the error says what was left out and why
     lines = [f"Offers for {plan.query.text!r} in {_coin(plan.currency)}, {cap_text}, best first:"]
     lines += [_offer_line(i, offer) for i, offer in enumerate(plan.offers[:shown], 1)]
     more = len(plan.offers) - shown
