@@ -296,23 +296,33 @@ class PreviousRentOrder(OrderOutcomeUnknown):
 # ── the flow ───────────────────────────────────────────────────────────────
 
 
-@dataclass
+class _Arguments(dict):  # type: ignore[type-arg]
+    """create_order's arguments; its ``repr`` names the fields only (passwords sit in frames)."""
+
+    def __repr__(self) -> str:
+        return f"_Arguments({sorted(self)})"
+
+
+@dataclass(repr=False)
 class _Request:
     """What every try asks for besides the server (validated before anything is sent)."""
 
     image: str
     currency: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: _Arguments = field(default_factory=_Arguments)
 
-    def arguments(self, offer: Offer) -> dict[str, Any]:
-        return {
-            "server_id": offer.server_id,
-            "image": self.image,
-            "type": "on-demand",
-            "currency": self.currency,
-            "required_price": offer.price_per_day,
+    def arguments(self, offer: Offer) -> _Arguments:
+        return _Arguments(
+            server_id=offer.server_id,
+            image=self.image,
+            type="on-demand",
+            currency=self.currency,
+            required_price=offer.price_per_day,
             **self.options,
-        }
+        )
+
+    def __repr__(self) -> str:
+        return f"_Request(image={self.image!r}, currency={self.currency!r}, options={self.options!r})"
 
 
 def _utc(seconds: float) -> str:
@@ -595,7 +605,7 @@ def _prepare(
     ):
         raise InvalidInputError(f"max_price_usd must be a positive number, got {max_price_usd!r}", code=2)
     rank([], sort)  # a bad sort spec raises QueryError now
-    request = _Request(image, coin, {k: v for k, v in options.items() if v is not None})
+    request = _Request(image, coin, _Arguments((k, v) for k, v in options.items() if v is not None))
     probe = {**request.arguments(Offer(MarketplaceServer(id=1), coin, 1.0, None))}
     build_create_order_body(**probe)  # the image, ports, env, passwords … are valid
     return parsed, request, PriceCap.of(parsed, max_price_usd)
