@@ -597,6 +597,15 @@ def _prepare(
     coin = normalize_currency(currency)
     if isinstance(fallback, bool) or not isinstance(fallback, int) or not 0 <= fallback <= 100:
         raise InvalidInputError(f"fallback must be a whole number from 0 to 100, got {fallback!r}", code=2)
+    _check_cap(max_price_usd)
+    rank([], sort)  # a bad sort spec raises QueryError now
+    request = _Request(image, coin, _Arguments((k, v) for k, v in options.items() if v is not None))
+    probe = {**request.arguments(Offer(MarketplaceServer(id=1), coin, 1.0, None))}
+    build_create_order_body(**probe)  # the image, ports, env, passwords … are valid
+    return parsed, request, PriceCap.of(parsed, max_price_usd)
+
+
+def _check_cap(max_price_usd: Any) -> None:
     if max_price_usd is not None and (
         isinstance(max_price_usd, bool)
         or not isinstance(max_price_usd, (int, float))
@@ -604,11 +613,6 @@ def _prepare(
         or max_price_usd <= 0
     ):
         raise InvalidInputError(f"max_price_usd must be a positive number, got {max_price_usd!r}", code=2)
-    rank([], sort)  # a bad sort spec raises QueryError now
-    request = _Request(image, coin, _Arguments((k, v) for k, v in options.items() if v is not None))
-    probe = {**request.arguments(Offer(MarketplaceServer(id=1), coin, 1.0, None))}
-    build_create_order_body(**probe)  # the image, ports, env, passwords … are valid
-    return parsed, request, PriceCap.of(parsed, max_price_usd)
 
 
 def _journal_of(client: Any, journal: RentJournal | None) -> RentJournal:
@@ -726,8 +730,7 @@ def arent(
 
 def _plan_args(query: MarketQuery | str, currency: str, max_price_usd: float | None, sort: str) -> Any:
     parsed = query if isinstance(query, MarketQuery) else MarketQuery.parse(query)
-    if max_price_usd is not None and (not isinstance(max_price_usd, (int, float)) or max_price_usd <= 0):
-        raise InvalidInputError(f"max_price_usd must be a positive number, got {max_price_usd!r}", code=2)
+    _check_cap(max_price_usd)
     rank([], sort)
     return parsed, normalize_currency(currency), PriceCap.of(parsed, max_price_usd)
 
