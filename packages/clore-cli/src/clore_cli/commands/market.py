@@ -278,7 +278,7 @@ def spot(ctx: click.Context, server_id: int) -> None:
             f"Spot market - server {server_id}",
             [
                 Column("order_id", "Order ID", "right"),
-                Column("price_per_day", "Bid/day", "right", "{:.8g}"),
+                Column("price_per_day", "Bid/day", "right", coin_key="currency"),
                 Column("currency", "Currency"),
                 Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
                 Column("usd_per_day", "$/day", "right", "${:.2f}"),

@@ -65,7 +65,7 @@ def sandbox() -> None:
 
 @sandbox.command()
 def reset() -> None:
-    """Forget the sandbox account state (orders, balances) kept between runs."""
+    """Forget the sandbox state: accounts (orders, balances), time line, market setting."""
     from clore_ai.sandbox import FileStore
 
     store = FileStore()
@@ -143,9 +143,11 @@ def _speed_option(ctx: click.Context, param: click.Parameter, value: str | None)
 @output_options
 @click.pass_context
 def market(ctx: click.Context, setting: str | None, seed: int | None, speed: float | None) -> None:
-    """Make the sandbox market move (other renters, drifting prices, competing spot bids) or
-    stand still, and how fast sandbox time runs; kept in the state file for every later
-    `clore --sandbox` command. Without arguments: the current setting.
+    """Make the sandbox market move or stand still, and set how fast its time runs.
+
+    Moving: other renters take and free servers, prices drift, rival spot bids come and go.
+    The setting is kept in the state file for every later `clore --sandbox` command. Without
+    arguments: the current setting.
 
     CLORE_SANDBOX_MARKET and CLORE_SANDBOX_SPEED override it for one process.
     """
@@ -193,8 +195,10 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 @output_options
 @click.pass_context
 def advance(ctx: click.Context, duration: float) -> None:
-    """Jump the sandbox's time forward by DURATION (90, 90s, 15m, 2h, 1d), for every later
-    `clore --sandbox` command: orders age and spend, a moving market moves on."""
+    """Jump the sandbox's time forward by DURATION: 90, 90s, 15m, 2h or 1d.
+
+    For every later `clore --sandbox` command: orders age and spend, a moving market moves on.
+    """
     sandbox = _cli_sandbox()
     sandbox.advance(duration)
     _emit_status(ctx, sandbox)

@@ -596,7 +596,9 @@ class Sandbox:
         offers = [dict(o) for o in (entry.spot_offers if entry else ())]
         motion = self._shared.motion
         if motion is not None and entry is not None:
-            offers += motion.competing_bids(server_id, self._shared.now, wire["price"]["spot"])
+            coins = wire.get("allowed_coins") or []
+            minimums = {c: v for c, v in wire["price"]["spot"].items() if c in coins}
+            offers += motion.competing_bids(server_id, self._shared.now, minimums)
         offers += self._shared.forced_bids(server_id)
         for order in account["orders"].values():
             if order["si"] == server_id and order.get("spot") and not order.get("_ended_at"):
