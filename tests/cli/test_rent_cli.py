@@ -154,6 +154,8 @@ def test_ctrl_c_mid_try_exits_7_and_the_next_run_names_the_order(
     code, _, err = run(capsys, f"{RENT} --yes")
     assert code == 7 and "interrupted after create_order was sent" in err
     (order_id,) = created(capsys)
+    code, _, err = run(capsys, "--sandbox orders")
+    assert code == 0 and "note: a previous `clore rent`" in err and f"may have left order {order_id}" in err
     code, _, err = run(capsys, f"{RENT} --yes")
     assert code == 3
     assert f"may have left order {order_id}: check it with `clore order {order_id}`" in err

@@ -61,6 +61,7 @@ __all__ = [
     "aplan_rent",
     "arent",
     "implied_usd_rates",
+    "interrupted_rents",
     "plan_rent",
     "rent",
     "usd_per_day",
@@ -413,6 +414,22 @@ def _resolve_leftovers(client: Endpoints, journal: RentJournal) -> Flow[None]:
                 journal.forget([r.token for r in left])
                 raise _previous_order(run, found)
     journal.forget([r.token for r in left])
+
+
+def interrupted_rents(
+    client: Any, orders: Sequence[Order], *, journal: RentJournal | None = None
+) -> list[PreviousRentOrder]:
+    """For ``clore orders``: what earlier ``rent`` runs that ended mid-try may have left among
+    ``orders`` (from ``my_orders``), as the errors the next ``rent`` would raise. Reads the
+    journal only; the next ``rent`` still reports and then forgets them."""
+    journal = _journal_of(client, journal)
+    found = []
+    for run in journal.leftovers():
+        if run.server_id is not None and run.sent_at is not None:
+            ids = _orders_of(run, list(orders))
+            if ids:
+                found.append(_previous_order(run, ids))
+    return found
 
 
 def _orders_of(run: RentRun, orders: list[Order]) -> list[int]:

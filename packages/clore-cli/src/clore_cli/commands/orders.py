@@ -131,6 +131,7 @@ def orders(ctx: click.Context, completed: bool) -> None:
     """List your orders."""
     app = app_of(ctx)
     found = app.client().my_orders(include_completed=completed)
+    _note_interrupted_rents(app, found)
     rates = usd_rates_for(app, found)
     now = app.now()
     rows = [order_row(o, rates, now) for o in found]
@@ -144,6 +145,17 @@ def orders(ctx: click.Context, completed: bool) -> None:
             "marketplace's prices imply, Spent in the order's coin (details: clore order ID)",
         )
     )
+
+
+def _note_interrupted_rents(app: Any, found: list[Any]) -> None:
+    """An order a `clore rent` that ended mid-try (crash, Ctrl-C) may have left: say which."""
+    from clore_ai.renting import interrupted_rents
+
+    try:
+        for previous in interrupted_rents(app.client(), found):
+            app.note(f"note: {previous.message}")
+    except OSError:  # an unreadable cache dir must not break the listing
+        pass
 
 
 def _find_order(app: Any, order_id: int) -> Any:
