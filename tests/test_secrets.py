@@ -119,6 +119,25 @@ def order_input_invalid(sandbox: Sandbox) -> tuple[str, Callable[[CloreAI], Any]
     return KEY, lambda client: client.create_order(**arguments)
 
 
+def rent_arguments() -> dict[str, Any]:
+    secrets = {k: v for k, v in order_arguments(1).items() if k in ("ssh_password", "jupyter_token", "env")}
+    return {"image": "cloreai/ubuntu22.04-cuda12", "currency": "btc", **secrets}
+
+
+def rent_answer_lost(sandbox: Sandbox) -> tuple[str, Callable[[CloreAI], Any]]:
+    sandbox.faults.inject("create_order", "timeout_after", execute=False)  # never appears
+    return KEY, lambda client: clore_ai.rent(client, "gpus>=1", **rent_arguments())
+
+
+def rent_refused(sandbox: Sandbox) -> tuple[str, Callable[[CloreAI], Any]]:
+    return BAD_KEY, lambda client: clore_ai.rent(client, "gpus>=1", **rent_arguments())
+
+
+def rent_input_invalid(sandbox: Sandbox) -> tuple[str, Callable[[CloreAI], Any]]:
+    arguments = {**rent_arguments(), "ssh_password": SSH_PASSWORD + "x" * 33}
+    return KEY, lambda client: clore_ai.rent(client, "gpus>=1", **arguments)
+
+
 SCENARIOS = [
     (auth_failure, "AuthError"),
     (html_error_page, "InvalidResponseError"),
@@ -126,6 +145,9 @@ SCENARIOS = [
     (order_answer_lost, "OrderOutcomeUnknown"),
     (order_refused, "FieldError"),
     (order_input_invalid, "InvalidInputError"),
+    (rent_answer_lost, "RentOutcomeUnknown"),
+    (rent_refused, "AuthError"),
+    (rent_input_invalid, "InvalidInputError"),
 ]
 
 

@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     LIMIT_CROSSED = 9  # guard --once: a spending limit is crossed (with --cancel: orders were cancelled)
     JOB_FAILED = 10  # clore run: the job's own commands exited non-zero (their code is in the message/JSON)
     NO_EVENT = 11  # watch --timeout passed without any event
+    NO_OFFER = 12  # rent: no offer could be rented under the cap (or every try was refused); nothing bills
     INTERRUPTED = 130  # Ctrl-C
     REMOTE = 255  # exec/cp: the SSH connection, login or a copy failed (what ssh itself exits with)
 

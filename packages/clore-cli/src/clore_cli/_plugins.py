@@ -15,6 +15,7 @@ BUILTIN_MODULES = (
     "clore_cli.commands.orders",
     "clore_cli.commands.spending",
     "clore_cli.commands.remote",
+    "clore_cli.commands.rent",
     "clore_cli.commands.account",
     "clore_cli.commands.host",
     "clore_cli.commands.gigaspot",

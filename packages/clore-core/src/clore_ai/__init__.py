@@ -62,6 +62,7 @@ from .models import (
     UsdPrice,
     Wallet,
 )
+from .renting import NoOfferError, RentResult, arent, plan_rent, rent
 
 #: clore-ai 0.1.1's name for :class:`MarketplaceServer`.
 Server = MarketplaceServer
@@ -118,5 +119,10 @@ __all__ = [
     "build_create_order_body",
     "build_server_settings_body",
     "normalize_currency",
+    "NoOfferError",
+    "RentResult",
+    "arent",
+    "plan_rent",
+    "rent",
     "redacted_order_body",
 ]

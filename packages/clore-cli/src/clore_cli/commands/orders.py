@@ -137,6 +137,7 @@ def orders(ctx: click.Context, completed: bool) -> None:
     """List your orders."""
     app = app_of(ctx)
     found = app.client().my_orders(include_completed=completed)
+    _note_interrupted_rents(app, found)
     rates = usd_rates_for(app, found)
     now = app.now()
     rows = [order_row(o, rates, now) for o in found]
@@ -150,6 +151,17 @@ def orders(ctx: click.Context, completed: bool) -> None:
             "marketplace's prices imply, Spent in the order's coin (details: clore order ID)",
         )
     )
+
+
+def _note_interrupted_rents(app: Any, found: list[Any]) -> None:
+    """An order a `clore rent` that ended mid-try (crash, Ctrl-C) may have left: say which."""
+    from clore_ai.renting import interrupted_rents
+
+    try:
+        for previous in interrupted_rents(app.client(), found):
+            app.note(f"note: {previous.message}")
+    except OSError:  # an unreadable cache dir must not break the listing
+        pass
 
 
 def _find_order(app: Any, order_id: int) -> Any:
@@ -202,6 +214,36 @@ def connection_help(found: Any) -> str:
     return "\n".join(lines) or "no public ports"
 
 
+def container_options(
+    ssh_password: str | None,
+    ssh_key: str | None,
+    ports: tuple[str, ...],
+    envs: tuple[str, ...],
+    jupyter_token: str | None,
+    command: str | None,
+    autossh_entrypoint: bool | None,
+) -> dict[str, Any]:
+    """The container's options of ``deploy`` and ``rent``: keys from files, secrets from stdin
+    ('-'), ports and env parsed (a bad one is a usage error, nothing sent)."""
+    if ssh_key and ssh_key.startswith("@"):
+        ssh_key = read_key_file(ssh_key[1:])
+    elif ssh_key is not None:
+        check_ssh_key(ssh_key)
+    if ssh_password == "-":
+        ssh_password = read_secret("SSH password")
+    if jupyter_token == "-":
+        jupyter_token = read_secret("Jupyter token")
+    return {
+        "ssh_password": ssh_password,
+        "ssh_key": ssh_key,
+        "ports": _parse_ports(ports),
+        "env": _parse_env(envs),
+        "jupyter_token": jupyter_token,
+        "command": command,
+        "autossh_entrypoint": autossh_entrypoint,
+    }
+
+
 def _parse_ports(values: tuple[str, ...]) -> dict[str, str] | None:
     ports: dict[str, str] = {}
     for value in values:
@@ -227,21 +269,35 @@ def _parse_env(values: tuple[str, ...]) -> dict[str, str] | None:
 
 def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     """Server, GPU, price per hour/day, balance and hours it covers — before anything is spent."""
+    from clore_ai.renting import implied_usd_rates, usd_per_day
+
     server_id, currency = body["renting_server"], body["currency"]
-    server = next((s for s in app.client().marketplace(available_only=False) if s.id == server_id), None)
+    servers = app.client().marketplace(available_only=False)
+    server = next((s for s in servers if s.id == server_id), None)
     if server is None:
         raise click.ClickException(f"server {server_id} is not on the marketplace (see: clore search)")
     refuse_unrentable(server, currency)
     spot = body["type"] == "spot"
     native_day = body["spotprice"] if spot else server.price_per_day(currency)
-    od_native, od_usd = server.price_per_day(currency), server.price_usd_per_day
+    od_native = server.price_per_day(currency)
+    od_usd = usd_per_day(server, currency, implied_usd_rates(servers))
     usd_day = native_day * od_usd / od_native if native_day and od_native and od_usd else None
-    balance = next((w.balance for w in app.client().wallets() if w.name == currency), None)
+    return quote_of(server, body["type"], currency, native_day, usd_day, wallet_balance(app, currency))
+
+
+def wallet_balance(app: Any, currency: str) -> float | None:
+    return next((w.balance for w in app.client().wallets() if w.name == currency), None)
+
+
+def quote_of(
+    server: Any, order_type: str, currency: str, native_day: float | None, usd_day: float | None, balance: Any
+) -> dict[str, Any]:
+    """The quote ``deploy`` and ``rent`` show before they spend: exact values (JSON too)."""
     hours = balance / (native_day / 24) if balance and native_day else None
     return {
-        "server_id": server_id,
+        "server_id": server.id,
         "gpu": server.gpu_model,
-        "type": body["type"],
+        "type": order_type,
         "currency": currency,
         "price_per_day": native_day,
         "usd_per_hour": usd_day / 24 if usd_day else None,
@@ -277,7 +333,7 @@ def refuse_unrentable(server: Any, currency: str) -> None:
         )
 
 
-def _show_quote(quote: dict[str, Any]) -> None:
+def show_quote(quote: dict[str, Any]) -> None:
     def money(value: Any, pattern: str) -> str:
         return pattern.format(value) if isinstance(value, (int, float)) else "unknown"
 
@@ -368,28 +424,14 @@ def deploy(
     """Rent SERVER_ID. Shows a quote and asks before spending money."""
     from clore_ai import InvalidInputError, build_create_order_body, redacted_order_body
 
-    if ssh_key and ssh_key.startswith("@"):
-        ssh_key = read_key_file(ssh_key[1:])
-    elif ssh_key is not None:
-        check_ssh_key(ssh_key)
-    if ssh_password == "-":
-        ssh_password = read_secret("SSH password")
-    if jupyter_token == "-":
-        jupyter_token = read_secret("Jupyter token")
     arguments = {
         "server_id": server_id,
         "image": image,
         "type": order_type,
         "currency": currency,
-        "ssh_password": ssh_password,
-        "ssh_key": ssh_key,
-        "ports": _parse_ports(ports),
-        "env": _parse_env(envs),
-        "jupyter_token": jupyter_token,
-        "command": command_,
+        **container_options(ssh_password, ssh_key, ports, envs, jupyter_token, command_, autossh_entrypoint),
         "spot_price": spot_price,
         "required_price": required_price,
-        "autossh_entrypoint": autossh_entrypoint,
     }
     try:
         body = build_create_order_body(**arguments)
@@ -402,7 +444,7 @@ def deploy(
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
     quote = _quote(app, body)
-    _show_quote(quote)
+    show_quote(quote)
     if dry_run:
         shown = redacted_order_body(body)
         click.echo(
@@ -420,7 +462,15 @@ def deploy(
     except KeyboardInterrupt:
         if not getattr(client, "create_order_sent", True):
             raise  # nothing went out: a plain interrupt (exit 130)
-        raise _interrupted_after_send(app, body, started) from None
+        raise interrupted_after_send(app, body, started) from None
+    created = after_create(app, created, image, wait, timeout)
+    if created is not None:
+        app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, now=app.now())], vertical=True))
+
+
+def after_create(app: Any, created: Any, image: str, wait: bool, timeout: float) -> Any:
+    """Say the order exists; with ``wait``, its id on stdout first, then wait until it runs.
+    Returns the order to show, or None when ``-q`` already printed the id."""
     try:
         app.note(
             f"order {created.id} created" + (" (found after a lost answer)" if created.reconciled else "")
@@ -435,13 +485,13 @@ def deploy(
             created = wait_until_running(app, created.id, timeout)
             app.note(connection_help(created))
             if app.quiet:
-                return
+                return None
     except KeyboardInterrupt:
         raise OrderInterrupted(
             f"interrupted while waiting for order {created.id} to start; the order exists and is billing: "
             f"check it with `clore order {created.id}`, stop it with `clore cancel {created.id}`"
         ) from None
-    app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, now=app.now())], vertical=True))
+    return created
 
 
 class WaitTimedOut(click.ClickException):
@@ -467,7 +517,7 @@ class OrderInterrupted(click.ClickException):
 LOOKUP_SECONDS = 2.0
 
 
-def _interrupted_after_send(app: Any, body: dict[str, Any], started: float) -> OrderInterrupted:
+def interrupted_after_send(app: Any, body: dict[str, Any], started: float) -> OrderInterrupted:
     """Ctrl-C once create_order may have reached the API: one look-up of at most LOOKUP_SECONDS
     (a second Ctrl-C skips it) to name the order, else how to check."""
     import threading
