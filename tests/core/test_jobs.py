@@ -236,18 +236,29 @@ def test_a_lost_connection_loses_no_output(
 # ── failures before anything ran ───────────────────────────────────────────
 
 
-def test_a_refused_rental_leaves_no_order(
-    client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
+def test_a_taken_offer_falls_back_to_the_next_under_the_cap_with_one_order(
+    client: CloreAI, sandbox: Sandbox, journal: JobJournal, clock: FakeClock, tmp_path: Path
 ) -> None:
     task = Task(run="true", image="ubuntu", resources=Resources(max_price=5))
     offer = find_offer(client, task.resources)
-    taken = client.create_order(
-        server_id=offer.server_id, image="ubuntu", type="on-demand", currency=offer.currency
-    )
+    sandbox.take_server(offer.server_id, when_ordered=True)  # another renter wins the race
+    before = live_order_ids(client)
+    job = run(client, task, journal, clock, LocalContainers(tmp_path / "servers"), offer=offer)
+    new = live_order_ids(client) - before
+    assert job.state == "done" and job.server_id != offer.server_id
+    assert len(new) <= 1 and job.order_id not in before  # one order, cancelled at the end (keep: false)
+
+
+def test_a_refused_rental_leaves_no_order(
+    client: CloreAI, sandbox: Sandbox, journal: JobJournal, clock: FakeClock, tmp_path: Path
+) -> None:
+    probe = find_offer(client, Resources(max_price=5))
+    task = Task(run="true", image="ubuntu", resources=Resources(query=f"id={probe.server_id}", max_price=5))
+    sandbox.take_server(probe.server_id, when_ordered=True)  # the only match is taken at create_order
     before = live_order_ids(client)
     with pytest.raises(JobError, match="renting failed") as caught:
-        run(client, task, journal, clock, LocalContainers(tmp_path / "servers"), offer=offer)
-    assert live_order_ids(client) == before and taken.id in before
+        run(client, task, journal, clock, LocalContainers(tmp_path / "servers"))
+    assert live_order_ids(client) == before
     assert caught.value.job.state == "failed" and caught.value.job.billing is False
     assert journal.find(caught.value.job.id) == caught.value.job
 
@@ -257,7 +268,7 @@ def test_nothing_under_the_price_cap_rents_nothing(
 ) -> None:
     task = Task(run="true", image="ubuntu", resources=Resources(max_price=0.0001))
     before = live_order_ids(client)
-    with pytest.raises(JobError, match=r"no rentable server costs at most \$0.0001/hour"):
+    with pytest.raises(JobError, match=r"can be rented in usd under the cap \(\$0.0001/h"):
         run(client, task, journal, clock, LocalContainers(tmp_path / "servers"))
     assert live_order_ids(client) == before
 

@@ -1,30 +1,26 @@
-"""Renting for a job: the cheapest rentable server that matches the query under the price cap.
+"""Renting for a job: :mod:`clore_ai.renting` (rent by query under a USD price cap, falling
+back when an offer is taken, never two orders), seen through the job's resources.
 
-A minimal stand-in for the SDK's rent-by-query (with fallback): everything that chooses and
-rents goes through :func:`find_offer` and :func:`rent_for_job`, so swapping in the real
-``rent`` is one function (``run_job(..., rent=...)``).
+Everything that chooses and rents goes through :func:`find_offer` and :func:`rent_for_job`,
+so another renter can still be passed as ``run_job(..., rent=...)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Mapping, Protocol
 
-from ..query import MarketQuery, not_rentable
+from ..renting import NoOfferError, RentPlan, plan_rent, rent
 from ._task import Resources
 
 if TYPE_CHECKING:
     from .._client import CloreAI
-    from ..models import MarketplaceServer, Order
+    from ..models import Order
+    from ..renting import Offer as RentOffer
 
 __all__ = ["NoMatchingServer", "Offer", "Renter", "find_offer", "rent_for_job"]
 
-_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "usd"}
-_USD_KEY = {
-    "bitcoin": "on_demand_btc",
-    "CLORE-Blockchain": "on_demand_clore",
-    "USD-Blockchain": "on_demand_usd",
-}
+FALLBACK = 5  # offers tried after the first when one is taken meanwhile (each under the cap)
 
 
 class NoMatchingServer(Exception):
@@ -60,49 +56,28 @@ class Renter(Protocol):
     ) -> tuple[Order, Offer]: ...
 
 
-def _query_filter(query: str) -> Callable[[MarketplaceServer], bool]:
-    return MarketQuery.parse(query).matches
-
-
-def _usd_per_hour(server: MarketplaceServer, currency: str) -> float | None:
-    usd: Any = server.price.usd if server.price else None
-    value = getattr(usd, _USD_KEY.get(currency, ""), None) if usd is not None else None
-    return float(value) / 24 if isinstance(value, (int, float)) and value > 0 else None
-
-
-def _rentable(server: MarketplaceServer, currency: str) -> bool:
-    return (
-        not server.rented and not_rentable(server, currency) is None and bool(server.price_per_day(currency))
+def _job_offer(offer: RentOffer, searched: int) -> Offer:
+    return Offer(
+        server_id=offer.server_id,
+        gpu=offer.server.gpu_model,
+        currency=offer.currency,
+        price_per_day=offer.price_per_day,
+        usd_per_hour=offer.usd_per_hour,
+        searched=searched,
     )
+
+
+def _plan(client: CloreAI, resources: Resources) -> RentPlan:
+    return plan_rent(client, resources.query, currency=resources.currency, max_price_usd=resources.max_price)
 
 
 def find_offer(client: CloreAI, resources: Resources) -> Offer:
-    """The cheapest (in USD per hour) rentable server matching ``resources``; nothing is spent."""
-    matches = _query_filter(resources.query)
-    servers = client.marketplace()
-    candidates = []
-    for server in servers:
-        if not _rentable(server, resources.currency) or not matches(server):
-            continue
-        usd = _usd_per_hour(server, resources.currency)
-        if usd is not None and usd <= resources.max_price:
-            candidates.append((usd, server.id, server))
-    if not candidates:
-        where = f"matching {resources.query!r} " if resources.query else ""
-        coin = _SHORT.get(resources.currency, resources.currency)
-        raise NoMatchingServer(
-            f"no rentable server {where}costs at most ${resources.max_price:g}/hour in {coin} "
-            f"(searched {len(servers)} available servers); nothing was rented"
-        )
-    usd, _, server = min(candidates, key=lambda item: (item[0], item[1]))
-    return Offer(
-        server_id=server.id,
-        gpu=server.gpu_model,
-        currency=resources.currency,
-        price_per_day=float(server.price_per_day(resources.currency) or 0),
-        usd_per_hour=usd,
-        searched=len(servers),
-    )
+    """The best rentable offer matching ``resources`` under the cap (what :func:`rent` tries
+    first); nothing is spent."""
+    plan = _plan(client, resources)
+    if not plan.offers:
+        raise NoMatchingServer(f"{plan.nothing_to_rent()}; nothing was rented")
+    return _job_offer(plan.offers[0], len(plan.servers))
 
 
 def rent_for_job(
@@ -115,20 +90,26 @@ def rent_for_job(
     ssh_key: str | None = None,
     ports: Mapping[str, str] | None = None,
 ) -> tuple[Order, Offer]:
-    """Rent ``offer`` (or the best offer now) on demand with SSH on port 22.
+    """Rent the best offer under the cap on demand, with SSH on port 22.
 
-    ``create_order`` sends once and reconciles a lost answer, so no second order is made;
-    when the API refuses, no order exists.
+    ``offer`` is what the user was shown; when it was taken meanwhile the next offers under
+    the same cap are tried (at most :data:`FALLBACK`). Each try is one ``create_order`` sent
+    once and reconciled, and an unknown outcome stops the run: never a second order. When
+    nothing could be rented, no order exists.
     """
-    chosen = offer or find_offer(client, resources)
-    order = client.create_order(
-        server_id=chosen.server_id,
-        image=image,
-        type="on-demand",
-        currency=chosen.currency,
-        ssh_password=ssh_password,
-        ssh_key=ssh_key,
-        ports=dict(ports or {"22": "tcp"}),
-        required_price=chosen.price_per_day,
-    )
-    return order, chosen
+    try:
+        result = rent(
+            client,
+            resources.query,
+            image=image,
+            currency=resources.currency,
+            max_price_usd=resources.max_price,
+            fallback=FALLBACK,
+            ports=dict(ports or {"22": "tcp"}),
+            ssh_password=ssh_password,
+            ssh_key=ssh_key,
+        )
+    except NoOfferError as error:
+        raise NoMatchingServer(f"{error}; nothing was rented") from None
+    searched = offer.searched if offer is not None else 0
+    return result.order, _job_offer(result.offer, searched)
