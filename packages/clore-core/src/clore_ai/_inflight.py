@@ -17,7 +17,6 @@ older than ``stale_after``, and an in-flight entry as soon as its process is gon
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -27,9 +26,10 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from ._limiter import key_fingerprint, shared_state_dir
+from ._locked_journal import LockedJournal
 
 __all__ = [
     "ACCEPTED",
@@ -132,7 +132,7 @@ class InflightEntry:
         return data
 
 
-class InflightJournal:
+class InflightJournal(LockedJournal[InflightEntry]):
     """The create_order calls of one key, shared by threads (a lock) and processes (a locked file).
 
     ``path=None`` keeps the journal in memory (one process only). If the file cannot be
@@ -148,70 +148,15 @@ class InflightJournal:
         alive: Callable[[int], bool] = pid_alive,
         stale_after: float = STALE_AFTER,
     ) -> None:
-        self.path = path
-        self.clock = clock
-        self.pid = os.getpid() if pid is None else pid
+        super().__init__(path, clock=clock, pid=pid)
         self.alive = alive
         self.stale_after = stale_after
-        self._lock = threading.Lock()
-        self._memory: dict[str, InflightEntry] = {}
 
-    # storage
+    def _read_entry(self, token: str, data: Any) -> InflightEntry | None:
+        return InflightEntry.from_json(token, data)
 
-    @contextlib.contextmanager
-    def _file_lock(self, path: Path) -> Iterator[None]:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - no cross-process lock on this platform
-            yield
-            return
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
-    def _load(self, path: Path) -> dict[str, InflightEntry]:
-        try:
-            data: Any = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        raw = data.get("entries") if isinstance(data, dict) else None
-        if not isinstance(raw, dict):
-            return {}
-        entries = {}
-        for token, item in raw.items():
-            entry = InflightEntry.from_json(str(token), item)
-            if entry is not None:
-                entries[entry.token] = entry
-        return entries
-
-    def _save(self, path: Path, entries: dict[str, InflightEntry]) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        payload = {"entries": {token: entry.to_json() for token, entry in entries.items()}}
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(payload))
-        os.replace(tmp, path)
-
-    def _change(self, change: Callable[[dict[str, InflightEntry]], T]) -> T:
-        """Run ``change`` on the live entries under the lock, then store them."""
-        with self._lock:
-            if self.path is not None:
-                try:
-                    with self._file_lock(self.path):
-                        entries = self._load(self.path)
-                        self._drop_stale(entries)
-                        result = change(entries)
-                        self._save(self.path, entries)
-                        self._memory = entries
-                        return result
-                except OSError:
-                    pass  # an unwritable cache must not stop an order; in-process callers still agree
-            self._drop_stale(self._memory)
-            return change(self._memory)
+    def _prune(self, entries: dict[str, InflightEntry]) -> None:
+        self._drop_stale(entries)
 
     def _drop_stale(self, entries: dict[str, InflightEntry]) -> None:
         now = self.clock()

@@ -15,18 +15,16 @@ Entries hold no secrets: the fields ``my_orders`` can show (``_inflight.visible_
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from ._inflight import pid_alive, visible_fields
 from ._limiter import key_fingerprint, shared_state_dir
+from ._locked_journal import LockedJournal
 
 __all__ = ["RentJournal", "RentRun", "rent_journal_for_key"]
 
@@ -72,7 +70,9 @@ class RentRun:
         return data
 
 
-class RentJournal:
+class RentJournal(LockedJournal[RentRun]):
+    section = "runs"
+
     """The ``rent`` runs of one key. ``path=None`` keeps them in memory (one process)."""
 
     def __init__(
@@ -83,70 +83,16 @@ class RentJournal:
         pid: int | None = None,
         alive: Callable[[int], bool] = pid_alive,
     ) -> None:
-        self.path = path
-        self.clock = clock
-        self.pid = os.getpid() if pid is None else pid
+        super().__init__(path, clock=clock, pid=pid)
         self.alive = alive
-        self._lock = threading.Lock()
-        self._memory: dict[str, RentRun] = {}
         self._active: set[str] = set()  # runs of this process still going
         self._started: dict[str, tuple[float, str]] = {}  # token -> (started at, query)
 
-    # storage (the same discipline as the create_order journal: lock, read, change, replace)
+    def _read_entry(self, token: str, data: Any) -> RentRun | None:
+        return RentRun.from_json(token, data)
 
-    @contextlib.contextmanager
-    def _file_lock(self, path: Path) -> Iterator[None]:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - no cross-process lock on this platform
-            yield
-            return
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    def _load(self, path: Path) -> dict[str, RentRun]:
-        try:
-            data: Any = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        raw = data.get("runs") if isinstance(data, dict) else None
-        runs = {}
-        for token, item in (raw or {}).items() if isinstance(raw, dict) else ():
-            run = RentRun.from_json(str(token), item)
-            if run is not None:
-                runs[run.token] = run
-        return runs
-
-    def _save(self, path: Path, runs: dict[str, RentRun]) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        payload = {"runs": {token: run.to_json() for token, run in runs.items()}}
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(payload))
-        os.replace(tmp, path)
-
-    def _change(self, change: Callable[[dict[str, RentRun]], T]) -> T:
-        with self._lock:
-            if self.path is not None:
-                try:
-                    with self._file_lock(self.path):
-                        runs = self._load(self.path)
-                        before = _snapshot(runs)
-                        self._forget_old(runs)
-                        result = change(runs)
-                        if _snapshot(runs) != before:  # most calls only read: no write then
-                            self._save(self.path, runs)
-                        self._memory = runs
-                        return result
-                except OSError:
-                    pass  # an unwritable cache: in-process runs still see each other
-            self._forget_old(self._memory)
-            return change(self._memory)
+    def _prune(self, runs: dict[str, RentRun]) -> None:
+        self._forget_old(runs)
 
     def _forget_old(self, runs: dict[str, RentRun]) -> None:
         now = self.clock()
@@ -217,10 +163,6 @@ class RentJournal:
                 runs.pop(token, None)
 
         self._change(drop)
-
-
-def _snapshot(runs: dict[str, RentRun]) -> list[tuple[str, dict[str, Any]]]:
-    return sorted((token, run.to_json()) for token, run in runs.items())
 
 
 _registry: dict[Path, RentJournal] = {}
