@@ -34,7 +34,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ._calls import Call, CallFlow, adrive, drive
-from .exceptions import APIConnectionError, CloreAPIError, FieldError, InvalidResponseError, RateLimitError
+from ._polling import TRANSIENT_ERRORS, apolled, polled
+from .exceptions import CloreAPIError, FieldError
 from .models import HOURS_PER_DAY, Order, SpotMarket, SpotOffer
 
 __all__ = [
@@ -62,7 +63,6 @@ LOWERING_PERIOD = 600.0
 #: The smallest step a bid moves by, per coin (satoshis; cents of CLORE and USD).
 TICKS = {"bitcoin": 1e-8, "CLORE-Blockchain": 0.01, "USD-Blockchain": 0.01}
 #: Errors a long-running watch or keeper survives: the next round tries again.
-TRANSIENT_ERRORS = (APIConnectionError, RateLimitError, InvalidResponseError)
 
 
 class SpotBidError(CloreAPIError):
@@ -494,18 +494,18 @@ class SpotKeeper:
         on_error: Callable[[Exception], None] | None = None,
     ) -> Iterator[BidAction]:
         """Steps every ``interval`` until the order ends (or ``until``, a ``clock`` time)."""
-        while until is None or self.clock() < until:
-            try:
-                action = self.step(client)
-            except TRANSIENT_ERRORS as error:
-                if on_error is None:
-                    raise
-                on_error(error)
-            else:
-                yield action
-                if action.kind == "ended":
-                    return
-            sleep(self._pause(until))
+        rounds = polled(
+            lambda: self.step(client),
+            clock=self.clock,
+            interval=self.interval,
+            sleep=sleep,
+            until=until,
+            on_error=on_error,
+        )
+        for action in rounds:
+            yield action
+            if action.kind == "ended":
+                return
 
     async def arun(
         self,
@@ -517,24 +517,18 @@ class SpotKeeper:
     ) -> AsyncIterator[BidAction]:
         import asyncio
 
-        pause = sleep or asyncio.sleep
-        while until is None or self.clock() < until:
-            try:
-                action = await self.astep(client)
-            except TRANSIENT_ERRORS as error:
-                if on_error is None:
-                    raise
-                on_error(error)
-            else:
-                yield action
-                if action.kind == "ended":
-                    return
-            await pause(self._pause(until))
-
-    def _pause(self, until: float | None) -> float:
-        if until is None:
-            return self.interval
-        return max(0.0, min(self.interval, until - self.clock()))
+        rounds = apolled(
+            lambda: self.astep(client),
+            clock=self.clock,
+            interval=self.interval,
+            sleep=sleep or asyncio.sleep,
+            until=until,
+            on_error=on_error,
+        )
+        async for action in rounds:
+            yield action
+            if action.kind == "ended":
+                return
 
 
 def keep_winning(

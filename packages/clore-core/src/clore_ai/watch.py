@@ -35,9 +35,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ._calls import Call, CallFlow, adrive, drive
+from ._polling import apolled, polled
 from .exceptions import AuthError
 from .query import MarketQuery, not_rentable
-from .spotbid import TRANSIENT_ERRORS, SpotPosition, plain_amount, spot_position
+from .spotbid import SpotPosition, plain_amount, spot_position
 
 __all__ = ["EVENT_KINDS", "MarketWatch", "OfferView", "Snapshot", "WatchEvent", "diff"]
 
@@ -270,16 +271,16 @@ class MarketWatch:
         Network faults and rate limiting (after the client's own retries) go to ``on_error``
         and the next poll tries again; without ``on_error`` they are raised.
         """
-        while until is None or self.clock() < until:
-            try:
-                events = self.poll(client)
-            except TRANSIENT_ERRORS as error:
-                if on_error is None:
-                    raise
-                on_error(error)
-                events = []
+        rounds = polled(
+            lambda: self.poll(client),
+            clock=self.clock,
+            interval=self.interval,
+            sleep=sleep,
+            until=until,
+            on_error=on_error,
+        )
+        for events in rounds:
             yield from events
-            sleep(self._pause(until))
 
     async def arun(
         self,
@@ -291,20 +292,14 @@ class MarketWatch:
     ) -> AsyncIterator[WatchEvent]:
         import asyncio
 
-        pause = sleep or asyncio.sleep
-        while until is None or self.clock() < until:
-            try:
-                events = await self.apoll(client)
-            except TRANSIENT_ERRORS as error:
-                if on_error is None:
-                    raise
-                on_error(error)
-                events = []
+        rounds = apolled(
+            lambda: self.apoll(client),
+            clock=self.clock,
+            interval=self.interval,
+            sleep=sleep or asyncio.sleep,
+            until=until,
+            on_error=on_error,
+        )
+        async for events in rounds:
             for event in events:
                 yield event
-            await pause(self._pause(until))
-
-    def _pause(self, until: float | None) -> float:
-        if until is None:
-            return self.interval
-        return max(0.0, min(self.interval, until - self.clock()))
