@@ -25,7 +25,7 @@ from pydantic_core import from_json
 
 from ._gcpause import gc_paused
 from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
-from ._lazy import UnreadableItem, read_leniently, unread_fields_of
+from ._lazy import UnreadableItem, read_leniently, share_batch, unread_fields_of
 from ._limiter import RateLimiter, new_ticket
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
@@ -123,9 +123,13 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
                 return code, _read_one(model, data, alone=True)
         try:
             parsed = envelope.model_validate(data)
-            return parsed.code, getattr(parsed, field)
         except ValidationError:
             pass
+        else:
+            found = getattr(parsed, field)
+            if many:
+                share_batch(found)
+            return parsed.code, found
         code = _Envelope.model_validate(data).code
         items = data.get(field) if isinstance(data, dict) else None
         if code != 0:
@@ -163,6 +167,7 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
                 inner,
                 field,
             )
+        share_batch(kept)
         return code, kept
 
     return parse
