@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generator, List, Mapping, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
+from . import _httpx  # noqa: F401 - first: httpx without its command-line module
+
+# isort: split
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
