@@ -233,7 +233,13 @@ def share_batch(instances: List[Any]) -> None:
 
 
 class _LazyField:
-    """Data descriptor over a pydantic field: validates the stored dict on first read."""
+    """Data descriptor over a pydantic field: validates the stored dict on first read.
+
+    Every read of the field passes through ``__get__``: the path for a value already
+    validated is kept to two lookups and a class check.
+    """
+
+    __slots__ = ("model", "name")
 
     def __init__(self, name: str, model: Type[BaseModel]) -> None:
         self.name = name
@@ -243,7 +249,12 @@ class _LazyField:
         if instance is None:
             return self
         value = instance.__dict__.get(self.name)
-        if value is None or value.__class__ is self.model or isinstance(value, self.model):
+        if value.__class__ is self.model or value is None:
+            return value
+        return self._load(instance, value)
+
+    def _load(self, instance: Any, value: Any) -> Any:
+        if isinstance(value, self.model):
             return value
         if isinstance(value, dict):
             batch: Optional[LazyBatch] = getattr(instance, "_clore_batch", None)
