@@ -302,7 +302,17 @@ def main() -> int:
     parser.add_argument(
         "--render", type=Path, help="no measuring: rewrite docs/performance.md from a --save file"
     )
+    parser.add_argument(
+        "--key-rows",
+        action="store_true",
+        help="only marketplace() at 5,000 and the imports, nothing written (to compare Pythons)",
+    )
+    parser.add_argument(
+        "--official-python", help="the official SDK's Python (default: its venv under bench/.venvs)"
+    )
     args = parser.parse_args()
+    if args.key_rows:
+        return key_rows(args.official_python)
     if args.render:
         report = json.loads(args.render.read_text(encoding="utf-8"))
         (ROOT / "docs" / "performance.md").write_text(render(report, document=True), encoding="utf-8")
@@ -317,7 +327,7 @@ def main() -> int:
         "ours --help": [str(bin_dir / "clore"), "--help"],
     }
     if not args.no_official:
-        official = str(official_python())
+        official = args.official_python or str(official_python())
         pythons["official"] = official
         starts["official --version"] = [str(Path(official).parent / "clore"), "--version"]
         starts["official --help"] = [str(Path(official).parent / "clore"), "--help"]
@@ -341,6 +351,37 @@ def main() -> int:
         (ROOT / "docs" / "performance.md").write_text(render(report, document=True), encoding="utf-8")
         print("wrote docs/performance.md")
     return 0
+
+
+def key_rows(official: str | None) -> int:
+    """marketplace() at 5,000 (the four variants) and the imports, on this Python."""
+    pythons = {"ours": sys.executable, "official": official or str(official_python())}
+    compile_ours()
+    m = bench_marketplace(pythons, 5000, 5)
+    f = bench_floor(pythons, 9)
+    print(f"machine: {machine()}; official on {platform_of(pythons['official'])}")
+    rows = [
+        ("marketplace(), CA loaded both sides", m["ours"]["seconds"], m["official"]["seconds"]),
+        (
+            "marketplace(), CA outside both regions",
+            m["ours_no_ca"]["seconds"],
+            m["official_preloaded"]["seconds"],
+        ),
+        ("marketplace() + every nested read", m["ours"]["total"], m["official"]["total"]),
+        ("peak RSS MB after marketplace()", m["ours"]["rss_mb"], m["official"]["rss_mb"]),
+        ("python -c 'import clore_ai'", f["ours import"], f["official import"]),
+        ("python -c 'from clore_ai import CloreAI'", f["ours import client"], f["official import client"]),
+    ]
+    for what, ours, off in rows:
+        print(f"{what:<44} {ours:>8.3f} {off:>8.3f} {ratio(ours, off):>7}")
+    return 0
+
+
+def platform_of(python: str) -> str:
+    found = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version())"], capture_output=True
+    )
+    return "Python " + found.stdout.decode().strip()
 
 
 def machine() -> str:
