@@ -688,6 +688,39 @@ clore_ai` 0.94x, peak RSS of `clore search` at 50,000 0.95x, and one noisy keyle
   CLI sample now gets a fresh cache dir (21 pairs at 5,000: keyless - keyed = -7 ms, where
   it was -159 ms and +168 ms in earlier runs).
 
+Still missed in the run above, and why (2-core box shared with other test runs):
+
+- Plain `marketplace()` at 5,000 with the CA bundle loaded on both sides: 0.34x. Loading
+  the bundle costs both sides the same ~25-30 ms, which is a third of our whole call; without
+  it on both sides the row is met (0.28x). Over plain HTTP ours never loads it.
+- Nested reads at 5,000: 0.51x (met at 50,000: 0.29x, was 0.88x). What is left is one bulk
+  validation of every nested object (~17 ms of pydantic-core at 5,000) on top of the plain
+  call; the floor beside it is `json.loads` of the body.
+- `clore search` (20 rows) at 5,000 and the keyless rows move by more between runs than the
+  targets allow: 0.78x here, 0.46x in the previous full run, 0.65x in a 9-sample check right
+  after (the official side moves most: 0.68 to 1.7 s). This round did not change our time:
+  the same command before/after this round's changes, interleaved, 0.39 vs 0.43 s at 5,000
+  (9 samples) and 1.70 vs 1.67 s at 50,000 (5). Keyless minus keyed: -295 to +191 ms at
+  50,000 in separate checks of 11-15 pairs, -7 ms in a quiet 21-pair check at 5,000; the
+  same modules load either way.
+- `import clore_ai` is met by loading names on first use; `from clore_ai import CloreAI` is
+  0.98x: httpx and pydantic cost both sides the same.
+
+Other Pythons (`bench/run.py --key-rows`, marketplace at 5,000 and imports; ours/official):
+
+| row | 3.12.1 (both) | 3.9.18, lowest deps (pydantic 2.5, httpx 0.25; official on 3.11) |
+| --- | ---: | ---: |
+| marketplace(), CA loaded both sides | 0.33x | 0.38x |
+| marketplace(), CA outside both regions | 0.26x | 0.48x |
+| marketplace() + every nested read | 0.51x | 0.98x |
+| peak RSS after marketplace() | 0.71x | 0.95x |
+| `import clore_ai` | 0.08x | 0.09x |
+| `from clore_ai import CloreAI` | 0.99x | 0.99x |
+
+The official 0.1.1 does not import on Python 3.9 (`int | None` in a signature), so its side
+there ran on 3.11. 3.13.0 is on the machine but was not measured. The whole suite passes on
+3.9 (lowest deps), 3.11 and 3.12.
+
 ## Before and after (issue 7)
 
 Two targets were missed in the first landing: marketplace() official/ours **1.40x** (target
