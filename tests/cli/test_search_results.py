@@ -51,6 +51,20 @@ def test_search_shows_the_same_with_and_without_the_gc_pause(
     assert outputs(capsys) == paused
 
 
+def test_search_shows_the_same_with_every_speed_up_off(
+    api: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch validation of nested objects, dropping rented servers before any model is built
+    and the collector pause change when work happens, never what is shown."""
+    fast = outputs(capsys)
+    from clore_ai import _endpoints
+
+    monkeypatch.setattr("clore_ai._gcpause.gc_paused", nullcontext)
+    monkeypatch.setattr("clore_ai._lazy.BATCH_AFTER", 10**9)
+    monkeypatch.setattr(_endpoints, "_MARKETPLACE_AVAILABLE", _endpoints._MARKETPLACE)
+    assert outputs(capsys) == fast
+
+
 def test_search_rows_match_a_plain_reference(api: str, capsys: pytest.CaptureFixture[str]) -> None:
     servers = CloreAI(base_url=api).marketplace(available_only=False)
     # Reference: every server by USD per hour (unknown or zero last), ties in marketplace order.

@@ -15,6 +15,9 @@ import time
 from types import TracebackType
 from typing import Any, Callable, Optional
 
+from . import _httpx  # noqa: F401 - first: httpx without its command-line module
+
+# isort: split
 import httpx
 
 from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep

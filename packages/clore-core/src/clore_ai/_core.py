@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generator, List, Mapping, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
+from . import _httpx  # noqa: F401 - first: httpx without its command-line module
+
+# isort: split
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import from_json
 
 from ._gcpause import gc_paused
 from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
-from ._lazy import UnreadableItem, read_leniently, unread_fields_of
+from ._lazy import UnreadableItem, read_leniently, share_batch, unread_fields_of
 from ._limiter import RateLimiter, new_ticket
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
@@ -85,7 +88,13 @@ class _Envelope(BaseModel):
     code: int
 
 
-def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) -> Parser[Any]:
+def envelope_parser(
+    field: str | None,
+    model: type[Any],
+    *,
+    many: bool = False,
+    skip: Callable[[Any], bool] | None = None,
+) -> Parser[Any]:
     """A parser for ``{"code": 0, field: ...}`` bodies.
 
     The body is parsed once with pydantic-core's JSON parser (faster than ``json.loads``)
@@ -96,6 +105,11 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
     unexpected shape is set aside and reads ``None``, the item is kept. Only an item that no
     reading can turn into the model (not an object, no readable ``id``) is left out, and the
     number left out is logged as a WARNING: nothing vanishes silently.
+
+    ``skip`` (with ``many``) drops raw items before any model is built for them: only for
+    items the caller would filter out anyway and that are certainly readable (a marketplace
+    server plainly ``"rented": true`` when only available ones are wanted). The parsed
+    answer then never holds models - nor, after the drop, raw objects - for them.
     """
     envelope: Any = None
     if field is not None:
@@ -113,6 +127,10 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
 
     def _parse(body: bytes) -> tuple[int, Any]:
         data = from_json(body)
+        total = None
+        if skip is not None and many and isinstance(data, dict) and isinstance(data.get(field), list):
+            total = len(data[field])
+            data[field] = [item for item in data[field] if not skip(item)]
         if field is None:
             code = _Envelope.model_validate(data).code
             if code != 0:
@@ -123,9 +141,13 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
                 return code, _read_one(model, data, alone=True)
         try:
             parsed = envelope.model_validate(data)
-            return parsed.code, getattr(parsed, field)
         except ValidationError:
             pass
+        else:
+            found = getattr(parsed, field)
+            if many:
+                share_batch(found)
+            return parsed.code, found
         code = _Envelope.model_validate(data).code
         items = data.get(field) if isinstance(data, dict) else None
         if code != 0:
@@ -152,7 +174,7 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
             log.warning(
                 "%d of %d %s in the response could not be read and %s left out",
                 lost,
-                len(items),
+                total or len(items),
                 field,
                 "was" if lost == 1 else "were",
             )
@@ -163,6 +185,7 @@ def envelope_parser(field: str | None, model: type[Any], *, many: bool = False) 
                 inner,
                 field,
             )
+        share_batch(kept)
         return code, kept
 
     return parse

@@ -52,6 +52,15 @@ R = TypeVar("R")
 
 _WALLETS = envelope_parser("wallets", Wallet, many=True)
 _MARKETPLACE = envelope_parser("servers", MarketplaceServer, many=True)
+
+
+def _plainly_rented(item: Any) -> bool:
+    """A raw server that ``available_only`` drops and that reads whatever else it holds (its
+    ``id`` is a whole number): no model is built for it. Odder ones go the usual way."""
+    return type(item) is dict and item.get("rented") is True and type(item.get("id")) is int
+
+
+_MARKETPLACE_AVAILABLE = envelope_parser("servers", MarketplaceServer, many=True, skip=_plainly_rented)
 _MY_SERVERS = envelope_parser("servers", MyServer, many=True)
 _ORDERS = envelope_parser("orders", Order, many=True)
 _SERVER_CONFIG = envelope_parser(None, ServerConfig)
@@ -185,7 +194,8 @@ class Endpoints:
             )
         min_ram_gb = _optional_number("min_ram_gb", min_ram_gb)
         max_price_usd = _optional_number("max_price_usd", max_price_usd)
-        servers = yield from self._core.call("marketplace", _MARKETPLACE, auth=False)
+        parser = _MARKETPLACE_AVAILABLE if available_only else _MARKETPLACE
+        servers = yield from self._core.call("marketplace", parser, auth=False)
         return filter_marketplace(
             servers,
             gpu=gpu,

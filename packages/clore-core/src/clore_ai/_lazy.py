@@ -12,6 +12,12 @@ that validates and caches on first access. Validation never raises there: a malf
 is set aside (:func:`read_leniently`), because one odd value must not make a whole listing
 unreadable.
 
+The objects of one answer share a :class:`LazyBatch`. A caller who reads a few of them pays
+for those few; once a field has been read on more than :data:`BATCH_AFTER` of them, the
+rest are validated for that field in one pydantic-core call with the cyclic GC paused
+(50,000 servers: reading every nested object 2.7 s → 0.3 s). The values are the same as one
+at a time; only the moment they are built differs.
+
 :func:`read_leniently` is also how a list answer reads the items that fail strict
 validation: the field of an unexpected shape keeps its raw value (``unread_fields``) and its
 typed attribute reads ``None``; the item itself is kept.
@@ -20,18 +26,23 @@ typed attribute reads ``None``; the item itself is kept.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Mapping, Tuple, Type, TypeVar
+import threading
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar
 
 from pydantic import (
     BaseModel,
     SerializerFunctionWrapHandler,
     SkipValidation,
+    TypeAdapter,
     ValidationError,
     model_serializer,
 )
 
+from ._gcpause import gc_paused
+
 __all__ = [
     "LAZY",
+    "LazyBatch",
     "UnreadableItem",
     "WithLazyFields",
     "install_lazy_fields",
@@ -150,8 +161,85 @@ def validate_leniently(model: Type[M], data: Dict[str, Any]) -> M:
     return instance
 
 
+#: Reads of one field, one object at a time, before the rest of its batch is validated at once.
+BATCH_AFTER = 32
+
+
+class LazyBatch:
+    """The objects of one answer (their field dicts, never the objects: no reference cycle).
+
+    Once the whole batch is validated for every lazy field it lets go of the dicts.
+    """
+
+    __slots__ = ("_fields", "_lock", "_pending", "_reads")
+
+    def __init__(self, fields: Iterable[Tuple[str, Type[BaseModel]]], members: Iterable[BaseModel]) -> None:
+        self._fields = dict(fields)
+        self._pending: List[Dict[str, Any]] = [member.__dict__ for member in members]
+        self._reads = dict.fromkeys(self._fields, 0)
+        self._lock = threading.Lock()
+
+    def read(self, name: str) -> bool:
+        """Count one lone read of ``name``; True when the batch has just validated it for all."""
+        reads = self._reads.get(name)
+        if reads is None:  # the field is done for the whole batch
+            return False
+        self._reads[name] = reads + 1
+        if reads < BATCH_AFTER:
+            return False
+        with self._lock:
+            if name in self._reads:
+                self._validate_all(name)
+        return True
+
+    def _validate_all(self, name: str) -> None:
+        model = self._fields[name]
+        holders = [held for held in self._pending if isinstance(held.get(name), dict)]
+        raw = [held[name] for held in holders]
+        with gc_paused():  # a burst of live containers: see _gcpause
+            try:
+                built: List[Any] = _list_adapter(model).validate_python(raw)
+            except ValidationError:  # some are odd: each is read leniently, as alone
+                built = [validate_leniently(model, value) for value in raw]
+            for held, value, instance in zip(holders, raw, built):
+                if held.get(name) is value:  # not replaced by a lone read meanwhile
+                    held[name] = instance
+        del self._reads[name]
+        if not self._reads:
+            self._pending = []
+
+
+_ADAPTERS: Dict[Type[BaseModel], TypeAdapter[List[Any]]] = {}
+
+
+def _list_adapter(model: Type[BaseModel]) -> TypeAdapter[List[Any]]:
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(List[model])  # type: ignore[valid-type]
+    return adapter
+
+
+def share_batch(instances: List[Any]) -> None:
+    """Give the objects of one answer a shared :class:`LazyBatch` (models with lazy fields)."""
+    fields: Optional[Dict[str, Type[BaseModel]]] = None
+    if instances:
+        fields = getattr(type(instances[0]), "__clore_lazy_models__", None)
+    if not fields or len(instances) <= BATCH_AFTER:
+        return
+    batch = LazyBatch(fields.items(), instances)
+    slot = WithLazyFields.__dict__["_clore_batch"]  # the slot's member descriptor
+    for instance in instances:
+        slot.__set__(instance, batch)
+
+
 class _LazyField:
-    """Data descriptor over a pydantic field: validates the stored dict on first read."""
+    """Data descriptor over a pydantic field: validates the stored dict on first read.
+
+    Every read of the field passes through ``__get__``: the path for a value already
+    validated is kept to two lookups and a class check.
+    """
+
+    __slots__ = ("model", "name")
 
     def __init__(self, name: str, model: Type[BaseModel]) -> None:
         self.name = name
@@ -161,10 +249,21 @@ class _LazyField:
         if instance is None:
             return self
         value = instance.__dict__.get(self.name)
-        if value is None or isinstance(value, self.model):
+        if value.__class__ is self.model or value is None:
+            return value
+        return self._load(instance, value)
+
+    def _load(self, instance: Any, value: Any) -> Any:
+        if isinstance(value, self.model):
             return value
         if isinstance(value, dict):
-            value = validate_leniently(self.model, value)
+            batch: Optional[LazyBatch] = getattr(instance, "_clore_batch", None)
+            if batch is not None and batch.read(self.name):
+                value = instance.__dict__.get(self.name)
+                if value is None or isinstance(value, self.model):
+                    return value
+            if isinstance(value, dict):
+                value = validate_leniently(self.model, value)
         else:
             log.info("read a malformed %s in the response as None", self.model.__name__)
             private = dict(instance.__pydantic_private__ or {})
@@ -185,6 +284,7 @@ def install_lazy_fields(cls: Type[BaseModel], **models: Type[BaseModel]) -> None
             raise TypeError(f"{cls.__name__} has no field {name!r}")
         setattr(cls, name, _LazyField(name, model))
     cls.__clore_lazy_fields__ = tuple(models)  # type: ignore[attr-defined]
+    cls.__clore_lazy_models__ = dict(models)  # type: ignore[attr-defined]
 
 
 def materialize(instance: BaseModel) -> None:
@@ -194,7 +294,13 @@ def materialize(instance: BaseModel) -> None:
 
 
 class WithLazyFields(BaseModel):
-    """Base of models with lazy fields: dumping, comparing and repr see validated values."""
+    """Base of models with lazy fields: dumping, comparing and repr see validated values.
+
+    ``_clore_batch`` is a slot, outside the fields: it is neither compared, dumped, copied
+    nor pickled.
+    """
+
+    __slots__ = ("_clore_batch",)
 
     @model_serializer(mode="wrap")
     def _materialize_before_dump(self, handler: SerializerFunctionWrapHandler) -> Any:

@@ -20,6 +20,9 @@ import time
 import zlib
 from typing import Any, Callable, List, Optional, TypeVar
 
+from . import _httpx  # noqa: F401 - first: httpx without its command-line module
+
+# isort: split
 import httpx
 
 __all__ = [

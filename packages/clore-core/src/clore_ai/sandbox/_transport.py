@@ -6,6 +6,9 @@ import asyncio
 import time
 from typing import Any, Callable
 
+from .. import _httpx  # noqa: F401 - first: httpx without its command-line module
+
+# isort: split
 import httpx
 
 from ._api import Sandbox, SandboxResponse
