@@ -7,8 +7,10 @@ asks before renting, shows progress on stderr and the job's log on stdout (stder
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -42,6 +44,22 @@ JOB_COLUMNS = [
     Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd"),
     Column("billing", "Billing", no_wrap=True),
 ]
+#: Below this many terminal columns the table leaves out Server and Started (JSON/CSV keep
+#: them) and lets a long job id fold, so the ids, orders and amounts are never cut.
+WIDE_TABLE = 104
+
+
+def job_columns(terminal_width: int | None) -> list[Column]:
+    """The ``clore jobs`` columns for a terminal this wide (None: not a terminal, all of them)."""
+    if terminal_width is None or terminal_width >= WIDE_TABLE:
+        return JOB_COLUMNS
+    narrow = {"server_id", "started"}
+    return [
+        dataclasses.replace(c, in_table=c.key not in narrow, no_wrap=c.no_wrap and c.key != "id")
+        for c in JOB_COLUMNS
+    ]
+
+
 JOB_RECORD = [
     Column("id", "Job"),
     Column("name", "Name"),
@@ -221,6 +239,12 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+_NOT_REATTACHABLE = (
+    f"its ssh password was generated and not kept (no OS keyring; set {PASSWORD_ENV} before "
+    "`clore run` to be able to)"
+)
+
+
 def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.ClickException:
     """Ask (at a terminal) whether to detach or stop; without one, detach and say so."""
     from clore_ai.jobs import cancel_job
@@ -239,6 +263,10 @@ def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.
         click.echo(
             f"\nJob {record.id} is running on order {record.order_id}, which bills while it runs.", err=True
         )
+        if not record.reattachable:
+            click.echo(
+                f"Note: {_NOT_REATTACHABLE}; once detached, its log cannot be followed again.", err=True
+            )
         try:
             choice = click.prompt(
                 "Detach (the job keeps running and billing) or stop it and cancel the order? [d/s]",
@@ -251,9 +279,14 @@ def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.
         cancelled = cancel_job(app.client(), record, journal=journal)
         return JobStopped(f"job {record.id} stopped; order {cancelled.order_id} cancelled")
     how = "" if _interactive() else " (no terminal to ask on: detached)"
+    attach = (
+        f"re-attach with `clore logs {record.id} -f`"
+        if record.reattachable
+        else f"it cannot be re-attached ({_NOT_REATTACHABLE})"
+    )
     return JobDetached(
         f"detached from job {record.id}{how}: it keeps running on order {record.order_id} AND BILLING; "
-        f"re-attach with `clore logs {record.id} -f`, stop it with `clore cancel {record.order_id}`"
+        f"{attach}; stop it with `clore cancel {record.order_id}`"
     )
 
 
@@ -399,7 +432,8 @@ def jobs_command(ctx: click.Context) -> None:
     footer = f"Total: {len(rows)} jobs" + (
         f"; {billing} still billing (stop with `clore cancel ORDER`)" if billing else ""
     )
-    app.emit(Dataset("Jobs", JOB_COLUMNS, rows, footer=footer))
+    width = shutil.get_terminal_size().columns if app.color else None  # color: a terminal's table
+    app.emit(Dataset("Jobs", job_columns(width), rows, footer=footer))
 
 
 @click.command("logs")

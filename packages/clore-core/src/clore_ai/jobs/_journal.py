@@ -37,6 +37,10 @@ JOB_STATES = (
 )
 
 
+#: ``ssh_auth`` of a job whose generated password lives only in the ``clore run`` process.
+PASSWORD_NOT_KEPT = "generated, not kept"
+
+
 @dataclass
 class JobRecord:
     """One job as the journal keeps it. ``billing`` is True while the order may charge you,
@@ -62,6 +66,12 @@ class JobRecord:
     exit_code: int | None = None  # of the job's commands on the server
     error: str | None = None
     outputs: list[str] = field(default_factory=list)  # remote paths/globs to download
+
+    @property
+    def reattachable(self) -> bool:
+        """False when nothing can log in to the job's server again once its ``clore run``
+        process is gone (the password was generated and not kept): detaching loses its log."""
+        return self.ssh_auth != PASSWORD_NOT_KEPT
 
     @property
     def log_path(self) -> str | None:
