@@ -252,6 +252,26 @@ def test_a_refused_rental_leaves_no_order(
     assert journal.find(caught.value.job.id) == caught.value.job
 
 
+def test_while_renting_the_journal_says_billing_is_unknown(
+    client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A `clore run` killed (SIGKILL, a closed pipe) after create_order was sent leaves its
+    entry as it was while renting: that entry must not say "not billing"."""
+    from clore_ai.jobs import rent_for_job
+
+    seen: list[Any] = []
+
+    def rent(*args: Any, **kwargs: Any) -> Any:
+        [entry] = journal.all()
+        seen.append((entry.state, entry.billing))
+        return rent_for_job(*args, **kwargs)
+
+    task = Task(run="true", image="ubuntu", resources=Resources(max_price=5))
+    job = run(client, task, journal, clock, LocalContainers(tmp_path / "servers"), rent=rent)
+    assert seen == [("renting", None)]
+    assert job.state == "done" and job.billing is False
+
+
 def test_nothing_under_the_price_cap_rents_nothing(
     client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
 ) -> None:

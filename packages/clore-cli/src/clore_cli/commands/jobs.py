@@ -429,8 +429,11 @@ def jobs_command(ctx: click.Context) -> None:
         records = journal.all()
     rows = [job_row(r) for r in records]
     billing = sum(1 for r in records if r.billing)
-    footer = f"Total: {len(rows)} jobs" + (
-        f"; {billing} still billing (stop with `clore cancel ORDER`)" if billing else ""
+    unknown = sum(1 for r in records if r.billing is None)
+    footer = (
+        f"Total: {len(rows)} jobs"
+        + (f"; {billing} still billing (stop with `clore cancel ORDER`)" if billing else "")
+        + (f"; {unknown} may be billing (Billing -: check `clore orders`)" if unknown else "")
     )
     width = shutil.get_terminal_size().columns if app.color else None  # color: a terminal's table
     app.emit(Dataset("Jobs", job_columns(width), rows, footer=footer))

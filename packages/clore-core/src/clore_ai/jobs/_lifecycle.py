@@ -361,6 +361,7 @@ def run_job(
             id=job_id,
             name=task.name,
             started_at=time.time(),
+            billing=None,  # unknown until the rental answers: a process killed meanwhile may leave an order
             keep=task.keep,
             ssh_auth=auth.source,
             remote_dir=f".clore-job/{job_id}",
