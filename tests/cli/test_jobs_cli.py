@@ -171,6 +171,7 @@ def test_no_terminal_ctrl_c_detaches_then_logs_reattach(
 def test_logs_of_an_unknown_job_is_exit_2(tmp_path: Path, containers: LocalContainers) -> None:
     result = clore(tmp_path / "home", "logs", "nope")
     assert result.exit_code == 2 and "no job 'nope' in the journal" in result.stderr
+    assert result.stderr.count("(see:") == 1, result.stderr
 
 
 def test_detaching_a_job_whose_password_was_not_kept_does_not_promise_a_reattach(
@@ -194,7 +195,8 @@ def test_detaching_a_job_whose_password_was_not_kept_does_not_promise_a_reattach
     assert "clore logs" not in result.stderr  # `clore logs` could not log in: no password anywhere
     assert "cannot be re-attached" in result.stderr and "CLORE_SSH_PASSWORD" in result.stderr
     assert f"clore cancel {job['order_id']}" in result.stderr
-    assert clore(home, "logs", job["id"]).exit_code != 0
+    logs = clore(home, "logs", job["id"])
+    assert logs.exit_code != 0 and f"stop it with `clore cancel {job['order_id']}`" in logs.stderr
     assert clore(home, "cancel", str(job["order_id"]), "--yes").exit_code == 0
 
 

@@ -454,7 +454,7 @@ def logs_command(ctx: click.Context, job: str, follow: bool) -> None:
     app = app_of(ctx)
     journal = _journal(app)
     if journal.find(job) is None:
-        raise click.UsageError(f"no job {job!r} in the journal (see: clore jobs)")
+        raise click.UsageError(f"no job {job!r} in the journal; `clore jobs` lists them")
     try:
         record = follow_job(
             app.client(),

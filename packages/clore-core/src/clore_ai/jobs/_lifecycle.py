@@ -546,7 +546,9 @@ def follow_job(
     if auth is None:
         raise JobError(
             f"no ssh password for job {record.id}: it was generated for the job and not kept "
-            "(no OS keyring); set CLORE_SSH_PASSWORD before `clore run` to re-attach later",
+            "(no OS keyring), so its log cannot be read again; its order still bills: stop it with "
+            f"`clore cancel {record.order_id}` (set CLORE_SSH_PASSWORD before `clore run` to "
+            "re-attach later)",
             record,
         )
     runner.follow(order, auth, offset=0, until_end=follow, record_offset=False)  # the whole log again
