@@ -109,7 +109,9 @@ def test_at_a_terminal_it_asks_before_renting_and_ctrl_c_offers_stop(
     child.expect("running \\(output follows\\)")
     child.sendintr()
     child.expect(r"bills while it runs")
-    child.expect(r"Detach \(the job keeps running and billing\) or stop it and cancel the order\? \[d/s\]")
+    child.expect(
+        r"Detach \(the job keeps running and billing\) or stop it and cancel the order\? \[d/s\]: "
+    )  # the choices once
     child.sendline("s")
     child.expect(r"stopped; order (\d+) cancelled")
     order_id = int(child.match.group(1))

@@ -240,8 +240,8 @@ def _interactive() -> bool:
 
 
 _NOT_REATTACHABLE = (
-    f"its ssh password was generated and not kept (no OS keyring; set {PASSWORD_ENV} before "
-    "`clore run` to be able to)"
+    f"its ssh password was generated and not kept (no OS keyring; next time set {PASSWORD_ENV} "
+    "before `clore run`)"
 )
 
 
@@ -264,13 +264,12 @@ def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.
             f"\nJob {record.id} is running on order {record.order_id}, which bills while it runs.", err=True
         )
         if not record.reattachable:
-            click.echo(
-                f"Note: {_NOT_REATTACHABLE}; once detached, its log cannot be followed again.", err=True
-            )
+            click.echo(f"Once detached, its log cannot be followed again: {_NOT_REATTACHABLE}.", err=True)
         try:
             choice = click.prompt(
                 "Detach (the job keeps running and billing) or stop it and cancel the order? [d/s]",
                 type=click.Choice(["d", "s"]),
+                show_choices=False,  # the question ends in [d/s] already
                 err=True,
             )
         except (KeyboardInterrupt, click.Abort, EOFError):
@@ -282,7 +281,7 @@ def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.
     attach = (
         f"re-attach with `clore logs {record.id} -f`"
         if record.reattachable
-        else f"it cannot be re-attached ({_NOT_REATTACHABLE})"
+        else f"it cannot be re-attached: {_NOT_REATTACHABLE}"
     )
     return JobDetached(
         f"detached from job {record.id}{how}: it keeps running on order {record.order_id} AND BILLING; "
