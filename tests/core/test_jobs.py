@@ -435,3 +435,16 @@ def test_a_failed_job_error_carries_no_password_in_its_frames(
         for frame in sdk_frames:
             shown = repr(frame.f_locals)
             assert PASSWORD not in shown and "tok-SECRET-1" not in shown, (kind, frame.f_code.co_name)
+
+
+def test_a_prefix_of_several_jobs_says_so_rather_than_no_job(tmp_path: Path) -> None:
+    from clore_ai.jobs import JobRecord
+
+    journal = JobJournal(tmp_path / "jobs.json")
+    for job_id in ("count-412c83", "count-946681", "hello-45f6e8"):
+        journal.add(JobRecord(id=job_id, name=job_id.split("-")[0]))
+    assert journal.lookup("count-9").id == "count-946681"
+    with pytest.raises(LookupError, match=r"'count' matches 2 jobs \(count-412c83, count-946681\)"):
+        journal.lookup("count")
+    with pytest.raises(LookupError, match="no job 'nope' in the journal"):
+        journal.lookup("nope")

@@ -452,8 +452,10 @@ def logs_command(ctx: click.Context, job: str, follow: bool) -> None:
 
     app = app_of(ctx)
     journal = _journal(app)
-    if journal.find(job) is None:
-        raise click.UsageError(f"no job {job!r} in the journal; `clore jobs` lists them")
+    try:
+        journal.lookup(job)
+    except LookupError as error:
+        raise click.UsageError(str(error)) from None
     try:
         record = follow_job(
             app.client(),

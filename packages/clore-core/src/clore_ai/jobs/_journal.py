@@ -190,3 +190,15 @@ class JobJournal:
             return by_order[-1]
         prefixed = [r for r in records if r.id.startswith(job)]
         return prefixed[0] if len(prefixed) == 1 else None
+
+    def lookup(self, job: str) -> JobRecord:
+        """:meth:`find`, or a :class:`LookupError` that says whether ``job`` matched no job or
+        several (a prefix such as the job's name, shared by its runs)."""
+        found = self.find(job)
+        if found is not None:
+            return found
+        several = [r.id for r in self.all() if r.id.startswith(job)]
+        if several:
+            shown = ", ".join(several[-5:]) + (" …" if len(several) > 5 else "")
+            raise LookupError(f"{job!r} matches {len(several)} jobs ({shown}); give more of the id")
+        raise LookupError(f"no job {job!r} in the journal; `clore jobs` lists them")

@@ -485,9 +485,7 @@ def _failed(job: _Job, error: Exception, started: bool) -> JobError:
 
 def _existing(client: CloreAI, job: str | JobRecord, journal: JobJournal | None, **options: Any) -> _Job:
     journal = journal or JobJournal()
-    record = job if isinstance(job, JobRecord) else journal.find(job)
-    if record is None:
-        raise LookupError(f"no job {job!r} in the journal (see: clore jobs)")
+    record = job if isinstance(job, JobRecord) else journal.lookup(job)
     defaults: dict[str, Any] = {
         "remote_factory": None,
         "on_progress": None,
