@@ -123,6 +123,10 @@ def test_task_file_is_read_with_every_field(task_file: Path) -> None:
         ("resources: {max_price: 1, query: 'gpu>>3'}\nimage: x\nrun: y", "resources.query"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nreources: 1", "unknown field 'reources'"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nkeep: maybe", "keep must be true or false"),
+        (
+            "resources: {max_price: 1}\nimage: x\nrun: true",
+            "run must be text, got the YAML value true: quote it",
+        ),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nworkdir: nowhere", "is not a directory"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\noutputs: [../up.txt]", "without '..'"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nenv: {1BAD: x}", "not a variable name"),
