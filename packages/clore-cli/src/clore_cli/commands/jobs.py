@@ -7,6 +7,7 @@ asks before renting, shows progress on stderr and the job's log on stdout (stder
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -14,7 +15,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
@@ -211,13 +212,35 @@ def _log_writer(app: Any) -> Callable[[bytes], None]:
     stream = sys.stderr if app.wants_json or app.output in ("csv",) else sys.stdout
 
     def write(chunk: bytes) -> None:
-        stream.flush()
-        stream.buffer.write(chunk) if hasattr(stream, "buffer") else stream.write(
-            chunk.decode("utf-8", "replace")
-        )
-        stream.flush()
+        try:
+            stream.flush()
+            stream.buffer.write(chunk) if hasattr(stream, "buffer") else stream.write(
+                chunk.decode("utf-8", "replace")
+            )
+            stream.flush()
+        except BrokenPipeError:  # `clore run task.yaml | head`: the reader went away
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # no error at exit
+            raise KeyboardInterrupt from None  # as Ctrl-C: detach (saying it bills) or stop
 
     return write
+
+
+@contextlib.contextmanager
+def _broken_pipe_as_error() -> Iterator[None]:
+    """While a job runs a closed stdout is an error the job handles (see ``_log_writer``), not
+    the silent SIGPIPE death `clore search | head` gets, which left the order billing unsaid."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    except (AttributeError, ValueError):  # no SIGPIPE (Windows), or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
 
 
 def _summary(record: JobRecord) -> str:
@@ -369,21 +392,22 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
     journal = _journal(app)
     password = os.environ.get(PASSWORD_ENV) or None
     try:
-        record = run_job(
-            client,
-            task,
-            offer=offer,
-            journal=journal,
-            ssh_password=password,
-            ssh_password_source=f"env {PASSWORD_ENV}",
-            ssh_key_file=flags["ssh_key_file"],
-            on_progress=app.note,
-            on_log=_log_writer(app),
-            on_record=lambda r: app.note(f"job {r.id}: renting…"),
-            remote_factory=REMOTE_FACTORY,
-            poll_interval=0.2 if app.sandbox else 2.0,
-            wait_timeout=flags["timeout"],
-        )
+        with _broken_pipe_as_error():
+            record = run_job(
+                client,
+                task,
+                offer=offer,
+                journal=journal,
+                ssh_password=password,
+                ssh_password_source=f"env {PASSWORD_ENV}",
+                ssh_key_file=flags["ssh_key_file"],
+                on_progress=app.note,
+                on_log=_log_writer(app),
+                on_record=lambda r: app.note(f"job {r.id}: renting…"),
+                remote_factory=REMOTE_FACTORY,
+                poll_interval=0.2 if app.sandbox else 2.0,
+                wait_timeout=flags["timeout"],
+            )
     except JobInterrupted as stop:
         raise _after_interrupt(app, stop.job, journal) from None
     except JobError as error:
