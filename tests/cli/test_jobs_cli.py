@@ -129,6 +129,7 @@ def test_a_failing_command_exits_9_with_its_code(
     )
     assert result.exit_code == 10, result.stderr
     assert "exited with code 5" in result.stderr
+    assert "clore logs" not in result.stderr  # the order is cancelled: `clore logs` could not read it
 
 
 def test_no_terminal_ctrl_c_detaches_then_logs_reattach(

@@ -452,3 +452,10 @@ def test_a_prefix_of_several_jobs_says_so_rather_than_no_job(tmp_path: Path) -> 
         journal.lookup("count")
     with pytest.raises(LookupError, match="no job 'nope' in the journal"):
         journal.lookup("nope")
+
+
+def test_the_usd_cost_of_a_usd_order_is_its_spend_without_float_noise() -> None:
+    from clore_ai.jobs._lifecycle import usd_of_cost
+
+    assert usd_of_cost(5.361e-05, 0.72, 0.03) == 5.361e-05  # was 5.3610000000000003e-05
+    assert usd_of_cost(0.5, 2.0, 0.25) == 1.5  # 0.5 coin at 3 USD per coin

@@ -417,9 +417,8 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
     app.note(_summary(record))
     app.emit(Dataset(f"Job {record.id}", JOB_RECORD, [job_row(record)], vertical=True))
     if record.exit_code != 0:
-        failed = JobFailed(
-            f"the job's commands exited with code {record.exit_code} (log: `clore logs {record.id}`)"
-        )
+        where = f"`clore logs {record.id}`" if record.billing else "above; the order and its log are gone"
+        failed = JobFailed(f"the job's commands exited with code {record.exit_code} (log: {where})")
         failed.details = {"job": record.id, "remote_exit_code": record.exit_code}  # type: ignore[attr-defined]
         raise failed
 

@@ -165,10 +165,10 @@ class _Job:
         cost = order.spend if order is not None else None
         price, usd_hour = self.record.price_per_day, self.record.usd_per_hour
         if cost is not None and price and usd_hour is not None:
-            cost_usd: float | None = cost * usd_hour * 24 / price
+            cost_usd: float | None = usd_of_cost(cost, price, usd_hour)
         else:
             cost_usd = usd_hour * (ended - self.record.started_at) / 3600 if usd_hour is not None else None
-        self.save(cost=cost, cost_usd=cost_usd, ended_at=ended)
+        self.save(cost=cost, cost_usd=_without_float_noise(cost_usd), ended_at=ended)
 
     # ── on the server ────────────────────────────────────────────────────────
 
@@ -481,6 +481,16 @@ def _failed(job: _Job, error: Exception, started: bool) -> JobError:
         )
     job.save(state="failed", ended_at=time.time(), error=reason)
     return JobError(f"{reason}; order {job.record.order_id} was cancelled", job.record)
+
+
+def usd_of_cost(cost: float, price_per_day: float, usd_per_hour: float) -> float:
+    """An order's spend in its coin, in USD at the rate its price implies (a USD order's own
+    spend, exactly: no ``5.3610000000000003e-05`` for ``5.361e-05``)."""
+    return float(f"{cost * usd_per_hour * 24 / price_per_day:.12g}")
+
+
+def _without_float_noise(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.12g}")
 
 
 def _existing(client: CloreAI, job: str | JobRecord, journal: JobJournal | None, **options: Any) -> _Job:
