@@ -129,6 +129,7 @@ def test_a_failing_command_exits_9_with_its_code(
     )
     assert result.exit_code == 10, result.stderr
     assert "exited with code 5" in result.stderr
+    assert "clore logs" not in result.stderr  # the order is cancelled: `clore logs` could not read it
 
 
 def test_no_terminal_ctrl_c_detaches_then_logs_reattach(
@@ -171,3 +172,81 @@ def test_no_terminal_ctrl_c_detaches_then_logs_reattach(
 def test_logs_of_an_unknown_job_is_exit_2(tmp_path: Path, containers: LocalContainers) -> None:
     result = clore(tmp_path / "home", "logs", "nope")
     assert result.exit_code == 2 and "no job 'nope' in the journal" in result.stderr
+    assert result.stderr.count("(see:") == 1, result.stderr
+
+
+def test_detaching_a_job_whose_password_was_not_kept_does_not_promise_a_reattach(
+    tmp_path: Path, workspace: Path, containers: LocalContainers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai.jobs import _remote
+
+    monkeypatch.delenv("CLORE_SSH_PASSWORD", raising=False)
+    monkeypatch.setattr(_remote, "_keyring_put", lambda job_id, secret: False)  # no OS keyring
+
+    def interrupt(command: str) -> None:
+        if "tail -c" in command:
+            containers.on_exec = None
+            raise KeyboardInterrupt
+
+    containers.on_exec = interrupt
+    home = tmp_path / "home"
+    result = clore(home, "run", "--image", "ubuntu", "--max-price", "5", "--run", "echo one", "--yes")
+    assert result.exit_code == 7, result.stderr
+    [job] = clore(home, "jobs", "-o", "json").json()
+    assert "clore logs" not in result.stderr  # `clore logs` could not log in: no password anywhere
+    assert "cannot be re-attached" in result.stderr and "CLORE_SSH_PASSWORD" in result.stderr
+    assert f"clore cancel {job['order_id']}" in result.stderr
+    logs = clore(home, "logs", job["id"])
+    assert logs.exit_code != 0 and f"stop it with `clore cancel {job['order_id']}`" in logs.stderr
+    assert clore(home, "cancel", str(job["order_id"]), "--yes").exit_code == 0
+
+
+def test_jobs_table_on_an_80_column_terminal_cuts_no_id_or_amount(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from clore_ai.jobs import JobRecord
+    from clore_cli.formats import TableFormat
+
+    monkeypatch.setenv("COLUMNS", "80")
+    records = [
+        JobRecord(
+            id="hello-45f6e8",
+            name="hello",
+            state="done",
+            started_at=1_795_562_946.0,
+            ended_at=1_795_562_955.0,
+            order_id=1000,
+            server_id=123,
+            exit_code=0,
+            cost_usd=0.000078,
+            usd_per_hour=0.03,
+        ),
+        JobRecord(
+            id="count-412c83",
+            name="count",
+            state="detached",
+            started_at=1_795_563_075.0,
+            order_id=1002,
+            server_id=3484,
+            cost_usd=0.0011,
+            usd_per_hour=0.0425,
+            billing=True,
+        ),
+    ]
+    rows = [jobs_cli.job_row(r) for r in records]
+    rows[1]["cost_usd"] = 0.001101  # a billing job's cost grows with the clock
+    for width in (80, None):
+        table = jobs_cli.Dataset("Jobs", jobs_cli.job_columns(width), rows)
+        shown = TableFormat().render(table, color=width is not None)  # None: not a terminal
+        text = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+        assert max(len(line) for line in text.splitlines()) <= (80 if width else 200)
+        for whole in (
+            "hello-45f6e8",
+            "count-412c83",
+            " 1000 ",
+            " 1002 ",
+            "$0.000078",
+            "$0.001101",
+            "detached",
+        ):
+            assert whole in text, (whole, text)

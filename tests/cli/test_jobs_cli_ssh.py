@@ -17,6 +17,7 @@ pytest.importorskip("asyncssh")
 pytestmark = pytest.mark.slow
 
 PASSWORD = "E2eJobPassword77"
+CLORE = [sys.executable, "-m", "clore_cli", "--sandbox"]
 
 
 def clore(
@@ -109,7 +110,9 @@ def test_at_a_terminal_it_asks_before_renting_and_ctrl_c_offers_stop(
     child.expect("running \\(output follows\\)")
     child.sendintr()
     child.expect(r"bills while it runs")
-    child.expect(r"Detach \(the job keeps running and billing\) or stop it and cancel the order\? \[d/s\]")
+    child.expect(
+        r"Detach \(the job keeps running and billing\) or stop it and cancel the order\? \[d/s\]: "
+    )  # the choices once
     child.sendline("s")
     child.expect(r"stopped; order (\d+) cancelled")
     order_id = int(child.match.group(1))
@@ -120,3 +123,27 @@ def test_at_a_terminal_it_asks_before_renting_and_ctrl_c_offers_stop(
     assert job["state"] == "cancelled" and job["billing"] is False and job["order_id"] == order_id
     orders = json.loads(clore("orders", "-o", "json", env=env, cwd=tmp_path).stdout)
     assert order_id not in [o["id"] for o in orders]
+
+
+def test_a_closed_stdout_detaches_and_says_the_order_bills(env: dict[str, str], tmp_path: Path) -> None:
+    """`clore run task.yaml | head -1`: the reader goes away mid-job. The process used to die
+    of SIGPIPE without a word, its order running and billing."""
+    loop = "for i in $(seq 1 40); do echo tick $i; sleep 0.2; done"
+    child = subprocess.Popen(
+        [*CLORE, "run", "--image", "ubuntu", "--max-price", "5", "--run", loop, "--yes"],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.readline() == b"tick 1\n"
+    child.stdout.close()  # as `| head -1` does
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 7, stderr
+    [job] = json.loads(clore("jobs", "-o", "json", env=env, cwd=tmp_path).stdout)
+    assert job["state"] == "detached" and job["billing"] is True
+    assert "AND BILLING" in stderr and f"clore cancel {job['order_id']}" in stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert clore("cancel", str(job["order_id"]), "--yes", env=env, cwd=tmp_path).returncode == 0

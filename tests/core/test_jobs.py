@@ -123,6 +123,10 @@ def test_task_file_is_read_with_every_field(task_file: Path) -> None:
         ("resources: {max_price: 1, query: 'gpu>>3'}\nimage: x\nrun: y", "resources.query"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nreources: 1", "unknown field 'reources'"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nkeep: maybe", "keep must be true or false"),
+        (
+            "resources: {max_price: 1}\nimage: x\nrun: true",
+            "run must be text, got the YAML value true: quote it",
+        ),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nworkdir: nowhere", "is not a directory"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\noutputs: [../up.txt]", "without '..'"),
         ("resources: {max_price: 1}\nimage: x\nrun: y\nenv: {1BAD: x}", "not a variable name"),
@@ -261,6 +265,26 @@ def test_a_refused_rental_leaves_no_order(
     assert live_order_ids(client) == before
     assert caught.value.job.state == "failed" and caught.value.job.billing is False
     assert journal.find(caught.value.job.id) == caught.value.job
+
+
+def test_while_renting_the_journal_says_billing_is_unknown(
+    client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A `clore run` killed (SIGKILL, a closed pipe) after create_order was sent leaves its
+    entry as it was while renting: that entry must not say "not billing"."""
+    from clore_ai.jobs import rent_for_job
+
+    seen: list[Any] = []
+
+    def rent(*args: Any, **kwargs: Any) -> Any:
+        [entry] = journal.all()
+        seen.append((entry.state, entry.billing))
+        return rent_for_job(*args, **kwargs)
+
+    task = Task(run="true", image="ubuntu", resources=Resources(max_price=5))
+    job = run(client, task, journal, clock, LocalContainers(tmp_path / "servers"), rent=rent)
+    assert seen == [("renting", None)]
+    assert job.state == "done" and job.billing is False
 
 
 def test_nothing_under_the_price_cap_rents_nothing(
@@ -426,3 +450,23 @@ def test_a_failed_job_error_carries_no_password_in_its_frames(
         for frame in sdk_frames:
             shown = repr(frame.f_locals)
             assert PASSWORD not in shown and "tok-SECRET-1" not in shown, (kind, frame.f_code.co_name)
+
+
+def test_a_prefix_of_several_jobs_says_so_rather_than_no_job(tmp_path: Path) -> None:
+    from clore_ai.jobs import JobRecord
+
+    journal = JobJournal(tmp_path / "jobs.json")
+    for job_id in ("count-412c83", "count-946681", "hello-45f6e8"):
+        journal.add(JobRecord(id=job_id, name=job_id.split("-")[0]))
+    assert journal.lookup("count-9").id == "count-946681"
+    with pytest.raises(LookupError, match=r"'count' matches 2 jobs \(count-412c83, count-946681\)"):
+        journal.lookup("count")
+    with pytest.raises(LookupError, match="no job 'nope' in the journal"):
+        journal.lookup("nope")
+
+
+def test_the_usd_cost_of_a_usd_order_is_its_spend_without_float_noise() -> None:
+    from clore_ai.jobs._lifecycle import usd_of_cost
+
+    assert usd_of_cost(5.361e-05, 0.72, 0.03) == 5.361e-05  # was 5.3610000000000003e-05
+    assert usd_of_cost(0.5, 2.0, 0.25) == 1.5  # 0.5 coin at 3 USD per coin

@@ -106,6 +106,8 @@ def test_copy_a_file_into_a_directory_and_by_name(ssh_order: Any, tmp_path: Path
         remote.upload(tmp_path / "a.txt", "inbox")
         remote.upload(tmp_path / "a.txt", "~/renamed.txt")
         remote.upload(tmp_path / "a.txt", "new/parents/a.txt")
+        remote.upload(tmp_path / "a.txt", "new/deeper/b.txt")  # missing parents are made, as downloads do
+        assert (ssh_order.home / "new" / "deeper" / "b.txt").read_text() == "A"
         assert (ssh_order.home / "inbox" / "a.txt").read_text() == "A"
         assert (ssh_order.home / "renamed.txt").read_text() == "A"
         assert (ssh_order.home / "new" / "parents" / "a.txt").read_text() == "A"

@@ -341,8 +341,8 @@ class AsyncRemote:
                 if remote.endswith("/") or await sftp.isdir(destination):
                     destination = posixpath.join(destination, source.name)
                 pairs = [(source, destination)]
-                parent = posixpath.dirname(destination)
-                directories = [parent] if parent else []
+                parent = posixpath.dirname(destination)  # made as a download makes it locally
+                directories = [parent] if parent not in ("", "/", ".") else []
             tally = _Tally(sum(path.stat().st_size for path, _ in pairs), progress)
             for directory in directories:
                 await sftp.makedirs(directory, exist_ok=True)

@@ -7,12 +7,15 @@ asks before renting, shows progress on stderr and the job's log on stdout (stder
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
@@ -42,6 +45,22 @@ JOB_COLUMNS = [
     Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd"),
     Column("billing", "Billing", no_wrap=True),
 ]
+#: Below this many terminal columns the table leaves out Server and Started (JSON/CSV keep
+#: them) and lets a long job id fold, so the ids, orders and amounts are never cut.
+WIDE_TABLE = 104
+
+
+def job_columns(terminal_width: int | None) -> list[Column]:
+    """The ``clore jobs`` columns for a terminal this wide (None: not a terminal, all of them)."""
+    if terminal_width is None or terminal_width >= WIDE_TABLE:
+        return JOB_COLUMNS
+    narrow = {"server_id", "started"}
+    return [
+        dataclasses.replace(c, in_table=c.key not in narrow, no_wrap=c.no_wrap and c.key != "id")
+        for c in JOB_COLUMNS
+    ]
+
+
 JOB_RECORD = [
     Column("id", "Job"),
     Column("name", "Name"),
@@ -193,13 +212,35 @@ def _log_writer(app: Any) -> Callable[[bytes], None]:
     stream = sys.stderr if app.wants_json or app.output in ("csv",) else sys.stdout
 
     def write(chunk: bytes) -> None:
-        stream.flush()
-        stream.buffer.write(chunk) if hasattr(stream, "buffer") else stream.write(
-            chunk.decode("utf-8", "replace")
-        )
-        stream.flush()
+        try:
+            stream.flush()
+            stream.buffer.write(chunk) if hasattr(stream, "buffer") else stream.write(
+                chunk.decode("utf-8", "replace")
+            )
+            stream.flush()
+        except BrokenPipeError:  # `clore run task.yaml | head`: the reader went away
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # no error at exit
+            raise KeyboardInterrupt from None  # as Ctrl-C: detach (saying it bills) or stop
 
     return write
+
+
+@contextlib.contextmanager
+def _broken_pipe_as_error() -> Iterator[None]:
+    """While a job runs a closed stdout is an error the job handles (see ``_log_writer``), not
+    the silent SIGPIPE death `clore search | head` gets, which left the order billing unsaid."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    except (AttributeError, ValueError):  # no SIGPIPE (Windows), or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
 
 
 def _summary(record: JobRecord) -> str:
@@ -221,6 +262,12 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+_NOT_REATTACHABLE = (
+    f"its ssh password was generated and not kept (no OS keyring; next time set {PASSWORD_ENV} "
+    "before `clore run`)"
+)
+
+
 def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.ClickException:
     """Ask (at a terminal) whether to detach or stop; without one, detach and say so."""
     from clore_ai.jobs import cancel_job
@@ -239,10 +286,13 @@ def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.
         click.echo(
             f"\nJob {record.id} is running on order {record.order_id}, which bills while it runs.", err=True
         )
+        if not record.reattachable:
+            click.echo(f"Once detached, its log cannot be followed again: {_NOT_REATTACHABLE}.", err=True)
         try:
             choice = click.prompt(
                 "Detach (the job keeps running and billing) or stop it and cancel the order? [d/s]",
                 type=click.Choice(["d", "s"]),
+                show_choices=False,  # the question ends in [d/s] already
                 err=True,
             )
         except (KeyboardInterrupt, click.Abort, EOFError):
@@ -251,9 +301,14 @@ def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.
         cancelled = cancel_job(app.client(), record, journal=journal)
         return JobStopped(f"job {record.id} stopped; order {cancelled.order_id} cancelled")
     how = "" if _interactive() else " (no terminal to ask on: detached)"
+    attach = (
+        f"re-attach with `clore logs {record.id} -f`"
+        if record.reattachable
+        else f"it cannot be re-attached: {_NOT_REATTACHABLE}"
+    )
     return JobDetached(
         f"detached from job {record.id}{how}: it keeps running on order {record.order_id} AND BILLING; "
-        f"re-attach with `clore logs {record.id} -f`, stop it with `clore cancel {record.order_id}`"
+        f"{attach}; stop it with `clore cancel {record.order_id}`"
     )
 
 
@@ -337,21 +392,22 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
     journal = _journal(app)
     password = os.environ.get(PASSWORD_ENV) or None
     try:
-        record = run_job(
-            client,
-            task,
-            offer=offer,
-            journal=journal,
-            ssh_password=password,
-            ssh_password_source=f"env {PASSWORD_ENV}",
-            ssh_key_file=flags["ssh_key_file"],
-            on_progress=app.note,
-            on_log=_log_writer(app),
-            on_record=lambda r: app.note(f"job {r.id}: renting…"),
-            remote_factory=REMOTE_FACTORY,
-            poll_interval=0.2 if app.sandbox else 2.0,
-            wait_timeout=flags["timeout"],
-        )
+        with _broken_pipe_as_error():
+            record = run_job(
+                client,
+                task,
+                offer=offer,
+                journal=journal,
+                ssh_password=password,
+                ssh_password_source=f"env {PASSWORD_ENV}",
+                ssh_key_file=flags["ssh_key_file"],
+                on_progress=app.note,
+                on_log=_log_writer(app),
+                on_record=lambda r: app.note(f"job {r.id}: renting…"),
+                remote_factory=REMOTE_FACTORY,
+                poll_interval=0.2 if app.sandbox else 2.0,
+                wait_timeout=flags["timeout"],
+            )
     except JobInterrupted as stop:
         raise _after_interrupt(app, stop.job, journal) from None
     except JobError as error:
@@ -361,9 +417,8 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
     app.note(_summary(record))
     app.emit(Dataset(f"Job {record.id}", JOB_RECORD, [job_row(record)], vertical=True))
     if record.exit_code != 0:
-        failed = JobFailed(
-            f"the job's commands exited with code {record.exit_code} (log: `clore logs {record.id}`)"
-        )
+        where = f"`clore logs {record.id}`" if record.billing else "above; the order and its log are gone"
+        failed = JobFailed(f"the job's commands exited with code {record.exit_code} (log: {where})")
         failed.details = {"job": record.id, "remote_exit_code": record.exit_code}  # type: ignore[attr-defined]
         raise failed
 
@@ -396,10 +451,14 @@ def jobs_command(ctx: click.Context) -> None:
         records = journal.all()
     rows = [job_row(r) for r in records]
     billing = sum(1 for r in records if r.billing)
-    footer = f"Total: {len(rows)} jobs" + (
-        f"; {billing} still billing (stop with `clore cancel ORDER`)" if billing else ""
+    unknown = sum(1 for r in records if r.billing is None)
+    footer = (
+        f"Total: {len(rows)} jobs"
+        + (f"; {billing} still billing (stop with `clore cancel ORDER`)" if billing else "")
+        + (f"; {unknown} may be billing (Billing -: check `clore orders`)" if unknown else "")
     )
-    app.emit(Dataset("Jobs", JOB_COLUMNS, rows, footer=footer))
+    width = shutil.get_terminal_size().columns if app.color else None  # color: a terminal's table
+    app.emit(Dataset("Jobs", job_columns(width), rows, footer=footer))
 
 
 @click.command("logs")
@@ -416,8 +475,10 @@ def logs_command(ctx: click.Context, job: str, follow: bool) -> None:
 
     app = app_of(ctx)
     journal = _journal(app)
-    if journal.find(job) is None:
-        raise click.UsageError(f"no job {job!r} in the journal (see: clore jobs)")
+    try:
+        journal.lookup(job)
+    except LookupError as error:
+        raise click.UsageError(str(error)) from None
     try:
         record = follow_job(
             app.client(),

@@ -37,6 +37,10 @@ JOB_STATES = (
 )
 
 
+#: ``ssh_auth`` of a job whose generated password lives only in the ``clore run`` process.
+PASSWORD_NOT_KEPT = "generated, not kept"
+
+
 @dataclass
 class JobRecord:
     """One job as the journal keeps it. ``billing`` is True while the order may charge you,
@@ -62,6 +66,12 @@ class JobRecord:
     exit_code: int | None = None  # of the job's commands on the server
     error: str | None = None
     outputs: list[str] = field(default_factory=list)  # remote paths/globs to download
+
+    @property
+    def reattachable(self) -> bool:
+        """False when nothing can log in to the job's server again once its ``clore run``
+        process is gone (the password was generated and not kept): detaching loses its log."""
+        return self.ssh_auth != PASSWORD_NOT_KEPT
 
     @property
     def log_path(self) -> str | None:
@@ -180,3 +190,15 @@ class JobJournal:
             return by_order[-1]
         prefixed = [r for r in records if r.id.startswith(job)]
         return prefixed[0] if len(prefixed) == 1 else None
+
+    def lookup(self, job: str) -> JobRecord:
+        """:meth:`find`, or a :class:`LookupError` that says whether ``job`` matched no job or
+        several (a prefix such as the job's name, shared by its runs)."""
+        found = self.find(job)
+        if found is not None:
+            return found
+        several = [r.id for r in self.all() if r.id.startswith(job)]
+        if several:
+            shown = ", ".join(several[-5:]) + (" …" if len(several) > 5 else "")
+            raise LookupError(f"{job!r} matches {len(several)} jobs ({shown}); give more of the id")
+        raise LookupError(f"no job {job!r} in the journal; `clore jobs` lists them")

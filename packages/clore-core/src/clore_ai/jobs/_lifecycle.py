@@ -165,10 +165,10 @@ class _Job:
         cost = order.spend if order is not None else None
         price, usd_hour = self.record.price_per_day, self.record.usd_per_hour
         if cost is not None and price and usd_hour is not None:
-            cost_usd: float | None = cost * usd_hour * 24 / price
+            cost_usd: float | None = usd_of_cost(cost, price, usd_hour)
         else:
             cost_usd = usd_hour * (ended - self.record.started_at) / 3600 if usd_hour is not None else None
-        self.save(cost=cost, cost_usd=cost_usd, ended_at=ended)
+        self.save(cost=cost, cost_usd=_without_float_noise(cost_usd), ended_at=ended)
 
     # ── on the server ────────────────────────────────────────────────────────
 
@@ -361,6 +361,7 @@ def run_job(
             id=job_id,
             name=task.name,
             started_at=time.time(),
+            billing=None,  # unknown until the rental answers: a process killed meanwhile may leave an order
             keep=task.keep,
             ssh_auth=auth.source,
             remote_dir=f".clore-job/{job_id}",
@@ -482,11 +483,19 @@ def _failed(job: _Job, error: Exception, started: bool) -> JobError:
     return JobError(f"{reason}; order {job.record.order_id} was cancelled", job.record)
 
 
+def usd_of_cost(cost: float, price_per_day: float, usd_per_hour: float) -> float:
+    """An order's spend in its coin, in USD at the rate its price implies (a USD order's own
+    spend, exactly: no ``5.3610000000000003e-05`` for ``5.361e-05``)."""
+    return float(f"{cost * usd_per_hour * 24 / price_per_day:.12g}")
+
+
+def _without_float_noise(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.12g}")
+
+
 def _existing(client: CloreAI, job: str | JobRecord, journal: JobJournal | None, **options: Any) -> _Job:
     journal = journal or JobJournal()
-    record = job if isinstance(job, JobRecord) else journal.find(job)
-    if record is None:
-        raise LookupError(f"no job {job!r} in the journal (see: clore jobs)")
+    record = job if isinstance(job, JobRecord) else journal.lookup(job)
     defaults: dict[str, Any] = {
         "remote_factory": None,
         "on_progress": None,
@@ -545,7 +554,9 @@ def follow_job(
     if auth is None:
         raise JobError(
             f"no ssh password for job {record.id}: it was generated for the job and not kept "
-            "(no OS keyring); set CLORE_SSH_PASSWORD before `clore run` to re-attach later",
+            "(no OS keyring), so its log cannot be read again; its order still bills: stop it with "
+            f"`clore cancel {record.order_id}` (set CLORE_SSH_PASSWORD before `clore run` to "
+            "re-attach later)",
             record,
         )
     runner.follow(order, auth, offset=0, until_end=follow, record_offset=False)  # the whole log again

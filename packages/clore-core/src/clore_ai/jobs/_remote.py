@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..exceptions import RemoteError
+from ._journal import PASSWORD_NOT_KEPT
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -105,7 +106,7 @@ def auth_for_new_job(
         return SSHAuth(source=password_source, password=password)
     secret = generated_password()
     kept = _keyring_put(job_id, secret)
-    return SSHAuth(source="keyring" if kept else "generated, not kept", password=secret)
+    return SSHAuth(source="keyring" if kept else PASSWORD_NOT_KEPT, password=secret)
 
 
 def auth_for_attach(job_id: str, source: str | None, password: str | None) -> SSHAuth | None:

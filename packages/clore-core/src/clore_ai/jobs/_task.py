@@ -143,6 +143,9 @@ class _Checker:
             if required:
                 raise self.fail(where, "is required")
             return None
+        if isinstance(value, (bool, int, float)):  # YAML read `run: true` as a boolean
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            raise self.fail(where, f'must be text, got the YAML value {shown}: quote it ({where}: "...")')
         if not isinstance(value, str) or (required and not value.strip()):
             raise self.fail(where, "must be text")
         return value
