@@ -244,3 +244,45 @@ def test_clore_ssh_without_openssh_opens_the_session_itself(order: CLIOrder, tmp
     session.expect(pexpect.EOF)
     session.close()
     assert session.exitstatus == 6
+
+
+def test_exec_with_o_json_gives_one_record_and_still_exits_with_the_status(
+    here: Callable[..., tuple[int, str, str]], order: CLIOrder
+) -> None:
+    code, out, err = here(
+        "exec",
+        order.id,
+        "--password-file",
+        str(order.password_file),
+        "-o",
+        "json",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 4",
+    )
+    record = json.loads(out)
+    assert code == 4 and err == ""
+    assert record[0]["exit_code"] == 4 and record[0]["stdout"] == "out\n" and record[0]["stderr"] == "err\n"
+    assert record[0]["order_id"] == int(order.id)
+
+
+def test_the_sandbox_sample_orders_say_they_have_no_ssh_server_without_resolving_a_host(
+    here: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_lookups(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a host name was resolved")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookups)
+    for args in (["exec", "38", "--", "true"], ["cp", "38:x", "."]):
+        code, out, err = here(*args)
+        assert code == 1 and out == "" and err.count("\n") == 1, (args, err)
+        assert "sample orders and has no SSH server" in err and "--ssh-password" in err
+
+
+def test_sandbox_ssh_keeps_host_keys_out_of_the_users_known_hosts(
+    here: Callable[..., tuple[int, str, str]], order: CLIOrder
+) -> None:
+    code, out, _ = here("ssh", order.id, "--print")
+    assert code == 0 and "UserKnownHostsFile=" in out and "sandbox_known_hosts" in out
+    assert ".ssh/known_hosts" not in out

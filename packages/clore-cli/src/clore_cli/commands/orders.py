@@ -700,7 +700,14 @@ def ssh(
         raise click.ClickException(
             f"order {order_id} has no SSH port yet (did you deploy with --port 22:tcp?)"
         )
-    command = ["ssh", "-p", str(found.ssh_port), *ssh_args, f"{user}@{found.ssh_host}"]
+    command = [
+        "ssh",
+        "-p",
+        str(found.ssh_port),
+        *_sandbox_host_keys(app, found),
+        *ssh_args,
+        f"{user}@{found.ssh_host}",
+    ]
     if print_only:
         click.echo(" ".join(command))
         return
@@ -717,6 +724,18 @@ def ssh(
     status = 128 - status if status < 0 else status  # ended by a signal: 128 + its number
     app.note(f"ssh ended with exit status {status}")
     ctx.exit(status)
+
+
+def _sandbox_host_keys(app: Any, order: Any) -> list[str]:
+    """Sandbox endpoints get new ports and keys all the time: their host keys go to a file of
+    the sandbox's own, never into ~/.ssh/known_hosts (where a reused port would later look
+    like a changed key)."""
+    if not app.sandbox or str(order.ssh_host) not in ("127.0.0.1", "localhost", "::1"):
+        return []
+    from clore_ai.sandbox import default_state_path
+
+    known = default_state_path().with_name("sandbox_known_hosts")
+    return ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=accept-new"]
 
 
 def _session_without_openssh(app: Any, order: Any, user: str, password: str | None) -> int:

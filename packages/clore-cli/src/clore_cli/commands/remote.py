@@ -96,11 +96,24 @@ def ssh_target(
         raise click.ClickException(f"order {order_id} has ended")
     if found.status != "running" and timeout > 0:
         found = wait_until_running(app, order_id, timeout)
+    refuse_sandbox_order_without_ssh(app, found)
     try:
         target = SSHTarget.from_order(found, password=password, key_file=identity)
     except RemoteError as error:
         raise click.ClickException(str(error)) from None
     return SSHTarget(target.host, target.port, user, password, target.key_file)
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def refuse_sandbox_order_without_ssh(app: Any, order: Any) -> None:
+    """The sandbox's sample orders point at made-up hosts: say so instead of resolving them."""
+    if app.sandbox and order.ssh_host and str(order.ssh_host) not in _LOOPBACK:
+        raise click.ClickException(
+            f"order {order.id} is one of the sandbox's sample orders and has no SSH server; "
+            "deploy one with --ssh-password - (or --ssh-key) to try exec, cp and ssh"
+        )
 
 
 @contextlib.contextmanager
@@ -134,6 +147,7 @@ def _command_line(words: tuple[str, ...]) -> str:
 @login_options
 @click.option("-n", "--no-stdin", is_flag=True, help="Do not send this command's stdin (like ssh -n).")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@output_options
 @click.pass_context
 def exec_command(
     ctx: click.Context,
@@ -151,7 +165,8 @@ def exec_command(
     Its output streams here (stdout to stdout, stderr to stderr) and clore exits with its exit
     status. One argument is run as a shell command line (`clore exec 5 'cd job && make'`);
     several are quoted word by word. stdin is sent when it is not a terminal (unless -n; never
-    in clore shell). Exit 255 when the connection or login fails.
+    in clore shell). With -o json the output is collected into one record (exit_code, stdout,
+    stderr). Exit 255 when the connection or login fails.
     """
     app = app_of(ctx)
     target = ssh_target(
@@ -166,10 +181,25 @@ def exec_command(
     # In `clore shell` stdin is the shell's own input: never sent.
     quiet_stdin = no_stdin or app.in_shell or sys.stdin is None or sys.stdin.isatty()
     stdin = None if quiet_stdin else sys.stdin.buffer.read()
-    with connected(target) as remote:
-        status = remote.exec(
-            _command_line(command), stdout=_writer(sys.stdout), stderr=_writer(sys.stderr), stdin=stdin
+    line = _command_line(command)
+    if app.output not in (None, "table"):  # -o json/csv: one record after the command ends
+        captured: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+        with connected(target) as remote:
+            status = remote.exec(
+                line, stdout=captured["stdout"].append, stderr=captured["stderr"].append, stdin=stdin
+            )
+        text = {name: b"".join(chunks).decode("utf-8", "replace") for name, chunks in captured.items()}
+        app.emit(
+            Dataset(
+                f"exec on order {order_id}",
+                [Column("exit_code", "Exit code"), Column("stdout", "stdout"), Column("stderr", "stderr")],
+                [{"order_id": order_id, "command": line, "exit_code": status, **text}],
+                id_key="order_id",
+            )
         )
+        ctx.exit(status)
+    with connected(target) as remote:
+        status = remote.exec(line, stdout=_writer(sys.stdout), stderr=_writer(sys.stderr), stdin=stdin)
     ctx.exit(status)
 
 
