@@ -324,7 +324,9 @@ def test_market_settings_from_text(text: str, expected: MarketMotion | None) -> 
     assert market_from_text(text) == expected
 
 
-@pytest.mark.parametrize("text", ["stil", "moving:x", "still:3", ""])
+@pytest.mark.parametrize(
+    "text", ["stil", "moving:x", "still:3", "", "moving:\u0661", "moving:99999999999999999999999"]
+)
 def test_bad_market_settings_say_what_is_allowed(text: str) -> None:
     with pytest.raises(ValueError, match="'still', 'moving' or 'moving:SEED'"):
         market_from_text(text)
@@ -332,7 +334,7 @@ def test_bad_market_settings_say_what_is_allowed(text: str) -> None:
 
 def test_speed_from_text() -> None:
     assert speed_from_text("60") == 60.0
-    for bad in ("0", "-1", "fast", "inf", "nan"):
+    for bad in ("0", "-1", "fast", "inf", "nan", "\u0661\u0660", "\uff11"):
         with pytest.raises(ValueError, match="speed must be"):
             speed_from_text(bad)
 
