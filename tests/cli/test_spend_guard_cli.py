@@ -143,6 +143,9 @@ def test_guard_keeps_running_until_interrupted_and_stops_cleanly(
         ["guard", "--max-spend", "nan"],
         ["guard", "--max-hourly", "1", "--near", "2"],
         ["guard", "--max-hourly", "1", "--interval", "0"],
+        ["guard", "--max-hourly", "1e300"],
+        ["guard", "--max-spend", "1e300"],
+        ["guard", "--min-runway", "1e300"],
     ],
 )
 def test_guard_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:

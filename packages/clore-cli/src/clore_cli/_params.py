@@ -99,7 +99,7 @@ class Number(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
             self.fail(f"{shown(value)} must be {'>' if self.min_open else '>='} {self.min:g}", param, ctx)
         if self.max is not None and number > self.max:
-            self.fail(f"{shown(value)} must be at most {self.max:g}", param, ctx)
+            self.fail(f"{shown(value)} must be at most {self.max:.15g}", param, ctx)
         return number
 
 

@@ -16,6 +16,7 @@ from ..formats import Column, Dataset
 from .orders import uptime
 
 MAX_HOURS = 24 * 365 * 10
+MAX_USD = 1e9  # far above any account's spend, far below numbers no one can read
 
 SPEND_COLUMNS = [
     Column("currency", "Wallet", no_wrap=True),
@@ -197,15 +198,23 @@ def _printer(app: Any) -> Any:
 
 
 @click.command()
-@click.option("--max-hourly", type=Number(0, min_open=True), metavar="USD", help="Most USD per hour to burn.")
+@click.option(
+    "--max-hourly",
+    type=Number(0, min_open=True, max=MAX_USD),
+    metavar="USD",
+    help="Most USD per hour to burn.",
+)
 @click.option(
     "--max-spend",
-    type=Number(0, min_open=True),
+    type=Number(0, min_open=True, max=MAX_USD),
     metavar="USD",
     help="Most USD to spend from the guard's start (kept across restarts; --reset starts afresh).",
 )
 @click.option(
-    "--min-runway", type=Number(0, min_open=True), metavar="HOURS", help="Fewest hours any wallet may last."
+    "--min-runway",
+    type=Number(0, min_open=True, max=MAX_HOURS),
+    metavar="HOURS",
+    help="Fewest hours any wallet may last.",
 )
 @click.option(
     "--near",
