@@ -87,6 +87,8 @@ def test_watch_bad_input_is_one_line_exit_2_and_sends_nothing(
         ["id=1", "--exec", "unclosed 'quote"],
         ["id=1", "--below", "0.3"],  # a USD price needs its unit
         ["id=1", "--interval", "0"],
+        ["id=1", "--below", "1e300/h"],  # no price is that high: a typo, not a threshold
+        ["id=1", "--below", "\u0661/h"],
     ):
         code, out, err = run(capsys, "watch", *args)
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (args, err)
