@@ -131,6 +131,8 @@ def test_spot_bid_usage_errors(capsys: pytest.CaptureFixture[str], sent: list[st
         ["39", "--cap", "0.001"],  # a cap without --auto
         ["39", "--auto", "--cap", "-1"],
         ["39", "--auto", "--cap", "0.3/week"],
+        ["39", "--auto", "--cap", "1e300", "--dry-run"],  # was an unexpected decimal error
+        ["39", "--auto", "--cap", "\u0661", "--dry-run"],
     ):
         code, _, err = run(capsys, "spot-bid", *args)
         assert code == 2 and len(err.strip().splitlines()) == 1, (args, err)

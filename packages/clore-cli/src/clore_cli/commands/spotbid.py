@@ -11,7 +11,7 @@ from .. import hookimpl
 from .._cache import completer
 from .._errors import ExitCode
 from .._main import app_of, output_options
-from .._params import MAX_ID, Number, Seconds, UsdPerTime, WholeNumber
+from .._params import MAX_ID, MAX_USD_PER_DAY, Number, Seconds, UsdPerTime, WholeNumber
 from ..formats import Column, Dataset
 
 LIVE_INTERVAL = 60.0
@@ -25,7 +25,7 @@ class CapPrice(Number):
     name = "price"
 
     def __init__(self) -> None:
-        super().__init__(0, min_open=True)
+        super().__init__(0, min_open=True, max=MAX_USD_PER_DAY)  # the SDK's highest price, any coin
 
     def convert(self, value: Any, param: Any, ctx: click.Context | None) -> tuple[str, float]:  # type: ignore[override]
         if isinstance(value, tuple):
