@@ -95,9 +95,11 @@ def test_watch_bad_input_is_one_line_exit_2_and_sends_nothing(
     assert sent == []
 
 
-def test_watch_timeout_without_an_event_exits_9(capsys: pytest.CaptureFixture[str]) -> None:
+def test_watch_timeout_without_an_event_exits_11(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "watch", "id=999999", "--once", "--timeout", "0.01")
     assert code == 11 and out == "" and "no event in 0.01 s" in err
+    code, out, err = run(capsys, "watch", "id=999999", "--timeout", "0.01", "-o", "json")
+    assert code == 11 and out == "" and json.loads(err) == {"error": "no event in 0.01 s", "exit_code": 11}
 
 
 # ── spot-bid ───────────────────────────────────────────────────────────────
