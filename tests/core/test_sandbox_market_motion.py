@@ -345,3 +345,25 @@ def test_motion_settings_are_checked() -> None:
     with pytest.raises(ValueError):
         MarketMotion(epoch_seconds=0)
     assert MarketMotion.from_json(MarketMotion(seed=5).to_json()) == MarketMotion(seed=5)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port", "-1"],
+        ["--port", "\u0661"],
+        ["--port", "70000"],
+        ["--seed", "\u0661"],
+        ["--rate-scale", "nan"],
+    ],
+)
+def test_loopback_server_options_refuse_nonsense_before_binding(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--port -1 was a traceback from bind(), --port ١ listened on port 1."""
+    from clore_ai.sandbox.__main__ import _parser
+
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(args)
+    assert stopped.value.code == 2
+    assert f"argument {args[0]}" in capsys.readouterr().err
