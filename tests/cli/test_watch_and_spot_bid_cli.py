@@ -170,7 +170,8 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
 
     terminal("n\n")
     code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
-    assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err and "cancelled" in err
+    assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err
+    assert "not started: nothing was sent; order 39 keeps its bid" in err and "cancelled" not in err
     assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.25/h)" in err  # USD cap shown in the coin too
     assert "set_spot_price" not in sent
     terminal("y\n")

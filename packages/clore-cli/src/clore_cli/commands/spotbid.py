@@ -166,7 +166,7 @@ def keep_winning(
     if dry_run:
         app.note("dry run: no bid will be changed")
     elif not yes and not ask(f"Keep order {order_id} winning under this cap?"):
-        app.note("cancelled: nothing was sent")
+        app.note(f"not started: nothing was sent; order {order_id} keeps its bid")  # not "cancelled": it runs
         ctx.exit(1)
     keeper = SpotKeeper(
         order_id,
