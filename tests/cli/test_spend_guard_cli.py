@@ -172,3 +172,9 @@ def test_spend_table_is_readable_in_an_80_column_terminal(
     for wallet in ("bitcoin", "CLORE-Blockchain", "USD-Blockchain"):
         assert wallet in plain  # never cut to "CLORE-Block"
     assert "0.00000017 btc" in plain and "$0.1250" in plain and plain.rstrip().endswith("a footer")
+
+
+def test_spend_footer_counts_one_order_in_the_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--sandbox", "cancel", "38", "--yes")[0] == 0
+    code, out, _ = run(capsys, "--sandbox", "spend")
+    assert code == 0 and "over 1 order;" in out

@@ -43,6 +43,11 @@ def _usd(value: float | None, digits: int = 2) -> str:
     return "$?" if value is None else f"${value:,.{digits}f}"
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 order``, ``2 orders``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def runway_text(hours: float | None) -> str:
     """``None`` (nothing burns) -> ``-``; hours as ``3d 4h`` / ``5h 20m`` / ``12m``."""
     if hours is None:
@@ -124,7 +129,7 @@ def spend(ctx: click.Context, hours: float) -> None:
         return
     footer = (
         f"Burn {_usd(summary.usd_per_hour, 4)}/hour = {_usd(summary.usd_per_hour * 24)}/day "
-        f"over {len(summary.active_orders)} orders; next {hours:g} h: {_usd(summary.projected_usd(hours))}"
+        f"over {_count(len(summary.active_orders), 'order')}; next {hours:g} h: {_usd(summary.projected_usd(hours))}"
     )
     if shortest is not None:
         footer += f"; runs out first: {shortest.currency} in {runway_text(shortest.runway_hours)}"
