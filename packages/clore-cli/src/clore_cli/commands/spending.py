@@ -129,7 +129,8 @@ def spend(ctx: click.Context, hours: float) -> None:
         return
     footer = (
         f"Burn {_usd(summary.usd_per_hour, 4)}/hour = {_usd(summary.usd_per_hour * 24)}/day "
-        f"over {_count(len(summary.active_orders), 'order')}; next {hours:g} h: {_usd(summary.projected_usd(hours))}"
+        f"over {_count(len(summary.active_orders), 'order')}; "
+        f"next {hours:g} h: {_usd(summary.projected_usd(hours))}"
     )
     if shortest is not None:
         footer += f"; runs out first: {shortest.currency} in {runway_text(shortest.runway_hours)}"
