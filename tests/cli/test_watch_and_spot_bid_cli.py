@@ -247,3 +247,11 @@ def test_ctrl_c_stops_watch_and_the_keeper_cleanly(
     code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.0001", "--yes")
     assert code == 130 and "order 39: raise" in out
     assert "stopped (Ctrl-C); order 39 keeps the bid it has" in err
+
+
+def test_spot_bid_server_footer_counts_one_bid_in_the_singular(tmp_path: Path) -> None:
+    from clore_cli.testing import run_clore, sandbox_for
+
+    sandbox_for(tmp_path).place_bid(123, 0.00001, "bitcoin")
+    result = run_clore(["--sandbox", "spot-bid", "--server", "123"], home=tmp_path)
+    assert result.exit_code == 0 and "1 bid in the book;" in result.stdout, result.stdout

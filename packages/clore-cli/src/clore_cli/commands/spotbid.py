@@ -104,7 +104,8 @@ def show_server(app: Any, server_id: int) -> None:
         position = spot_position(market, server_id, currency=coin)
         rows.append({k: v for k, v in order_record(position).items() if k in {c.key for c in SERVER_COLUMNS}})
     top = spot_position(market, server_id).top_other
-    footer = f"{len(market.offers or [])} bids in the book"
+    bids = len(market.offers or [])
+    footer = f"{bids} bid{'' if bids == 1 else 's'} in the book"
     if top is not None and top.usd_per_day is not None:
         footer += f"; the best is order {top.order_id} at ${top.usd_per_day / 24:.4f}/h"
     app.emit(
