@@ -178,3 +178,12 @@ def test_spend_footer_counts_one_order_in_the_singular(capsys: pytest.CaptureFix
     assert run(capsys, "--sandbox", "cancel", "38", "--yes")[0] == 0
     code, out, _ = run(capsys, "--sandbox", "spend")
     assert code == 0 and "over 1 order;" in out
+
+
+def test_spend_footer_is_not_cut_mid_sentence_in_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--sandbox", "spend", "--hours", "10")
+    footer = out.splitlines()[-2:]
+    assert code == 0 and footer[0].startswith("Burn $") and footer[0].endswith(".")
+    assert footer[1] == (
+        "btc/clore in USD at the rates the marketplace's prices imply; orders stop at their rental length"
+    )

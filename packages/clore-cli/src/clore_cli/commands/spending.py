@@ -136,8 +136,8 @@ def spend(ctx: click.Context, hours: float) -> None:
         footer += f"; runs out first: {shortest.currency} in {runway_text(shortest.runway_hours)}"
     if summary.unpriced_orders:
         footer += f"; no USD rate for orders {', '.join(map(str, summary.unpriced_orders))}"
-    footer += (
-        ". btc/clore in USD at the rates the marketplace's prices imply; orders stop at their rental length"
+    footer += (  # a line of its own: one sentence never cut in two by a 200-column pipe
+        ".\nbtc/clore in USD at the rates the marketplace's prices imply; orders stop at their rental length"
     )
     title = f"Spending (next {hours:g} h)"
     app.emit(Dataset(title, spend_columns(hours), rows, id_key="currency", footer=footer))
