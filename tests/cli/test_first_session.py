@@ -268,6 +268,14 @@ def test_every_code_6_string_is_a_sentence_with_the_next_step() -> None:
         )
     )
     assert waited and "try again in 412 s" in waited
+    too_low = explain(
+        FieldError(code=6, response={"code": 6, "error": "too_low_price", "min_price": 3.82e-06})
+    )
+    stepped = explain(
+        FieldError(code=6, response={"code": 6, "error": "exceeded_max_step", "max_step": 1.2e-06})
+    )
+    assert too_low and "(0.00000382 per day)" in too_low
+    assert stepped and "at most 0.0000012 per day" in stepped
 
 
 def test_api_refusals_speak_in_cli_terms(capsys: pytest.CaptureFixture[str]) -> None:

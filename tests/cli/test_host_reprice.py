@@ -120,7 +120,10 @@ def test_json_has_exact_values_and_the_requests(capsys: pytest.CaptureFixture[st
 def test_without_a_terminal_it_needs_yes_and_reads_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "host", "reprice", "--percentile", "25")
     assert code == 2 and out == ""
-    assert "refusing to spend money without a terminal to confirm on; add --yes (or --dry-run)" in err
+    assert (
+        "refusing to change your servers' prices without a terminal to confirm on; add --yes (or --dry-run)"
+        in err
+    )
     assert not state_file().exists()
 
 

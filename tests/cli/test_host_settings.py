@@ -41,7 +41,10 @@ def terminal(monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
 def test_without_a_terminal_it_needs_yes_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "server-settings", "MyGPU", "--on-demand", "0.0001", "--currency", "btc")
     assert code == 2 and out == ""
-    assert "refusing to spend money without a terminal to confirm on; add --yes (or --dry-run)" in err
+    assert (
+        "refusing to change your server's settings without a terminal to confirm on; add --yes (or --dry-run)"
+        in err
+    )
     assert not state_file().exists()  # not even the current configuration was read
 
 

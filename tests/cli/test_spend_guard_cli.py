@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,47 @@ def test_guard_keeps_running_until_interrupted_and_stops_cleanly(
         ["guard", "--max-spend", "nan"],
         ["guard", "--max-hourly", "1", "--near", "2"],
         ["guard", "--max-hourly", "1", "--interval", "0"],
+        ["guard", "--max-hourly", "1e300"],
+        ["guard", "--max-spend", "1e300"],
+        ["guard", "--min-runway", "1e300"],
     ],
 )
 def test_guard_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     code, out, err = run(capsys, "--sandbox", *args)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert not guard_files()[0].exists()
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_spend_table_is_readable_in_an_80_column_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    """A table too wide for the terminal becomes "Key  value" blocks instead of cut cells."""
+    from clore_cli.commands.spending import spend_columns
+    from clore_cli.formats import Dataset, TableFormat
+
+    _, out, _ = run(capsys, "--sandbox", "spend", "--hours", "10", "-o", "json")
+    rows = json.loads(out)["wallets"]
+    monkeypatch.setenv("COLUMNS", str(columns))
+    data = Dataset("Spending (next 10 h)", spend_columns(10), rows, id_key="currency", footer="a footer")
+    text = TableFormat().render(data, color=True)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert max(len(line) for line in plain.splitlines()) <= columns
+    for wallet in ("bitcoin", "CLORE-Blockchain", "USD-Blockchain"):
+        assert wallet in plain  # never cut to "CLORE-Block"
+    assert "0.00000017 btc" in plain and "$0.1250" in plain and plain.rstrip().endswith("a footer")
+
+
+def test_spend_footer_counts_one_order_in_the_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--sandbox", "cancel", "38", "--yes")[0] == 0
+    code, out, _ = run(capsys, "--sandbox", "spend")
+    assert code == 0 and "over 1 order;" in out
+
+
+def test_spend_footer_is_not_cut_mid_sentence_in_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--sandbox", "spend", "--hours", "10")
+    footer = out.splitlines()[-2:]
+    assert code == 0 and footer[0].startswith("Burn $") and footer[0].endswith(".")
+    assert footer[1] == (
+        "btc/clore in USD at the rates the marketplace's prices imply; orders stop at their rental length"
+    )

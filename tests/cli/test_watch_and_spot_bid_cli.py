@@ -87,15 +87,19 @@ def test_watch_bad_input_is_one_line_exit_2_and_sends_nothing(
         ["id=1", "--exec", "unclosed 'quote"],
         ["id=1", "--below", "0.3"],  # a USD price needs its unit
         ["id=1", "--interval", "0"],
+        ["id=1", "--below", "1e300/h"],  # no price is that high: a typo, not a threshold
+        ["id=1", "--below", "\u0661/h"],
     ):
         code, out, err = run(capsys, "watch", *args)
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (args, err)
     assert sent == []
 
 
-def test_watch_timeout_without_an_event_exits_9(capsys: pytest.CaptureFixture[str]) -> None:
+def test_watch_timeout_without_an_event_exits_11(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "watch", "id=999999", "--once", "--timeout", "0.01")
     assert code == 11 and out == "" and "no event in 0.01 s" in err
+    code, out, err = run(capsys, "watch", "id=999999", "--timeout", "0.01", "-o", "json")
+    assert code == 11 and out == "" and json.loads(err) == {"error": "no event in 0.01 s", "exit_code": 11}
 
 
 # ── spot-bid ───────────────────────────────────────────────────────────────
@@ -129,6 +133,8 @@ def test_spot_bid_usage_errors(capsys: pytest.CaptureFixture[str], sent: list[st
         ["39", "--cap", "0.001"],  # a cap without --auto
         ["39", "--auto", "--cap", "-1"],
         ["39", "--auto", "--cap", "0.3/week"],
+        ["39", "--auto", "--cap", "1e300", "--dry-run"],  # was an unexpected decimal error
+        ["39", "--auto", "--cap", "\u0661", "--dry-run"],
     ):
         code, _, err = run(capsys, "spot-bid", *args)
         assert code == 2 and len(err.strip().splitlines()) == 1, (args, err)
@@ -164,7 +170,8 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
 
     terminal("n\n")
     code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
-    assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err and "cancelled" in err
+    assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err
+    assert "not started: nothing was sent; order 39 keeps its bid" in err and "cancelled" not in err
     assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.25/h)" in err  # USD cap shown in the coin too
     assert "set_spot_price" not in sent
     terminal("y\n")
@@ -240,3 +247,11 @@ def test_ctrl_c_stops_watch_and_the_keeper_cleanly(
     code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.0001", "--yes")
     assert code == 130 and "order 39: raise" in out
     assert "stopped (Ctrl-C); order 39 keeps the bid it has" in err
+
+
+def test_spot_bid_server_footer_counts_one_bid_in_the_singular(tmp_path: Path) -> None:
+    from clore_cli.testing import run_clore, sandbox_for
+
+    sandbox_for(tmp_path).place_bid(123, 0.00001, "bitcoin")
+    result = run_clore(["--sandbox", "spot-bid", "--server", "123"], home=tmp_path)
+    assert result.exit_code == 0 and "1 bid in the book;" in result.stdout, result.stdout

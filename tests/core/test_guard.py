@@ -243,6 +243,11 @@ def test_a_damaged_state_file_is_one_clear_error(tmp_path: Path) -> None:
         Guard(world.client, GuardLimits(max_hourly_usd=1), state_path=path)
     Guard(world.client, GuardLimits(max_hourly_usd=1), state_path=path, reset=True)
     assert GuardState.load(path) is not None
+    path.write_bytes(b"\x00\xff not text")  # was an unexpected UnicodeDecodeError
+    with pytest.raises(
+        GuardStateError, match="damaged; move it away, or start afresh with `clore guard --reset`"
+    ):
+        Guard(world.client, GuardLimits(max_hourly_usd=1), state_path=path)
 
 
 def test_async_guard_runs_the_same_flow() -> None:

@@ -324,7 +324,9 @@ def test_market_settings_from_text(text: str, expected: MarketMotion | None) -> 
     assert market_from_text(text) == expected
 
 
-@pytest.mark.parametrize("text", ["stil", "moving:x", "still:3", ""])
+@pytest.mark.parametrize(
+    "text", ["stil", "moving:x", "still:3", "", "moving:\u0661", "moving:99999999999999999999999"]
+)
 def test_bad_market_settings_say_what_is_allowed(text: str) -> None:
     with pytest.raises(ValueError, match="'still', 'moving' or 'moving:SEED'"):
         market_from_text(text)
@@ -332,7 +334,7 @@ def test_bad_market_settings_say_what_is_allowed(text: str) -> None:
 
 def test_speed_from_text() -> None:
     assert speed_from_text("60") == 60.0
-    for bad in ("0", "-1", "fast", "inf", "nan"):
+    for bad in ("0", "-1", "fast", "inf", "nan", "\u0661\u0660", "\uff11"):
         with pytest.raises(ValueError, match="speed must be"):
             speed_from_text(bad)
 
@@ -343,3 +345,25 @@ def test_motion_settings_are_checked() -> None:
     with pytest.raises(ValueError):
         MarketMotion(epoch_seconds=0)
     assert MarketMotion.from_json(MarketMotion(seed=5).to_json()) == MarketMotion(seed=5)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--port", "-1"],
+        ["--port", "\u0661"],
+        ["--port", "70000"],
+        ["--seed", "\u0661"],
+        ["--rate-scale", "nan"],
+    ],
+)
+def test_loopback_server_options_refuse_nonsense_before_binding(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--port -1 was a traceback from bind(), --port ١ listened on port 1."""
+    from clore_ai.sandbox.__main__ import _parser
+
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(args)
+    assert stopped.value.code == 2
+    assert f"argument {args[0]}" in capsys.readouterr().err

@@ -105,6 +105,19 @@ def test_event_json_and_environment_for_a_command() -> None:
     assert env["CLORE_PRICE_USD_HOUR"] == "0.25" and "CLORE_ORDER_ID" not in env
 
 
+def test_environment_numbers_have_no_exponent_nor_float_noise() -> None:
+    """A script echoes $CLORE_BID or feeds it to bc: 0.000004, not 4e-06."""
+    from dataclasses import replace
+
+    tiny = replace(standing(39, False, 3.0), bid=4e-06, lowest_winning_bid=3.0000000000000004e-05)
+    (event,) = diff(snap([offer(1, 0.5)]), snap([offer(1, 10.785 / 24)], spot=[tiny]), below=0.5)[-1:]
+    env = event.environment()
+    assert env["CLORE_BID"] == "0.000004" and env["CLORE_LOWEST_WINNING_BID"] == "0.00003"
+    (drop,) = diff(snap([offer(1, 0.5)]), snap([offer(1, 10.785 / 24)]), below=0.5)
+    assert drop.environment()["CLORE_PRICE_USD_HOUR"] == "0.449375"
+    assert json.loads(drop.environment()["CLORE_EVENT"])["usd_per_hour"] == 10.785 / 24  # exact
+
+
 # ── on the sandbox's moving market, in virtual time ───────────────────────
 
 

@@ -219,7 +219,8 @@ def test_toolbar_shows_profile_mode_balance_orders_and_rate_limit_wait(app: App)
     state = SessionState()
     refresh_once(app, state)
     text = toolbar_text(app, state)
-    assert "profile default" in text and "SANDBOX" in text and "2 active orders" in text and "bitcoin" in text
+    assert "profile default" in text and "SANDBOX" in text and "2 active orders" in text and " btc" in text
+    assert text.index("burn $") < text.index("balance")  # what 80 columns cut is the end
     assert "waiting" not in text
     client = app.client()
     client.limiter.interval = 5.0
@@ -761,6 +762,18 @@ def test_toolbar_shows_burn_rate_and_runway_with_their_age(app: App) -> None:
     assert "burn $0.1363/h, runway 901d 13h clore" in text and "old" not in text
     assert "(5m old)" in toolbar_text(app, state, now=state.last_refresh + 300)
     assert "burn" not in toolbar_text(app, state, now=state.last_refresh + 3600)  # too old to show
+
+
+def test_toolbar_balance_has_no_exponent(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1,500,000 CLORE and 0.00001234 BTC, never 1.5e+06 or 1.234e-05."""
+    from clore_ai import CloreAI, Wallet
+    from clore_shell.toolbar import SessionState, refresh_once
+
+    wallets = [Wallet(name="bitcoin", balance=1.234e-05), Wallet(name="CLORE-Blockchain", balance=1.5e6)]
+    monkeypatch.setattr(CloreAI, "wallets", lambda self: wallets)
+    state = SessionState()
+    refresh_once(app, state)
+    assert state.balance == "0.00001234 btc, 1,500,000 clore"
 
 
 def test_spend_and_guard_run_in_the_shell(app: App, capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,6 +57,17 @@ CODE6: dict[str, str] = {
 }
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _amount(value: Any) -> str:
+    """``3.82e-06`` -> ``0.00000382``: an amount of coin as people write it."""
+    from .formats import human_number
+
+    return human_number(float(value))
+
+
 def explain(error: Any, servers: Callable[[], list[str]] | None = None) -> str | None:
     """A code-6 error as one sentence with the next step, the API's string kept at the end."""
     name = getattr(error, "error", None)
@@ -65,10 +76,11 @@ def explain(error: Any, servers: Callable[[], list[str]] | None = None) -> str |
         return None
     details = dict(getattr(error, "details", None) or {})
     minimum = details.get("min_price")
+    step = details.get("max_step", "?")
     fields: dict[str, Any] = {
-        "min_price": f" ({minimum:g} per day)" if isinstance(minimum, (int, float)) else "",
+        "min_price": f" ({_amount(minimum)} per day)" if _is_number(minimum) else "",
         "time_to_lowering": details.get("time_to_lowering", "a few minutes"),
-        "max_step": details.get("max_step", "?"),
+        "max_step": _amount(step) if _is_number(step) else step,
         "names": "",
     }
     if name == "server_dont_exist" and servers is not None:

@@ -20,12 +20,13 @@ __all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "price_te
 COIN_NAMES = COIN_TICKERS  # the tickers quotes name coins by
 
 
-def need_consent_channel(yes: bool, dry_run: bool) -> None:
-    """Refuse (usage error, exit 2) when there is no terminal to confirm on and no ``--yes``."""
+def need_consent_channel(yes: bool, dry_run: bool, action: str = "spend money") -> None:
+    """Refuse (usage error, exit 2) when there is no terminal to confirm on and no ``--yes``;
+    ``action`` says what would have been done (``change your servers' prices``)."""
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if not (yes or dry_run or interactive):
         raise click.UsageError(
-            "refusing to spend money without a terminal to confirm on; add --yes (or --dry-run)"
+            f"refusing to {action} without a terminal to confirm on; add --yes (or --dry-run)"
         )
 
 

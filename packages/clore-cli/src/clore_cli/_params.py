@@ -24,6 +24,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 # A shell variable name, ASCII only: what a container can read as $NAME.
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_SECONDS = 86400.0  # like the SDK's timeout: at most a day
+MAX_USD_PER_DAY = 1e9  # like the SDK's MAX_PRICE: far above any real price
 
 # Docker's reference grammar (github.com/distribution/reference, regexp.go), ASCII only.
 _ALNUM = r"[a-z0-9]+"
@@ -99,7 +100,7 @@ class Number(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
             self.fail(f"{shown(value)} must be {'>' if self.min_open else '>='} {self.min:g}", param, ctx)
         if self.max is not None and number > self.max:
-            self.fail(f"{shown(value)} must be at most {self.max:g}", param, ctx)
+            self.fail(f"{shown(value)} must be at most {self.max:.15g}", param, ctx)
         return number
 
 
@@ -210,4 +211,7 @@ class UsdPerTime(Number):
                 ctx,
             )
         number = super().convert(found.group("number"), param, ctx)
-        return number * 24 if found.group("unit") in ("h", "hr", "hour") else number
+        per_day = number * 24 if found.group("unit") in ("h", "hr", "hour") else number
+        if per_day > MAX_USD_PER_DAY:
+            self.fail(f"{shown(value)} must be at most {MAX_USD_PER_DAY:.15g} USD per day", param, ctx)
+        return per_day

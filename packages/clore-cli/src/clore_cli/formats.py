@@ -166,14 +166,42 @@ class TableFormat(OutputFormat):
         console = Console(
             force_terminal=color, no_color=not color, width=200 if not color else None, highlight=False
         )
+        narrow = color and data.rows and _too_wide(data, shown, console.width)
         with console.capture() as capture:
-            if data.rows:
+            if narrow:
+                console.print(_records(data, shown), markup=False)
+            elif data.rows:
                 console.print(table)
             else:
                 console.print(f"{data.title}: nothing to show")
             if data.footer:
                 console.print(data.footer, markup=False)
         return capture.get().rstrip("\n")
+
+
+def _too_wide(data: Dataset, columns: list[Column], width: int) -> bool:
+    """The table cannot fit ``width`` without cutting words (or one-line cells) into pieces."""
+    from rich.cells import cell_len
+
+    def narrowest(column: Column) -> int:
+        cells = [data.cell(row, column) for row in data.rows]
+        if column.no_wrap or column.max_width:
+            need = max(cell_len(cell) for cell in cells)
+            need = min(need, column.max_width) if column.max_width else need
+        else:
+            need = max((cell_len(word) for cell in cells for word in cell.split()), default=1)
+        return max(need, *(cell_len(word) for word in column.header.split()))
+
+    return sum(narrowest(c) + 3 for c in columns) + 1 > width
+
+
+def _records(data: Dataset, columns: list[Column]) -> str:
+    """Rows as blocks of "Key  value" lines, for a terminal too narrow for the table."""
+    width = max(len(c.header) for c in columns)
+    blocks = [sanitize(data.title)] if data.title else []
+    for row in data.rows:
+        blocks.append("\n".join(f"  {c.header.ljust(width)}  {data.cell(row, c)}" for c in columns))
+    return "\n\n".join(blocks)
 
 
 def _vertical(data: Dataset) -> str:

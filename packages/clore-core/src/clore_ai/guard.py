@@ -296,16 +296,17 @@ class GuardState:
     def load(cls, path: Path) -> GuardState | None:
         """The state in ``path``; None when there is none; :class:`GuardStateError` when damaged."""
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as error:
             raise GuardStateError(f"cannot read the guard state {path}: {error.strerror}") from None
         try:
-            return cls.from_json(text)
+            return cls.from_json(data.decode("utf-8"))  # not UTF-8 is damaged too (UnicodeDecodeError)
         except (ValueError, TypeError):
             raise GuardStateError(
-                f"the guard state {path} is damaged; move it away (or start afresh with reset) to go on"
+                f"the guard state {path} is damaged; move it away, or start afresh with "
+                "`clore guard --reset` (reset=True in Python)"
             ) from None
 
     def save(self, path: Path) -> None:

@@ -129,8 +129,18 @@ class WatchEvent:
             "CLORE_CURRENCY": data["currency"],
             "CLORE_LOWEST_WINNING_BID": data["lowest_winning_bid"],
         }
-        env.update({name: str(value) for name, value in flat.items() if value is not None})
+        env.update({name: _env_value(value) for name, value in flat.items() if value is not None})
         return env
+
+
+def _env_value(value: Any) -> str:
+    """``4e-06`` -> ``0.000004``, ``0.44937083333333333`` -> ``0.44937083``: numbers a shell
+    script can print and ``bc`` can read (8 decimals: a satoshi; CLORE_EVENT keeps them exact)."""
+    if isinstance(value, float):
+        from decimal import Decimal
+
+        return format(Decimal(repr(round(value, 8))), "f")
+    return str(value)
 
 
 def _usd(value: float | None) -> str:

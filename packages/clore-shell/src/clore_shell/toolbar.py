@@ -72,10 +72,11 @@ def toolbar_text(app: Any, state: SessionState, line: str | None = None, now: fl
     target = _line_target(app, line)
     if target:
         parts.append(f"this line: {target}")
-    parts += [f"balance {state.balance}", f"{orders} active orders"]
+    parts.append(f"{orders} active orders")
     spending = spend_text(state, now)
-    if spending:
+    if spending:  # before the balance: what an 80-column terminal cuts is the end of the line
         parts.append(spending)
+    parts.append(f"balance {state.balance}")
     client = app._client
     if client is not None:
         wait = client.limiter.backlog()
@@ -113,7 +114,9 @@ def refresh_once(app: Any, state: SessionState) -> None:
     rentable = [s for s in servers if not s.rented and not not_rentable(s)]
     remember("servers", [(str(s.id), f"{s.gpu_model} ${s.price_usd or 0:.3f}/h") for s in rentable])
     remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
-    shown = [f"{w.balance:.6g} {w.name.split('-')[0]}" for w in wallets if w.balance]
+    from clore_cli.formats import coin_amount
+
+    shown = [coin_amount(w.balance, w.name) for w in wallets if w.balance]  # 1,500,000 clore, not 1.5e+06
     from clore_ai.spending import implied_usd_rates, summarize
 
     summary = summarize(orders, wallets, implied_usd_rates(servers), app.now())

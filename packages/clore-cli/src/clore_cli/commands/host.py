@@ -269,7 +269,7 @@ def server_settings(
         raise click.UsageError(
             "nothing to change: give at least one setting, e.g. --on-demand-usd 0.5/h (see --help)"
         )
-    need_consent_channel(yes, dry_run)
+    need_consent_channel(yes, dry_run, "change your server's settings")
     app = app_of(ctx)
     client = app.client()
     current = client.server_config(name)

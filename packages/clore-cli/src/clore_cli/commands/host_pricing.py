@@ -222,7 +222,7 @@ def reprice(
         raise click.UsageError(str(error)) from None
     if floor is not None and ceiling is not None and floor > ceiling:
         raise click.UsageError("--floor is above --ceiling")
-    need_consent_channel(yes, dry_run)
+    need_consent_channel(yes, dry_run, "change your servers' prices")
     app = app_of(ctx)
     client = app.client()
     mine = client.my_servers()

@@ -16,6 +16,7 @@ from ..formats import Column, Dataset
 from .orders import uptime
 
 MAX_HOURS = 24 * 365 * 10
+MAX_USD = 1e9  # far above any account's spend, far below numbers no one can read
 
 SPEND_COLUMNS = [
     Column("currency", "Wallet", no_wrap=True),
@@ -40,6 +41,11 @@ def spend_columns(hours: float) -> list[Column]:
 
 def _usd(value: float | None, digits: int = 2) -> str:
     return "$?" if value is None else f"${value:,.{digits}f}"
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 order``, ``2 orders``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def runway_text(hours: float | None) -> str:
@@ -123,14 +129,15 @@ def spend(ctx: click.Context, hours: float) -> None:
         return
     footer = (
         f"Burn {_usd(summary.usd_per_hour, 4)}/hour = {_usd(summary.usd_per_hour * 24)}/day "
-        f"over {len(summary.active_orders)} orders; next {hours:g} h: {_usd(summary.projected_usd(hours))}"
+        f"over {_count(len(summary.active_orders), 'order')}; "
+        f"next {hours:g} h: {_usd(summary.projected_usd(hours))}"
     )
     if shortest is not None:
         footer += f"; runs out first: {shortest.currency} in {runway_text(shortest.runway_hours)}"
     if summary.unpriced_orders:
         footer += f"; no USD rate for orders {', '.join(map(str, summary.unpriced_orders))}"
-    footer += (
-        ". btc/clore in USD at the rates the marketplace's prices imply; orders stop at their rental length"
+    footer += (  # a line of its own: one sentence never cut in two by a 200-column pipe
+        ".\nbtc/clore in USD at the rates the marketplace's prices imply; orders stop at their rental length"
     )
     title = f"Spending (next {hours:g} h)"
     app.emit(Dataset(title, spend_columns(hours), rows, id_key="currency", footer=footer))
@@ -197,15 +204,23 @@ def _printer(app: Any) -> Any:
 
 
 @click.command()
-@click.option("--max-hourly", type=Number(0, min_open=True), metavar="USD", help="Most USD per hour to burn.")
+@click.option(
+    "--max-hourly",
+    type=Number(0, min_open=True, max=MAX_USD),
+    metavar="USD",
+    help="Most USD per hour to burn.",
+)
 @click.option(
     "--max-spend",
-    type=Number(0, min_open=True),
+    type=Number(0, min_open=True, max=MAX_USD),
     metavar="USD",
     help="Most USD to spend from the guard's start (kept across restarts; --reset starts afresh).",
 )
 @click.option(
-    "--min-runway", type=Number(0, min_open=True), metavar="HOURS", help="Fewest hours any wallet may last."
+    "--min-runway",
+    type=Number(0, min_open=True, max=MAX_HOURS),
+    metavar="HOURS",
+    help="Fewest hours any wallet may last.",
 )
 @click.option(
     "--near",

@@ -11,7 +11,7 @@ from .. import hookimpl
 from .._cache import completer
 from .._errors import ExitCode
 from .._main import app_of, output_options
-from .._params import MAX_ID, Number, Seconds, UsdPerTime, WholeNumber
+from .._params import MAX_ID, MAX_USD_PER_DAY, Number, Seconds, UsdPerTime, WholeNumber
 from ..formats import Column, Dataset
 
 LIVE_INTERVAL = 60.0
@@ -25,7 +25,7 @@ class CapPrice(Number):
     name = "price"
 
     def __init__(self) -> None:
-        super().__init__(0, min_open=True)
+        super().__init__(0, min_open=True, max=MAX_USD_PER_DAY)  # the SDK's highest price, any coin
 
     def convert(self, value: Any, param: Any, ctx: click.Context | None) -> tuple[str, float]:  # type: ignore[override]
         if isinstance(value, tuple):
@@ -104,7 +104,8 @@ def show_server(app: Any, server_id: int) -> None:
         position = spot_position(market, server_id, currency=coin)
         rows.append({k: v for k, v in order_record(position).items() if k in {c.key for c in SERVER_COLUMNS}})
     top = spot_position(market, server_id).top_other
-    footer = f"{len(market.offers or [])} bids in the book"
+    bids = len(market.offers or [])
+    footer = f"{bids} bid{'' if bids == 1 else 's'} in the book"
     if top is not None and top.usd_per_day is not None:
         footer += f"; the best is order {top.order_id} at ${top.usd_per_day / 24:.4f}/h"
     app.emit(
@@ -166,7 +167,7 @@ def keep_winning(
     if dry_run:
         app.note("dry run: no bid will be changed")
     elif not yes and not ask(f"Keep order {order_id} winning under this cap?"):
-        app.note("cancelled: nothing was sent")
+        app.note(f"not started: nothing was sent; order {order_id} keeps its bid")  # not "cancelled": it runs
         ctx.exit(1)
     keeper = SpotKeeper(
         order_id,

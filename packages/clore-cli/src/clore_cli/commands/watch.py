@@ -153,8 +153,13 @@ def watch(
         app.note(f"stopped (Ctrl-C) after {fired} event{'s' if fired != 1 else ''}")
         ctx.exit(ExitCode.INTERRUPTED)
     if fired == 0:
-        app.note(f"no event in {limit:g} s")
-        ctx.exit(ExitCode.NO_EVENT)
+        raise NoEvent(f"no event in {limit:g} s")
+
+
+class NoEvent(click.ClickException):
+    """watch --timeout passed without an event: exit 11, the error line (a JSON object with -o json)."""
+
+    exit_code = ExitCode.NO_EVENT
 
 
 @hookimpl

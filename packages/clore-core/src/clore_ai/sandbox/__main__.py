@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 
 from ._api import RateLimits, Sandbox
@@ -24,6 +26,30 @@ def _speed(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _whole(text: str) -> int:
+    """A whole number in ASCII digits (``int("١")`` is 1; a port or seed typed so is a slip)."""
+    if not re.fullmatch(r"-?[0-9]{1,18}", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    port = _whole(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r} must be 0 to 65535 (0 picks a free one)")
+    return port
+
+
+def _scale(text: str) -> float:
+    try:
+        scale = float(text) if text.isascii() else math.nan
+    except ValueError:
+        scale = math.nan
+    if not (math.isfinite(scale) and scale > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0")
+    return scale
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m clore_ai.sandbox",
@@ -31,12 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("command", nargs="?", choices=["serve", "demo"], default="serve")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    parser.add_argument("--servers", type=int, default=300, help="marketplace size (default 300)")
-    parser.add_argument("--seed", type=int, default=0, help="marketplace seed (default 0)")
+    parser.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--servers", type=_whole, default=300, help="marketplace size (default 300)")
+    parser.add_argument("--seed", type=_whole, default=0, help="marketplace seed (default 0)")
     parser.add_argument("--no-rate-limit", action="store_true", help="do not enforce 1 request/s")
     parser.add_argument(
-        "--rate-scale", type=float, default=1.0, help="multiply the rate-limit intervals (tests)"
+        "--rate-scale", type=_scale, default=1.0, help="multiply the rate-limit intervals (tests)"
     )
     parser.add_argument("--state-file", help="persist accounts in this file")
     parser.add_argument(

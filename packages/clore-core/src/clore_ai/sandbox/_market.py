@@ -27,6 +27,7 @@ import asyncio
 import functools
 import hashlib
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -226,7 +227,7 @@ def market_from_text(text: str) -> MarketMotion | None:
     if word == "moving":
         if not seed:
             return MarketMotion()
-        if seed.lstrip("-").isdigit():
+        if re.fullmatch(r"-?[0-9]{1,18}", seed):  # ASCII: "١" is a digit to int()
             return MarketMotion(seed=int(seed))
     raise ValueError(f"market must be 'still', 'moving' or 'moving:SEED' (SEED an integer), not {text!r}")
 
@@ -234,7 +235,7 @@ def market_from_text(text: str) -> MarketMotion | None:
 def speed_from_text(text: str) -> float:
     """``"60"`` → 60.0: how many sandbox seconds pass per real second (a positive number)."""
     try:
-        speed = float(text)
+        speed = float(text) if text.isascii() else math.nan  # float("١٠") is 10.0
     except ValueError:
         speed = math.nan
     if not (math.isfinite(speed) and 0 < speed <= 1_000_000):
