@@ -384,3 +384,41 @@ def test_orders_of_usd_only_fetch_no_rates_and_unknown_rates_show_a_dash(
     row = {"id": 1, "server_id": 2, "type": "spot", "status": "running", "usd_per_hour": None}
     table = TableFormat().render(Dataset("t", orders_module.ORDER_COLUMNS, [row]), color=False)
     assert "│       - │" in table or " - " in table
+
+
+def test_the_new_order_record_shows_usd_per_hour_as_the_quote_priced_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "ubuntu",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--yes",
+        "-o",
+        "json",
+    )
+    assert code == 0
+    record = json.loads(out)[0]
+    assert record["currency"] == "bitcoin" and record["usd_per_hour"] is not None
+    code, out, _ = run(
+        capsys,
+        "--sandbox",
+        "deploy",
+        "123",
+        "--image",
+        "ubuntu",
+        "--type",
+        "on-demand",
+        "--currency",
+        "btc",
+        "--dry-run",
+    )
+    quoted = json.loads(out[out.index("{") :])["quote"]["usd_per_hour"]
+    assert abs(record["usd_per_hour"] - quoted) < 1e-12

@@ -96,6 +96,14 @@ def usd_rates_for(app: Any, orders: list[Any]) -> dict[str, float]:
         return rates
 
 
+def quoted_rates(currency: str, native_day: float | None, usd_day: float | None) -> dict[str, float]:
+    """USD per coin as the quote just shown priced it: a new order's record shows the same USD."""
+    rates = {USD_COIN: 1.0}
+    if native_day and usd_day:
+        rates[currency] = usd_day / native_day
+    return rates
+
+
 def order_row(order: Any, rates: dict[str, float] | None = None, now: float | None = None) -> dict[str, Any]:
     """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $).
 
@@ -465,7 +473,8 @@ def deploy(
         raise interrupted_after_send(app, body, started) from None
     created = after_create(app, created, image, wait, timeout)
     if created is not None:
-        app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, now=app.now())], vertical=True))
+        rates = quoted_rates(quote["currency"], quote["price_per_day"], quote["usd_per_day"])
+        app.emit(Dataset("New order", ORDER_RECORD, [order_row(created, rates, app.now())], vertical=True))
 
 
 def after_create(app: Any, created: Any, image: str, wait: bool, timeout: float) -> Any:

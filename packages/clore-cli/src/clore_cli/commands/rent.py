@@ -26,6 +26,7 @@ from .orders import (
     interrupted_after_send,
     order_row,
     quote_of,
+    quoted_rates,
     show_quote,
     wallet_balance,
 )
@@ -88,6 +89,11 @@ def implicit_cap(plan: Any, fallback: int) -> float | None:
     (the first ``fallback + 1``): consent never covers more than what was shown."""
     prices = [o.usd_per_hour for o in plan.offers[: fallback + 1] if o.usd_per_hour is not None]
     return max(prices) if prices else None
+
+
+def _quoted(result: Any) -> dict[str, float]:
+    usd_day = result.usd_per_hour * 24 if result.usd_per_hour is not None else None
+    return quoted_rates(result.currency, result.price_per_day, usd_day)
 
 
 def _attempt_line(attempt: Any) -> str:
@@ -241,7 +247,7 @@ def rent(
     created = after_create(app, result.order, image, wait, timeout)
     if created is not None:
         row = {
-            **order_row(created, now=app.now()),
+            **order_row(created, _quoted(result), app.now()),
             "usd_per_hour": result.usd_per_hour,
             "tries": "; ".join(_attempt_line(a) for a in result.attempts),
             "attempts": [a.to_dict() for a in result.attempts],
