@@ -247,7 +247,7 @@ def bench_cli(official: str | None, bin_dir: Path, sizes: dict[int, CliSamples])
     return results
 
 
-def bench_keyless(ours: str, env: dict[str, str], samples: int) -> dict[str, float]:
+def bench_keyless(ours: str, env: dict[str, str], samples: int) -> dict[str, Any]:
     """`clore search` without any key vs with CLORE_API_KEY set: pairs run back to back (the
     order alternating), the median of the per-pair differences (robust to load drifts)."""
     keyed = ["env", "CLORE_API_KEY=sk-bench-0001", ours, "search"]
@@ -258,7 +258,32 @@ def bench_keyless(ours: str, env: dict[str, str], samples: int) -> dict[str, flo
         for command, times in pair if i % 2 == 0 else pair[::-1]:
             times.append(timed_process(command, env)[0])
         differences.append(keyless_times[-1] - keyed_times[-1])
-    return {"keyless": median(keyless_times), "keyed": median(keyed_times), "difference": median(differences)}
+    with_key = imported_modules(ours, {**env, "CLORE_API_KEY": "sk-bench-0001"})
+    without = imported_modules(ours, env)
+    return {
+        "keyless": median(keyless_times),
+        "keyed": median(keyed_times),
+        "difference": median(differences),
+        "pairs": samples,
+        "only_keyless_imports": sorted(without - with_key),
+        "only_keyed_imports": sorted(with_key - without),
+        "keyring_imported": any(name.split(".")[0] == "keyring" for name in with_key | without),
+    }
+
+
+def imported_modules(ours: str, env: dict[str, str]) -> set[str]:
+    """The modules one untimed `clore search` imports (`python -X importtime` on its script)."""
+    with tempfile.TemporaryDirectory() as cache:
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", ours, "search"],
+            capture_output=True,
+            text=True,
+            env={**env, "XDG_CACHE_HOME": cache},
+            timeout=300,
+        )
+    lines = (line.split("|") for line in result.stderr.splitlines() if line.startswith("import time:"))
+    names = {parts[-1].strip() for parts in lines if len(parts) == 3}
+    return names - {"imported package"}  # the header line
 
 
 def bench_floor(pythons: dict[str, str], samples: int) -> dict[str, float]:
@@ -582,6 +607,15 @@ def render(report: dict[str, Any], document: bool = False) -> str:
             lines.append(
                 f"concurrent wallets(), {name}: {_value(r, 'seconds'):.2f} s, "
                 f"code 5 seen {r['code5_seen_by_server']}, errors {r.get('errors', r.get('error'))}"
+            )
+    for size, cli in report["cli"].items():
+        keys = cli["keyless"]
+        if "keyring_imported" in keys:
+            extra, missing = keys["only_keyless_imports"], keys["only_keyed_imports"]
+            same = f"only keyless {extra}, only keyed {missing}" if extra or missing else "the same modules"
+            lines.append(
+                f"clore search, {int(size):,}, no key vs CLORE_API_KEY set ({keys['pairs']} pairs): {same} "
+                f"imported; keyring {'IMPORTED' if keys['keyring_imported'] else 'not imported'}"
             )
     lines.append(
         f"shell completion per keystroke: p95 {comp['p95'] * 1000:.1f} ms, "
