@@ -218,7 +218,7 @@ def bench_commands(
     return {name: {"seconds": median(times[name]), "rss_mb": median(rss[name])} for name in commands}
 
 
-CliSamples = tuple[int, int, int]  # (the 20-row pair, the all-rows pair or 0 to skip it, keyless pairs)
+CliSamples = tuple[int, int, int]  # rounds: the 20-row pair, the all-rows pair, keyless pairs (0: skip)
 
 
 def bench_cli(official: str | None, bin_dir: Path, sizes: dict[int, CliSamples]) -> dict[str, Any]:
@@ -243,7 +243,8 @@ def bench_cli(official: str | None, bin_dir: Path, sizes: dict[int, CliSamples])
             if all_samples:
                 found.update(bench_commands(every, all_samples, env))
             results[str(servers)] = {**found, "samples": {"search": rows_samples, "all rows": all_samples}}
-            results[str(servers)]["keyless"] = bench_keyless(ours, env, keyless_pairs)
+            if keyless_pairs:
+                results[str(servers)]["keyless"] = bench_keyless(ours, env, keyless_pairs)
     return results
 
 
@@ -383,6 +384,7 @@ def main() -> int:
     report["floor"] = bench_floor(pythons, 3 if smoke else 15)
     cli_sizes = {servers: (2, 2, 4)} if smoke else {5000: (15, 5, 21), 50000: (7, 0, 15)}
     report["cli"] = bench_cli(pythons.get("official"), bin_dir, cli_sizes)
+    report["cli_fixed"] = bench_cli(pythons.get("official"), bin_dir, {50: (2 if smoke else 9, 0, 0)})["50"]
     report["concurrency"] = bench_concurrency(pythons, calls, 0.1 if smoke else 1.0)
     report["completion"] = bench_completion(servers)
     if args.save:
@@ -577,6 +579,7 @@ CLIENT_IMPORT = "python -c 'from clore_ai import CloreAI' (no target)"
 
 def render(report: dict[str, Any], document: bool = False) -> str:
     m, c, comp = report["marketplace"], report["concurrency"], report["completion"]
+    floor = report["floor"]["floor"]
     lines = [
         f"{'what (seconds unless MB)':<68} {'ours':>8} {'official':>9} {'ratio':>7} {'floor':>8}  "
         f"{'floor is':<15} {'target':<9} verdict"
@@ -608,6 +611,13 @@ def render(report: dict[str, Any], document: bool = False) -> str:
                 f"concurrent wallets(), {name}: {_value(r, 'seconds'):.2f} s, "
                 f"code 5 seen {r['code5_seen_by_server']}, errors {r.get('errors', r.get('error'))}"
             )
+    if "cli_fixed" in report:
+        fixed = report["cli_fixed"]
+        ours_fixed, off_fixed = fixed["ours search"]["seconds"], _value(fixed.get("official search", {}), "seconds")
+        lines.append(
+            f"{'clore search (20 rows), 50 servers: the fixed cost (no target)':<68} "
+            f"{ours_fixed:>8.3f} {off_fixed:>9.3f} {ratio(ours_fixed, off_fixed):>7} {floor:>8.3f}  python -c pass"
+        )
     for size, cli in report["cli"].items():
         keys = cli["keyless"]
         if "keyring_imported" in keys:
