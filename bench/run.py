@@ -613,10 +613,11 @@ def render(report: dict[str, Any], document: bool = False) -> str:
             )
     if "cli_fixed" in report:
         fixed = report["cli_fixed"]
-        ours_fixed, off_fixed = fixed["ours search"]["seconds"], _value(fixed.get("official search", {}), "seconds")
+        ours_fixed = fixed["ours search"]["seconds"]
+        off_fixed = _value(fixed.get("official search", {}), "seconds")
         lines.append(
-            f"{'clore search (20 rows), 50 servers: the fixed cost (no target)':<68} "
-            f"{ours_fixed:>8.3f} {off_fixed:>9.3f} {ratio(ours_fixed, off_fixed):>7} {floor:>8.3f}  python -c pass"
+            f"{'clore search (20 rows), 50 servers: the fixed cost (no target)':<68} {ours_fixed:>8.3f} "
+            f"{off_fixed:>9.3f} {ratio(ours_fixed, off_fixed):>7} {floor:>8.3f}  python -c pass"
         )
     for size, cli in report["cli"].items():
         keys = cli["keyless"]
