@@ -683,7 +683,9 @@ compiled for both (as a wheel install does). No CLORE_* settings, an empty HOME.
   sandbox. `-o json --all` has no official equivalent: compared with its table of all rows.
 - `clore search` (20 rows): its own interleaved series, 15 rounds at 5,000 and 7 at 50,000
   (the official side alone has swung 0.68-1.7 s run to run at 5,000 on this shared box);
-  `-o json --all` vs all rows: 5 rounds.
+  `-o json --all` vs all rows: 5 rounds. Beside them, the same 20-row pair on a 50-server
+  sandbox (9 rounds): what each CLI costs before the marketplace's size matters (start,
+  imports, one request), a second floor for the search rows.
 - floor: `python -c pass` for processes, `json.loads` of the same body for marketplace().
 - each CLI sample gets a fresh cache dir: ours spaces the requests of one key 1 s apart
   across processes (state in the cache dir), which back-to-back samples would otherwise wait on.
@@ -761,7 +763,7 @@ clore_ai` 0.94x, peak RSS of `clore search` at 50,000 0.95x, and one noisy keyle
   CLI sample now gets a fresh cache dir (21 pairs at 5,000: keyless - keyed = -7 ms, where
   it was -159 ms and +168 ms in earlier runs).
 
-Still missed in the run above, and why (2-core box shared with other test runs):
+Still missed in that round's full run, and why (2-core box shared with other test runs):
 
 - Plain `marketplace()` at 5,000 with the CA bundle loaded on both sides: 0.34x. Loading
   the bundle costs both sides the same ~25-30 ms, which is a third of our whole call; without
