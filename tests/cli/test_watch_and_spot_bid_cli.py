@@ -160,13 +160,16 @@ def test_spot_bid_auto_dry_run_sends_no_price_change(
 
 
 def test_spot_bid_auto_asks_then_keeps_the_order_winning(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, sent: list[str]
+    capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, sent: list[str]
 ) -> None:
+    at_a_terminal = pytest.MonkeyPatch()  # undone alone: the fixtures' HOME and sandbox stay
+    request.addfinalizer(at_a_terminal.undo)
+
     def terminal(answer: str) -> None:
         stdin = io.StringIO(answer)
         stdin.isatty = lambda: True  # type: ignore[method-assign]
-        monkeypatch.setattr(sys, "stdin", stdin)
-        monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+        at_a_terminal.setattr(sys, "stdin", stdin)
+        at_a_terminal.setattr(sys.stderr, "isatty", lambda: True, raising=False)
 
     terminal("n\n")
     code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
@@ -181,7 +184,7 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
     assert (
         after["winning"] and after["bid"] == after["lowest_winning_bid"] and sent.count("set_spot_price") == 1
     )
-    monkeypatch.undo()
+    at_a_terminal.undo()
     code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once", "--yes")
     assert code == 0 and "hold (winning at the lowest bid)" in out, err
 
