@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,29 @@ def test_watch_bad_input_is_one_line_exit_2_and_sends_nothing(
         code, out, err = run(capsys, "watch", *args)
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, (args, err)
     assert sent == []
+
+
+def test_watch_that_never_reached_the_api_exits_6_and_says_when_it_retries(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai import APIConnectionError
+    from clore_ai.watch import MarketWatch
+
+    def unreachable(self: Any, client: Any) -> Any:
+        raise APIConnectionError("could not connect to the API")
+
+    now = [1_000_000.0]
+
+    def virtual_sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    monkeypatch.setattr(MarketWatch, "poll", unreachable)
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    monkeypatch.setattr(time, "sleep", virtual_sleep)
+    code, out, err = run(capsys, "watch", "gpus>=1", "--timeout", "45", "--interval", "30")
+    assert code == 6 and out == "", err
+    assert "trying again in 30 s" in err and "trying again in 15 s" in err  # the last wait is what is left
+    assert err.strip().splitlines()[-1].startswith("error: could not connect to the API")
 
 
 def test_watch_timeout_without_an_event_exits_11(capsys: pytest.CaptureFixture[str]) -> None:
@@ -238,7 +262,6 @@ def test_outbid_on_the_moving_market_the_watch_says_so_and_spot_bid_wins_it_back
 def test_ctrl_c_stops_watch_and_the_keeper_cleanly(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
 
     def interrupted(seconds: float) -> None:
         raise KeyboardInterrupt

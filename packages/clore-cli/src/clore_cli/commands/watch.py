@@ -134,11 +134,17 @@ def watch(
         my_spot=my_spot,
         initial=initial,
         interval=interval or (SANDBOX_INTERVAL if app.sandbox else LIVE_INTERVAL),
+        clock=time.time,  # looked up now, so tests can move time
     )
     until = None if limit is None else time.time() + limit
 
+    failures: list[Exception] = []
+
     def warn(error: Exception) -> None:
-        app.note(f"warning: {error}; trying again in {market_watch.interval:g} s")
+        failures[:] = [error]
+        wait = market_watch.interval if until is None else min(market_watch.interval, until - time.time())
+        then = f"trying again in {wait:.3g} s" if wait > 0 else "no time left (--timeout)"
+        app.note(f"warning: {error}; {then}")
 
     fired = 0
     try:
@@ -153,6 +159,8 @@ def watch(
         app.note(f"stopped (Ctrl-C) after {fired} event{'s' if fired != 1 else ''}")
         ctx.exit(ExitCode.INTERRUPTED)
     if fired == 0:
+        if failures and market_watch.previous is None:
+            raise failures[0]  # the market was never read: the API's error and its exit code
         raise NoEvent(f"no event in {limit:g} s")
 
 
