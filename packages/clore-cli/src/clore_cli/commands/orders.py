@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 
@@ -33,6 +33,67 @@ from .._rentable import coin_amount
 from ..formats import Column, Dataset, human_number, sanitize
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stack(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Apply click options as if written top to bottom above the function."""
+
+    def apply(function: F) -> F:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+# What deploy and rent both ask for: the image and the coin, the container's settings, and the
+# consent/wait flags. One definition, so the two commands take and document them alike.
+image_and_currency_options = _stack(
+    click.option(
+        "--image",
+        required=True,
+        type=ImageName(),
+        help="Docker image, e.g. cloreai/ubuntu22.04-cuda12.",
+        shell_complete=completer("images"),
+    ),
+    click.option(
+        "--currency",
+        required=True,
+        help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd).",
+        shell_complete=complete_currency,
+    ),
+)
+container_setting_options = _stack(
+    click.option(
+        "--ssh-password",
+        help="Alphanumeric, at most 32 characters; '-' reads it from stdin (or a hidden prompt).",
+    ),
+    click.option("--ssh-key", help="SSH public key (or @FILE to read it)."),
+    click.option("--port", "ports", multiple=True, help="PORT:tcp or PORT:http; repeatable."),
+    click.option("--env", "envs", multiple=True, help="KEY=VALUE; repeatable."),
+    click.option(
+        "--jupyter-token", help="Jupyter token (at most 32 characters); '-' reads it like --ssh-password."
+    ),
+    click.option("--command", "command_", help="Shell command run when the container starts."),
+    click.option(
+        "--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH."
+    ),
+)
+consent_and_wait_options = _stack(
+    click.option(
+        "-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal)."
+    ),
+    click.option(
+        "--wait",
+        is_flag=True,
+        help="Print the order id, wait until the container runs, then print how to connect "
+        "(a --timeout exits 8; the order keeps billing).",
+    ),
+    click.option(
+        "--timeout", type=Seconds(min=1), default=600, show_default=True, help="Seconds --wait waits."
+    ),
+)
 
 ORDER_COLUMNS = [
     Column("id", "ID", "right", no_wrap=True),
@@ -368,44 +429,14 @@ def show_quote(quote: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("server_id", type=WholeNumber(min=1, max=MAX_ID), shell_complete=completer("servers"))
-@click.option(
-    "--image",
-    required=True,
-    type=ImageName(),
-    help="Docker image, e.g. cloreai/ubuntu22.04-cuda12.",
-    shell_complete=completer("images"),
-)
+@image_and_currency_options
 @click.option(
     "--type", "order_type", type=click.Choice(["on-demand", "spot"]), required=True, help="Order type."
 )
-@click.option(
-    "--currency",
-    required=True,
-    help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd).",
-    shell_complete=complete_currency,
-)
-@click.option(
-    "--ssh-password",
-    help="Alphanumeric, at most 32 characters; '-' reads it from stdin (or a hidden prompt).",
-)
-@click.option("--ssh-key", help="SSH public key (or @FILE to read it).")
-@click.option("--port", "ports", multiple=True, help="PORT:tcp or PORT:http; repeatable.")
-@click.option("--env", "envs", multiple=True, help="KEY=VALUE; repeatable.")
+@container_setting_options
 @click.option("--spot-price", type=Number(0, min_open=True), help="Spot bid per day in the order currency.")
-@click.option(
-    "--jupyter-token", help="Jupyter token (at most 32 characters); '-' reads it like --ssh-password."
-)
-@click.option("--command", "command_", help="Shell command run when the container starts.")
 @click.option("--required-price", type=Number(0), help="Refuse if the on-demand price per day changed.")
-@click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
-@click.option(
-    "--wait",
-    is_flag=True,
-    help="Print the order id, wait until the container runs, then print how to connect "
-    "(a --timeout exits 8; the order keeps billing).",
-)
-@click.option("--timeout", type=Seconds(min=1), default=600, show_default=True, help="Seconds --wait waits.")
+@consent_and_wait_options
 @click.option("--dry-run", is_flag=True, help="Print the quote and the request body; send nothing.")
 @output_options
 @click.pass_context

@@ -14,15 +14,17 @@ from typing import Any
 import click
 
 from .. import hookimpl
-from .._cache import complete_currency, completer
 from .._errors import ExitCode
 from .._main import app_of, output_options
-from .._params import ImageName, Number, Seconds, WholeNumber
+from .._params import Number, WholeNumber
 from ..formats import Column, Dataset, sanitize
 from .orders import (
     ORDER_RECORD,
     after_create,
+    consent_and_wait_options,
     container_options,
+    container_setting_options,
+    image_and_currency_options,
     interrupted_after_send,
     order_row,
     quote_of,
@@ -106,19 +108,7 @@ def _attempt_line(attempt: Any) -> str:
 
 @click.command()
 @click.argument("query", nargs=-1, required=True)
-@click.option(
-    "--image",
-    required=True,
-    type=ImageName(),
-    help="Docker image, e.g. cloreai/ubuntu22.04-cuda12.",
-    shell_complete=completer("images"),
-)
-@click.option(
-    "--currency",
-    required=True,
-    help="bitcoin, CLORE-Blockchain, USD-Blockchain (or btc, clore, usd).",
-    shell_complete=complete_currency,
-)
+@image_and_currency_options
 @click.option(
     "--max-price",
     type=Number(0, min_open=True),
@@ -134,21 +124,8 @@ def _attempt_line(attempt: Any) -> str:
     "the coin or changed its price.",
 )
 @click.option("--sort", "sort_spec", default="price", show_default=True, help="Rank offers by (see search).")
-@click.option("--ssh-password", help="Alphanumeric, at most 32 characters; '-' reads it from stdin.")
-@click.option("--ssh-key", help="SSH public key (or @FILE to read it).")
-@click.option("--port", "ports", multiple=True, help="PORT:tcp or PORT:http; repeatable.")
-@click.option("--env", "envs", multiple=True, help="KEY=VALUE; repeatable.")
-@click.option("--jupyter-token", help="Jupyter token (at most 32 characters); '-' reads it from stdin.")
-@click.option("--command", "command_", help="Shell command run when the container starts.")
-@click.option("--autossh-entrypoint", is_flag=True, default=None, help="Let Clore's entrypoint set up SSH.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
-@click.option(
-    "--wait",
-    is_flag=True,
-    help="Print the order id, wait until the container runs, then print how to connect "
-    "(exit 8 on --timeout).",
-)
-@click.option("--timeout", type=Seconds(min=1), default=600, show_default=True, help="Seconds --wait waits.")
+@container_setting_options
+@consent_and_wait_options
 @click.option(
     "--dry-run", is_flag=True, help="Show the offers, the quote and the first request; send nothing."
 )
