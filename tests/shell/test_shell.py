@@ -782,3 +782,26 @@ def test_spend_and_guard_run_in_the_shell(app: App, capsys: pytest.CaptureFixtur
     assert '"usd_per_hour": 0.136' in captured.out and "crossed: burn $0.1363/h" in captured.out
     assert "would cancel order 39" in captured.out and "a limit is crossed" in captured.err
     assert captured.out.rstrip().endswith("38\n39")
+
+
+def test_a_ctrl_c_before_sending_is_not_taken_for_an_earlier_lines_order(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shell's client lives on: an order sent by one line must not make the next line's
+    Ctrl-C (before its own create_order went out) say an order may be billing."""
+    from clore_cli._main import run_args
+
+    holder = new_app_holder(app)
+    deploy = ["deploy", "123", "--image", "ubuntu", "--type", "on-demand", "--currency", "btc", "--yes"]
+    assert run_args(deploy, holder) == 0
+    client = app.client()
+    assert client.create_order_sent  # type: ignore[attr-defined]
+
+    def interrupted_before_sending(**_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client, "create_order", interrupted_before_sending)
+    capsys.readouterr()
+    code = run_args(deploy, holder)
+    err = capsys.readouterr().err
+    assert code == 130 and "billing" not in err, err

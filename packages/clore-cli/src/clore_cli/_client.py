@@ -45,6 +45,11 @@ class TrackingCloreAI(CloreAI):
             return f"waiting for our turn (rate limit: {rate} per key)…"
         return "waiting before trying again…"
 
+    def expect_create_order(self) -> None:
+        """A command that may send create_order starts: forget an earlier command's send (in
+        ``clore shell`` this client serves many commands)."""
+        self.create_order_sent = False
+
     def _drive(self, flow: Any) -> Any:
         with _spinner.waiting(_spinner.API_TEXT):
             return super()._drive(flow)

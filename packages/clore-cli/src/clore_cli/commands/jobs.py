@@ -391,6 +391,9 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
         ctx.exit(1)
     journal = _journal(app)
     password = os.environ.get(PASSWORD_ENV) or None
+    from .orders import expect_create_order
+
+    expect_create_order(client)
     try:
         with _broken_pipe_as_error():
             record = run_job(

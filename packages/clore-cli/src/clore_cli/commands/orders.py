@@ -157,6 +157,13 @@ def usd_rates_for(app: Any, orders: list[Any]) -> dict[str, float]:
         return rates
 
 
+def expect_create_order(client: Any) -> None:
+    """Reset the "create_order was sent" mark before a command that may send one."""
+    reset = getattr(client, "expect_create_order", None)
+    if reset is not None:
+        reset()
+
+
 def quoted_rates(currency: str, native_day: float | None, usd_day: float | None) -> dict[str, float]:
     """USD per coin as the quote just shown priced it: a new order's record shows the same USD."""
     rates = {USD_COIN: 1.0}
@@ -495,6 +502,7 @@ def deploy(
         app.note("cancelled: nothing was sent")
         ctx.exit(1)
     client = app.client()
+    expect_create_order(client)
     started = time.time()
     try:
         created = client.create_order(**arguments)

@@ -24,6 +24,7 @@ from .orders import (
     consent_and_wait_options,
     container_options,
     container_setting_options,
+    expect_create_order,
     image_and_currency_options,
     interrupted_after_send,
     order_row,
@@ -255,7 +256,7 @@ def _rent(
         if attempt.outcome != "ordered":
             app.note(_attempt_line(attempt) + "; trying the next offer")
 
-    client.create_order_sent = False
+    expect_create_order(client)
     try:
         return sdk_rent(
             client,
