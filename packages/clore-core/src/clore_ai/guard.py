@@ -34,12 +34,13 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Awaitable, Generator, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from ._calls import Call, CallFlow, adrive, drive
 from .exceptions import CloreAPIError, InvalidInputError
 from .models import Order, Wallet
 from .spending import (
@@ -399,7 +400,6 @@ def _order_dict(order: OrderSpend) -> dict[str, Any]:
 # ── the runner: one sans-IO flow, two drivers ──────────────────────────────
 
 # A request the flow needs answered: (client method, keyword arguments).
-_Request = tuple[str, dict[str, Any]]
 
 
 class _GuardCore:
@@ -477,15 +477,15 @@ class _GuardCore:
 
     # the flow of one check
 
-    def flow(self) -> Generator[_Request, Any, Verdict]:
-        orders: list[Order] = yield ("my_orders", {"include_completed": True})
-        wallets: list[Wallet] = yield ("wallets", {})
+    def flow(self) -> CallFlow[Verdict]:
+        orders: list[Order] = yield Call("my_orders", kwargs={"include_completed": True})
+        wallets: list[Wallet] = yield Call("wallets")
         now = self.clock()
         if needs_usd_rates(orders) and (
             self.state.rates_at is None or now - self.state.rates_at >= self.rates_every
         ):
             try:
-                servers = yield ("marketplace", {"available_only": False})
+                servers = yield Call("marketplace", kwargs={"available_only": False})
                 self.state.rates, self.state.rates_at = implied_usd_rates(servers), now
             except CloreAPIError as error:
                 if not self.state.rates:
@@ -532,7 +532,7 @@ class _GuardCore:
             for o in orders
         ]
 
-    def _cancel(self, planned: PlannedCancel, verdict: Verdict) -> Generator[_Request, Any, None]:
+    def _cancel(self, planned: PlannedCancel, verdict: Verdict) -> CallFlow[None]:
         order = planned.order
         why = " and ".join(
             r.text
@@ -561,7 +561,7 @@ class _GuardCore:
         self.state.pending[key] = record
         self._save()
         try:
-            result = yield ("cancel_order", {"order_id": order.order_id})
+            result = yield Call("cancel_order", kwargs={"order_id": order.order_id})
         except CloreAPIError as error:
             del self.state.pending[key]
             self._save()
@@ -581,36 +581,6 @@ class _GuardCore:
         self.emit(
             "cancelled", f"cancelled order {order.order_id} ({why})", "crossed", result=outcome, **details
         )
-
-
-def _drive(flow: Generator[_Request, Any, Verdict], call: Callable[[str, dict[str, Any]], Any]) -> Verdict:
-    try:
-        request = next(flow)
-        while True:
-            try:
-                answer = call(*request)
-            except CloreAPIError as error:
-                request = flow.throw(error)
-            else:
-                request = flow.send(answer)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-
-
-async def _drive_async(
-    flow: Generator[_Request, Any, Verdict], call: Callable[[str, dict[str, Any]], Awaitable[Any]]
-) -> Verdict:
-    try:
-        request = next(flow)
-        while True:
-            try:
-                answer = await call(*request)
-            except CloreAPIError as error:
-                request = flow.throw(error)
-            else:
-                request = flow.send(answer)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
 
 
 _DOC_OPTIONS = """
@@ -659,7 +629,7 @@ class Guard(_GuardCore):
 
     def check(self) -> Verdict:
         """One check: fetch, judge, cancel if allowed. A failed fetch raises its CloreAPIError."""
-        return _drive(self.flow(), lambda name, kwargs: getattr(self.client, name)(**kwargs))
+        return drive(self.flow(), self.client)
 
     def run(self, checks: int | None = None) -> Verdict | None:
         """Check every ``interval`` seconds (``checks`` times, or until interrupted); a failed
@@ -715,7 +685,7 @@ class AsyncGuard(_GuardCore):
 
     async def check(self) -> Verdict:
         """One check: fetch, judge, cancel if allowed. A failed fetch raises its CloreAPIError."""
-        return await _drive_async(self.flow(), lambda name, kwargs: getattr(self.client, name)(**kwargs))
+        return await adrive(self.flow(), self.client)
 
     async def run(self, checks: int | None = None) -> Verdict | None:
         """The async :meth:`Guard.run`."""
