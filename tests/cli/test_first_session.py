@@ -422,3 +422,13 @@ def test_the_new_order_record_shows_usd_per_hour_as_the_quote_priced_it(
     )
     quoted = json.loads(out[out.index("{") :])["quote"]["usd_per_hour"]
     assert abs(record["usd_per_hour"] - quoted) < 1e-12
+
+
+def test_cancel_dry_run_shows_what_it_stops_in_coin_and_usd_and_sends_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "--sandbox", "cancel", "39", "--dry-run")
+    assert code == 0 and out == ""
+    assert re.search(r"It costs 0\.000004 BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), err
+    assert "dry run: nothing was sent" in err
+    assert "39" in my_order_ids(capsys)  # still running

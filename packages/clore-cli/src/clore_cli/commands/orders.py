@@ -622,27 +622,30 @@ def read_secret(label: str) -> str:
 @click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
 @click.option("--issue", help="Report a problem with the server (at most 2048 characters).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Show the order and what cancelling stops; send nothing.")
 @click.pass_context
-def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool) -> None:
+def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_run: bool) -> None:
     """Cancel an order: its container and the data in it are deleted. Asks first."""
+    from .._consent import ask, need_consent_channel, price_text
+
     if issue is not None and len(issue) > 2048:
         raise click.BadParameter(f"is {len(issue)} characters long; the limit is 2048", param_hint="--issue")
-    if not yes and not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise click.UsageError(
-            "refusing to cancel without a terminal to confirm on: the container and its data are deleted; "
-            "add --yes"
-        )
+    need_consent_channel(yes, dry_run, "cancel an order (its container and data are deleted)")
     app = app_of(ctx)
-    if not yes:
+    if dry_run or not yes:
         found = _find_order(app, order_id)
         spent = coin_amount(found.spend, found.currency)
+        rate = usd_rates_for(app, [found]).get(found.currency)
         click.echo(
             f"Order {order_id}: {found.type} on server {found.server_id}, {found.status}, "
-            f"spent so far {spent}.\n"
-            "Cancelling stops it and deletes the container with all its data.",
+            f"spent so far {spent}. It costs {price_text(found.price, found.currency, rate)}.\n"
+            "Cancelling stops that and deletes the container with all its data.",
             err=True,
         )
-        if not click.confirm(f"Cancel order {order_id}?", default=False, err=True):
+        if dry_run:
+            app.note("dry run: nothing was sent")
+            return
+        if not ask(f"Cancel order {order_id}?"):
             app.note("not cancelled: nothing was sent")
             ctx.exit(1)
     result = app.client().cancel_order(order_id, issue=issue)
