@@ -221,6 +221,50 @@ def test_setup_failure_skips_run(
     assert b"ran" not in b"".join(log)
 
 
+def test_a_connection_lost_while_starting_starts_the_job_exactly_once(
+    client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
+) -> None:
+    task = Task(run="echo ran >> runs.txt; echo ran", image="ubuntu", resources=Resources(max_price=5))
+    containers = LocalContainers(tmp_path / "servers")
+    launches: list[str] = []
+
+    def drop_the_first_launch(command: str) -> None:
+        if "launch.sh" in command and "nohup" in command:
+            launches.append(command)
+            if len(launches) == 1:
+                raise ConnectionError("connection reset by peer")
+
+    containers.on_exec = drop_the_first_launch
+    log: list[bytes] = []
+    job = run(client, task, journal, clock, containers, on_log=log.append)
+    assert job.state == "done" and len(launches) == 2
+    assert b"".join(log) == b"ran\n"  # the second try launched it, once
+
+
+def test_a_second_start_after_a_launch_that_happened_does_not_launch_again(
+    client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
+) -> None:
+    task = Task(run="echo ran", image="ubuntu", resources=Resources(max_price=5))
+    containers = LocalContainers(tmp_path / "servers")
+    starts: list[str] = []
+
+    def record(command: str) -> None:
+        if "launch.sh" in command and "nohup" in command:
+            starts.append(command)
+
+    containers.on_exec = record
+    job = run(client, task, journal, clock, containers)
+    assert job.state == "done" and len(starts) == 1
+    (order_dir,) = (tmp_path / "servers").iterdir()
+    (job_dir,) = [p for p in order_dir.rglob("started") if p.is_dir()]
+    remote = containers(
+        type("O", (), {"id": job.order_id, "ssh_host": "h", "ssh_port": 22})(), containers.auths[0]
+    )
+    before = (job_dir.parent / "pid").read_text()
+    assert remote.exec(starts[0]) == 0  # the same start line again: the guard skips the launch
+    assert (job_dir.parent / "pid").read_text() == before
+
+
 def test_a_lost_connection_loses_no_output(
     client: CloreAI, journal: JobJournal, clock: FakeClock, tmp_path: Path
 ) -> None:

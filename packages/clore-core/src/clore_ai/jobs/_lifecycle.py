@@ -194,11 +194,13 @@ class _Job:
         self.run_quietly(remote, f"mkdir -p {where}/work")
 
     def start(self, remote: RemoteLike) -> None:
+        """Launch the job detached. The ``started`` directory (made atomically first) lets a
+        second try after a dropped connection skip a launch that already happened."""
         where = shlex.quote(self.record.remote_dir or "")
         self.run_quietly(
             remote,
-            f"cd {where} && S=$(command -v setsid || true); "
-            "$S nohup sh launch.sh </dev/null >/dev/null 2>&1 & echo $! > pid",
+            f"cd {where} && if mkdir started 2>/dev/null; then S=$(command -v setsid || true); "
+            "$S nohup sh launch.sh </dev/null >/dev/null 2>&1 & echo $! > pid; fi",
         )
 
     def read_log(self, remote: RemoteLike, offset: int) -> tuple[bytes, int | None]:
@@ -439,7 +441,12 @@ def _run_on_order(job: _Job, task: Task, auth: SSHAuth) -> JobRecord:
         try:
             job.save(state="uploading")
             job.upload(remote, task)
-            job.start(remote)
+            try:
+                job.start(remote)
+            except job.errors:  # the connection dropped while starting: once more, at most one launch
+                _close(remote)
+                remote = job.connect(order, auth, patience=job.reconnect_timeout)
+                job.start(remote)
             started = True
             job.save(state="running")
             job.progress("running (output follows)")
