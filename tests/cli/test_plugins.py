@@ -59,12 +59,11 @@ class FakeEntryPoint:
 
 @pytest.fixture
 def with_entry_points(monkeypatch: pytest.MonkeyPatch) -> Any:
-    import importlib.metadata
-
+    import clore_cli._entry_points as entry_points_module
     import clore_cli._main as main_module
 
     def install(*entries: FakeEntryPoint) -> None:
-        monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: list(entries))
+        monkeypatch.setattr(entry_points_module, "entry_points", lambda group: list(entries))
         monkeypatch.setattr(main_module, "_HOST", None)
         fresh = click.Group.__new__(type(main_module.cli))
         fresh.__dict__.update(main_module.cli.__dict__)

@@ -60,3 +60,40 @@ def test_parsing_restores_the_collector_also_when_the_body_is_bad() -> None:
     with pytest.raises(ValueError):
         _MARKETPLACE(b"{not json")
     assert gc.isenabled()
+
+
+def test_objects_made_during_the_pause_skip_the_young_generations_and_nothing_stays_frozen() -> None:
+    gc.collect()
+    with gc_paused():
+        made = [[i] for i in range(50_000)]  # a burst of live containers
+    assert gc.get_freeze_count() == 0
+    assert gc.get_count()[0] < 1_000  # not a backlog of 50,000 for the next young collection
+    assert gc.isenabled()
+    del made
+
+
+def test_a_cycle_made_during_the_pause_is_still_collected() -> None:
+    import weakref
+
+    class Node:
+        pass
+
+    with gc_paused():
+        node = Node()
+        node.itself = node  # type: ignore[attr-defined]
+        alive = weakref.ref(node)
+        del node
+    assert alive() is not None  # a cycle: reference counting alone never frees it
+    gc.collect()
+    assert alive() is None
+
+
+def test_a_freeze_made_by_the_caller_is_left_as_it_was() -> None:
+    gc.freeze()  # as a pre-fork server does
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            _ = [[i] for i in range(1_000)]
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -3,13 +3,14 @@ shows a spinner on stderr while a call waits longer than half a second (see ``_s
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from clore_ai import CloreAI
 
 from . import _spinner
+
+if TYPE_CHECKING:  # imported for real by clore_ai, without httpx's own command line (clore_ai._httpx)
+    import httpx
 
 
 class TrackingCloreAI(CloreAI):

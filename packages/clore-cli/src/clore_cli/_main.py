@@ -258,7 +258,9 @@ def run() -> None:
     _default_sigpipe()
     _termination_as_interrupt()
     _sdk_warnings_as_lines()
-    sys.exit(main())
+    from ._exit import exit_now
+
+    exit_now(main())
 
 
 def _sdk_warnings_as_lines() -> None:

@@ -41,13 +41,9 @@ class PluginHost:
             self._load_entry_points()
 
     def _load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
+        from ._entry_points import entry_points
 
-        found: Any
-        try:
-            found = entry_points(group="clore")
-        except TypeError:  # Python 3.9 has no selection by group
-            found = dict(entry_points()).get("clore", [])
+        found = entry_points("clore")
         disabled = {n.strip() for n in os.environ.get("CLORE_DISABLE_PLUGINS", "").split(",") if n.strip()}
         for entry in found:
             if self.pm.get_plugin(entry.name) is not None or entry.name in disabled:

@@ -7,7 +7,6 @@ They differ only in how they sleep and send (``time.sleep`` + ``httpx.Client`` v
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import threading
@@ -305,10 +304,18 @@ class CloreAI(_BaseClient):
         self.close()
 
 
+async def _asyncio_sleep(seconds: float) -> None:
+    # asyncio is imported when an async client first waits: importing it costs every
+    # synchronous user (the `clore` command) ~10 ms of start-up.
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
 class AsyncCloreAI(_BaseClient):
     """Asynchronous Clore.ai client: the same methods as :class:`CloreAI`, awaited."""
 
-    _default_sleep = staticmethod(asyncio.sleep)
+    _default_sleep = staticmethod(_asyncio_sleep)
     _http: Optional[httpx.AsyncClient]
 
     def _client(self) -> httpx.AsyncClient:

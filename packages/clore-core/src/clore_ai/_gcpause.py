@@ -9,6 +9,16 @@ so nothing is lost by waiting; reference counting still frees everything else at
 The pause is scoped: nested and concurrent pauses (threads) share one count, and the last
 one to leave restores the state found by the first, also when the body raises. A collector
 that was already disabled stays disabled.
+
+Leaving the pause does not hand the collector its backlog. Re-enabled as it was, the
+collector's first pass would walk every container made during the pause (the parsed answer,
+and every module a command imported meanwhile): 10-15 ms of a 5,000-server ``clore
+search``, a third of reading every nested model. Instead the survivors are moved straight
+into the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``: two list splices, no
+walk), where the next full collection looks at them as it looks at every long-lived object.
+Nothing is kept from the collector: a cycle made during the pause is still found, by that
+full collection. This is skipped when anyone else has frozen objects (``gc.freeze()`` before
+``fork``), whose freeze must not be undone.
 """
 
 from __future__ import annotations
@@ -40,4 +50,12 @@ def gc_paused() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _was_enabled:
+                _age_survivors()
                 gc.enable()
+
+
+def _age_survivors() -> None:
+    """Move the young objects to the oldest generation without a collection (see above)."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()

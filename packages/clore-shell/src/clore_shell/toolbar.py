@@ -102,7 +102,7 @@ def _line_target(app: Any, line: str | None) -> str | None:
 
 def refresh_once(app: Any, state: SessionState) -> None:
     """Warm the caches: orders, wallets, marketplace ids and GPU names."""
-    from clore_cli._cache import remember
+    from clore_cli._cache import remember, remember_gpus
 
     client = app.client()
     orders = client.my_orders()
@@ -113,7 +113,7 @@ def refresh_once(app: Any, state: SessionState) -> None:
 
     rentable = [s for s in servers if not s.rented and not not_rentable(s)]
     remember("servers", [(str(s.id), f"{s.gpu_model} ${s.price_usd or 0:.3f}/h") for s in rentable])
-    remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
+    remember_gpus(servers)
     from clore_cli.formats import coin_amount
 
     shown = [coin_amount(w.balance, w.name) for w in wallets if w.balance]  # 1,500,000 clore, not 1.5e+06

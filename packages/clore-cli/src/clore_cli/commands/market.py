@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from .. import hookimpl
-from .._cache import complete_currency, completer, remember
+from .._cache import complete_currency, completer, remember, remember_gpus
 from .._main import app_of, gc_paused, output_options
 from .._params import MAX_ID, Number, WholeNumber
 from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
@@ -179,7 +179,7 @@ def search(
             if r["rentable"] and not r["rented"]
         ],
     )
-    remember("gpus", sorted({(name, "GPU") for s in servers for name in s.gpu_names}))
+    remember_gpus(servers)
     columns = [
         Column("id", "ID", "right", no_wrap=True),
         Column("gpu", "GPU", in_table=False),
