@@ -194,7 +194,7 @@ class LazyBatch:
 
     def _validate_all(self, name: str) -> None:
         model = self._fields[name]
-        holders = [held for held in self._pending if isinstance(held.get(name), dict)]
+        holders = [held for held in self._pending if held.get(name).__class__ is dict]
         raw = [held[name] for held in holders]
         with gc_paused():  # a burst of live containers: see _gcpause
             try:
@@ -202,7 +202,7 @@ class LazyBatch:
             except ValidationError:  # some are odd: each is read leniently, as alone
                 built = [validate_leniently(model, value) for value in raw]
             for held, value, instance in zip(holders, raw, built):
-                if held.get(name) is value:  # not replaced by a lone read meanwhile
+                if held[name] is value:  # not replaced by a lone read meanwhile
                     held[name] = instance
         del self._reads[name]
         if not self._reads:

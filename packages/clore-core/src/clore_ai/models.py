@@ -262,16 +262,17 @@ class MarketplaceServer(_Model, WithLazyFields):
     @property
     def price_usd_per_day(self) -> Optional[float]:
         """Cheapest on-demand price in USD per day among the currencies the host accepts."""
-        usd = self.price.usd if self.price else None
+        price = self.price  # every server of a sorted listing passes here: one read, one loop
+        usd = price.usd if price is not None else None
         if usd is None:
             return None
-        allowed = self.allowed_coins
-        keys = [
-            _USD_KEY_FOR_CURRENCY[c] for c in (allowed or _USD_KEY_FOR_CURRENCY) if c in _USD_KEY_FOR_CURRENCY
-        ]
-        values = [getattr(usd, k) for k in keys]
-        positive = [v for v in values if v is not None and v > 0]
-        return min(positive) if positive else None
+        cheapest: Optional[float] = None
+        for coin in self.allowed_coins or _USD_KEY_FOR_CURRENCY:
+            key = _USD_KEY_FOR_CURRENCY.get(coin)
+            value = getattr(usd, key) if key is not None else None
+            if value is not None and value > 0 and (cheapest is None or value < cheapest):
+                cheapest = value
+        return cheapest
 
     @property
     def price_usd(self) -> Optional[float]:
