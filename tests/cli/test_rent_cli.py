@@ -70,11 +70,18 @@ def test_dry_run_shows_offers_quote_and_request_and_sends_nothing(capsys: pytest
     assert "  1. server " in err and "/day ($" in err and "left out:" in err and "taken" in err
     assert "Wallet:" in err and "covers about" in err and "dry run: nothing was sent" in err
     document = json.loads(out)
-    first = document["plan"]["offers"][0]
+    first = document["may_try"][0]
     assert document["request"]["body"]["renting_server"] == first["server_id"]
     assert document["request"]["body"]["required_price"] == first["price_per_day"]
     assert document["request"]["body"]["ssh_password"] == "****" and "Secret123" not in out + err
-    assert all(o["usd_per_hour"] <= 0.3 for o in document["plan"]["offers"])
+    assert all(o["usd_per_hour"] <= 0.3 for o in document["may_try"])
+    # a person gets the offers a real run could try, not every match (those are on stderr)
+    assert "plan" not in document and len(document["may_try"]) == document["fallback"] + 1
+    assert created(capsys) == []
+    code, out, err = run(capsys, f"{RENT} --max-price 0.3 --dry-run -o json")
+    assert code == 0, err
+    plan = json.loads(out)["plan"]  # a script gets them all, and why the others were left out
+    assert len(plan["offers"]) > len(document["may_try"]) and plan["left_out"]
     assert created(capsys) == []
 
 
@@ -194,7 +201,7 @@ def test_the_cli_on_the_moving_market(tmp_path: Path) -> None:
     scene.configure_market(MarketMotion(seed=7))
     dry = run_clore([*rent, "--dry-run"], home=home)
     assert dry.exit_code == 0, dry.stderr
-    best = dry.json()["plan"]["offers"][0]["server_id"]
+    best = dry.json()["may_try"][0]["server_id"]
     scene.take_server(best, when_ordered=True)
     result = run_clore([*rent, "--yes", "-o", "json"], home=home)
     assert result.exit_code == 0, result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -203,7 +204,8 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
     assert "set_spot_price" not in sent
     terminal("y\n")
     code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
-    assert code == 0 and "order 39: raise 0.000004 → " in out, err
+    assert code == 0 and "order 39: raise 0.000004 BTC/day ($" in out, err  # in the coin and in USD
+    assert re.search(r"/h\) → [0-9.]+ BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\) \(", out), out
     after = position(capsys)
     assert (
         after["winning"] and after["bid"] == after["lowest_winning_bid"] and sent.count("set_spot_price") == 1

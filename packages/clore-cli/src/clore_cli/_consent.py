@@ -20,11 +20,15 @@ __all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "price_te
 COIN_NAMES = COIN_TICKERS  # the tickers quotes name coins by
 
 
+def at_a_terminal() -> bool:
+    """A person can be asked: stdin to answer on and stderr to ask on are both a terminal."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def need_consent_channel(yes: bool, dry_run: bool, action: str = "spend money") -> None:
     """Refuse (usage error, exit 2) when there is no terminal to confirm on and no ``--yes``;
     ``action`` says what would have been done (``change your servers' prices``)."""
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    if not (yes or dry_run or interactive):
+    if not (yes or dry_run or at_a_terminal()):
         raise click.UsageError(
             f"refusing to {action} without a terminal to confirm on; add --yes (or --dry-run)"
         )

@@ -91,7 +91,9 @@ def _store_with_consent(app: Any, key: str, *, insecure_storage: bool) -> str:
         reason = error.reason
     path = credentials.config_path()
     if not insecure_storage:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        from .._consent import at_a_terminal
+
+        if not at_a_terminal():
             raise AuthFailure(
                 f"no keyring could store the key ({reason}); nothing was stored. Re-run with "
                 f"--insecure-storage to keep it in plain text in {path} (mode 0600), or set CLORE_API_KEY"

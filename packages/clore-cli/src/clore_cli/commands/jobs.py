@@ -259,7 +259,9 @@ def _summary(record: JobRecord) -> str:
 
 
 def _interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
+    from .._consent import at_a_terminal
+
+    return at_a_terminal()
 
 
 _NOT_REATTACHABLE = (

@@ -201,13 +201,16 @@ def rent(
     if dry_run:
         chosen = {**probe, "server_id": first.server_id, "required_price": first.price_per_day}
         body = build_create_order_body(**chosen)
-        document = {
-            "plan": plan.to_dict(),
+        document: dict[str, Any] = {
             "cap_usd_per_hour": cap,
             "fallback": fallback,
+            # what a real run could rent, in order (one over the cap is skipped when its turn comes)
+            "may_try": [offer.to_dict() for offer in plan.offers[: fallback + 1]],
             "quote": quote,
             "request": {"endpoint": "create_order", "body": redacted_order_body(body)},
         }
+        if app.wants_json:  # scripts get every matching offer and why the others were left out
+            document["plan"] = plan.to_dict()
         click.echo(json.dumps(document, indent=2, default=str))
         app.note("dry run: nothing was sent")
         return

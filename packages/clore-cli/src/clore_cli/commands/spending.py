@@ -168,12 +168,9 @@ def _ask_to_cancel(app: Any, limits: Any, yes: bool) -> None:
     """--cancel: the guard may delete containers; a terminal question, or --yes without one."""
     if yes:
         return
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise click.UsageError(
-            "refusing to start a guard that cancels orders without a terminal to confirm on; "
-            "add --yes (or --dry-run)"
-        )
-    from .._consent import ask
+    from .._consent import ask, need_consent_channel
+
+    need_consent_channel(yes, False, "start a guard that cancels orders")
 
     click.echo(
         "With --cancel the guard cancels your newest orders when a limit is crossed: "

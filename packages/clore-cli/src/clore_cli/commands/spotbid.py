@@ -197,9 +197,18 @@ def keep_winning(
 
 
 def _action_line(action: Any) -> str:
+    """``…Z order 41: raise 0.00004 BTC/day ($2.72/day, $0.1133/h) → … (reason)``: in the coin
+    and in USD, as the lines asking for consent say it."""
+    from .._consent import price_text
     from ..formats import sanitize
 
-    return f"{action.as_dict()['at']} {sanitize(action.message)}"
+    at = action.as_dict()["at"]
+    if not action.changes_price:
+        return f"{at} {sanitize(action.message)}"
+    verb = ("would " if action.dry_run else "") + action.kind
+    before = price_text(action.current, action.currency, action.rate)
+    after = price_text(action.new, action.currency, action.rate)
+    return f"{at} order {action.order_id}: {verb} {before} → {after} ({sanitize(action.reason)})"
 
 
 @click.command("spot-bid")
