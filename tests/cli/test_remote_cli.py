@@ -98,9 +98,16 @@ def test_cp_round_trip_of_a_tree_is_safe_to_rerun(
     code, out, err = here("cp", str(work), f"{order.id}:job", *login)
     assert code == 0 and out.startswith(f"Copied {work} to {order.id}:job"), err
     assert tree(order.home / "job") == tree(work)
+    code, out, err = here("cp", str(work), f"{order.id}:job", *login)  # again: all there already
+    assert (
+        code == 0
+        and out.strip() == f"Nothing to copy: {order.id}:job already matches {work} (2 files, 50.0 KB)"
+    )
     (work / "a.txt").write_text("changed\n")
     code, out, _ = here("cp", str(work), f"{order.id}:~/job", *login, "-o", "json")
-    assert json.loads(out)[0]["bytes"] == 50_008 and tree(order.home / "job") == tree(work)
+    record = json.loads(out)[0]
+    assert record["bytes"] == 50_008 and tree(order.home / "job") == tree(work)
+    assert (record["bytes_sent"], record["files_copied"], record["files_unchanged"]) == (8, 1, 1)
     code, _, _ = here("cp", f"{order.id}:job", str(tmp_path / "back"), "-i", str(order.key_file))
     assert code == 0 and tree(tmp_path / "back") == tree(work)
     assert not list(tmp_path.rglob("*.clore-part")) and not list(order.home.rglob("*.clore-part"))

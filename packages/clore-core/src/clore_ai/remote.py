@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .models import Order
 
-__all__ = ["AsyncRemote", "Remote", "RemoteError", "SSHTarget"]
+__all__ = ["AsyncRemote", "CopySummary", "Remote", "RemoteError", "SSHTarget"]
 
 Progress = Callable[[int, int], None]
 Sink = Callable[[bytes], None]
@@ -108,18 +108,51 @@ def _exit_status(process: asyncssh.SSHClientProcess[bytes]) -> int:
     return 255
 
 
+@dataclass(frozen=True)
+class CopySummary:
+    """What one upload/download did: ``copied`` files were sent (``bytes_sent`` of them), the
+    other ``skipped`` already matched the destination by size and modification time."""
+
+    files: int
+    copied: int
+    skipped: int
+    total_bytes: int
+    bytes_sent: int
+
+    @property
+    def nothing_sent(self) -> bool:
+        return self.copied == 0
+
+
 class _Tally:
     """Bytes done out of a total, for one upload/download; calls ``progress`` as it grows."""
 
     def __init__(self, total: int, progress: Progress | None) -> None:
         self.total = total
         self.done = 0
+        self.skipped_files = 0
+        self.skipped_bytes = 0
         self._progress = progress
         self.report()
 
     def add(self, count: int) -> None:
         self.done += count
         self.report()
+
+    def skip(self, count: int) -> None:
+        """A file that already matches: counted as done, never sent."""
+        self.skipped_files += 1
+        self.skipped_bytes += count
+        self.add(count)
+
+    def summary(self, files: int) -> CopySummary:
+        return CopySummary(
+            files=files,
+            copied=files - self.skipped_files,
+            skipped=self.skipped_files,
+            total_bytes=self.total,
+            bytes_sent=self.total - self.skipped_bytes,
+        )
 
     def report(self) -> None:
         if self._progress is not None:
@@ -325,7 +358,9 @@ class AsyncRemote:
         finally:
             client.exit()
 
-    async def upload(self, local: str | Path, remote: str, *, progress: Progress | None = None) -> None:
+    async def upload(
+        self, local: str | Path, remote: str, *, progress: Progress | None = None
+    ) -> CopySummary:
         """Copies a local file or directory (recursively) to ``remote`` on the server."""
         source = Path(local).expanduser()
         if not source.exists():
@@ -348,6 +383,7 @@ class AsyncRemote:
                 await sftp.makedirs(directory, exist_ok=True)
             for path, target in pairs:
                 await self._put(sftp, path, target, tally)
+        return tally.summary(len(pairs))
 
     async def _put(self, sftp: asyncssh.SFTPClient, path: Path, target: str, tally: _Tally) -> None:
         import asyncssh
@@ -360,7 +396,7 @@ class AsyncRemote:
                 and attrs.mtime is not None
                 and int(attrs.mtime) == int(info.st_mtime)
             ):
-                tally.add(info.st_size)
+                tally.skip(info.st_size)
                 return
         part = _part_name(target, posixpath.join, posixpath.split)
         before = tally.done
@@ -378,7 +414,9 @@ class AsyncRemote:
                 await sftp.remove(target)
             await sftp.rename(part, target)
 
-    async def download(self, remote: str, local: str | Path, *, progress: Progress | None = None) -> None:
+    async def download(
+        self, remote: str, local: str | Path, *, progress: Progress | None = None
+    ) -> CopySummary:
         """Copies a file or directory (recursively) from the server to ``local``."""
         import asyncssh
 
@@ -407,6 +445,7 @@ class AsyncRemote:
                     await self._get(sftp, path, target, size, tally)
             except OSError as error:
                 raise RemoteError(f"cannot write {error.filename or local}: {error.strerror}") from None
+        return tally.summary(len(pairs))
 
     async def _get(
         self, sftp: asyncssh.SFTPClient, path: str, target: Path, size: int, tally: _Tally
@@ -415,7 +454,7 @@ class AsyncRemote:
         with contextlib.suppress(FileNotFoundError):
             info = target.stat()
             if info.st_size == size and attrs.mtime is not None and int(attrs.mtime) == int(info.st_mtime):
-                tally.add(size)
+                tally.skip(size)
                 return
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(f".{target.name}{PART_SUFFIX}")
@@ -519,11 +558,11 @@ class Remote:
     def interactive(self) -> int:
         return self._run(self._remote.interactive())
 
-    def upload(self, local: str | Path, remote: str, *, progress: Progress | None = None) -> None:
-        self._run(self._remote.upload(local, remote, progress=progress))
+    def upload(self, local: str | Path, remote: str, *, progress: Progress | None = None) -> CopySummary:
+        return self._run(self._remote.upload(local, remote, progress=progress))
 
-    def download(self, remote: str, local: str | Path, *, progress: Progress | None = None) -> None:
-        self._run(self._remote.download(remote, local, progress=progress))
+    def download(self, remote: str, local: str | Path, *, progress: Progress | None = None) -> CopySummary:
+        return self._run(self._remote.download(remote, local, progress=progress))
 
     def close(self) -> None:
         loop, thread = self._loop, self._thread

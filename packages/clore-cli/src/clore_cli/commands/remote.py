@@ -227,6 +227,10 @@ COPY_RECORD = [
     Column("source", "From"),
     Column("destination", "To"),
     Column("bytes", "Bytes", "right"),
+    Column("bytes_sent", "Sent", "right"),
+    Column("files", "Files", "right"),
+    Column("files_copied", "Copied", "right"),
+    Column("files_unchanged", "Unchanged", "right"),
 ]
 
 
@@ -279,20 +283,35 @@ def copy(
     )
     with _progress_bar(f"{source} → {destination}") as progress, connected(ssh) as remote:
         if target_order is not None:
-            remote.upload(source_path, target_path, progress=progress)
+            done = remote.upload(source_path, target_path, progress=progress)
         else:
-            remote.download(source_path, target_path, progress=progress)
+            done = remote.download(source_path, target_path, progress=progress)
     row = {
         "order_id": order_id,
         "direction": "upload" if target_order is not None else "download",
         "source": source,
         "destination": destination,
-        "bytes": progress.total,
+        "bytes": done.total_bytes,
+        "bytes_sent": done.bytes_sent,
+        "files": done.files,
+        "files_copied": done.copied,
+        "files_unchanged": done.skipped,
     }
     if app.output in (None, "table") and not app.quiet:
-        click.echo(f"Copied {source} to {destination} ({_size(progress.total)})")
+        click.echo(_copy_line(source, destination, done))
         return
     app.emit(Dataset("Copy", COPY_RECORD, [row], id_key="order_id", vertical=True))
+
+
+def _copy_line(source: str, destination: str, done: Any) -> str:
+    """What a person needs to know of a copy: what moved, and what was already there."""
+    files = f"{done.files} file{'s' if done.files != 1 else ''}"
+    if done.files and done.nothing_sent:
+        return f"Nothing to copy: {destination} already matches {source} ({files}, {_size(done.total_bytes)})"
+    line = f"Copied {source} to {destination} ({_size(done.bytes_sent)}"
+    if done.skipped:
+        line += f"; {done.skipped} of {files} unchanged, not sent"
+    return line + ")"
 
 
 def _size(count: int) -> str:
