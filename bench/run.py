@@ -909,7 +909,7 @@ Other Pythons (round 4, `bench/run.py --key-rows` with each Python's own venv; t
 on the same Python except on 3.9, where it does not import; `clore search` and `--help`
 from a 15-round interleaved series on a 5,000-server sandbox):
 
-| row (ours/official) | 3.9.18, current deps (pydantic 2.13; official on 3.11) | 3.9.18, lowest deps (pydantic 2.5, httpx 0.25) | 3.12.1 | 3.13.0 |
+| row (ours/official) | 3.9.18 (a) | 3.9.18, lowest deps (b) | 3.12.1 | 3.13.0 |
 | --- | ---: | ---: | ---: | ---: |
 | marketplace(), CA outside both regions | 0.25x | 0.41x | 0.27x | 0.34x |
 | marketplace(), CA loaded both sides | 0.31x | 0.45x | 0.34x | 0.41x |
@@ -919,6 +919,9 @@ from a 15-round interleaved series on a 5,000-server sandbox):
 | `from clore_ai import CloreAI` | 0.86x | 1.25x | 0.82x | 0.84x |
 | `clore search` (20 rows), 5,000 | - | - | 0.60x | 0.65x |
 | `clore --help` | - | - | 0.30x | 0.28x |
+
+(a) current dependencies (pydantic 2.13), the official on 3.11; (b) the lowest we declare
+(pydantic 2.5, httpx 0.25), the official on 3.11.
 
 On 3.13 the official side is faster than on 3.11 (marketplace() 0.146 s against 0.18-0.20 s:
 its eager validation spends less time in the cyclic collector, which ours already pauses),
