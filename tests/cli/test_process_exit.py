@@ -79,7 +79,8 @@ def test_a_real_clore_search_through_a_pipe_prints_everything_and_imports_no_ext
         """
         import atexit, sys
         def report():
-            extras = sorted(m for m in ("httpx._main", "pygments", "asyncio", "keyring") if m in sys.modules)
+            unused = ("httpx._main", "pygments", "asyncio", "keyring", "rich")
+            extras = sorted(m for m in unused if m in sys.modules)
             sys.stderr.write(f"EXTRAS {extras}\\n")
         atexit.register(report)
         sys.argv = ["clore", "search", "--limit", "3"]
@@ -100,4 +101,4 @@ def test_a_real_clore_search_through_a_pipe_prints_everything_and_imports_no_ext
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1].startswith("Showing 3 of "), result.stdout  # the last line made it out
-    assert "EXTRAS []" in result.stderr  # httpx's own CLI, pygments, asyncio, keyring: never loaded
+    assert "EXTRAS []" in result.stderr  # httpx's own CLI, pygments, asyncio, keyring, rich: never loaded

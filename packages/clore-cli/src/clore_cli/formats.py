@@ -148,11 +148,17 @@ class TableFormat(OutputFormat):
     def render(self, data: Dataset, *, color: bool) -> str:
         if data.vertical and data.rows:
             return _vertical(data)
+        shown = [c for c in data.columns if c.in_table]
+        if not color and data.rows:
+            from ._plain_table import plain_table
+
+            drawn = plain_table(data, shown)
+            if drawn is not None:  # exactly what rich would print, without rich
+                return drawn
         from rich.console import Console
         from rich.table import Table
 
         table = Table(title=data.title, title_justify="left", header_style="bold" if color else "")
-        shown = [c for c in data.columns if c.in_table]
         for column in shown:
             table.add_column(
                 column.header,
