@@ -994,3 +994,12 @@ def test_a_sandbox_state_file_that_cannot_be_written_is_one_line(
     assert code == 1 and out == "" and err.count("\n") == 1, err
     assert err.startswith(f"error: cannot use the sandbox state file {blocker / 'clore' / 'sandbox.json'}: ")
     assert "CLORE_SANDBOX_STATE" in err and "unexpected" not in err
+
+
+def test_no_key_is_said_in_the_cli_terms_with_the_offline_way(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["orders"])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert err.strip() == (
+        "error: no API key found: set CLORE_API_KEY, run `clore auth login`, or try it offline with --sandbox"
+    )

@@ -47,6 +47,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     )
     dist(second, "Clore.Plugin_A", "[clore]\nshadowed = elsewhere\n", suffix="-0.9.dist-info")  # same name
     dist(second, "other", "[clore]\ngamma = clore_test_alpha:Holder.inner\n", suffix="-2.0-py3.11.egg-info")
+    dist(second, "spaced", "[ clore ]\nnot_this = elsewhere\n")  # importlib.metadata reads " clore "
     (first / "clore_test_alpha.py").write_text(
         "plugin = 'the plugin object'\nclass Holder:\n    inner = 'nested attribute'\n"
     )

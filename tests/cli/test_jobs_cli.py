@@ -171,8 +171,23 @@ def test_no_terminal_ctrl_c_detaches_then_logs_reattach(
 
 def test_logs_of_an_unknown_job_is_exit_2(tmp_path: Path, containers: LocalContainers) -> None:
     result = clore(tmp_path / "home", "logs", "nope")
-    assert result.exit_code == 2 and "no job 'nope' in the journal" in result.stderr
+    assert result.exit_code == 2 and "no job 'nope' in the sandbox journal" in result.stderr
+    assert "`clore --sandbox jobs` lists them" in result.stderr
     assert result.stderr.count("(see:") == 1, result.stderr
+
+
+def test_logs_of_a_sandbox_job_without_sandbox_says_where_it_is(tmp_path: Path) -> None:
+    from clore_ai.jobs import JobJournal, JobRecord, default_journal_path
+    from clore_cli.testing import isolated_home
+
+    home = tmp_path / "home"
+    with isolated_home(home):
+        JobJournal(default_journal_path(sandbox=True)).add(JobRecord(id="hello-1234", name="hello"))
+    result = run_clore(["logs", "hello-1234"], home=home)
+    assert result.exit_code == 2
+    assert "job 'hello-1234' is in the sandbox journal, not the live one: run this with --sandbox" in (
+        result.stderr
+    )
 
 
 def test_detaching_a_job_whose_password_was_not_kept_does_not_promise_a_reattach(

@@ -153,3 +153,34 @@ def test_plugin_distribution_is_found_without_entry_point_dist() -> None:
     found = _distribution_of(BareEntryPoint())
     assert found is not None and found[0] == "clore-plugins-example"
     assert _distribution_of(FakeEntryPoint("unknown", object())) is None
+
+
+def test_plugins_lists_disabled_and_broken_plugins_with_their_distribution(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import clore_cli._main as main_module
+    from clore_cli import _entry_points
+
+    real = _entry_points.entry_points
+
+    def with_a_broken_one(group: str) -> list[Any]:
+        found = real(group)
+        example = next(e for e in found if e.name == "example")
+        broken = _entry_points.FoundEntryPoint("hello", "clore_no_such_module", group, example.path)
+        return [*found, broken]
+
+    monkeypatch.setattr(_entry_points, "entry_points", with_a_broken_one)
+    monkeypatch.setenv("CLORE_DISABLE_PLUGINS", "example,nosuch")
+    monkeypatch.setattr(main_module, "_HOST", None)
+    fresh = click.Group.__new__(type(main_module.cli))
+    fresh.__dict__.update(main_module.cli.__dict__)
+    fresh.commands = dict(main_module.cli.commands)
+    monkeypatch.setattr(main_module, "cli", fresh)
+    assert main(["plugins", "-o", "json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["example"]["status"] == "disabled (CLORE_DISABLE_PLUGINS)"
+    assert rows["example"]["distribution"] == "clore-plugins-example" and rows["example"]["version"]
+    assert rows["nosuch"]["status"] == "CLORE_DISABLE_PLUGINS names it, but no plugin has this name"
+    assert rows["hello"]["status"].startswith("skipped: ModuleNotFoundError")
+    assert rows["hello"]["distribution"] == "clore-plugins-example"  # what to uninstall
+    assert rows["shell"]["status"] == "loaded"

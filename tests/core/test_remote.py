@@ -172,5 +172,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    with open(f"/proc/{pid}/stat") if os.path.exists(f"/proc/{pid}/stat") else open(os.devnull) as stat:
-        return " Z " not in stat.read()  # a zombie has ended
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return " Z " not in stat.read()  # a zombie has ended
+    except FileNotFoundError:  # ended (and reaped) since the kill above - or there is no /proc
+        return not os.path.exists("/proc/self")

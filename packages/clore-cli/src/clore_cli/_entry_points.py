@@ -119,7 +119,7 @@ def _parse(text: str, group: str, path: str) -> Iterator[FoundEntryPoint]:
         if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
+            section = line.strip("[]")  # as importlib.metadata reads it: "[ clore ]" is not "clore"
             continue
         if section != group or "=" not in line:
             continue

@@ -202,7 +202,7 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
         report("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
         return ExitCode.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - every error becomes one line
-        from clore_ai import CloreAPIError
+        from clore_ai import CloreAPIError, MissingAPIKeyError
 
         if debug:
             import traceback
@@ -217,6 +217,11 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
                 details["api_error"] = error.error  # type: ignore[attr-defined]
             app = holder.app if holder else None
             sentence = explain(error, _server_names(app) if app is not None else None)
+            if sentence is None and isinstance(error, MissingAPIKeyError):  # in the CLI's terms
+                sentence = (
+                    "no API key found: set CLORE_API_KEY, run `clore auth login`, "
+                    "or try it offline with --sandbox"
+                )
             report(sentence or str(error), code, as_json=as_json, details=details)
             return code
         report(

@@ -33,6 +33,8 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.broken: list[tuple[str, str]] = []  # (plugin, reason)
         self.entries: dict[str, Any] = {}  # plugin name -> the entry point it was loaded from
+        self.unloaded: dict[str, Any] = {}  # plugin name -> entry point: disabled, or failed to load
+        self.disabled: list[str] = []  # names in CLORE_DISABLE_PLUGINS
         import importlib
 
         for name in BUILTIN_MODULES:
@@ -45,8 +47,12 @@ class PluginHost:
 
         found = entry_points("clore")
         disabled = {n.strip() for n in os.environ.get("CLORE_DISABLE_PLUGINS", "").split(",") if n.strip()}
+        self.disabled = sorted(disabled)
         for entry in found:
-            if self.pm.get_plugin(entry.name) is not None or entry.name in disabled:
+            if entry.name in disabled:
+                self.unloaded[entry.name] = entry
+                continue
+            if self.pm.get_plugin(entry.name) is not None:
                 continue
             try:
                 plugin = entry.load()
@@ -55,6 +61,7 @@ class PluginHost:
                 self.pm.check_pending()
             except Exception as error:  # noqa: BLE001 - a broken plugin must not break clore
                 self._forget(entry.name)
+                self.unloaded[entry.name] = entry
                 self.broken.append((entry.name, f"{type(error).__name__}: {error}"))
 
     def _forget(self, name: str) -> None:
@@ -95,6 +102,24 @@ class PluginHost:
             source = _distribution_of(entry) if entry is not None else None
             result.append((name, *(source or ("clore-cli (built-in)", __version__))))
         return result
+
+    def not_loaded(self) -> list[tuple[str, str | None, str | None, str]]:
+        """(plugin, distribution, version, status) of the plugins that are not running:
+        failed to load or register, or switched off with CLORE_DISABLE_PLUGINS."""
+        rows: list[tuple[str, str | None, str | None, str]] = []
+        for name, why in self.broken:
+            entry = self.unloaded.get(name)
+            source = _distribution_of(entry) if entry is not None else None
+            rows.append((name, *(source or (None, None)), f"skipped: {why}"))
+        for name in self.disabled:
+            entry = self.unloaded.get(name)
+            if entry is None:
+                rows.append((name, None, None, "CLORE_DISABLE_PLUGINS names it, but no plugin has this name"))
+            else:
+                rows.append(
+                    (name, *(_distribution_of(entry) or (None, None)), "disabled (CLORE_DISABLE_PLUGINS)")
+                )
+        return rows
 
     def warn_broken(self) -> None:
         for name, reason in self.broken:

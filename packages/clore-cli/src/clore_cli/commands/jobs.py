@@ -458,7 +458,7 @@ def jobs_command(ctx: click.Context) -> None:
     billing = sum(1 for r in records if r.billing)
     unknown = sum(1 for r in records if r.billing is None)
     footer = (
-        f"Total: {len(rows)} jobs"
+        f"Total: {len(rows)} job{'' if len(rows) == 1 else 's'}"
         + (f"; {billing} still billing (stop with `clore cancel ORDER`)" if billing else "")
         + (f"; {unknown} may be billing (Billing -: check `clore orders`)" if unknown else "")
     )
@@ -482,8 +482,19 @@ def logs_command(ctx: click.Context, job: str, follow: bool) -> None:
     journal = _journal(app)
     try:
         journal.lookup(job)
-    except LookupError as error:
-        raise click.UsageError(str(error)) from None
+    except LookupError:
+        from clore_ai.jobs import JobJournal, default_journal_path
+
+        where, other = ("sandbox", "live") if app.sandbox else ("live", "sandbox")
+        hint = "`clore --sandbox jobs`" if app.sandbox else "`clore jobs`"
+        try:
+            JobJournal(default_journal_path(sandbox=not app.sandbox)).lookup(job)
+        except LookupError:
+            raise click.UsageError(f"no job {job!r} in the {where} journal; {hint} lists them") from None
+        switch = "without --sandbox" if app.sandbox else "with --sandbox"
+        raise click.UsageError(
+            f"job {job!r} is in the {other} journal, not the {where} one: run this {switch}"
+        ) from None
     try:
         record = follow_job(
             app.client(),

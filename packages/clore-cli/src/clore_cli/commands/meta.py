@@ -22,8 +22,8 @@ def plugins(ctx: click.Context) -> None:
         for n, d, v in app.host.distributions()
     ]
     rows += [
-        {"name": n, "distribution": None, "version": None, "status": f"skipped: {why}"}
-        for n, why in app.host.broken
+        {"name": n, "distribution": d, "version": v, "status": status}
+        for n, d, v, status in app.host.not_loaded()
     ]
     app.emit(
         Dataset(

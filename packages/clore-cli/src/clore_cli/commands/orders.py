@@ -67,7 +67,7 @@ image_and_currency_options = _stack(
 container_setting_options = _stack(
     click.option(
         "--ssh-password",
-        help="Alphanumeric, at most 32 characters; '-' reads it from stdin (or a hidden prompt).",
+        help="At most 32 characters; '-' reads it from stdin (or a hidden prompt).",
     ),
     click.option("--ssh-key", help="SSH public key (or @FILE to read it)."),
     click.option("--port", "ports", multiple=True, help="PORT:tcp or PORT:http; repeatable."),
@@ -416,7 +416,8 @@ def show_quote(quote: dict[str, Any]) -> None:
     price = f"Price: {coin_amount(quote['price_per_day'], quote['currency'])}/day"
     if quote["usd_per_hour"] is not None:
         price += f" = {money(quote['usd_per_hour'], '${:.4f}')}/hour"
-        price += f" = {money(quote['usd_per_day'], '${:.2f}')}/day"
+        if quote["currency"] != "USD-Blockchain":  # in USD the per-day price is already said
+            price += f" = {money(quote['usd_per_day'], '${:.2f}')}/day"
     if quote["balance"] is None:
         wallet = f"Wallet {quote['currency']}: none (deposit before renting)"
     else:

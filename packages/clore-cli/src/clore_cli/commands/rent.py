@@ -43,6 +43,18 @@ RENT_RECORD = [
     *ORDER_RECORD[7:],
 ]
 
+# rent --dry-run in a table-like format: the offers a real run could try, in order.
+MAY_TRY = [
+    Column("server_id", "Server", "right"),
+    Column("gpu", "GPU"),
+    Column("gpus", "GPUs", "right"),
+    Column("price_per_day", "Price/day", "right", coin_key="currency"),
+    Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
+    Column("usd_per_day", "$/day", "right", "${:.2f}"),
+    Column("max_rental_hours", "Max hours", "right"),
+    Column("currency", "Currency", in_table=False),
+]
+
 
 class NoOffer(click.ClickException):
     """No offer could be rented (none under the cap, or every try refused): nothing bills (exit 12)."""
@@ -74,11 +86,15 @@ def _offer_line(rank: int, offer: Any) -> str:
     return f"  {rank}. server {offer.server_id}  {gpu}  {price}"
 
 
-def show_plan(plan: Any, cap_text: str, shown: int) -> None:
+def show_plan(plan: Any, cap_text: str, shown: int, fallback: int) -> None:
+    """The best ``shown`` offers; those past the first ``fallback + 1`` are marked: never tried."""
     if not plan.offers:
         return  # the error says what was left out and why
     lines = [f"Offers for {plan.query.text!r} in {_coin(plan.currency)}, {cap_text}, best first:"]
-    lines += [_offer_line(i, offer) for i, offer in enumerate(plan.offers[:shown], 1)]
+    lines += [
+        _offer_line(i, offer) + (f"  (not tried: past --fallback {fallback})" if i > fallback + 1 else "")
+        for i, offer in enumerate(plan.offers[:shown], 1)
+    ]
     more = len(plan.offers) - shown
     left = ", ".join(f"{n} {why}" for why, n in sorted(plan.left_out.items()))
     tail = [f"{more} more" if more > 0 else "", f"left out: {left}" if left else ""]
@@ -189,7 +205,7 @@ def rent(
     if cap is None and fallback:
         fallback = 0  # no USD price to bound the others by: only the offer quoted is tried
         cap_text = "no cap: no USD price known; only the first offer is tried"
-    show_plan(plan, cap_text, SHOWN)
+    show_plan(plan, cap_text, SHOWN, fallback)
     if not plan.offers:
         raise NoOffer(plan.nothing_to_rent().message)
     first = plan.offers[0]
@@ -209,6 +225,10 @@ def rent(
             "quote": quote,
             "request": {"endpoint": "create_order", "body": redacted_order_body(body)},
         }
+        if app.quiet or app.output not in (None, "table", "json"):  # -q, csv, a plugin's format
+            app.emit(Dataset("Offers a real run could try", MAY_TRY, document["may_try"], id_key="server_id"))
+            app.note("dry run: nothing was sent")
+            return
         if app.wants_json:  # scripts get every matching offer and why the others were left out
             document["plan"] = plan.to_dict()
         click.echo(json.dumps(document, indent=2, default=str))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import click
@@ -199,16 +200,24 @@ def keep_winning(
 def _action_line(action: Any) -> str:
     """``…Z order 41: raise 0.00004 BTC/day ($2.72/day, $0.1133/h) → … (reason)``: in the coin
     and in USD, as the lines asking for consent say it."""
+    from clore_ai.spotbid import plain_amount
+
     from .._consent import price_text
     from ..formats import sanitize
 
     at = action.as_dict()["at"]
+    reason = sanitize(action.reason)
+    for amount in {action.target, action.cap} - {None}:  # bare amounts in the reason: with units
+        shown = re.escape(plain_amount(amount))
+        reason = re.sub(
+            rf"(?<![\d.]){shown}(?![\d])", price_text(amount, action.currency, action.rate), reason
+        )
     if not action.changes_price:
-        return f"{at} {sanitize(action.message)}"
+        return f"{at} order {action.order_id}: {action.kind.replace('_', ' ')} ({reason})"
     verb = ("would " if action.dry_run else "") + action.kind
     before = price_text(action.current, action.currency, action.rate)
     after = price_text(action.new, action.currency, action.rate)
-    return f"{at} order {action.order_id}: {verb} {before} → {after} ({sanitize(action.reason)})"
+    return f"{at} order {action.order_id}: {verb} {before} → {after} ({reason})"
 
 
 @click.command("spot-bid")
