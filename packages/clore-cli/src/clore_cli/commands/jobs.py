@@ -203,7 +203,8 @@ def _quote_lines(task: Task, offer: Offer) -> str:
     )
     return (
         f"Job {task.name}: rent server {offer.server_id} ({offer.gpu or 'GPU unknown'}), on-demand, "
-        f"the cheapest of {offer.searched} servers{matching} under ${task.resources.max_price:g}/hour\n"
+        f"the cheapest of {offer.searched} rentable offer{'' if offer.searched == 1 else 's'}{matching} "
+        f"under ${task.resources.max_price:g}/hour\n"
         f"Price: {price}\n{after}"
     )
 

@@ -36,7 +36,7 @@ class Offer:
     currency: str
     price_per_day: float  # in ``currency``
     usd_per_hour: float | None
-    searched: int = 0  # servers looked at
+    searched: int = 0  # the offers it was chosen from: matching, rentable, under the cap
 
     @property
     def usd_per_day(self) -> float | None:
@@ -77,7 +77,7 @@ def find_offer(client: CloreAI, resources: Resources) -> Offer:
     plan = _plan(client, resources)
     if not plan.offers:
         raise NoMatchingServer(f"{plan.nothing_to_rent()}; nothing was rented")
-    return _job_offer(plan.offers[0], len(plan.servers))
+    return _job_offer(plan.offers[0], len(plan.offers))
 
 
 def rent_for_job(
