@@ -901,9 +901,10 @@ nested row); reading the socket 256 KiB or 1 MiB at a time instead of httpcore's
 same 25 ms); `model_validate_json` in one pass (57-60 ms against 33 ms for parse + validate).
 
 Still missed in the run above, and why: **marketplace() + every nested read at 5,000,
-0.41x** (0.074 s against the official's 0.179 s; the target is 0.063 s). Met at 50,000
-(0.29x). At 5,000 the target sits 4 ms above `json.loads` of the body (0.059 s) and has to
-hold, besides parsing, the fetch and 30,000 pydantic models. Measured pieces of ours
+0.39x** (0.087 s against the official's 0.221 s; the target is 0.077 s; 0.41x, 0.074 s
+against 0.179 s, in a quieter run the same day). Met at 50,000 (0.29x). At 5,000 the target
+sits a few ms above `json.loads` of the body (0.071 s here) and has to hold, besides
+parsing, the fetch and 30,000 pydantic models. Measured pieces of ours
 (in-process, collector paused): fetching the 4.1 MB body over loopback 12 ms (client,
 request, 64 reads through httpcore/h11), parsing it with pydantic-core's parser 24 ms (the
 fastest we found: orjson is the same), the 5,000 top-level models 9 ms, and pydantic-core
@@ -914,7 +915,7 @@ the official's side is slower than 0.19 s.
 
 Other Pythons (round 4, `bench/run.py --key-rows` with each Python's own venv; the official
 on the same Python except on 3.9, where it does not import; `clore search` and `--help`
-from a 15-round interleaved series on a 5,000-server sandbox):
+from 15-round interleaved series on a 5,000-server sandbox, after the table change above):
 
 | row (ours/official) | 3.9.18 (a) | 3.9.18, lowest deps (b) | 3.12.1 | 3.13.0 |
 | --- | ---: | ---: | ---: | ---: |
@@ -924,8 +925,8 @@ from a 15-round interleaved series on a 5,000-server sandbox):
 | peak RSS after marketplace() | 0.71x | 0.94x | 0.69x | 0.69x |
 | `import clore_ai` | 0.10x | 0.10x | 0.10x | 0.08x |
 | `from clore_ai import CloreAI` | 0.86x | 1.25x | 0.82x | 0.84x |
-| `clore search` (20 rows), 5,000 | - | - | 0.60x | 0.65x |
-| `clore --help` | - | - | 0.30x | 0.28x |
+| `clore search` (20 rows), 5,000 | 0.57x | - | 0.54x | 0.56x |
+| `clore --help` | 0.27x | - | 0.29x | 0.28x |
 
 (a) current dependencies (pydantic 2.13), the official on 3.11; (b) the lowest we declare
 (pydantic 2.5, httpx 0.25), the official on 3.11.
