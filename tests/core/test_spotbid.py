@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clore_ai import AsyncCloreAI, CloreAI, FieldError, RateLimiter
+from clore_ai._spot_rules import SpotRulesJournal
 from clore_ai.models import SpotMarket
 from clore_ai.sandbox import MarketMotion, RateLimits, Sandbox, SandboxTransport, VirtualClock
 from clore_ai.spotbid import (
@@ -127,6 +128,7 @@ class FakeSpotAPI:
         self.now = 0.0
         self.last_lowering: float | None = None
         self.changes: list[tuple[float, float, float]] = []  # (at, from, to)
+        self.refused: list[str] = []  # the code 6 errors it answered
 
     def my_orders(self) -> list[Any]:
         from clore_ai.models import Order
@@ -142,6 +144,13 @@ class FakeSpotAPI:
         return book(offers, minimum={"bitcoin": self.minimum})
 
     def set_spot_price(self, order_id: int, price: float) -> dict[str, Any]:
+        try:
+            return self._set_spot_price(price)
+        except FieldError as refusal:
+            self.refused.append(str(refusal.error))
+            raise
+
+    def _set_spot_price(self, price: float) -> dict[str, Any]:
         if price < self.minimum - 1e-12:
             raise FieldError(code=6, response={"code": 6, "error": "amount_too_low"})
         if price < self.bid - 1e-12:
@@ -182,11 +191,12 @@ def test_keeper_never_above_the_cap_lowers_by_the_rules_and_wins_whenever_it_can
     start: int, cap: int, moves: list[tuple[int | None, float]], forgets: bool
 ) -> None:
     api = FakeSpotAPI(start * SATOSHI, minimum=150 * SATOSHI)
-    keeper = SpotKeeper(39, cap * SATOSHI, clock=lambda: api.now)
+    memory = SpotRulesJournal(None)  # this example's own (a file is shared across examples)
+    keeper = SpotKeeper(39, cap * SATOSHI, clock=lambda: api.now, rules=memory)
     for other, gap in moves:
         api.other = None if other is None else other * SATOSHI
-        if forgets:  # a fresh keeper (a restart) knows nothing: the API's answers teach it
-            keeper = SpotKeeper(39, cap * SATOSHI, clock=lambda: api.now)
+        if forgets:  # a fresh keeper (a restart): what it knows is what the last one wrote down
+            keeper = SpotKeeper(39, cap * SATOSHI, clock=lambda: api.now, rules=memory)
         before = api.bid
         action = keeper.step(api)
         changed = api.bid != before
@@ -215,11 +225,30 @@ def test_keeper_learns_max_step_and_time_to_lowering_from_code_6() -> None:
     api.now += 100
     second = keeper.step(api)
     assert second.kind == "hold" and "lowering allowed again in 500 s" in second.reason
-    fresh = SpotKeeper(39, 0.001, clock=lambda: api.now)  # a restart: the API says when
-    held = fresh.step(api)
+    fresh = SpotKeeper(39, 0.001, clock=lambda: api.now, remember=False)  # a restart knowing nothing:
+    held = fresh.step(api)  # the API says when
     assert (
         held.kind == "hold" and "500 s" in held.reason and fresh.lower_after == pytest.approx(api.now + 500)
     )
+    assert api.refused == ["exceeded_max_step", "can_lower_every_600_seconds"]
+
+
+def test_a_restarted_keeper_knows_what_the_last_one_learnt_without_asking() -> None:
+    api = FakeSpotAPI(0.0001, minimum=0.000001)
+    api.other = 0.00001
+    first = SpotKeeper(39, 0.001, clock=lambda: api.now).step(api)  # learns max_step, lowers
+    assert first.kind == "lower" and first.applied and api.refused == ["exceeded_max_step"]
+    api.now += 100
+    again = SpotKeeper(39, 0.001, clock=lambda: api.now)  # another process: cron, a dry run
+    held = again.step(api)
+    assert held.kind == "hold" and "lowering allowed again in 500 s" in held.reason
+    assert again.max_step == pytest.approx(0.00003) and api.refused == ["exceeded_max_step"]  # not asked
+    dry = SpotKeeper(39, 0.001, dry_run=True, clock=lambda: api.now).step(api)
+    assert dry.kind == "hold" and "500 s" in dry.reason  # a dry run predicts what a run would do
+    api.now += 500
+    later = SpotKeeper(39, 0.001, clock=lambda: api.now).step(api)  # the wait is over: lowers
+    assert later.kind == "lower" and later.applied and api.bid == pytest.approx(0.000049)
+    assert "can_lower_every_600_seconds" not in api.refused  # (this API's max_step follows the bid)
 
 
 def test_keeper_dry_run_changes_nothing() -> None:

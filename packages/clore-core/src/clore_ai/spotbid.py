@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 from ._calls import Call, CallFlow, adrive, drive
 from ._polling import TRANSIENT_ERRORS, apolled, polled
+from ._spot_rules import SpotRulesJournal, spot_rules_for_key
 from .exceptions import CloreAPIError, FieldError
 from .models import HOURS_PER_DAY, Order, SpotMarket, SpotOffer
 
@@ -398,6 +399,8 @@ class SpotKeeper:
         interval: float = 60.0,
         clock: Callable[[], float] = time.time,
         lowering_period: float = LOWERING_PERIOD,
+        rules: SpotRulesJournal | None = None,
+        remember: bool = True,
     ) -> None:
         if not (isinstance(cap, (int, float)) and math.isfinite(cap) and cap > 0):
             raise ValueError("the cap must be a positive number (per day, in the order's coin)")
@@ -412,6 +415,11 @@ class SpotKeeper:
         self.lower_after: float | None = None
         self.max_step: float | None = None
         self.lowered_at: list[float] = []  # when this keeper lowered the bid (accepted)
+        # What the API said about lowering is kept per order for the next keeper (see
+        # _spot_rules); ``rules`` is that journal, found from the client's key when None.
+        self._rules = rules
+        self._remember = remember
+        self._recalled = False
 
     # the flow: decisions once, for both clients
 
@@ -480,10 +488,39 @@ class SpotKeeper:
     # runners
 
     def step(self, client: Any) -> BidAction:
-        return drive(self.step_flow(), client)
+        before = self._recall(client)
+        try:
+            return drive(self.step_flow(), client)
+        finally:
+            self._keep(before)
 
     async def astep(self, client: Any) -> BidAction:
-        return await adrive(self.step_flow(), client)
+        before = self._recall(client)
+        try:
+            return await adrive(self.step_flow(), client)
+        finally:
+            self._keep(before)
+
+    def _recall(self, client: Any) -> tuple[float | None, float | None]:
+        """Before a step: on the first one, what an earlier keeper learnt about this order."""
+        if self._remember and not self._recalled:
+            self._recalled = True
+            if self._rules is None:
+                core = getattr(client, "_core", None)  # a clore client; anything else: no key
+                secret = core._key() if core is not None else None
+                self._rules = spot_rules_for_key(secret.reveal() if secret is not None else None)
+            saved = self._rules.get(self.order_id)
+            if saved is not None:
+                if saved.lower_after is not None and (self.lower_after or 0.0) < saved.lower_after:
+                    self.lower_after = saved.lower_after
+                if self.max_step is None:
+                    self.max_step = saved.max_step
+        return self.lower_after, self.max_step
+
+    def _keep(self, before: tuple[float | None, float | None]) -> None:
+        """After a step: what it learnt, for the next keeper of this order."""
+        if self._remember and self._rules is not None and (self.lower_after, self.max_step) != before:
+            self._rules.put(self.order_id, lower_after=self.lower_after, max_step=self.max_step)
 
     def run(
         self,
