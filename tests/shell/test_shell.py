@@ -227,6 +227,11 @@ def test_toolbar_shows_profile_mode_balance_orders_and_rate_limit_wait(app: App)
     client.limiter.reserve()
     client.limiter.reserve()
     assert "waiting" in toolbar_text(app, state) and "for the rate limit" in toolbar_text(app, state)
+    full = toolbar_text(app, state)
+    for width in (40, 60, 80, 100):  # a narrow terminal: whole parts left out from the end
+        narrow = toolbar_text(app, state, width=width)
+        assert len(narrow) <= width or narrow.count(" | ") == 1, (width, narrow)
+        assert full.startswith(narrow) and (narrow == full or full[len(narrow) :].startswith(" | "))
 
 
 def test_auth_login_in_the_shell_hides_the_key_and_keeps_it_out_of_history() -> None:

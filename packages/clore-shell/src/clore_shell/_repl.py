@@ -189,7 +189,12 @@ def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, se
             auto_suggest=BoundedAutoSuggest(),
             completer=CloreCompleter(cli, holder, _profiles),
             complete_while_typing=True,
-            bottom_toolbar=lambda: toolbar_text(app, state, line=get_app().current_buffer.text),
+            bottom_toolbar=lambda: toolbar_text(
+                app,
+                state,
+                line=get_app().current_buffer.text,
+                width=get_app().output.get_size().columns,
+            ),
             key_bindings=shell_key_bindings(),
         )
     try:

@@ -63,9 +63,15 @@ def spend_text(state: SessionState, now: float | None = None) -> str | None:
     return text
 
 
-def toolbar_text(app: Any, state: SessionState, line: str | None = None, now: float | None = None) -> str:
+def toolbar_text(
+    app: Any, state: SessionState, line: str | None = None, now: float | None = None, width: int | None = None
+) -> str:
     """The session's API and profile first; ``this line: ...`` when the line being typed
-    names root options (``--profile work ...``) that change what it will use."""
+    names root options (``--profile work ...``) that change what it will use.
+
+    With ``width`` (the terminal's columns) the last parts are left out whole until it fits,
+    rather than the terminal cutting a word in two.
+    """
     mode = "SANDBOX" if app.sandbox else "LIVE"
     orders = "?" if state.active_orders is None else str(state.active_orders)
     parts = [f" {mode}", f"profile {app.profile}"]
@@ -83,6 +89,8 @@ def toolbar_text(app: Any, state: SessionState, line: str | None = None, now: fl
         if wait > 0.05:
             parts.append(f"waiting {wait:.1f}s for the rate limit")
     parts.append("output " + (app.default_output or "table"))
+    while width is not None and len(parts) > 2 and len(" | ".join(parts)) > width:
+        parts.pop()
     return " | ".join(parts)
 
 
