@@ -543,7 +543,7 @@ class _GuardCore:
         if not self.cancel_allowed:
             self.emit(
                 "would-cancel",
-                f"would cancel order {order.order_id} ({why}); not cancelled (dry run, or no --cancel)",
+                f"would cancel order {order.order_id} ({why}); not cancelled: this guard does not cancel",
                 "crossed",
                 **details,
             )
