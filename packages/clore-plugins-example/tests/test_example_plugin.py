@@ -36,7 +36,7 @@ def test_markdown_format_for_any_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "**GPU marketplace**"
-    assert lines[2].startswith("| ID | GPU |") and lines[3].startswith("|---:|---|")
+    assert lines[2].startswith("| ID | GPU model | GPU |") and lines[3].startswith("|---:|---|")
     assert len([line for line in lines if line.startswith("| ")]) == 3
 
 

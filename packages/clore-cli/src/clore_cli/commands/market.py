@@ -182,7 +182,7 @@ def search(
     remember_gpus(servers)
     columns = [
         Column("id", "ID", "right", no_wrap=True),
-        Column("gpu", "GPU", in_table=False),
+        Column("gpu", "GPU model", in_table=False),
         Column("gpu_short", "GPU", no_wrap=True),
         Column("gpus", "GPUs", "right", no_wrap=True),
         Column("ram_gb", "RAM", "right", "{:.0f}", no_wrap=True),
