@@ -156,20 +156,17 @@ def test_plugin_distribution_is_found_without_entry_point_dist() -> None:
 
 
 def test_plugins_lists_disabled_and_broken_plugins_with_their_distribution(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    import sys
+
     import clore_cli._main as main_module
-    from clore_cli import _entry_points
 
-    real = _entry_points.entry_points
-
-    def with_a_broken_one(group: str) -> list[Any]:
-        found = real(group)
-        example = next(e for e in found if e.name == "example")
-        broken = _entry_points.FoundEntryPoint("hello", "clore_no_such_module", group, example.path)
-        return [*found, broken]
-
-    monkeypatch.setattr(_entry_points, "entry_points", with_a_broken_one)
+    info = tmp_path / "clore_hello-0.1.0.dist-info"  # an installed plugin whose module is gone
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: clore-hello\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[clore]\nhello = clore_no_such_module\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
     monkeypatch.setenv("CLORE_DISABLE_PLUGINS", "example,nosuch")
     monkeypatch.setattr(main_module, "_HOST", None)
     fresh = click.Group.__new__(type(main_module.cli))
@@ -182,5 +179,5 @@ def test_plugins_lists_disabled_and_broken_plugins_with_their_distribution(
     assert rows["example"]["distribution"] == "clore-plugins-example" and rows["example"]["version"]
     assert rows["nosuch"]["status"] == "CLORE_DISABLE_PLUGINS names it, but no plugin has this name"
     assert rows["hello"]["status"].startswith("skipped: ModuleNotFoundError")
-    assert rows["hello"]["distribution"] == "clore-plugins-example"  # what to uninstall
+    assert (rows["hello"]["distribution"], rows["hello"]["version"]) == ("clore-hello", "0.1.0")
     assert rows["shell"]["status"] == "loaded"
