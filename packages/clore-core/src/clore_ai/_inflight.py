@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import os
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -229,19 +228,11 @@ class InflightJournal(LockedJournal[InflightEntry]):
         return self._change(lambda entries: list(entries.values()))
 
 
-_registry: dict[Path, InflightJournal] = {}
-_registry_lock = threading.Lock()
-
-
 def journal_for_key(api_key: str | None) -> InflightJournal:
     """The journal shared by every client of this key in this process (and, through its file,
     by every process of this user)."""
     path = shared_state_dir() / f"orders-{key_fingerprint(api_key)}.json"
-    with _registry_lock:
-        journal = _registry.get(path)
-        if journal is None:
-            journal = _registry[path] = InflightJournal(path)
-        return journal
+    return InflightJournal.shared(path)
 
 
 def _image_name(image: str) -> str:

@@ -31,11 +31,27 @@ class JournalEntry(Protocol):
 E = TypeVar("E", bound=JournalEntry)
 
 
+J = TypeVar("J", bound="LockedJournal[Any]")
+
+_shared: dict[tuple[type, Path], Any] = {}
+_shared_lock = threading.Lock()
+
+
 class LockedJournal(Generic[E]):
     """Entries by token; subclasses say how an entry is read (``_read_entry``), which
     entries are dropped before every change (``_prune``) and the file's section name."""
 
     section = "entries"
+
+    @classmethod
+    def shared(cls: type[J], path: Path) -> J:
+        """The one journal of this class on ``path`` in this process (its file is what the
+        user's other processes share)."""
+        with _shared_lock:
+            journal = _shared.get((cls, path))
+            if journal is None:
+                journal = _shared[(cls, path)] = cls(path)
+            return journal  # type: ignore[no-any-return,unused-ignore]
 
     def __init__(
         self, path: Path | None, *, clock: Callable[[], float] = time.time, pid: int | None = None

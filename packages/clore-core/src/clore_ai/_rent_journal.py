@@ -15,7 +15,6 @@ Entries hold no secrets: the fields ``my_orders`` can show (``_inflight.visible_
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -165,16 +164,8 @@ class RentJournal(LockedJournal[RentRun]):
         self._change(drop)
 
 
-_registry: dict[Path, RentJournal] = {}
-_registry_lock = threading.Lock()
-
-
 def rent_journal_for_key(api_key: str | None) -> RentJournal:
     """The rent journal of this key, shared by every client in this process and, through its
     file, by every process of this user."""
     path = shared_state_dir() / f"rent-{key_fingerprint(api_key)}.json"
-    with _registry_lock:
-        journal = _registry.get(path)
-        if journal is None:
-            journal = _registry[path] = RentJournal(path)
-        return journal
+    return RentJournal.shared(path)

@@ -13,10 +13,8 @@ forgotten a month after their last change.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from ._limiter import key_fingerprint, shared_state_dir
@@ -86,15 +84,7 @@ class SpotRulesJournal(LockedJournal[SpotRules]):
         self._change(store)
 
 
-_registry: dict[Path, SpotRulesJournal] = {}
-_registry_lock = threading.Lock()
-
-
 def spot_rules_for_key(api_key: str | None) -> SpotRulesJournal:
     """The spot rules of this key, shared by every keeper of this user."""
     path = shared_state_dir() / f"spot-{key_fingerprint(api_key)}.json"
-    with _registry_lock:
-        journal = _registry.get(path)
-        if journal is None:
-            journal = _registry[path] = SpotRulesJournal(path)
-        return journal
+    return SpotRulesJournal.shared(path)
