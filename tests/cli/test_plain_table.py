@@ -100,7 +100,7 @@ def test_simple_tables_are_drawn_without_rich_and_odd_ones_by_rich(monkeypatch: 
         "└───────┴──────────┴─────────┘\n"
         "Showing 2 of 2 servers"
     )
-    for odd in ("[bold]x[/bold]", "GPU 中", ":rocket:", "two\nlines", " padded"):
+    for odd in ("GPU 中", "two\nlines", " padded", "tab\there"):
         data = Dataset("Marketplace", columns, [{**rows[0], "gpu": odd}])
         assert _plain_table.plain_table(data, columns) is None
         assert TableFormat().render(data, color=False) == drawn_by_rich(data, monkeypatch)
@@ -123,3 +123,18 @@ def test_a_piped_search_is_drawn_without_rich(tmp_path: Any) -> None:
         monkeypatch.setattr(_plain_table, "plain_table", lambda *args: None)
         by_rich = run_clore(["--sandbox", "search", "--limit", "5"], home=tmp_path)
     assert result.stdout == by_rich.stdout
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_text_from_the_api_is_shown_as_it_is_never_read_as_markup(color: bool) -> None:
+    columns = [Column("name", "[/] Name"), Column("gpu", "GPU")]
+    rows = [{"name": "[/x] my [bold]box[/bold] :rocket:", "gpu": "RTX [/]"}]
+    drawn = TableFormat().render(Dataset("[/0] servers", columns, rows, footer="[/y] done :ok:"), color=color)
+    for text in (
+        "[/x] my [bold]box[/bold] :rocket:",
+        "RTX [/]",
+        "[/0] servers",
+        "[/] Name",
+        "[/y] done :ok:",
+    ):
+        assert text in drawn  # (rich would raise MarkupError on "[/x]", and draw 🚀 for ":rocket:")

@@ -3,11 +3,11 @@
 Piped or redirected, a table is plain text: the same box characters and padding rich uses,
 no styles. Importing rich (~13 ms) and laying a 20-row table out with it (~15 ms) was a
 tenth of a whole ``clore search | ...``. When every cell is simple - one line of plain
-characters, no markup or emoji codes rich would interpret, nothing to cut or wrap - the
-layout is fixed: each column as wide as its widest cell plus one space each side, the title
-padded to the table's width above it, the footer below. :func:`plain_table` draws exactly
-that and returns ``None`` for anything else, which rich then draws as before
-(tests/cli/test_plain_table.py compares both on generated tables, byte for byte).
+characters, nothing to cut or wrap - the layout is fixed: each column as wide as its
+widest cell plus one space each side, the title padded to the table's width above it, the
+footer below. :func:`plain_table` draws exactly that and returns ``None`` for anything
+else, which rich then draws as before (tests/cli/test_plain_table.py compares both on
+generated tables, byte for byte).
 """
 
 from __future__ import annotations
@@ -23,18 +23,13 @@ __all__ = ["plain_table"]
 #: Width rich gives the table when it is not drawn on a terminal (formats.TableFormat).
 CONSOLE_WIDTH = 200
 
-# One column per character, as rich measures them; anything else is left to rich.
+# One column per character, as rich measures them; anything else is left to rich. (Markup
+# and emoji codes are not a concern: the table format hands rich Text, shown as it is.)
 _SIMPLE = re.compile(r"[\x20-\x7e→…—–·×≈±°€£]*")
-_EMOJI_CODE = re.compile(r":\S*?:")  # rich replaces ":name:" codes with emoji
 
 
-def _simple(text: str, *, markup: bool = True) -> bool:
-    return (
-        _SIMPLE.fullmatch(text) is not None
-        and text == text.strip()
-        and not (markup and "[" in text)
-        and _EMOJI_CODE.search(text) is None
-    )
+def _simple(text: str) -> bool:
+    return _SIMPLE.fullmatch(text) is not None and text == text.strip()
 
 
 def plain_table(data: Dataset, columns: list[Column]) -> str | None:
@@ -70,7 +65,7 @@ def plain_table(data: Dataset, columns: list[Column]) -> str | None:
     lines.extend(cells(row, "│") for row in rows)
     lines.append(line("└", "─", "┴", "┘"))
     if data.footer:
-        if not _simple(data.footer, markup=False) or len(data.footer) > CONSOLE_WIDTH:
+        if not _simple(data.footer) or len(data.footer) > CONSOLE_WIDTH:
             return None
         lines.append(data.footer)
     return "\n".join(lines)

@@ -157,18 +157,25 @@ class TableFormat(OutputFormat):
                 return drawn
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=data.title, title_justify="left", header_style="bold" if color else "")
+        # Text, not str: what the API sent is shown as it is, never read as rich markup
+        # ("[/x]" would end the command with a MarkupError) nor as emoji codes.
+        table = Table(
+            title=Text(data.title) if data.title else None,
+            title_justify="left",
+            header_style="bold" if color else "",
+        )
         for column in shown:
             table.add_column(
-                column.header,
+                Text(column.header),
                 justify="right" if column.justify == "right" else "left",
                 max_width=column.max_width,
                 overflow="ellipsis" if column.max_width else "fold",
                 no_wrap=bool(column.max_width) or column.no_wrap,
             )
         for row in data.rows:
-            table.add_row(*(data.cell(row, c) for c in shown), style=None)
+            table.add_row(*(Text(data.cell(row, c)) for c in shown), style=None)
         console = Console(
             force_terminal=color, no_color=not color, width=200 if not color else None, highlight=False
         )
@@ -179,9 +186,9 @@ class TableFormat(OutputFormat):
             elif data.rows:
                 console.print(table)
             else:
-                console.print(f"{data.title}: nothing to show")
+                console.print(Text(f"{data.title}: nothing to show"))
             if data.footer:
-                console.print(data.footer, markup=False)
+                console.print(Text(data.footer))
         return capture.get().rstrip("\n")
 
 
