@@ -33,6 +33,12 @@ def as_seen_by_importlib_metadata(group: str) -> list[tuple[str, str]]:
 DEDUPLICATES = sys.version_info >= (3, 10)
 
 
+def stdlib_reads_paths() -> bool:
+    """False once the importlib_metadata backport is imported (keyring does on old Pythons):
+    it deletes the stdlib PathFinder's find_distributions to take over."""
+    return hasattr(PathFinder, "find_distributions")
+
+
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     first, second = tmp_path / "first", tmp_path / "second"
@@ -58,7 +64,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     monkeypatch.setattr(sys, "path", [str(first), str(second), str(tmp_path / "missing")])
     monkeypatch.delitem(sys.modules, "clore_test_alpha", raising=False)
     # An ordinary installation: no finder with distributions of its own (the importlib_metadata
-    # backport adds one when an earlier test imported keyring on an old Python).
+    # backport adds one when an earlier test imported keyring).
     ordinary = [f for f in sys.meta_path if f is PathFinder or not hasattr(f, "find_distributions")]
     monkeypatch.setattr(sys, "meta_path", ordinary)
     return first, second
@@ -71,7 +77,7 @@ def test_the_same_entry_points_as_importlib_metadata_first_distribution_of_a_nam
         ("beta", "clore_test_alpha"),
         ("gamma", "clore_test_alpha:Holder.inner"),
     ]
-    if DEDUPLICATES:
+    if DEDUPLICATES and stdlib_reads_paths():
         assert found == as_seen_by_importlib_metadata("clore")
 
 
@@ -100,8 +106,8 @@ def test_a_zip_on_sys_path_is_left_to_importlib_metadata(
     )
     found = sorted((e.name, e.value) for e in entry_points("clore"))
     assert asked == ["clore"]
-    assert found == as_seen_by_importlib_metadata("clore")
-    assert not DEDUPLICATES or ("zipped", "zipped_module") in found
+    assert found == as_seen_by_importlib_metadata("clore")  # what it says, passed on
+    assert ("zipped", "zipped_module") in found or not stdlib_reads_paths()
 
 
 def test_a_finder_with_distributions_of_its_own_is_left_to_importlib_metadata(

@@ -182,7 +182,7 @@ class TableFormat(OutputFormat):
         narrow = color and data.rows and _too_wide(data, shown, console.width)
         with console.capture() as capture:
             if narrow:
-                console.print(_records(data, shown), markup=False)
+                console.print(Text(_records(data, shown)))
             elif data.rows:
                 console.print(table)
             else:
