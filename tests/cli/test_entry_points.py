@@ -145,3 +145,26 @@ def test_a_command_line_never_reads_plugins_through_importlib_metadata() -> None
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "LOADED False" in result.stdout, result.stdout + result.stderr
     assert re.search(r"^  cheapest ", result.stdout, re.M)  # the example plugin's command is still listed
+
+
+@pytest.mark.parametrize("layout", ["two versions in one folder", "an unpacked egg on sys.path"])
+def test_layouts_only_importlib_metadata_reads_right_are_left_to_it(
+    site: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    if layout == "two versions in one folder":
+        dist(tmp_path / "first", "bar", "[clore]\nold = bar_old\n", suffix="-1.0.dist-info")
+        dist(tmp_path / "first", "bar", "[clore]\nnew = bar_new\n", suffix="-2.0.dist-info")
+    else:
+        egg = tmp_path / "eggplug-1.0-py3.11.egg"
+        info = egg / "EGG-INFO"
+        info.mkdir(parents=True)
+        (info / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggplug\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text("[clore]\neggplug = eggplug\n")
+        sys.path.append(str(egg))
+    asked: list[str] = []
+    real = _entry_points._from_importlib_metadata
+    monkeypatch.setattr(
+        _entry_points, "_from_importlib_metadata", lambda group: asked.append(group) or real(group)
+    )
+    found = sorted((e.name, e.value) for e in entry_points("clore"))
+    assert asked == ["clore"] and found == as_seen_by_importlib_metadata("clore")

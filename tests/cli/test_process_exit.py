@@ -102,3 +102,20 @@ def test_a_real_clore_search_through_a_pipe_prints_everything_and_imports_no_ext
     lines = result.stdout.splitlines()
     assert lines[-1].startswith("Showing 3 of "), result.stdout  # the last line made it out
     assert "EXTRAS []" in result.stderr  # httpx's own CLI, pygments, asyncio, keyring, rich: never loaded
+
+
+def test_a_failed_final_flush_says_so_and_exits_120() -> None:
+    result = run_script(
+        """
+        import io, sys
+        from clore_cli._exit import exit_now
+        class Full(io.TextIOWrapper):
+            def flush(self):
+                raise OSError(28, "No space left on device")
+        sys.stdout = Full(io.BytesIO())
+        sys.stdout.write("lost")
+        exit_now(0)
+        """
+    )
+    assert result.returncode == 120
+    assert result.stderr == "error: could not write the output: No space left on device\n"

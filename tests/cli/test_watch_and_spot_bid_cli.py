@@ -283,3 +283,44 @@ def test_spot_bid_server_footer_counts_one_bid_in_the_singular(tmp_path: Path) -
     sandbox_for(tmp_path).place_bid(123, 0.00001, "bitcoin")
     result = run_clore(["--sandbox", "spot-bid", "--server", "123"], home=tmp_path)
     assert result.exit_code == 0 and "1 bid in the book;" in result.stdout, result.stdout
+
+
+def test_an_action_line_gives_each_amount_its_units_once() -> None:
+    from clore_ai.spotbid import BidAction
+    from clore_cli.commands.spotbid import _action_line
+
+    # a USD cap converted to the coin prints like the tick-rounded target: one text, units once
+    action = BidAction(
+        "raise",
+        41,
+        6,
+        "bitcoin",
+        0.0,
+        0.00005,
+        0.00005965,
+        0.00005965,
+        0.0000596500001,
+        False,
+        "lowest winning bid now, cap 0.00005965",
+        68000.0,
+    )
+    line = _action_line(action)
+    assert line.count("BTC/day") == 3 and line.count("0.00005965 BTC/day (") == 2, line
+    held = BidAction(
+        "hold",
+        41,
+        6,
+        "bitcoin",
+        0.0,
+        0.00005,
+        None,
+        0.00002,
+        0.00003,
+        True,
+        "the API said 0.00002.5 is odd; lowest winning bid 0.00002",
+        68000.0,
+    )
+    line = _action_line(held)
+    assert "said 0.00002.5 is odd" in line and line.endswith(
+        "lowest winning bid 0.00002 BTC/day ($1.36/day, $0.0567/h))"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,24 @@ def test_a_freeze_made_by_the_caller_is_left_as_it_was() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+def test_cycles_left_by_many_pauses_are_collected_in_a_long_session() -> None:
+    import weakref
+
+    import clore_ai._gcpause as gcpause
+
+    class Node:
+        pass
+
+    gc.collect()
+    alive: list[weakref.ref[Any]] = []
+    for _ in range(5 * gcpause.FULL_COLLECTION_EVERY):  # a long shell session's commands
+        with gc_paused():
+            node = Node()
+            node.itself = node  # type: ignore[attr-defined]
+            alive.append(weakref.ref(node))
+            del node
+            _ = [[i] for i in range(200)]  # and whatever else a command makes
+    left = sum(1 for ref in alive if ref() is not None)
+    assert left < gcpause.FULL_COLLECTION_EVERY  # not one per pause: full collections ran

@@ -236,17 +236,22 @@ def test_keeper_learns_max_step_and_time_to_lowering_from_code_6() -> None:
 def test_a_restarted_keeper_knows_what_the_last_one_learnt_without_asking() -> None:
     api = FakeSpotAPI(0.0001, minimum=0.000001)
     api.other = 0.00001
-    first = SpotKeeper(39, 0.001, clock=lambda: api.now).step(api)  # learns max_step, lowers
+    kept = SpotRulesJournal(None, clock=lambda: api.now)  # the file; its clock is the wall's
+
+    def keeper(**options: Any) -> SpotKeeper:  # another process each time: cron, a dry run
+        return SpotKeeper(39, 0.001, clock=lambda: api.now, rules=kept, **options)
+
+    first = keeper().step(api)  # learns max_step, lowers
     assert first.kind == "lower" and first.applied and api.refused == ["exceeded_max_step"]
     api.now += 100
-    again = SpotKeeper(39, 0.001, clock=lambda: api.now)  # another process: cron, a dry run
+    again = keeper()
     held = again.step(api)
     assert held.kind == "hold" and "lowering allowed again in 500 s" in held.reason
     assert again.max_step == pytest.approx(0.00003) and api.refused == ["exceeded_max_step"]  # not asked
-    dry = SpotKeeper(39, 0.001, dry_run=True, clock=lambda: api.now).step(api)
+    dry = keeper(dry_run=True).step(api)
     assert dry.kind == "hold" and "500 s" in dry.reason  # a dry run predicts what a run would do
     api.now += 500
-    later = SpotKeeper(39, 0.001, clock=lambda: api.now).step(api)  # the wait is over: lowers
+    later = keeper().step(api)  # the wait is over: lowers
     assert later.kind == "lower" and later.applied and api.bid == pytest.approx(0.000049)
     assert "can_lower_every_600_seconds" not in api.refused  # (this API's max_step follows the bid)
 
@@ -355,3 +360,19 @@ def test_a_minimum_that_rose_after_the_book_was_read_is_a_hold_not_a_failure() -
     api.set_spot_price = rose  # type: ignore[method-assign]
     action = keeper.step(api)
     assert action.kind == "hold" and "amount_too_low" in action.reason and api.changes == []
+
+
+def test_a_sandbox_clock_that_jumps_or_starts_over_never_blocks_a_lowering_long() -> None:
+    wall = [1_000.0]
+    kept = SpotRulesJournal(None, clock=lambda: wall[0])
+    kept.put(39, lower_after=5_450.0, keeper_now=5_000.0, max_step=0.00003)  # 450 s to wait
+    assert kept.waiting(39, keeper_now=5_000.0) == (450.0, 0.00003)
+    wall[0] += 100
+    assert kept.waiting(39, keeper_now=5_100.0)[0] == 350.0  # both clocks agree
+    assert kept.waiting(39, keeper_now=5_600.0)[0] == 0.0  # `sandbox advance`: its clock says go
+    assert kept.waiting(39, keeper_now=10.0)[0] == 350.0  # `sandbox reset`: never more than the wall says
+    keeper = SpotKeeper(39, 0.001, clock=lambda: 10.0, rules=kept)
+    keeper._recall(None)
+    assert keeper.lower_after == 360.0 and keeper.max_step == 0.00003  # its own clock + what is left
+    wall[0] += 3600
+    assert kept.get(39) is None  # forgotten an hour after it was written

@@ -45,7 +45,8 @@ class App:
 
         select(sandbox=sandbox)  # the sandbox's ids never complete in a live command, nor the reverse
         no_color = "NO_COLOR" in os.environ
-        self.color = (sys.stdout.isatty() and not no_color) if color is None else color
+        at_a_terminal = sys.stdout is not None and sys.stdout.isatty()  # None: stdout closed (>&-)
+        self.color = (at_a_terminal and not no_color) if color is None else color
         self.default_output: str | None = None  # the shell's `set output FORMAT`
         self.output: str | None = None
         self.quiet = False

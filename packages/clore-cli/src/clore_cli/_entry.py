@@ -19,8 +19,9 @@ def run() -> None:
     # Start-up (click, the command tree, the plugins) makes tens of thousands of objects that
     # live as long as the process; the collector would scan them ~40 times meanwhile (~5 ms).
     with gc_paused():
-        from ._main import _host
+        from ._main import _host, prepare_process
         from ._main import run as run_command
 
+        prepare_process()  # before the plugins load: they may print a warning
         _host()
     run_command()

@@ -75,12 +75,13 @@ def _scan(group: str) -> Iterator[FoundEntryPoint]:
     seen: set[str] = set()
     for entry in sys.path:
         folder = entry or "."
-        if os.path.isfile(folder):
-            raise _NotOrdinary  # a zip on sys.path
+        if os.path.isfile(folder) or folder.lower().endswith(".egg"):
+            raise _NotOrdinary  # a zip, or an unpacked egg, on sys.path
         try:
-            names = sorted(os.listdir(folder))
+            names = os.listdir(folder)  # in the folder's order, as importlib.metadata reads it
         except OSError:
             continue
+        here: set[str] = set()
         for child in names:
             low = child.lower()
             if low.endswith(".egg"):
@@ -88,6 +89,9 @@ def _scan(group: str) -> Iterator[FoundEntryPoint]:
             if not low.endswith(_METADATA_DIRS):
                 continue
             distribution = _normalized_name(child)
+            if distribution in here:
+                raise _NotOrdinary  # two versions side by side: importlib.metadata decides
+            here.add(distribution)
             if distribution in seen:
                 continue
             seen.add(distribution)

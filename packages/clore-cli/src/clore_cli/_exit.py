@@ -45,6 +45,16 @@ def exit_now(code: int) -> NoReturn:
         try:
             if stream is not None:
                 stream.flush()
-        except Exception:  # noqa: BLE001 - as Python does: a failed flush at exit is status 120
+        except Exception as error:  # noqa: BLE001 - as Python does: a failed flush at exit is 120
             code = code or FLUSH_FAILED
+            _say_output_was_lost(error)
     os._exit(code & 0xFF)
+
+
+def _say_output_was_lost(error: Exception) -> None:
+    """One line on the original stderr (Python itself would print an 'Exception ignored')."""
+    reason = getattr(error, "strerror", None) or type(error).__name__
+    try:
+        os.write(2, f"error: could not write the output: {reason}\n".encode())
+    except OSError:
+        pass

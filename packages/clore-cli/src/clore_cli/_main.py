@@ -259,10 +259,22 @@ def _wants_json(args: list[str]) -> bool:
     return False
 
 
+_PREPARED = False
+
+
+def prepare_process() -> None:
+    """What the ``clore`` process sets up before anything can print: SIGPIPE, termination as
+    Ctrl-C, the SDK's warnings as ``warning:`` lines (once per process)."""
+    global _PREPARED
+    if not _PREPARED:
+        _PREPARED = True
+        _default_sigpipe()
+        _termination_as_interrupt()
+        _sdk_warnings_as_lines()
+
+
 def run() -> None:
-    _default_sigpipe()
-    _termination_as_interrupt()
-    _sdk_warnings_as_lines()
+    prepare_process()
     from ._exit import exit_now
 
     exit_now(main())

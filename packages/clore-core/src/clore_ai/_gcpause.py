@@ -19,6 +19,12 @@ walk), where the next full collection looks at them as it looks at every long-li
 Nothing is kept from the collector: a cycle made during the pause is still found, by that
 full collection. This is skipped when anyone else has frozen objects (``gc.freeze()`` before
 ``fork``), whose freeze must not be undone.
+
+Objects moved that way do not count towards CPython's own trigger for a full collection, so
+in a long-lived process (``clore shell``, a service polling the marketplace) cycles made
+during pauses could wait for one a long time. Every :data:`FULL_COLLECTION_EVERY`-th pause
+therefore ends with a full collection instead: memory stays bounded, and a one-shot command,
+which ends long before that, never pays for it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ __all__ = ["gc_paused"]
 _lock = threading.Lock()
 _depth = 0
 _was_enabled = False
+
+#: Pauses between two full collections (see above).
+FULL_COLLECTION_EVERY = 64
+_pauses_since_full = 0
 
 
 @contextlib.contextmanager
@@ -50,12 +60,19 @@ def gc_paused() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _was_enabled:
-                _age_survivors()
-                gc.enable()
+                _end_pause()
 
 
-def _age_survivors() -> None:
-    """Move the young objects to the oldest generation without a collection (see above)."""
-    if gc.get_freeze_count() == 0:
+def _end_pause() -> None:
+    """Re-enable the collector: age the young objects, or every so often collect everything."""
+    global _pauses_since_full
+    _pauses_since_full += 1
+    if _pauses_since_full >= FULL_COLLECTION_EVERY:
+        _pauses_since_full = 0
+        gc.enable()
+        gc.collect()
+        return
+    if gc.get_freeze_count() == 0:  # move them to the oldest generation without a scan
         gc.freeze()
         gc.unfreeze()
+    gc.enable()

@@ -509,18 +509,19 @@ class SpotKeeper:
                 core = getattr(client, "_core", None)  # a clore client; anything else: no key
                 secret = core._key() if core is not None else None
                 self._rules = spot_rules_for_key(secret.reveal() if secret is not None else None)
-            saved = self._rules.get(self.order_id)
-            if saved is not None:
-                if saved.lower_after is not None and (self.lower_after or 0.0) < saved.lower_after:
-                    self.lower_after = saved.lower_after
-                if self.max_step is None:
-                    self.max_step = saved.max_step
+            wait, max_step = self._rules.waiting(self.order_id, self.clock())
+            if wait > 0:
+                self.lower_after = max(self.lower_after or 0.0, self.clock() + wait)
+            if self.max_step is None:
+                self.max_step = max_step
         return self.lower_after, self.max_step
 
     def _keep(self, before: tuple[float | None, float | None]) -> None:
         """After a step: what it learnt, for the next keeper of this order."""
         if self._remember and self._rules is not None and (self.lower_after, self.max_step) != before:
-            self._rules.put(self.order_id, lower_after=self.lower_after, max_step=self.max_step)
+            self._rules.put(
+                self.order_id, lower_after=self.lower_after, keeper_now=self.clock(), max_step=self.max_step
+            )
 
     def run(
         self,

@@ -89,8 +89,11 @@ def toolbar_text(
         if wait > 0.05:
             parts.append(f"waiting {wait:.1f}s for the rate limit")
     parts.append("output " + (app.default_output or "table"))
-    while width is not None and len(parts) > 2 and len(" | ".join(parts)) > width:
-        parts.pop()
+    if width is not None:
+        from prompt_toolkit.utils import get_cwidth  # terminal cells, not characters
+
+        while len(parts) > 2 and get_cwidth(" | ".join(parts)) > width:
+            parts.pop()
     return " | ".join(parts)
 
 

@@ -206,12 +206,17 @@ def _action_line(action: Any) -> str:
     from ..formats import sanitize
 
     at = action.as_dict()["at"]
+    # The reason names the lowest winning bid and the cap as bare amounts: each gets its units,
+    # in one pass (two amounts that print alike are one text; a longer number is never cut).
+    units = {
+        plain_amount(amount): price_text(amount, action.currency, action.rate)
+        for amount in (action.cap, action.target)
+        if amount is not None
+    }
     reason = sanitize(action.reason)
-    for amount in {action.target, action.cap} - {None}:  # bare amounts in the reason: with units
-        shown = re.escape(plain_amount(amount))
-        reason = re.sub(
-            rf"(?<![\d.]){shown}(?![\d])", price_text(amount, action.currency, action.rate), reason
-        )
+    if units:
+        amounts = "|".join(re.escape(text) for text in sorted(units, key=len, reverse=True))
+        reason = re.sub(rf"(?<![\d.])({amounts})(?!\d|\.\d)", lambda m: units[m.group(1)], reason)
     if not action.changes_price:
         return f"{at} order {action.order_id}: {action.kind.replace('_', ' ')} ({reason})"
     verb = ("would " if action.dry_run else "") + action.kind
