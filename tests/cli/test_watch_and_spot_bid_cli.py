@@ -286,41 +286,21 @@ def test_spot_bid_server_footer_counts_one_bid_in_the_singular(tmp_path: Path) -
 
 
 def test_an_action_line_gives_each_amount_its_units_once() -> None:
-    from clore_ai.spotbid import BidAction
+    from clore_ai.spotbid import SpotPosition, plan_bid
+    from clore_cli._consent import price_text
     from clore_cli.commands.spotbid import _action_line
 
-    # a USD cap converted to the coin prints like the tick-rounded target: one text, units once
-    action = BidAction(
-        "raise",
-        41,
-        6,
-        "bitcoin",
-        0.0,
-        0.00005,
-        0.00005965,
-        0.00005965,
-        0.0000596500001,
-        False,
-        "lowest winning bid now, cap 0.00005965",
-        68000.0,
-    )
-    line = _action_line(action)
+    def planned(bid: float, target: float, cap: float, **rules: Any) -> str:
+        where = SpotPosition(6, "bitcoin", order_id=41, bid=bid, lowest_winning_bid=target, rate=68000.0)
+        return _action_line(plan_bid(where, cap=cap, now=0.0, amount_text=price_text, **rules))
+
+    # a USD cap converted to the coin prints like the tick-rounded target: units once each
+    line = planned(0.00005, 0.00005965, 0.0000596500001)
     assert line.count("BTC/day") == 3 and line.count("0.00005965 BTC/day (") == 2, line
-    held = BidAction(
-        "hold",
-        41,
-        6,
-        "bitcoin",
-        0.0,
-        0.00005,
-        None,
-        0.00002,
-        0.00003,
-        True,
-        "the API said 0.00002.5 is odd; lowest winning bid 0.00002",
-        68000.0,
-    )
-    line = _action_line(held)
-    assert "said 0.00002.5 is odd" in line and line.endswith(
-        "lowest winning bid 0.00002 BTC/day ($1.36/day, $0.0567/h))"
-    )
+    line = planned(0.00005, 0.00002, 0.00003, max_step=0.000001)  # lowering, by max_step
+    assert line.endswith(
+        "(lowest winning bid 0.00002 BTC/day ($1.36/day, $0.0567/h); "
+        "at most 0.000001 BTC/day ($0.068/day, $0.0028/h) per lowering)"
+    ), line
+    line = planned(0.00001, 0.00006, 0.00003)  # out of reach: both amounts with units
+    assert "the lowest winning bid 0.00006 BTC/day ($4.08/day, $0.17/h) is above the cap 0.00003" in line

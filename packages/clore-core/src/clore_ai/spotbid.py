@@ -300,6 +300,10 @@ class BidAction:
         return data
 
 
+#: ``(per_day, currency, usd_rate) -> text``: how a reason writes an amount.
+AmountText = Callable[[float, "str | None", "float | None"], str]
+
+
 def plain_amount(value: float | None) -> str:
     """``0.00005965``, ``1,500.00``: no exponent, no float noise."""
     if value is None:
@@ -314,8 +318,13 @@ def plan_bid(
     now: float,
     lower_after: float | None = None,
     max_step: float | None = None,
+    amount_text: AmountText | None = None,
 ) -> BidAction:
     """The next move for the order at ``position``: the pure rule the keeper follows.
+
+    ``amount_text(per_day, currency, usd_rate)`` writes the amounts its reason names (the
+    lowest winning bid, the cap, ``max_step``); bare numbers by default. The CLI passes one
+    that adds the coin and USD.
 
     - the lowest winning bid is above ``cap``: ``out_of_reach`` (a bid above the cap is
       lowered toward it);
@@ -327,6 +336,12 @@ def plan_bid(
     Never proposes a price above ``cap`` nor below the lowest winning bid.
     """
     tick = tick_of(position.currency)
+
+    def amount(value: float | None) -> str:
+        if amount_text is None or value is None:
+            return plain_amount(value)
+        return amount_text(value, position.currency, position.rate)
+
     base = BidAction(
         "hold",
         position.order_id or 0,
@@ -348,14 +363,12 @@ def plan_bid(
         return replace(base, reason="the lowest winning bid is unknown (no USD rates in the book)")
     reachable = target <= cap * (1 + 1e-12)
     goal = target if reachable else cap
-    out_of_reach = f"the lowest winning bid {plain_amount(target)} is above the cap {plain_amount(cap)}"
+    out_of_reach = f"the lowest winning bid {amount(target)} is above the cap {amount(cap)}"
     eps = tick * 1e-3
     if bid < goal - eps:
         if not reachable:
             return replace(base, kind="out_of_reach", reason=out_of_reach)
-        return replace(
-            base, kind="raise", new=goal, reason=f"lowest winning bid now, cap {plain_amount(cap)}"
-        )
+        return replace(base, kind="raise", new=goal, reason=f"lowest winning bid now, cap {amount(cap)}")
     if bid > goal + eps:
         if lower_after is not None and now < lower_after:
             wait = math.ceil(lower_after - now)
@@ -364,15 +377,11 @@ def plan_bid(
         new = goal if max_step is None else max(goal, round_up(bid - max_step, tick))
         if new >= bid - eps:
             return replace(
-                base, reason=f"the API's max_step {plain_amount(max_step)} is below one step of the coin"
+                base, reason=f"the API's max_step {amount(max_step)} is below one step of the coin"
             )
-        why = (
-            f"lowest winning bid {plain_amount(target)}"
-            if reachable
-            else f"above the cap {plain_amount(cap)}"
-        )
+        why = f"lowest winning bid {amount(target)}" if reachable else f"above the cap {amount(cap)}"
         if max_step is not None and new > goal:
-            why += f"; at most {plain_amount(max_step)} per lowering"
+            why += f"; at most {amount(max_step)} per lowering"
         return replace(base, kind="lower", new=new, reason=why)
     if not reachable:
         return replace(base, kind="out_of_reach", reason=out_of_reach)
@@ -401,6 +410,7 @@ class SpotKeeper:
         lowering_period: float = LOWERING_PERIOD,
         rules: SpotRulesJournal | None = None,
         remember: bool = True,
+        amount_text: AmountText | None = None,
     ) -> None:
         if not (isinstance(cap, (int, float)) and math.isfinite(cap) and cap > 0):
             raise ValueError("the cap must be a positive number (per day, in the order's coin)")
@@ -420,6 +430,7 @@ class SpotKeeper:
         self._rules = rules
         self._remember = remember
         self._recalled = False
+        self.amount_text = amount_text  # how reasons write amounts (see plan_bid)
 
     # the flow: decisions once, for both clients
 
@@ -461,7 +472,12 @@ class SpotKeeper:
 
     def plan(self, position: SpotPosition, now: float) -> BidAction:
         action = plan_bid(
-            position, cap=self.cap, now=now, lower_after=self.lower_after, max_step=self.max_step
+            position,
+            cap=self.cap,
+            now=now,
+            lower_after=self.lower_after,
+            max_step=self.max_step,
+            amount_text=self.amount_text,
         )
         return replace(action, order_id=self.order_id)
 

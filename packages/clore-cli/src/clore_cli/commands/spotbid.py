@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import click
@@ -152,7 +151,7 @@ def keep_winning(
 
     from clore_ai.spotbid import SpotKeeper, order_position
 
-    from .._consent import ask, need_consent_channel
+    from .._consent import ask, need_consent_channel, price_text
 
     need_consent_channel(yes, dry_run)
     client = app.client()
@@ -173,6 +172,7 @@ def keep_winning(
     keeper = SpotKeeper(
         order_id,
         value,
+        amount_text=price_text,  # reasons name amounts in the coin and in USD, as the question did
         dry_run=dry_run,
         interval=interval or (SANDBOX_INTERVAL if app.sandbox else LIVE_INTERVAL),
         clock=app.now,
@@ -200,23 +200,11 @@ def keep_winning(
 def _action_line(action: Any) -> str:
     """``…Z order 41: raise 0.00004 BTC/day ($2.72/day, $0.1133/h) → … (reason)``: in the coin
     and in USD, as the lines asking for consent say it."""
-    from clore_ai.spotbid import plain_amount
-
     from .._consent import price_text
     from ..formats import sanitize
 
     at = action.as_dict()["at"]
-    # The reason names the lowest winning bid and the cap as bare amounts: each gets its units,
-    # in one pass (two amounts that print alike are one text; a longer number is never cut).
-    units = {
-        plain_amount(amount): price_text(amount, action.currency, action.rate)
-        for amount in (action.cap, action.target)
-        if amount is not None
-    }
-    reason = sanitize(action.reason)
-    if units:
-        amounts = "|".join(re.escape(text) for text in sorted(units, key=len, reverse=True))
-        reason = re.sub(rf"(?<![\d.])({amounts})(?!\d|\.\d)", lambda m: units[m.group(1)], reason)
+    reason = sanitize(action.reason)  # its amounts carry their units (amount_text=price_text)
     if not action.changes_price:
         return f"{at} order {action.order_id}: {action.kind.replace('_', ' ')} ({reason})"
     verb = ("would " if action.dry_run else "") + action.kind
