@@ -51,11 +51,15 @@ async def apolled(
     *,
     clock: Callable[[], float],
     interval: float,
-    sleep: Callable[[float], Awaitable[None]],
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     until: float | None = None,
     on_error: Callable[[Exception], None] | None = None,
 ) -> AsyncIterator[T]:
-    """:func:`polled` for coroutines."""
+    """:func:`polled` for coroutines (``sleep``: ``asyncio.sleep`` unless one is injected)."""
+    if sleep is None:
+        import asyncio
+
+        sleep = asyncio.sleep
     while until is None or clock() < until:
         try:
             result = await step()

@@ -569,13 +569,11 @@ class SpotKeeper:
         until: float | None = None,
         on_error: Callable[[Exception], None] | None = None,
     ) -> AsyncIterator[BidAction]:
-        import asyncio
-
         rounds = apolled(
             lambda: self.astep(client),
             clock=self.clock,
             interval=self.interval,
-            sleep=sleep or asyncio.sleep,
+            sleep=sleep,
             until=until,
             on_error=on_error,
         )

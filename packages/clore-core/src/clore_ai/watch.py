@@ -300,13 +300,11 @@ class MarketWatch:
         until: float | None = None,
         on_error: Callable[[Exception], None] | None = None,
     ) -> AsyncIterator[WatchEvent]:
-        import asyncio
-
         rounds = apolled(
             lambda: self.apoll(client),
             clock=self.clock,
             interval=self.interval,
-            sleep=sleep or asyncio.sleep,
+            sleep=sleep,
             until=until,
             on_error=on_error,
         )
