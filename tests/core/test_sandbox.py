@@ -180,6 +180,11 @@ def test_orders_lifecycle_spend_and_cancel(client: CloreAI, sandbox: Sandbox, cl
     (now,) = [o for o in client.my_orders() if o.id == order.id]
     assert now.status == "running"
     assert now.spend == pytest.approx(order.price * 0.25, rel=0.01, abs=2e-8)  # 6 h of a per-day price
+    _, listed = raw(sandbox, "my_orders")
+    (running,) = [o for o in listed["orders"] if o["id"] == order.id]
+    assert "spot" not in running and "expired" not in running  # as the live API (real-samples README)
+    spot = next(o for o in listed["orders"] if o.get("spot"))
+    assert spot["expired"] is False
     after = {w.name: w.balance for w in client.wallets()}
     spent = sum(o.spend or 0 for o in client.my_orders() if o.currency == "bitcoin")  # incl. spot order 39
     assert before["bitcoin"] - after["bitcoin"] == pytest.approx(spent - spent_before, abs=1e-7)

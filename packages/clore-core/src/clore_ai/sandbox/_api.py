@@ -659,6 +659,11 @@ class Sandbox:
         ended = bool(order.get("_ended_at"))
         wire["expired"] = ended
         wire["online"] = not ended
+        if not order.get("spot") and not ended:
+            # As the live API answers (real-samples README): a running on-demand order carries
+            # neither `spot` nor `expired`. An ended one keeps `expired: true` (our best guess).
+            wire.pop("spot", None)
+            wire.pop("expired", None)
         wire["mon_container"] = 2 if now >= order.get("_deployed_at", 0) else 1
         entry = self.catalogue.servers.get(order["si"])
         if entry is not None:
