@@ -349,3 +349,27 @@ def test_fault_injection_through_the_server(sandbox: Sandbox, clock: FakeClock) 
         clock.advance(2)
         response = httpx.get(f"{server.url}/wallets", headers={"auth": KEY})
         assert response.status_code == 200 and response.json()["code"] == 0
+
+
+def test_server_answers_kept_alive_connections_without_a_nagle_stall(
+    sandbox: Sandbox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headers and body are two writes: without TCP_NODELAY the second waits for the client's
+    delayed ACK, 40 ms on every answer after the first on one connection (`clore shell`)."""
+    import socket
+
+    from clore_ai.sandbox import _server
+
+    options: list[int] = []
+    original_setup = _server._Handler.setup
+
+    def setup(handler: Any) -> None:
+        original_setup(handler)
+        options.append(handler.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(_server._Handler, "setup", setup)
+    with SandboxServer(sandbox) as server, httpx.Client() as http:
+        for _ in range(3):
+            assert http.get(f"{server.url}/wallets", headers={"auth": KEY}).status_code == 200
+            clock.advance(1)  # the API's one request per second
+    assert len(options) == 1 and options[0] != 0  # one kept-alive connection, Nagle off
