@@ -131,7 +131,9 @@ class NetSpecs(_Lean):
     up: Optional[float] = None
 
 
-class ServerSpecs(_Lean):
+class ServerSpecs(_Lean, WithLazyFields):
+    """Hardware of a server. ``net`` is validated when first read (see ``_lazy.py``)."""
+
     mb: Optional[str] = None
     cpu: Optional[str] = None
     cpus: Optional[str] = None
@@ -140,7 +142,7 @@ class ServerSpecs(_Lean):
     disk_speed: Optional[float] = None
     gpu: Optional[str] = None
     gpuram: Optional[float] = None
-    net: Optional[NetSpecs] = None
+    net: Annotated[Optional[NetSpecs], LAZY] = None
     backend_version: Optional[int] = None
     pcie_rev: Optional[int] = None
     pcie_width: Optional[int] = None
@@ -162,13 +164,19 @@ class UsdPrice(_Lean):
     spot: Optional[float] = None
 
 
-class ServerPrice(_Lean):
-    """``price`` of a marketplace server; every number is **per day**."""
+class ServerPrice(_Lean, WithLazyFields):
+    """``price`` of a marketplace server; every number is **per day**.
+
+    ``usd`` is validated when first read (see ``_lazy.py``)."""
 
     on_demand: Optional[PriceMap] = None
     spot: Optional[PriceMap] = None
-    usd: Optional[UsdPrice] = None
+    usd: Annotated[Optional[UsdPrice], LAZY] = None
     original_usd: Optional[Dict[str, Any]] = None
+
+
+install_lazy_fields(ServerSpecs, net=NetSpecs)
+install_lazy_fields(ServerPrice, usd=UsdPrice)
 
 
 def _gpu_description(specs: Optional[ServerSpecs], gpu_array: Any) -> Optional[str]:
