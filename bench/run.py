@@ -53,14 +53,7 @@ started = time.perf_counter()
 for server in servers:  # ours validates nested objects on first read: what reading them all costs
     server.specs, server.price, server.rating
 touch = time.perf_counter() - started
-started = time.perf_counter()
-for server in servers:  # two deep as well: ours builds `specs.net` and `price.usd` when read too
-    specs, price = server.specs, server.price
-    net = specs.net if specs is not None else None
-    usd = price.usd if price is not None else None
-deep = time.perf_counter() - started
-measured = {"seconds": elapsed, "servers": len(servers), "rss_mb": rss_mb, "touch": touch, "deep": deep}
-print(json.dumps(measured))
+print(json.dumps({"seconds": elapsed, "servers": len(servers), "rss_mb": rss_mb, "touch": touch}))
 """
 
 CONCURRENT_SAMPLE = """
@@ -141,7 +134,6 @@ def bench_marketplace(pythons: dict[str, str], servers: int, samples: int) -> di
             "seconds": median([r["seconds"] for r in good]),
             "total": median([r["seconds"] + r["touch"] for r in good]),
             "touch": median([r["touch"] for r in good]),
-            "deep_total": median([r["seconds"] + r["touch"] + r.get("deep", 0.0) for r in good]),
             "rss_mb": median([r["rss_mb"] for r in good]),
             "servers": good[0]["servers"] if good else None,
             "error": next((r["error"] for r in found if "error" in r), None),
@@ -424,11 +416,6 @@ def key_rows(official: str | None) -> int:
             m["official_preloaded"]["total"],
         ),
         ("marketplace() + every nested read, CA loaded", m["ours"]["total"], m["official"]["total"]),
-        (
-            "  ... two deep (specs.net, price.usd), CA outside",
-            m["ours_no_ca"]["deep_total"],
-            m["official_preloaded"]["deep_total"],
-        ),
         ("peak RSS MB after marketplace()", m["ours"]["rss_mb"], m["official"]["rss_mb"]),
         ("python -c 'import clore_ai'", f["ours import"], f["official import"]),
         ("python -c 'from clore_ai import CloreAI'", f["ours import client"], f["official import client"]),
@@ -509,17 +496,6 @@ def table(report: dict[str, Any]) -> list[Row]:
             skipped, loaded = f"{label}, {CA_SKIPPED}, {size}", f"{label}, {CA_LOADED}, {size}"
             add(skipped, ours_skip[key], _value(off_skip, key), loads, "json.loads", most)
             add(loaded, ours[key], _value(off, key), loads, "json.loads", most, judged=False)
-        # Ours also builds `specs.net` and `price.usd` on first read: the same region reading
-        # those too is shown beside the judged row, so the laziness hides nothing.
-        add(
-            f"marketplace() + every nested read two deep (specs.net, price.usd), {CA_SKIPPED}, {size}",
-            ours_skip["deep_total"],
-            _value(off_skip, "deep_total"),
-            loads,
-            "json.loads",
-            0.35,
-            judged=False,
-        )
         add(
             f"peak RSS MB after marketplace(), {size}",
             ours["rss_mb"],
@@ -695,9 +671,6 @@ compiled for both (as a wheel install does). No CLORE_* settings, an empty HOME.
   bundle (httpx.create_ssl_context) inside the region, as the official client does when it
   builds its httpx client.
 - + every nested read: the same region plus reading specs, price and rating of every server.
-- + every nested read two deep: the same again plus `specs.net` and `price.usd` of every
-  server. Ours builds those on first read too (the official builds them with the server);
-  the row is shown beside the judged one, not judged: the issue names specs, price, rating.
 - which row carries the verdict: the issue asks for the plain call "with the CA bundle loaded
   the same way on both sides (or both skipping it)"; the nested target is judged the same way.
   The "CA outside both regions" rows carry both verdicts, because there the regions hold only

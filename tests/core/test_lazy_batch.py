@@ -12,7 +12,7 @@ import httpx
 
 from clore_ai._endpoints import _MARKETPLACE
 from clore_ai._lazy import BATCH_AFTER
-from clore_ai.models import MarketplaceServer, NetSpecs, ServerPrice, ServerRating, ServerSpecs, UsdPrice
+from clore_ai.models import MarketplaceServer, ServerPrice, ServerRating, ServerSpecs
 from clore_ai.sandbox import Sandbox, SandboxTransport
 
 COUNT = BATCH_AFTER * 3
@@ -80,50 +80,3 @@ def test_the_batch_is_not_dumped_compared_copied_or_pickled() -> None:
     assert clone == first[5] and isinstance(clone, MarketplaceServer)
     assert copy.deepcopy(second[6]) == first[6]
     assert "batch" not in repr(second[7])
-
-
-def test_objects_two_deep_wait_for_their_own_first_read_then_go_as_one_batch() -> None:
-    body = _body({})
-    _, servers = _MARKETPLACE(body)
-    specs = [server.specs for server in servers]
-    prices = [server.price for server in servers]
-    assert all(type(one.__dict__["net"]) is dict for one in specs)  # `net` not built yet
-    assert all(type(one.__dict__["usd"]) is dict for one in prices)
-    # The first BATCH_AFTER specs were read one at a time; the others were built as one batch.
-    for one in specs[-BATCH_AFTER - 1 :]:
-        assert type(one.net) is NetSpecs
-    assert type(specs[BATCH_AFTER].__dict__["net"]) is NetSpecs  # past BATCH_AFTER: the rest at once
-    assert type(prices[-1].usd) is UsdPrice
-    raw = json.loads(body)["servers"]
-    assert [one.net.model_dump() for one in specs] == [
-        NetSpecs.model_validate(item["specs"]["net"]).model_dump() for item in raw
-    ]
-    assert [one.usd for one in prices] == [UsdPrice.model_validate(item["price"]["usd"]) for item in raw]
-    assert gc.isenabled()
-
-
-def test_an_odd_value_two_deep_costs_only_that_value() -> None:
-    last = COUNT - 1
-    raw = json.loads(_body({}))["servers"]
-    odd_net = {**raw[last]["specs"], "net": "fast"}
-    odd_usd = {**raw[last - 1]["price"], "usd": {**raw[last - 1]["price"]["usd"], "spot": "cheap"}}
-    _, servers = _MARKETPLACE(_body({last: {"specs": odd_net}, last - 1: {"price": odd_usd}}))
-    nets = [server.specs.net for server in servers]
-    usds = [server.price.usd for server in servers]
-    assert nets[last] is None and servers[last].specs.unread_fields == {"net": "fast"}
-    assert servers[last].specs.gpu == raw[last]["specs"]["gpu"]
-    assert usds[last - 1].spot is None and usds[last - 1].unread_fields == {"spot": "cheap"}
-    assert usds[last - 1].on_demand_usd == raw[last - 1]["price"]["usd"]["on_demand_usd"]
-    assert all(net is not None for net in nets[:last])
-
-
-def test_a_model_built_by_hand_reads_its_lazy_fields_validated() -> None:
-    by_dict = ServerSpecs(net={"cc": "DE", "down": "900"})
-    assert by_dict.net == NetSpecs(cc="DE", down=900.0) and type(by_dict.net.down) is float
-    assert by_dict == ServerSpecs(net=NetSpecs(cc="DE", down=900.0))
-    assert ServerPrice.model_validate({"usd": {"spot": 1}}).usd == UsdPrice(spot=1.0)
-    assert ServerSpecs.model_validate({"net": {"cc": "DE"}}).model_dump()["net"] == {
-        "cc": "DE",
-        "down": None,
-        "up": None,
-    }

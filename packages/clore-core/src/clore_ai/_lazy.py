@@ -16,8 +16,7 @@ The objects of one answer share a :class:`LazyBatch`. A caller who reads a few o
 for those few; once a field has been read on more than :data:`BATCH_AFTER` of them, the
 rest are validated for that field in one pydantic-core call with the cyclic GC paused
 (50,000 servers: reading every nested object 2.7 s → 0.3 s). The values are the same as one
-at a time; only the moment they are built differs. Objects built in one batch share a batch
-of their own for their lazy fields (``specs.net``, ``price.usd``): laziness goes two deep.
+at a time; only the moment they are built differs.
 
 :func:`read_leniently` is also how a list answer reads the items that fail strict
 validation: the field of an unexpected shape keeps its raw value (``unread_fields``) and its
@@ -205,8 +204,6 @@ class LazyBatch:
             for held, value, instance in zip(holders, raw, built):
                 if held[name] is value:  # not replaced by a lone read meanwhile
                     held[name] = instance
-            # Objects nested two deep (``specs.net``) wait for their own first read, as one batch.
-            share_batch([instance for instance in built if instance.__class__ is model])
         del self._reads[name]
         if not self._reads:
             self._pending = []

@@ -131,9 +131,7 @@ class NetSpecs(_Lean):
     up: Optional[float] = None
 
 
-class ServerSpecs(_Lean, WithLazyFields):
-    """Hardware of a server. ``net`` is validated when first read (see ``_lazy.py``)."""
-
+class ServerSpecs(_Lean):
     mb: Optional[str] = None
     cpu: Optional[str] = None
     cpus: Optional[str] = None
@@ -142,7 +140,7 @@ class ServerSpecs(_Lean, WithLazyFields):
     disk_speed: Optional[float] = None
     gpu: Optional[str] = None
     gpuram: Optional[float] = None
-    net: Annotated[Optional[NetSpecs], LAZY] = None
+    net: Optional[NetSpecs] = None
     backend_version: Optional[int] = None
     pcie_rev: Optional[int] = None
     pcie_width: Optional[int] = None
@@ -164,19 +162,13 @@ class UsdPrice(_Lean):
     spot: Optional[float] = None
 
 
-class ServerPrice(_Lean, WithLazyFields):
-    """``price`` of a marketplace server; every number is **per day**.
-
-    ``usd`` is validated when first read (see ``_lazy.py``)."""
+class ServerPrice(_Lean):
+    """``price`` of a marketplace server; every number is **per day**."""
 
     on_demand: Optional[PriceMap] = None
     spot: Optional[PriceMap] = None
-    usd: Annotated[Optional[UsdPrice], LAZY] = None
+    usd: Optional[UsdPrice] = None
     original_usd: Optional[Dict[str, Any]] = None
-
-
-install_lazy_fields(ServerSpecs, net=NetSpecs)
-install_lazy_fields(ServerPrice, usd=UsdPrice)
 
 
 def _gpu_description(specs: Optional[ServerSpecs], gpu_array: Any) -> Optional[str]:
