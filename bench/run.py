@@ -900,7 +900,7 @@ nested row); reading the socket 256 KiB or 1 MiB at a time instead of httpcore's
 (slower: 12.6 -> 16.5 ms for the 4 MB body); orjson instead of pydantic-core's parser (the
 same 25 ms); `model_validate_json` in one pass (57-60 ms against 33 ms for parse + validate).
 
-Still missed in the run above, and why: **marketplace() + every nested read at 5,000,
+Still missed in round 4's full run, and why: **marketplace() + every nested read at 5,000,
 0.39x** (0.087 s against the official's 0.221 s; the target is 0.077 s; 0.41x, 0.074 s
 against 0.179 s, in a quieter run the same day). Met at 50,000 (0.29x). At 5,000 the target
 sits a few ms above `json.loads` of the body (0.071 s here) and has to hold, besides
@@ -935,6 +935,41 @@ On 3.13 the official side is faster than on 3.11 (marketplace() 0.146 s against 
 its eager validation spends less time in the cyclic collector, which ours already pauses),
 so the same work of ours is a larger ratio there. The lowest declared dependencies
 (pydantic 2.5) are slower at everything pydantic does; CI runs the whole suite on them.
+
+## Issue 15, round 5: the last row, and Python 3.10
+
+One change, found while measuring: the sandbox's HTTP server (`python -m clore_ai.sandbox`,
+`SandboxServer`) wrote the headers and the body of an answer in two writes with Nagle's
+algorithm on, so every answer after the first on a kept-alive connection waited for the
+client's delayed ACK: `wallets()` on one client took 44 ms a call, now 0.7 ms
+(`TCP_NODELAY`; tests/core/test_sandbox.py). The timed rows open one connection per process,
+so they did not pay it; a `clore shell` pointed at that server did, on every command.
+
+Tried and dropped for **marketplace() + every nested read at 5,000** (0.40x in the run at
+the top of this page: 0.088 s against 0.222 s):
+
+- Laziness two deep: `specs.net` and `price.usd` kept as dicts until read, each in a batch
+  of its own. The judged row's reads went from 36.4 to 31.9 ms (0.39x in a full run, the
+  official at 0.219 s), but a caller who then reads `net` and `usd` of every server paid
+  100 ms against 87 before at 5,000, and 1.08 s against 0.86 s at 50,000: two more bulk
+  calls and 200,000 more descriptor reads. Reverted: nobody should pay more than before.
+- The batch's lists built and assigned with `map`/`itemgetter`/`setitem` (C loops) instead
+  of comprehensions: no measurable change (36.7 against 36.4 ms over 21 runs).
+
+Where the 5,000 row goes, in fresh processes like the bench's (perf counters around each
+phase, 9 runs): building the client 0.2 ms, fetching the body 15 ms (8 ms on a second call:
+the first pays cold code paths), parsing 25 ms, the top-level models and the batch 16.5 ms,
+reading every nested object 34 ms: about 90 ms against the official's 0.22-0.26 s. The
+page faults of fresh memory are part of it (3,250 minor faults for reading the nested
+objects alone). On 3.13 the official takes 0.177 s for the same row and ours 0.094 s
+(0.53x): 0.35x would be 62 ms, about what fetching and parsing the body take on their own.
+
+Python 3.10.13, not measured before (`--key-rows` with its own venvs, the official on
+3.10; `clore search` and `--help` from 15-round interleaved series on a 5,000-server
+sandbox): marketplace() 0.23x with the CA outside both regions (0.30x loaded on both sides),
+every nested read 0.41x, peak RSS after marketplace() 0.68x, `import clore_ai` 0.09x,
+`from clore_ai import CloreAI` 0.83x, `clore search` (20 rows) 0.53x, `clore --help` 0.30x.
+Every 3.10 row is met except the nested read, as on the other Pythons.
 
 ## Before and after (issue 7)
 
