@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import stat
 import statistics
 import sys
@@ -352,14 +354,48 @@ def test_prompt_names_the_api_and_profile_a_line_uses(app: App, live_app: tuple[
 
     live, _ = live_app
     assert prompt_text(app) == "clore[sandbox]> "
-    assert prompt_text(live) == "clore[live:default]> "
-    live.profile = "work"
-    assert prompt_text(live) == "clore[live:work]> "
-    bar = toolbar_text(live, SessionState())
-    assert "LIVE" in bar and "profile work" in bar
-    line = toolbar_text(live, SessionState(), line="--profile other wallets")
-    assert "this line: LIVE profile other" in line
-    assert "refused" in toolbar_text(live, SessionState(), line="--sandbox deploy 1")
+    with _api_url(None):  # the fixture's fake aside: here the real live API is named
+        assert prompt_text(live) == "clore[live:default]> "
+        live.profile = "work"
+        assert prompt_text(live) == "clore[live:work]> "
+        bar = toolbar_text(live, SessionState())
+        assert "LIVE" in bar and "profile work" in bar
+        line = toolbar_text(live, SessionState(), line="--profile other wallets")
+        assert "this line: LIVE profile other" in line
+        assert "refused" in toolbar_text(live, SessionState(), line="--sandbox deploy 1")
+
+
+@contextlib.contextmanager
+def _api_url(url: str | None) -> Iterator[None]:
+    """CLORE_API_URL set (or unset) for a block, then put back as the fixture left it."""
+    previous = os.environ.pop("CLORE_API_URL", None)
+    if url is not None:
+        os.environ["CLORE_API_URL"] = url
+    try:
+        yield
+    finally:
+        os.environ.pop("CLORE_API_URL", None)
+        if previous is not None:
+            os.environ["CLORE_API_URL"] = previous
+
+
+def test_prompt_and_toolbar_name_the_api_clore_api_url_points_at(live_app: tuple[App, Any]) -> None:
+    """A shell on a sandbox server or a proxy does not call itself LIVE; no credentials shown."""
+    from clore_shell._repl import prompt_text
+    from clore_shell.toolbar import SessionState, toolbar_text
+
+    live, _ = live_app
+    with _api_url("http://user:s3cret@127.0.0.1:8765/v1"):
+        assert prompt_text(live) == "clore[default@127.0.0.1:8765]> "
+        bar = toolbar_text(live, SessionState())
+        assert bar.startswith(" API 127.0.0.1:8765 | profile default") and "LIVE" not in bar
+        line = toolbar_text(live, SessionState(), line="--profile other wallets")
+        assert "this line: API 127.0.0.1:8765 profile other" in line
+        assert "s3cret" not in prompt_text(live) + bar + line and "user" not in bar
+    with _api_url("https://api.clore.ai/v1"):
+        assert prompt_text(live) == "clore[live:default]> "
+    with _api_url("http://127.0.0.1:notaport/v1"):
+        assert prompt_text(live) == "clore[default@custom API]> "
 
 
 def test_debug_option_on_a_line_turns_on_debug_for_that_line_only() -> None:
@@ -551,13 +587,14 @@ def test_real_terminal_live_shell_refuses_sandbox_line_and_names_api_in_prompt(
         timeout=20,
         dimensions=(40, 200),
     )
-    child.expect(r"clore\[live:default\]>")
+    prompt = re.escape(f"clore[default@{server.url.split('/')[2]}]>")  # the API CLORE_API_URL names
+    child.expect(prompt)
     child.send("--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes\r")
     child.expect("--sandbox cannot change a running shell")
-    child.expect(r"clore\[live:default\]>")
+    child.expect(prompt)
     child.send("--profile work wallets -q\r")
     child.expect("bitcoin")
-    child.expect(r"clore\[live:default\]>")
+    child.expect(prompt)
     leave_shell(child, pexpect)
     records = list(server.sandbox.requests)
     assert not [r for r in records if "order" in r.endpoint and r.method == "POST"]

@@ -20,6 +20,7 @@ SANDBOX_KEY = "sandbox-cli-account"
 # The sandbox's own base URL: `--debug` lines show which API a request went to. It never
 # resolves (.invalid) and the sandbox transport answers every request without the network.
 SANDBOX_URL = "https://sandbox.clore.invalid/v1"
+LIVE_HOST = "api.clore.ai"
 
 
 class App:
@@ -53,6 +54,29 @@ class App:
         self._client: CloreAI | None = None
         self._sandbox_api: Sandbox | None = None  # the offline API behind --sandbox, once built
         self._formats: dict[str, type[OutputFormat]] | None = None
+
+    @property
+    def api_name(self) -> str:
+        """Which API commands reach, for prompts: ``sandbox``, ``live``, or the host and port
+        ``CLORE_API_URL`` names when it is not the live API (a sandbox server, a proxy).
+
+        Only the host and port are taken from the URL: credentials in it are never shown.
+        """
+        if self.sandbox:
+            return "sandbox"
+        url = os.environ.get("CLORE_API_URL", "").strip()
+        if not url:
+            return "live"
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname, parts.port
+        except ValueError:  # an unreadable port: the SDK will say so on the first request
+            return "custom API"
+        if not host or host == LIVE_HOST:
+            return "live"
+        return f"{host}:{port}" if port else host
 
     def reset_line_state(self) -> None:
         """Per-command settings (-o, -q) do not leak from one shell line into the next."""

@@ -15,6 +15,8 @@ import click
 
 from clore_cli._main import _AppHolder, cli, run_args
 
+from .toolbar import api_label
+
 # Lines longer than this are refused (a paste gone wrong, not a command).
 MAX_LINE = 16_384
 # Completion, suggestions and the toolbar's line preview look at lines up to this length only:
@@ -71,7 +73,7 @@ def line_target(app: Any, given: dict[str, Any]) -> str:
     if refused(app, given):
         return "refused (--sandbox in a live shell)"
     profile = given.get("profile") or app.profile
-    return f"SANDBOX profile {profile}" if app.sandbox else f"LIVE profile {profile}"
+    return f"{api_label(app)} profile {profile}"
 
 
 def _session_setting(app: Any, name: str) -> Any:

@@ -47,8 +47,12 @@ def _profiles() -> list[str]:
 
 
 def prompt_text(app: Any) -> str:
-    """The prompt names the API and the profile a line uses: ``clore[sandbox]> ``, ``clore[live:work]> ``."""
-    return "clore[sandbox]> " if app.sandbox else f"clore[live:{app.profile}]> "
+    """The prompt names the API and the profile a line uses: ``clore[sandbox]> ``,
+    ``clore[live:work]> ``, or ``clore[work@127.0.0.1:8080]> `` for the API ``CLORE_API_URL`` names."""
+    api = app.api_name
+    if api == "sandbox":
+        return "clore[sandbox]> "
+    return f"clore[live:{app.profile}]> " if api == "live" else f"clore[{app.profile}@{api}]> "
 
 
 def known_keys(app: Any) -> list[str]:

@@ -63,6 +63,12 @@ def spend_text(state: SessionState, now: float | None = None) -> str | None:
     return text
 
 
+def api_label(app: Any) -> str:
+    """``SANDBOX``, ``LIVE``, or ``API host:port`` when ``CLORE_API_URL`` names another API."""
+    api: str = app.api_name
+    return api.upper() if api in ("sandbox", "live") else f"API {api}"
+
+
 def toolbar_text(
     app: Any, state: SessionState, line: str | None = None, now: float | None = None, width: int | None = None
 ) -> str:
@@ -72,7 +78,7 @@ def toolbar_text(
     With ``width`` (the terminal's columns) the last parts are left out whole until it fits,
     rather than the terminal cutting a word in two.
     """
-    mode = "SANDBOX" if app.sandbox else "LIVE"
+    mode = api_label(app)
     orders = "?" if state.active_orders is None else str(state.active_orders)
     parts = [f" {mode}", f"profile {app.profile}"]
     target = _line_target(app, line)
