@@ -70,6 +70,16 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     return first, second
 
 
+def read_with_fallback_recorded(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[tuple[str, str]]]:
+    """The `clore` entry points as read, and the groups handed to importlib.metadata meanwhile."""
+    asked: list[str] = []
+    real = _entry_points._from_importlib_metadata
+    monkeypatch.setattr(
+        _entry_points, "_from_importlib_metadata", lambda group: asked.append(group) or real(group)
+    )
+    return asked, sorted((e.name, e.value) for e in entry_points("clore"))
+
+
 def test_the_same_entry_points_as_importlib_metadata_first_distribution_of_a_name_wins(site: Any) -> None:
     found = sorted((e.name, e.value) for e in entry_points("clore"))
     assert found == [
@@ -99,12 +109,7 @@ def test_a_zip_on_sys_path_is_left_to_importlib_metadata(
         bundle.writestr("zipped-1.0.dist-info/METADATA", metadata)
         bundle.writestr("zipped-1.0.dist-info/entry_points.txt", "[clore]\nzipped = zipped_module\n")
     sys.path.append(str(archive))
-    asked: list[str] = []
-    real = _entry_points._from_importlib_metadata
-    monkeypatch.setattr(
-        _entry_points, "_from_importlib_metadata", lambda group: asked.append(group) or real(group)
-    )
-    found = sorted((e.name, e.value) for e in entry_points("clore"))
+    asked, found = read_with_fallback_recorded(monkeypatch)
     assert asked == ["clore"]
     assert found == as_seen_by_importlib_metadata("clore")  # what it says, passed on
     assert ("zipped", "zipped_module") in found or not stdlib_reads_paths()
@@ -123,12 +128,7 @@ def test_a_finder_with_distributions_of_its_own_is_left_to_importlib_metadata(
             return []
 
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, OwnDistributions])
-    asked: list[str] = []
-    real = _entry_points._from_importlib_metadata
-    monkeypatch.setattr(
-        _entry_points, "_from_importlib_metadata", lambda group: asked.append(group) or real(group)
-    )
-    found = sorted((e.name, e.value) for e in entry_points("clore"))
+    asked, found = read_with_fallback_recorded(monkeypatch)
     assert asked == ["clore"] and found == as_seen_by_importlib_metadata("clore")
 
 
@@ -161,10 +161,5 @@ def test_layouts_only_importlib_metadata_reads_right_are_left_to_it(
         (info / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggplug\nVersion: 1.0\n")
         (info / "entry_points.txt").write_text("[clore]\neggplug = eggplug\n")
         sys.path.append(str(egg))
-    asked: list[str] = []
-    real = _entry_points._from_importlib_metadata
-    monkeypatch.setattr(
-        _entry_points, "_from_importlib_metadata", lambda group: asked.append(group) or real(group)
-    )
-    found = sorted((e.name, e.value) for e in entry_points("clore"))
+    asked, found = read_with_fallback_recorded(monkeypatch)
     assert asked == ["clore"] and found == as_seen_by_importlib_metadata("clore")

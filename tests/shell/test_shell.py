@@ -21,6 +21,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.shortcuts import PromptSession
 
+from clore_ai import DEFAULT_BASE_URL
 from clore_cli._app import App
 from clore_cli._cache import remember
 from clore_cli._main import _host, cli, new_app_holder
@@ -392,7 +393,7 @@ def test_prompt_and_toolbar_name_the_api_clore_api_url_points_at(live_app: tuple
         line = toolbar_text(live, SessionState(), line="--profile other wallets")
         assert "this line: API 127.0.0.1:8765 profile other" in line
         assert "s3cret" not in prompt_text(live) + bar + line and "user" not in bar
-    with _api_url("https://api.clore.ai/v1"):
+    with _api_url(DEFAULT_BASE_URL):  # only the prompt is read: nothing is sent
         assert prompt_text(live) == "clore[live:default]> "
     with _api_url("http://127.0.0.1:notaport/v1"):
         assert prompt_text(live) == "clore[default@custom API]> "

@@ -20,7 +20,6 @@ SANDBOX_KEY = "sandbox-cli-account"
 # The sandbox's own base URL: `--debug` lines show which API a request went to. It never
 # resolves (.invalid) and the sandbox transport answers every request without the network.
 SANDBOX_URL = "https://sandbox.clore.invalid/v1"
-LIVE_HOST = "api.clore.ai"
 
 
 class App:
@@ -69,12 +68,14 @@ class App:
             return "live"
         from urllib.parse import urlsplit
 
+        from clore_ai import DEFAULT_BASE_URL
+
         try:
             parts = urlsplit(url)
             host, port = parts.hostname, parts.port
         except ValueError:  # an unreadable port: the SDK will say so on the first request
             return "custom API"
-        if not host or host == LIVE_HOST:
+        if not host or host == urlsplit(DEFAULT_BASE_URL).hostname:
             return "live"
         return f"{host}:{port}" if port else host
 
