@@ -65,9 +65,10 @@ def test_parsing_restores_the_collector_also_when_the_body_is_bad() -> None:
 
 def test_objects_made_during_the_pause_skip_the_young_generations_and_nothing_stays_frozen() -> None:
     gc.collect()
+    parked = gc.get_freeze_count()  # 0, or on 3.12 the immortal objects CPython parks there
     with gc_paused():
         made = [[i] for i in range(50_000)]  # a burst of live containers
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() <= parked  # nothing of ours stays frozen
     assert gc.get_count()[0] < 1_000  # not a backlog of 50,000 for the next young collection
     assert gc.isenabled()
     del made

@@ -18,7 +18,12 @@ into the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``: two list spl
 walk), where the next full collection looks at them as it looks at every long-lived object.
 Nothing is kept from the collector: a cycle made during the pause is still found, by that
 full collection. This is skipped when anyone else has frozen objects (``gc.freeze()`` before
-``fork``), whose freeze must not be undone.
+``fork``), whose freeze must not be undone. CPython 3.12's own collector parks immortal
+objects in the permanent generation (375 deep-frozen tuples at start-up; 3.11 and 3.13 have
+none), so there a freeze count no larger than it was when this module was imported is
+CPython's, not a caller's: moving those objects is harmless (the next collection parks them
+again), and without it every pause on 3.12 left its whole backlog to the young collections
+(a 5,000-server read of every nested object: 59 → 37 ms).
 
 Objects moved that way do not count towards CPython's own trigger for a full collection, so
 in a long-lived process (``clore shell``, a service polling the marketplace) cycles made
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 import threading
 from typing import Iterator
 
@@ -43,6 +49,13 @@ _was_enabled = False
 #: Pauses between two full collections (see above).
 FULL_COLLECTION_EVERY = 64
 _pauses_since_full = 0
+
+#: Permanent-generation objects that nobody froze: CPython 3.12 parks immortal objects there
+#: itself (hundreds), where a caller's ``gc.freeze()`` moves every tracked object (tens of
+#: thousands at least) and so is never mistaken for them.
+_PARKED_BY_CPYTHON = gc.get_freeze_count() if sys.version_info[:2] == (3, 12) else 0
+if _PARKED_BY_CPYTHON > 5_000:
+    _PARKED_BY_CPYTHON = 0
 
 
 @contextlib.contextmanager
@@ -72,7 +85,7 @@ def _end_pause() -> None:
         gc.enable()
         gc.collect()
         return
-    if gc.get_freeze_count() == 0:  # move them to the oldest generation without a scan
+    if gc.get_freeze_count() <= _PARKED_BY_CPYTHON:  # to the oldest generation, no scan
         gc.freeze()
         gc.unfreeze()
     gc.enable()
