@@ -12,16 +12,19 @@ from typing import Any
 
 import pytest
 
-from clore_ai import CloreAI
-from clore_ai.sandbox import Sandbox, SandboxServer
+from clore_ai import CloreAI, RateLimiter, _limiter
+from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
 from clore_cli._main import main
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Any:
-    with SandboxServer(Sandbox(servers=300)) as server:
+    with SandboxServer(Sandbox(servers=300, rate_limits=RateLimits.off())) as server:
         monkeypatch.setenv("CLORE_API_URL", server.url)
         monkeypatch.delenv("CLORE_API_KEY", raising=False)
+        # The keyless searches share the anonymous limiter: unspaced here, so 24 searches
+        # take no second each (the spacing itself is tested in test_rate_limiting.py).
+        monkeypatch.setitem(_limiter._registry, "anonymous", RateLimiter(interval=0, order_interval=0))
         yield server.url
 
 
@@ -40,6 +43,7 @@ def outputs(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
             assert main([*args, "-o", fmt]) == 0
             shown[f"{' '.join(args)} -o {fmt}"] = capsys.readouterr().out
             assert gc.isenabled()
+    assert all(len(out.splitlines()) > 2 for out in shown.values())  # every search shows rows
     return shown
 
 
@@ -54,14 +58,19 @@ def test_search_shows_the_same_with_and_without_the_gc_pause(
 def test_search_shows_the_same_with_every_speed_up_off(
     api: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Batch validation of nested objects, dropping rented servers before any model is built
-    and the collector pause change when work happens, never what is shown."""
+    """Batch validation of nested objects, dropping rented servers before any model is built,
+    keeping nested objects as JSON text (``_rawjson``) and the collector pause change when
+    work happens, never what is shown."""
     fast = outputs(capsys)
-    from clore_ai import _endpoints
+    from clore_ai import _core, _endpoints
+    from clore_ai.models import MarketplaceServer
 
     monkeypatch.setattr("clore_ai._gcpause.gc_paused", nullcontext)
     monkeypatch.setattr("clore_ai._lazy.BATCH_AFTER", 10**9)
-    monkeypatch.setattr(_endpoints, "_MARKETPLACE_AVAILABLE", _endpoints._MARKETPLACE)
+    monkeypatch.setattr(_core, "listing_decoder", lambda *args, **kwargs: None)
+    general = _core.envelope_parser("servers", MarketplaceServer, many=True)
+    monkeypatch.setattr(_endpoints, "_MARKETPLACE", general)
+    monkeypatch.setattr(_endpoints, "_MARKETPLACE_AVAILABLE", general)
     assert outputs(capsys) == fast
 
 

@@ -30,6 +30,7 @@ from ._gcpause import gc_paused
 from ._inflight import ACCEPTED, REFUSED, UNKNOWN, InflightJournal, journal_for_key, order_matches
 from ._lazy import UnreadableItem, read_leniently, share_batch, unread_fields_of
 from ._limiter import RateLimiter, new_ticket
+from ._rawjson import ListingDecoder, listing_decoder
 from ._retry import MAX_RETRY_AFTER, backoff_delay, is_retryable_read, parse_retry_after
 from ._secret import Secret
 from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, BodyTooLarge, BoundedBody
@@ -121,8 +122,18 @@ def envelope_parser(
             {"__annotations__": {field: annotation}, field: default},
         )
 
+    fast: list[ListingDecoder | None] = []  # built on first use: a TypeAdapter costs import time
+
     def parse(body: bytes) -> tuple[int, Any]:
         with gc_paused():  # a burst of live containers: see _gcpause
+            if many and field is not None:
+                if not fast:
+                    fast.append(listing_decoder(field, model, skip))
+                decode = fast[0]
+                found = decode(body) if decode is not None else None
+                if found is not None:  # nested objects kept as JSON text: see _rawjson
+                    share_batch(found)
+                    return 0, found
             return _parse(body)
 
     def _parse(body: bytes) -> tuple[int, Any]:

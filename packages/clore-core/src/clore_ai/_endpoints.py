@@ -56,8 +56,12 @@ _MARKETPLACE = envelope_parser("servers", MarketplaceServer, many=True)
 
 def _plainly_rented(item: Any) -> bool:
     """A raw server that ``available_only`` drops and that reads whatever else it holds (its
-    ``id`` is a whole number): no model is built for it. Odder ones go the usual way."""
-    return type(item) is dict and item.get("rented") is True and type(item.get("id")) is int
+    ``id`` is a whole number): no model is built for it. Odder ones go the usual way.
+
+    ``item`` is a parsed object, or the struct of ``_rawjson`` (whose fields are all there)."""
+    if type(item) is dict:
+        return item.get("rented") is True and type(item.get("id")) is int
+    return getattr(item, "rented", None) is True and type(getattr(item, "id", None)) is int
 
 
 _MARKETPLACE_AVAILABLE = envelope_parser("servers", MarketplaceServer, many=True, skip=_plainly_rented)

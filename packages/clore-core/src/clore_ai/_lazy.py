@@ -6,6 +6,9 @@ five nested models per server made ``marketplace()`` cost twice a bare ``json.lo
 body; keeping the parsed objects as they are and validating one when it is first read brings
 the whole call under one ``json.loads`` (docs/performance.md has the numbers).
 
+An unread value is either the parsed object (a dict) or, when the answer was decoded by
+``_rawjson``, its JSON text (``msgspec.Raw``), which is validated straight from the bytes.
+
 A lazy field is declared with its real type, so type checkers and readers see
 ``Optional[ServerSpecs]``; :func:`install_lazy_fields` then puts a data descriptor over it
 that validates and caches on first access. Validation never raises there: a malformed key
@@ -14,9 +17,9 @@ unreadable.
 
 The objects of one answer share a :class:`LazyBatch`. A caller who reads a few of them pays
 for those few; once a field has been read on more than :data:`BATCH_AFTER` of them, the
-rest are validated for that field in one pydantic-core call with the cyclic GC paused
-(50,000 servers: reading every nested object 2.7 s → 0.3 s). The values are the same as one
-at a time; only the moment they are built differs.
+rest are validated for that field in a few pydantic-core calls (:data:`BATCH_SLICE` objects
+each) with the cyclic GC paused (50,000 servers: reading every nested object 2.7 s → 0.3 s).
+The values are the same as one at a time; only the moment they are built differs.
 
 :func:`read_leniently` is also how a list answer reads the items that fail strict
 validation: the field of an unexpected shape keeps its raw value (``unread_fields``) and its
@@ -37,8 +40,10 @@ from pydantic import (
     ValidationError,
     model_serializer,
 )
+from pydantic_core import from_json
 
 from ._gcpause import gc_paused
+from ._rawjson import RAW, raw_json
 
 __all__ = [
     "LAZY",
@@ -164,6 +169,9 @@ def validate_leniently(model: Type[M], data: Dict[str, Any]) -> M:
 #: Reads of one field, one object at a time, before the rest of its batch is validated at once.
 BATCH_AFTER = 32
 
+#: Objects validated per pydantic-core call once a whole batch is validated for a field.
+BATCH_SLICE = 256
+
 
 class LazyBatch:
     """The objects of one answer (their field dicts, never the objects: no reference cycle).
@@ -194,28 +202,60 @@ class LazyBatch:
 
     def _validate_all(self, name: str) -> None:
         model = self._fields[name]
-        holders = [held for held in self._pending if held.get(name).__class__ is dict]
-        raw = [held[name] for held in holders]
+        holders = [held for held in self._pending if held.get(name).__class__ in _UNREAD]
         with gc_paused():  # a burst of live containers: see _gcpause
-            try:
-                built: List[Any] = _list_adapter(model).validate_python(raw)
-            except ValidationError:  # some are odd: each is read leniently, as alone
-                built = [validate_leniently(model, value) for value in raw]
-            for held, value, instance in zip(holders, raw, built):
-                if held[name] is value:  # not replaced by a lone read meanwhile
-                    held[name] = instance
+            # A slice at a time: each slice's parsed dicts are freed before the next is built,
+            # so the new models reuse their memory instead of faulting in fresh pages
+            # (5,000 servers: 3,300 → 2,000 page faults, reading every field 30 → 26.5 ms).
+            for start in range(0, len(holders), BATCH_SLICE):
+                part = holders[start : start + BATCH_SLICE]
+                raw = [held[name] for held in part]
+                for held, value, instance in zip(part, raw, _validate_slice(model, raw)):
+                    if held[name] is value and instance is not _LEFT:  # not read alone meanwhile
+                        held[name] = instance
+                del raw
         del self._reads[name]
         if not self._reads:
             self._pending = []
 
 
-_ADAPTERS: Dict[Type[BaseModel], TypeAdapter[List[Any]]] = {}
+#: Values of a lazy field not validated yet: a parsed object, or JSON text (``_rawjson``).
+_UNREAD = (dict, RAW)
+#: In a validated slice: this one is left for a lone read (it is not an object).
+_LEFT: Any = object()
 
 
-def _list_adapter(model: Type[BaseModel]) -> TypeAdapter[List[Any]]:
-    adapter = _ADAPTERS.get(model)
+def _validate_slice(model: Type[BaseModel], raw: List[Any]) -> List[Any]:
+    """``raw`` (all parsed objects, or all JSON text) validated in one pydantic-core call;
+    when some are odd, each is read leniently, as alone."""
+    try:
+        if raw[0].__class__ is RAW:
+            joined = b"[" + b",".join(raw) + b"]"
+            return _list_adapter(model, optional=True).validate_json(joined)
+        return _list_adapter(model).validate_python(raw)
+    except (ValidationError, TypeError):  # TypeError: a slice of both kinds (joined above)
+        pass
+    built: List[Any] = []
+    for value in raw:
+        data = from_json(raw_json(value)) if value.__class__ is RAW else value
+        if data is None:
+            built.append(None)
+        elif isinstance(data, dict):
+            built.append(validate_leniently(model, data))
+        else:  # the lone read sets it aside (unread_fields), as for any malformed value
+            built.append(_LEFT)
+    return built
+
+
+_ADAPTERS: Dict[Tuple[Type[BaseModel], bool], TypeAdapter[List[Any]]] = {}
+
+
+def _list_adapter(model: Type[BaseModel], optional: bool = False) -> TypeAdapter[List[Any]]:
+    """``List[model]``, or ``List[Optional[model]]`` for JSON text, where ``null`` reads None."""
+    adapter = _ADAPTERS.get((model, optional))
     if adapter is None:
-        adapter = _ADAPTERS[model] = TypeAdapter(List[model])  # type: ignore[valid-type]
+        item: Any = Optional[model] if optional else model
+        adapter = _ADAPTERS[model, optional] = TypeAdapter(List[item])
     return adapter
 
 
@@ -256,14 +296,18 @@ class _LazyField:
     def _load(self, instance: Any, value: Any) -> Any:
         if isinstance(value, self.model):
             return value
-        if isinstance(value, dict):
+        if isinstance(value, _UNREAD):
             batch: Optional[LazyBatch] = getattr(instance, "_clore_batch", None)
             if batch is not None and batch.read(self.name):
                 value = instance.__dict__.get(self.name)
                 if value is None or isinstance(value, self.model):
                     return value
-            if isinstance(value, dict):
-                value = validate_leniently(self.model, value)
+            if isinstance(value, RAW):
+                value = from_json(raw_json(value))
+        if value is None:
+            pass
+        elif isinstance(value, dict):
+            value = validate_leniently(self.model, value)
         else:
             log.info("read a malformed %s in the response as None", self.model.__name__)
             private = dict(instance.__pydantic_private__ or {})
