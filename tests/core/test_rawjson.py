@@ -12,7 +12,7 @@ import pytest
 import clore_ai._core as core
 from clore_ai._endpoints import _plainly_rented
 from clore_ai._lazy import BATCH_AFTER
-from clore_ai._rawjson import RAW
+from clore_ai._rawjson import RAW, listing_decoder
 from clore_ai.models import MarketplaceServer, ServerSpecs
 from clore_ai.sandbox import Sandbox, SandboxTransport
 
@@ -143,6 +143,8 @@ def test_every_surprise_goes_the_general_way(monkeypatch: pytest.MonkeyPatch, ch
         b'{"code": 0, "servers": [{"id": 123456789012345678901234567890}]}',
         b"[]",
         b"not json",
+        b'{"code": 0, "servers": [{"id": 4, "specs": {"gpu": "\xff"}}]}',  # not UTF-8, inside specs
+        b'{"code": 0, "servers": [{"id": 5, "specs": {"gpu": "\xc3\xa9"}}]}',  # UTF-8, not ASCII
     ],
 )
 def test_odd_envelopes_read_as_before(monkeypatch: pytest.MonkeyPatch, body: bytes) -> None:
@@ -166,3 +168,29 @@ def test_available_only_drops_rented_servers_on_the_fast_reading(monkeypatch: py
     assert [s.id for s in kept] == [s["id"] for s in servers if s.get("rented") is not True]
     assert len(kept) < len(servers) and not any(s.rented for s in kept)
     assert _seen(kept, list(LAZY)) == _seen(general(body)[1], list(LAZY))
+
+
+def test_a_nested_object_too_deep_to_parse_costs_only_itself() -> None:
+    """The general reading rejects a body pydantic-core cannot parse; the fast one never
+    parsed that object, so it reads None there and every other server reads as usual."""
+    servers = _servers()
+    servers[40]["specs"] = {"gpu": "1x RTX 4090", "deep": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}
+    body = _body(servers).replace(b"[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]", b"[" * 400 + b"]" * 400)
+    _, read = core.envelope_parser("servers", MarketplaceServer, many=True)(body)
+    specs = [server.specs for server in read]  # a batch: the deep one's slice is read item by item
+    assert specs[40] is None and read[40].unread_fields["specs"].startswith('{"gpu": "1x RTX 4090"')
+    assert all(spec is not None for index, spec in enumerate(specs) if index != 40)
+    assert specs[41] == ServerSpecs.model_validate(servers[41]["specs"])
+
+
+def test_a_model_that_sees_raw_items_never_takes_the_fast_reading() -> None:
+    from pydantic import model_validator
+
+    class Lifted(MarketplaceServer):
+        @model_validator(mode="before")
+        @classmethod
+        def _lift(cls, data: Any) -> Any:
+            return data  # would be handed a struct, not the object it expects
+
+    assert listing_decoder("servers", Lifted) is None
+    assert listing_decoder("servers", MarketplaceServer) is not None

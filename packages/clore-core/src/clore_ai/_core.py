@@ -110,7 +110,9 @@ def envelope_parser(
     ``skip`` (with ``many``) drops raw items before any model is built for them: only for
     items the caller would filter out anyway and that are certainly readable (a marketplace
     server plainly ``"rented": true`` when only available ones are wanted). The parsed
-    answer then never holds models - nor, after the drop, raw objects - for them.
+    answer then never holds models - nor, after the drop, raw objects - for them. A raw item
+    is a parsed object, or for models with lazy fields the struct of ``_rawjson``'s fast
+    reading (every field an attribute), so ``skip`` must read both.
     """
     envelope: Any = None
     if field is not None:

@@ -20,10 +20,11 @@ Nothing is kept from the collector: a cycle made during the pause is still found
 full collection. This is skipped when anyone else has frozen objects (``gc.freeze()`` before
 ``fork``), whose freeze must not be undone. CPython 3.12's own collector parks immortal
 objects in the permanent generation (375 deep-frozen tuples at start-up; 3.11 and 3.13 have
-none), so there a freeze count no larger than it was when this module was imported is
-CPython's, not a caller's: moving those objects is harmless (the next collection parks them
-again), and without it every pause on 3.12 left its whole backlog to the young collections
-(a 5,000-server read of every nested object: 59 → 37 ms).
+none), so there a freeze count no larger than it was when this module was imported (and
+small: any real freeze moves thousands) is CPython's, not a caller's. Moving those objects
+is harmless (the next collection parks them again), and without it every pause on 3.12 left
+its whole backlog to the young collections (a 5,000-server read of every nested object:
+59 → 37 ms).
 
 Objects moved that way do not count towards CPython's own trigger for a full collection, so
 in a long-lived process (``clore shell``, a service polling the marketplace) cycles made
@@ -51,10 +52,10 @@ FULL_COLLECTION_EVERY = 64
 _pauses_since_full = 0
 
 #: Permanent-generation objects that nobody froze: CPython 3.12 parks immortal objects there
-#: itself (hundreds), where a caller's ``gc.freeze()`` moves every tracked object (tens of
-#: thousands at least) and so is never mistaken for them.
+#: itself (375 on 3.12.1), where a caller's ``gc.freeze()`` moves every tracked object (4,600
+#: even in a bare ``python -S``) and so is never mistaken for them.
 _PARKED_BY_CPYTHON = gc.get_freeze_count() if sys.version_info[:2] == (3, 12) else 0
-if _PARKED_BY_CPYTHON > 5_000:
+if _PARKED_BY_CPYTHON > 1_000:
     _PARKED_BY_CPYTHON = 0
 
 

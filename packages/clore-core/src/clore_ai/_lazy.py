@@ -233,11 +233,11 @@ def _validate_slice(model: Type[BaseModel], raw: List[Any]) -> List[Any]:
             joined = b"[" + b",".join(raw) + b"]"
             return _list_adapter(model, optional=True).validate_json(joined)
         return _list_adapter(model).validate_python(raw)
-    except (ValidationError, TypeError):  # TypeError: a slice of both kinds (joined above)
+    except (ValueError, TypeError):  # ValidationError; TypeError: a slice of both kinds
         pass
     built: List[Any] = []
     for value in raw:
-        data = from_json(raw_json(value)) if value.__class__ is RAW else value
+        data = _parsed(value) if value.__class__ is RAW else value
         if data is None:
             built.append(None)
         elif isinstance(data, dict):
@@ -245,6 +245,16 @@ def _validate_slice(model: Type[BaseModel], raw: List[Any]) -> List[Any]:
         else:  # the lone read sets it aside (unread_fields), as for any malformed value
             built.append(_LEFT)
     return built
+
+
+def _parsed(value: Any) -> Any:
+    """A kept nested object's JSON text, parsed; text pydantic-core cannot parse (nested
+    deeper than it goes) comes back as a ``str``, which reads as a malformed value."""
+    text = raw_json(value)
+    try:
+        return from_json(text)
+    except (ValueError, RecursionError):
+        return text.decode("utf-8", "replace")
 
 
 _ADAPTERS: Dict[Tuple[Type[BaseModel], bool], TypeAdapter[List[Any]]] = {}
@@ -303,7 +313,7 @@ class _LazyField:
                 if value is None or isinstance(value, self.model):
                     return value
             if isinstance(value, RAW):
-                value = from_json(raw_json(value))
+                value = _parsed(value)
         if value is None:
             pass
         elif isinstance(value, dict):
