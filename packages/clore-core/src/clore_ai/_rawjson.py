@@ -50,7 +50,8 @@ def listing_decoder(
     field: str, model: Type[BaseModel], skip: Optional[Callable[[Any], bool]] = None
 ) -> Optional[ListingDecoder]:
     """A decoder of ``{"code": 0, field: [...]}`` into ``model`` instances, or None when the
-    model cannot take this path (no lazy fields, or a field read from another key)."""
+    model cannot take this path (no lazy fields, a field read from another key, or a
+    validator that sees the raw item)."""
     lazy: Dict[str, Any] = getattr(model, "__clore_lazy_models__", None) or {}
     if not lazy or not _reads_plain_fields(model):
         return None
