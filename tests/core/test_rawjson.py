@@ -4,6 +4,7 @@ exactly what the general reading gives, and hands every surprise over to it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 import httpx
@@ -194,3 +195,22 @@ def test_a_model_that_sees_raw_items_never_takes_the_fast_reading() -> None:
 
     assert listing_decoder("servers", Lifted) is None
     assert listing_decoder("servers", MarketplaceServer) is not None
+
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "real-samples"
+MARKETPLACE_SAMPLES = sorted(SAMPLES_DIR.glob("marketplace__*.json")) if SAMPLES_DIR.is_dir() else []
+
+
+@pytest.mark.skipif(not MARKETPLACE_SAMPLES, reason=f"no real samples at {SAMPLES_DIR}")
+@pytest.mark.parametrize("sample", MARKETPLACE_SAMPLES, ids=lambda path: path.stem)
+def test_recorded_live_answers_take_the_fast_reading_and_read_as_before(
+    monkeypatch: pytest.MonkeyPatch, sample: Path
+) -> None:
+    """The live API's recorded marketplace answers (the truth, where our sandbox is a
+    picture) declare no key the model lacks, so they take the fast reading, and it reads
+    them exactly as the general one does."""
+    body = json.dumps(json.loads(sample.read_text(encoding="utf-8"))["body"]).encode()
+    fast, general = _parsers(monkeypatch)
+    code, read = fast(body)
+    assert code == 0 and read and all(type(server.__dict__["specs"]) is RAW for server in read)
+    assert _seen(read, list(LAZY)) == _seen(general(body)[1], list(LAZY))
