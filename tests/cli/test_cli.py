@@ -314,6 +314,7 @@ completion tcsh
 {D} --port 22.0:tcp
 {D} --port :tcp
 {D} --env {"E" * 5000}
+deploy 1 --image x --currency btc --yes
 deploy 1 --image UPPER/case --type on-demand --currency btc --yes
 deploy 1 --image 'a b' --type on-demand --currency btc --yes
 deploy 1 --image image: --type on-demand --currency btc --yes
@@ -456,6 +457,7 @@ def test_bad_input_exits_2_with_one_line_and_sends_nothing(
     assert code == 2, (out, err)
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "\t" not in lines[0]  # click's "Choose from:\n\ton-demand,\n\tspot" is one plain line
     assert "Traceback" not in err
     assert len(lines[0]) < 400, lines[0]  # a bad value is echoed at most ~80 characters long
     assert not state_file().exists()  # no request reached the sandbox

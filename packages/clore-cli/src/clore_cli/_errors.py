@@ -50,7 +50,8 @@ def report(message: str, code: int, *, as_json: bool, details: dict[str, Any] | 
     """One line on stderr (a JSON object with ``-o json``)."""
     from .formats import sanitize
 
-    text = sanitize(message).replace("\n", " ")
+    # click lays some messages out on lines ("Choose from:\n\ton-demand,\n\tspot"): one line.
+    text = " ".join(line.strip(" \t") for line in sanitize(message).split("\n")).replace("\t", " ")
     if as_json:
         payload = {"error": text, "exit_code": int(code), **(details or {})}
         print(json.dumps(payload), file=sys.stderr)
