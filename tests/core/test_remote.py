@@ -177,3 +177,21 @@ def _alive(pid: int) -> bool:
             return " Z " not in stat.read()  # a zombie has ended
     except FileNotFoundError:  # ended (and reaped) since the kill above - or there is no /proc
         return not os.path.exists("/proc/self")
+
+
+def test_a_connection_the_server_closed_is_replaced_once_and_nothing_runs_twice(ssh_order: Any) -> None:
+    """Servers drop idle connections: the next command opens a new one instead of failing."""
+    out: list[bytes] = []
+    with Remote(ssh_order.target) as remote:
+        assert remote.exec("echo once >> ran.txt") == 0
+        dropped = remote._remote._connection  # the server's side of closing it, as seen by the client
+        assert dropped is not None
+        remote._run(_close(dropped))
+        assert remote.exec("cat ran.txt; echo again >> ran.txt", stdout=out.append) == 0
+    assert b"".join(out) == b"once\n"
+    assert (ssh_order.home / "ran.txt").read_text() == "once\nagain\n"
+
+
+async def _close(connection: Any) -> None:
+    connection.close()
+    await connection.wait_closed()

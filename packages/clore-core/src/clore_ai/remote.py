@@ -187,6 +187,22 @@ class AsyncRemote:
                 self._connection = await self._connect()
         return self._connection
 
+    async def _open(self, open_channel: Callable[[asyncssh.SSHClientConnection], Awaitable[_T]]) -> _T:
+        """``open_channel`` on the cached connection; when the server had closed that
+        connection (servers drop idle ones), once more on a new one. A channel that never
+        opened started nothing, so nothing runs twice."""
+        import asyncssh
+
+        connection = await self._connected()
+        try:
+            return await open_channel(connection)
+        except asyncssh.ChannelOpenError:
+            if not connection.is_closed():
+                raise
+        if self._connection is connection:
+            self._connection = None
+        return await open_channel(await self._connected())
+
     async def _connect(self) -> asyncssh.SSHClientConnection:
         try:
             import asyncssh
@@ -253,9 +269,8 @@ class AsyncRemote:
         ended it). Output is handed to ``stdout``/``stderr`` chunk by chunk as it arrives."""
         import asyncssh
 
-        connection = await self._connected()
         try:
-            process = await connection.create_process(command, encoding=None)
+            process = await self._open(lambda connection: connection.create_process(command, encoding=None))
         except asyncssh.Error as error:
             raise RemoteError(f"cannot start the command on {self.target}: {error.reason}") from None
         try:
@@ -303,11 +318,12 @@ class AsyncRemote:
 
         import asyncssh
 
-        connection = await self._connected()
         columns, rows = shutil.get_terminal_size()
         try:
-            process = await connection.create_process(
-                term_type=os.environ.get("TERM") or "xterm", term_size=(columns, rows), encoding=None
+            process = await self._open(
+                lambda connection: connection.create_process(
+                    term_type=os.environ.get("TERM") or "xterm", term_size=(columns, rows), encoding=None
+                )
             )
         except asyncssh.Error as error:
             raise RemoteError(f"cannot open a shell on {self.target}: {error.reason}") from None
@@ -346,9 +362,8 @@ class AsyncRemote:
     async def _sftp(self) -> AsyncIterator[asyncssh.SFTPClient]:
         import asyncssh
 
-        connection = await self._connected()
         try:
-            client = await connection.start_sftp_client()
+            client = await self._open(lambda connection: connection.start_sftp_client())
         except asyncssh.Error as error:
             raise RemoteError(f"{self.target} does not offer SFTP: {error.reason}") from None
         try:
