@@ -152,8 +152,8 @@ def test_errors_are_one_line_with_exit_codes(capsys: pytest.CaptureFixture[str])
 def test_cancel_order_and_spot_price(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--sandbox", "cancel", "38", "--yes")[1].strip() == "Order 38 cancelled"
     assert "already ended" in run(capsys, "--sandbox", "cancel", "38", "--yes")[1]
-    assert run(capsys, "--sandbox", "spot-price", "39", "0.000003")[0] == 0
-    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000029")
+    assert run(capsys, "--sandbox", "spot-price", "39", "0.000003", "--yes")[0] == 0
+    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000029", "--yes")
     assert code == 1 and "can_lower_every_600_seconds" in err
 
 

@@ -279,13 +279,10 @@ def test_every_code_6_string_is_a_sentence_with_the_next_step() -> None:
 
 
 def test_api_refusals_speak_in_cli_terms(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000000001")
+    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000000001", "--yes")
     assert code == 1 and "below the minimum spot price of server 6: 0.0000025 btc per day now" in err
-    code, _, err = run(capsys, "--sandbox", "spot-price", "38", "1")
-    assert (
-        code == 1
-        and "order 38 is an on-demand order; --spot-price and spot-price apply to spot orders" in err
-    )
+    code, _, err = run(capsys, "--sandbox", "spot-price", "38", "1", "--yes")
+    assert code == 1 and "order 38 is an on-demand order; only spot orders have a bid" in err
     code, _, err = run(capsys, "--sandbox", "server-config", "nosuch")
     assert code == 1 and "you have no server with that name; your servers: MyGPU" in err
     deploy = "--sandbox deploy 123 --image x/y --currency btc --yes --type"

@@ -215,6 +215,54 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
     assert code == 0 and "hold (winning at the lowest bid)" in out, err
 
 
+def test_spot_price_shows_the_change_and_needs_consent(
+    capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, sent: list[str]
+) -> None:
+    """A bid changes money: without a terminal it needs --yes; at one it asks; either way the
+    bid now, the new one and the lowest winning bid are shown in the coin and in USD first."""
+    code, _, err = run(capsys, "spot-price", "39", "0.5")
+    assert code == 2 and err.count("\n") == 1 and "refusing to change a spot bid without a terminal" in err
+    assert sent == []  # refused before any request
+
+    code, _, err = run(capsys, "spot-price", "39", "0.5", "--dry-run")
+    assert code == 0 and "dry run: nothing was sent" in err
+    assert "bids 0.000004 BTC/day ($" in err and "not winning" in err
+    assert "New bid: 0.5 BTC/day ($34,011.43/day, $1,417.14/h)" in err
+    assert re.search(r"Lowest winning bid now: 0\.0000\d+ BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), err
+    assert "warning: the new bid is 8,382× the lowest winning bid" in err
+    assert "set_spot_price" not in sent
+
+    at_a_terminal = pytest.MonkeyPatch()
+    request.addfinalizer(at_a_terminal.undo)
+    stdin = io.StringIO("n\n")
+    stdin.isatty = lambda: True  # type: ignore[method-assign]
+    at_a_terminal.setattr(sys, "stdin", stdin)
+    at_a_terminal.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, out, err = run(capsys, "spot-price", "39", "0.00005")
+    assert code == 1 and "Change the bid of order 39? [y/N]" in err and out == ""
+    assert "warning: the new bid does not win now" in err
+    assert "not changed: nothing was sent; order 39 keeps its bid" in err and "set_spot_price" not in sent
+    at_a_terminal.setattr(sys, "stdin", io.StringIO("y\n"))
+    sys.stdin.isatty = lambda: True  # type: ignore[method-assign]
+    code, out, err = run(capsys, "spot-price", "39", "0.00006")
+    assert code == 0 and out == "Order 39 now bids 0.00006 BTC/day ($4.08/day, $0.1701/h)\n", (out, err)
+    assert sent.count("set_spot_price") == 1
+    at_a_terminal.undo()
+    code, out, _ = run(capsys, "spot-bid", "39", "-o", "json")
+    assert json.loads(out)[0]["bid"] == 0.00006
+
+
+def test_spot_price_below_the_server_minimum_is_refused_before_sending(
+    capsys: pytest.CaptureFixture[str], sent: list[str]
+) -> None:
+    code, _, err = run(capsys, "spot-price", "39", "0.0000000001", "--yes")
+    assert code == 1 and err.count("\n") == 1
+    assert "below the minimum spot price of server 6: 0.0000025 btc per day now; bid at least that" in err
+    code, _, err = run(capsys, "spot-price", "38", "1", "--yes")
+    assert code == 1 and err.strip() == "error: order 38 is an on-demand order; only spot orders have a bid"
+    assert "set_spot_price" not in sent
+
+
 def test_spot_bid_on_an_order_that_is_not_mine_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "spot-bid", "424242")
     assert (

@@ -30,7 +30,7 @@ from .._params import (
     shown,
 )
 from .._rentable import coin_amount
-from ..formats import Column, Dataset, human_number, sanitize
+from ..formats import Column, Dataset, sanitize
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -661,12 +661,37 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_
 @click.command("spot-price")
 @click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
 @click.argument("price", type=Number(0, min_open=True))
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Show the bid now and the new one; send nothing.")
 @click.pass_context
-def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
-    """Set the bid (per day, in the order currency) of your spot order."""
-    from clore_ai import FieldError
+def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bool) -> None:
+    """Set the bid (per day, in the order's coin) of your spot order. Shows the change and asks first.
 
+    The bid is what the order pays while it wins. See also: clore spot-bid ORDER_ID (where it
+    stands) and clore spot-bid ORDER_ID --auto (keep it winning under a cap).
+    """
+    from clore_ai import FieldError
+    from clore_ai.spotbid import order_position
+
+    from .._consent import ask, need_consent_channel, price_text
+    from .spotbid import new_bid_lines
+
+    need_consent_channel(yes, dry_run, "change a spot bid")
     app = app_of(ctx)
+    position = order_position(app.client(), order_id)
+    coin, rate = position.currency, position.rate
+    if position.minimum is not None and price < position.minimum:
+        raise click.ClickException(
+            f"the bid is below the minimum spot price of server {position.server_id}: "
+            f"{coin_amount(position.minimum, coin)} per day now; bid at least that (nothing was sent)"
+        )
+    click.echo("\n".join(new_bid_lines(position, price)), err=True)
+    if dry_run:
+        app.note("dry run: nothing was sent")
+        return
+    if not yes and not ask(f"Change the bid of order {order_id}?"):
+        app.note(f"not changed: nothing was sent; order {order_id} keeps its bid")
+        ctx.exit(1)
     try:
         app.client().set_spot_price(order_id, price)
     except FieldError as error:
@@ -674,7 +699,7 @@ def spot_price(ctx: click.Context, order_id: int, price: float) -> None:
         if sentence is None:
             raise
         raise click.ClickException(f"{sentence} (API: {error.error})") from None
-    click.echo(f"Spot price of order {order_id} set to {human_number(price)} per day")
+    click.echo(f"Order {order_id} now bids {price_text(price, coin, rate)}")
 
 
 def _spot_price_refusal(app: Any, order_id: int, name: str | None) -> str | None:

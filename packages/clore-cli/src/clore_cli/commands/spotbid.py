@@ -119,21 +119,60 @@ def show_server(app: Any, server_id: int) -> None:
     )
 
 
+def _standing_line(position: Any) -> str:
+    """``Order 39 on server 6 bids 0.000004 BTC/day ($0.27/day, $0.0113/h); rank 2 of 2, not winning.``"""
+    from .._consent import price_text
+
+    standing = f"rank {position.rank} of {position.bids}, " + (
+        "winning" if position.winning else "not winning"
+    )
+    return (
+        f"Order {position.order_id} on server {position.server_id} "
+        f"bids {price_text(position.bid, position.currency, position.rate)}; {standing}."
+    )
+
+
 def _consent_lines(position: Any, cap: float) -> list[str]:
     from .._consent import price_text
 
     coin, rate = position.currency, position.rate
-    standing = f"rank {position.rank} of {position.bids}, " + (
-        "winning" if position.winning else "not winning"
-    )
     return [
-        f"Order {position.order_id} on server {position.server_id} "
-        f"bids {price_text(position.bid, coin, rate)}; {standing}.",
+        _standing_line(position),
         f"Lowest winning bid now: {price_text(position.lowest_winning_bid, coin, rate)}",
         f"Cap: {price_text(cap, coin, rate)}",
         "The bid is raised to the lowest winning bid (never above the cap) and lowered when it "
         "overbids (at most once per 600 s, by at most the API's max_step).",
     ]
+
+
+#: A bid this many times the lowest winning one gets a warning: it is most likely a typo.
+OVERBID_WARNING_FACTOR = 3.0
+
+
+def new_bid_lines(position: Any, price: float) -> list[str]:
+    """What ``clore spot-price`` shows before it changes a bid: the bid now, the new one, the
+    lowest bid that wins now, and a warning when the new bid will not win or overpays."""
+    from .._consent import price_text
+
+    coin, rate, lowest = position.currency, position.rate, position.lowest_winning_bid
+    lines = [
+        _standing_line(position),
+        f"New bid: {price_text(price, coin, rate)}",
+        f"Lowest winning bid now: {price_text(lowest, coin, rate)}",
+    ]
+    if lowest is not None and price < lowest:
+        lines.append(
+            "warning: the new bid does not win now; a spot order runs only while its bid is the highest "
+            "(see: clore spot-bid ORDER_ID)"
+        )
+    elif lowest is not None and price > OVERBID_WARNING_FACTOR * lowest:
+        lines.append(
+            f"warning: the new bid is {price / lowest:,.0f}× the lowest winning bid; a winning order "
+            "pays its own bid (clore spot-bid ORDER_ID --auto keeps it just above the others)"
+        )
+    if position.bid is not None and price < position.bid:
+        lines.append("Lowering is allowed once per 600 s, by at most the API's max_step.")
+    return lines
 
 
 def keep_winning(
