@@ -3,6 +3,7 @@ moves only with consent, nothing is lost on a timeout, records and amounts read 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -429,3 +430,36 @@ def test_cancel_dry_run_shows_what_it_stops_in_coin_and_usd_and_sends_nothing(
     assert re.search(r"It costs 0\.000004 BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), err
     assert "dry run: nothing was sent" in err
     assert "39" in my_order_ids(capsys)  # still running
+
+
+def test_mistakes_a_new_user_makes_get_a_line_that_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a fresh user's session: each of these printed click's or the API's words before."""
+    code, _, err = run(capsys, "--sandbox", "cancel", "-1", "--yes")  # was "No such option '-1'"
+    assert code == 2 and err.startswith(
+        "error: -1 is not accepted here: ids, prices and amounts must be positive"
+    )
+    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "-0.1")  # was "No such option '-0'"
+    assert code == 2 and "error: -0.1 is not accepted here" in err
+    code, _, err = run(capsys, "orders", "--sandbox")
+    assert code == 2 and "--sandbox is an option of clore itself: put it before the command" in err
+    code, _, err = run(capsys, "orders", "--bogus")
+    assert code == 2 and "No such option '--bogus'" in err  # a real typo stays click's message
+    code, _, err = run(capsys, "config", "get", "foo")  # was "! foo not set", exit 0
+    assert code == 2 and err == "error: 'foo' is not a setting clore reads (settings: api_key)\n"
+    code, _, err = run(capsys, "--profile", "nosuch", "auth", "status")
+    assert code == 4 and "run `clore --profile nosuch auth login`" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("invalid-key-9876\n"))
+    code, _, err = run(capsys, "--sandbox", "auth", "login", "--with-key")  # was "check CLORE_API_KEY"
+    assert code == 4 and "the API rejected the key ****9876; nothing was stored" in err
+    assert "CLORE_API_KEY" not in err
+    code, _, err = run(capsys, "--sandbox", "search", "--gpu", "H100000", "--min-ram", "64.5")
+    assert code == 0 and "no available server matches --gpu H100000 --min-ram 64.5" in err
+    assert "searched 0" not in err  # the SDK filtered them: they were searched, not absent
+    deploy = (
+        "--sandbox deploy 3812 --image ubuntu --type on-demand --currency btc --required-price 0.0001 --yes"
+    )
+    code, _, err = run(capsys, *shlex.split(deploy))  # was "API error: price_changed (current_price=…)"
+    assert code == 1 and "the server's price is no longer your --required-price (it is 0.0" in err
+    assert "nothing was rented" in err and "(API: price_changed)" in err

@@ -73,6 +73,24 @@ def test_resolution_order(monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[
     assert explicit.describe() == "****4444 (from argument, profile default)"
 
 
+def test_a_named_profile_is_not_replaced_by_the_environment_key(
+    monkeypatch: pytest.MonkeyPatch, keyring_memory: dict[Any, str]
+) -> None:
+    """CLORE_API_KEY is the default profile's key; naming another profile means its stored key,
+    never a key exported for some other account (nor the environment's under its name)."""
+    write_file_key("work-file-5555", profile="work")
+    monkeypatch.setenv("CLORE_API_KEY", "from-env-3333")
+    found = credentials.resolve_api_key(profile="work")
+    assert found is not None and found.source == "config file" and found.secret.reveal() == "work-file-5555"
+    client = CloreAI(profile="work")
+    assert client.key_source == "config file" and client.api_key_hint == "****5555"
+    monkeypatch.setenv("CLORE_PROFILE", "work")
+    assert CloreAI().api_key_hint == "****5555"
+    assert credentials.resolve_api_key(profile="nosuch") is None  # no stored key: none, not the env's
+    monkeypatch.delenv("CLORE_PROFILE")
+    assert CloreAI().key_source == "environment"  # the default profile still takes CLORE_API_KEY
+
+
 def test_client_resolves_the_key_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     write_file_key(SENTINEL)
     client = CloreAI()

@@ -23,6 +23,10 @@ CODE6: dict[str, str] = {
         "your --spot-price is below the server's minimum spot price{min_price}; bid at least that "
         "(see `clore spot SERVER_ID`)"
     ),
+    "price_changed": (
+        "the server's price is no longer your --required-price{current_price}; nothing was rented. "
+        "Run again with the new price as --required-price, or without it (see the quote)"
+    ),
     "you_already_have_spot_order": (
         "you already have a spot order on this server; change its bid with `clore spot-price ORDER_ID PRICE`"
     ),
@@ -75,10 +79,11 @@ def explain(error: Any, servers: Callable[[], list[str]] | None = None) -> str |
     if template is None:
         return None
     details = dict(getattr(error, "details", None) or {})
-    minimum = details.get("min_price")
+    minimum, current = details.get("min_price"), details.get("current_price")
     step = details.get("max_step", "?")
     fields: dict[str, Any] = {
         "min_price": f" ({_amount(minimum)} per day)" if _is_number(minimum) else "",
+        "current_price": f" (it is {_amount(current)} per day now)" if _is_number(current) else "",
         "time_to_lowering": details.get("time_to_lowering", "a few minutes"),
         "max_step": _amount(step) if _is_number(step) else step,
         "names": "",

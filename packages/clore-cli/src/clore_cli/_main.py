@@ -94,7 +94,14 @@ def gc_paused(function: Callable[..., Any]) -> Callable[..., Any]:
 class CloreGroup(click.Group):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_paragraph()
-        formatter.write_text("Try it offline: clore --sandbox search. Docs and exit codes: docs/cli.md")
+        formatter.write_text("Try it offline: clore --sandbox search")
+        formatter.write_paragraph()
+        formatter.write_text(
+            "Exit codes: 0 done; 1 the API refused; 2 bad input (nothing was sent); 3 an order may or "
+            "may not exist; 4 API key; 5 rate limited; 6 no connection; 7 interrupted after ordering "
+            "(it bills); 8 --wait gave up (the order bills); 9 guard: a limit crossed; 10 run: the job "
+            "failed; 11 watch: no event in time; 12 rent: nothing rented; 130 Ctrl-C; 255 SSH failed."
+        )
 
 
 @click.group(cls=CloreGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -185,7 +192,7 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.UsageError as error:
-        message = _shorten_values(error.format_message())
+        message = _shorten_values(_usage_message(error, args))
         hint = (
             f" (see: clore {error.ctx.command_path.split(' ', 1)[1]} --help)"
             if error.ctx and " " in error.ctx.command_path
@@ -241,6 +248,26 @@ def _server_names(app: Any) -> Any:
             return [str(s.name) for s in quick.my_servers() if getattr(s, "name", None)]
 
     return names
+
+
+def _usage_message(error: click.UsageError, args: list[str]) -> str:
+    """click's message, in the CLI's terms where click's own would mislead: a negative number
+    is not an unknown option, and a global option after the command belongs before it."""
+    import re
+
+    if isinstance(error, click.NoSuchOption):
+        name = error.option_name
+        if re.fullmatch(r"-[0-9.]+", name):
+            given = next((a for a in args if a.startswith(name)), name)
+            return f"{given} is not accepted here: ids, prices and amounts must be positive numbers"
+        if error.ctx is not None and error.ctx.parent is not None:
+            root = error.ctx.find_root().command
+            if any(name in param.opts for param in root.params):
+                return (
+                    f"{name} is an option of clore itself: put it before the command "
+                    f"(clore {name} {error.ctx.info_name} …)"
+                )
+    return error.format_message()
 
 
 def _shorten_values(message: str) -> str:

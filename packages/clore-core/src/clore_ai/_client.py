@@ -25,7 +25,7 @@ from ._limiter import RateLimiter, limiter_for_key
 from ._secret import Secret, mask
 from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_client, check_max_response_bytes
 from ._validation import MAX_SECONDS, check_number, shown
-from .credentials import ENV_KEY, ResolvedKey, resolve_api_key
+from .credentials import DEFAULT_PROFILE, ENV_KEY, ResolvedKey, current_profile, resolve_api_key
 from .exceptions import CloreAPIError, InvalidInputError
 
 __all__ = ["AsyncCloreAI", "CloreAI"]
@@ -102,7 +102,8 @@ class _BaseClient(Endpoints):
         self._key_known = False
         self._resolved_key: ResolvedKey | None = None
         failure: CloreAPIError | None = None
-        if (api_key is not None and api_key != "") or os.environ.get(ENV_KEY):
+        env_key_applies = os.environ.get(ENV_KEY) and current_profile(profile) == DEFAULT_PROFILE
+        if (api_key is not None and api_key != "") or env_key_applies:
             # Cheap to find (no keyring): resolved now, so a bad key fails here.
             try:
                 self._resolve_key(api_key)
@@ -131,7 +132,8 @@ class _BaseClient(Endpoints):
         )
 
     def _resolve_key(self, api_key: Optional[str] = None) -> Optional[ResolvedKey]:
-        """The key, looked up once: argument, ``CLORE_API_KEY``, keyring, config file.
+        """The key, looked up once: argument, ``CLORE_API_KEY`` (default profile only), keyring,
+        config file.
 
         Without an argument or ``CLORE_API_KEY`` this runs only when a key is needed (an
         authenticated call, :attr:`api_key_hint`, :attr:`key_source`): a public call never

@@ -2,7 +2,10 @@
 
 Resolution order: explicit argument → ``CLORE_API_KEY`` → OS keyring (service ``clore``,
 one entry per profile) → ``~/.clore/config.json`` (``api_key`` for the default profile,
-``profiles.<name>.api_key`` for others).
+``profiles.<name>.api_key`` for others). A profile other than the default, named by the caller
+(``profile=``, ``--profile``, ``CLORE_PROFILE``), means that profile's stored key:
+``CLORE_API_KEY`` is then not used, so a key exported for another account cannot silently
+take its place.
 
 ``keyring`` is imported only when the first two give nothing, and every keyring call runs
 in a worker thread with a time limit, so a hanging D-Bus backend cannot hang the program.
@@ -433,7 +436,7 @@ def _resolve(
     if explicit is not None and not (isinstance(explicit, str) and not explicit):
         return _checked(explicit, "argument", name, "")
     env = os.environ.get(ENV_KEY)
-    if env:
+    if env and name == DEFAULT_PROFILE:
         return _checked(env, "environment", name, f" in {ENV_KEY}")
     if use_keyring:
         try:

@@ -107,11 +107,17 @@ def _store_with_consent(app: Any, key: str, *, insecure_storage: bool) -> str:
 
 
 def _verify_and_store(app: Any, key: str, *, insecure_storage: bool) -> None:
-    from clore_ai import credentials
+    from clore_ai import AuthError, credentials
 
     key = _clean_key(key)
     with app.client_for_key(key) as client:  # a cheap call first: never store a key that does not work
-        client.wallets()
+        try:
+            client.wallets()
+        except AuthError:
+            raise NoKey(
+                f"the API rejected the key {credentials.mask(key)}; nothing was stored. Copy it again "
+                "from clore.ai (Account → API) and run this again"
+            ) from None
     where = _store_with_consent(app, key, insecure_storage=insecure_storage)
     click.echo(f"Key {credentials.mask(key)} verified and stored in {where} (profile {app.profile})")
 
@@ -144,7 +150,9 @@ def status(ctx: click.Context) -> None:
     app = app_of(ctx)
     found = credentials.resolve_api_key(profile=app.profile)
     if found is None:
-        raise NoKey(f"no API key for profile {app.profile}; run `clore auth login`")
+        named = "" if app.profile == "default" else f"--profile {app.profile} "
+        login = f"clore {named}auth login"
+        raise NoKey(f"no API key for profile {app.profile}; run `{login}`")
     click.echo(f"Profile {app.profile}: key {found.masked} from {found.source}")
 
 
@@ -266,15 +274,18 @@ def config_set(ctx: click.Context, key: str, value: str, insecure_storage: bool)
 
 @config.command("get")
 @click.argument("key")
-def config_get(key: str) -> None:
-    """Print one setting (api_key masked)."""
+@click.pass_context
+def config_get(ctx: click.Context, key: str) -> None:
+    """Print one setting (api_key masked: the key of --profile, wherever it comes from)."""
     from clore_ai import credentials
 
     if key == "api_key":
-        found = credentials.resolve_api_key()
+        found = credentials.resolve_api_key(profile=app_of(ctx).profile)
         click.echo(f"api_key = {found.masked} ({found.source})" if found else "! api_key not set")
         return
-    value = credentials.read_config().get(key)
+    value = credentials.read_config().get(key)  # a damaged file is said first, as by every command
+    if key not in CONFIG_KEYS:
+        raise BadInput(f"{key!r} is not a setting clore reads (settings: {', '.join(CONFIG_KEYS)})")
     click.echo(f"{key} = {value}" if value not in (None, "") else f"! {key} not set")
 
 

@@ -12,7 +12,7 @@ from .._cache import complete_currency, completer, remember, remember_gpus
 from .._main import app_of, gc_paused, output_options
 from .._params import MAX_ID, Number, WholeNumber
 from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
-from ..formats import Column, Dataset
+from ..formats import Column, Dataset, human_number
 
 # The query language, matching and ranking live in the SDK (clore_ai.query); it is imported
 # when a command runs, not here: `clore --help` must not import pydantic. The sort keys are
@@ -169,7 +169,10 @@ def search(
     matching = rank(matching, order)
     total = len(matching)
     if not matching:
-        app.note(_why_empty(servers, market_query.terms, hidden, gpu=gpu, include_rented=include_rented))
+        options = {"--gpu": gpu, "--min-gpu": min_gpu, "--min-ram": min_ram, "--max-price": max_price}
+        given = " ".join(f"{name} {_plain(value)}" for name, value in options.items() if value is not None)
+        why = _why_empty(servers, market_query.terms, hidden, options=given, include_rented=include_rented)
+        app.note(why)
     rows = [server_row(s, coin) for s in matching[:limit]]
     remember(
         "servers",
@@ -206,20 +209,26 @@ def search(
     )
 
 
+def _plain(value: Any) -> str:
+    return human_number(value) if isinstance(value, float) else str(value)
+
+
 def _why_empty(
     servers: list[Any],
     terms: tuple[Any, ...],
     hidden: dict[str, int],
     *,
-    gpu: str | None,
+    options: str,
     include_rented: bool,
 ) -> str:
     """Which term left nothing: "searched 190 servers; `gpu=5090` excluded them all"."""
     where = "available servers" if not include_rented else "servers"
     text = f"no server matches: searched {len(servers)} {where}"
     if not servers:
-        options = " (--gpu, --min-gpu, --min-ram or --max-price excluded them all)" if gpu else ""
-        return text + options + ("" if include_rented else "; --all includes rented servers")
+        also = "" if include_rented else "; --all also searches rented servers"
+        if options:  # the SDK applied them: the servers they excluded were never counted
+            return f"no {where[:-1]} matches {options}{also}"
+        return text + also
     left = list(servers)
     for term in terms:
         kept = [s for s in left if term.matches(s)]
