@@ -119,4 +119,23 @@ def test_refusals_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 1 and "warning: the bid is below the server's minimum" in err and "bid too low" in err
     code, _, err = run(capsys, "gigaspot-order", "edit", "38", "--price", "1", "--yes")
-    assert code == 1 and "order 38 could not be updated" in err
+    assert code == 1 and err.strip() == (
+        "error: order 38 is not a GigaSPOT order (server 5738 is not on GigaSPOT); nothing was sent "
+        "(see: clore cancel 38)"
+    )
+    code, _, err = run(capsys, "gigaspot-order", "edit", "39", "--price", "0.9", "--yes")
+    assert code == 1 and "order 39 is not a GigaSPOT order" in err and "see: clore spot-price 39 PRICE" in err
+
+
+def test_the_minimum_bid_shown_is_one_that_can_be_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every GigaSPOT price must be at least 0.0001 per day: a server minimum below it (in BTC)
+    is shown raised to it, and a bid below it is refused in the CLI's words, before anything."""
+    rows = listed(capsys)
+    assert rows and all(r["min_bid_per_day"] >= 0.0001 for r in rows if r["min_bid_per_day"] is not None)
+    code, _, err = run(
+        capsys, "gigaspot-order", "create", "5776", "--price", "0.00003", "--currency", "btc", "--dry-run"
+    )
+    assert code == 2 and err.startswith(
+        "error: --price must be at least 0.0001 and at most 5000, got 0.00003 "
+    )
+    assert "orders[0]" not in err and "e-05" not in err

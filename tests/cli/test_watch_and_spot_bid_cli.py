@@ -263,6 +263,20 @@ def test_spot_price_below_the_server_minimum_is_refused_before_sending(
     assert "set_spot_price" not in sent
 
 
+def test_deploy_spot_quote_says_whether_the_bid_wins_and_warns_on_a_typo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deploy = ["deploy", "3812", "--image", "ubuntu", "--type", "spot", "--currency", "btc", "--dry-run"]
+    code, _, err = run(capsys, *deploy, "--spot-price", "1")  # meant 0.0001?
+    assert code == 0 and re.search(r"Lowest winning bid now: 0\.0000\d+ btc/day", err), err
+    assert re.search(r"warning: this bid is [\d,]+× the lowest winning bid", err)
+    code, _, err = run(capsys, *deploy, "--spot-price", "0.00001")
+    assert code == 0 and "warning: this bid does not win now" in err
+    winning = float(re.search(r"Lowest winning bid now: ([\d.]+) btc", err).group(1))  # type: ignore[union-attr]
+    code, _, err = run(capsys, *deploy, "--spot-price", str(winning))
+    assert code == 0 and "warning" not in err
+
+
 def test_spot_bid_on_an_order_that_is_not_mine_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "spot-bid", "424242")
     assert (

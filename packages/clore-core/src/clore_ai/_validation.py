@@ -59,11 +59,29 @@ def shown(value: Any, limit: int = 40) -> str:
     """A short ``repr`` for messages that never fails: no 5,000-digit numbers, no hostile reprs."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return "a number that is too large"
+    if isinstance(value, float):
+        return _plain_float(value)
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - any broken __repr__ gets a neutral description
         text = f"a {type(value).__name__}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain_float(value: float) -> str:
+    """``3e-05`` → ``0.00003``: a number as people write it, exactly (its shortest repr's
+    digits); exponents only where plain digits would not be readable (nan, inf, 1e300)."""
+    if not math.isfinite(value) or not (value == 0 or 1e-12 <= abs(value) < 1e15):
+        return repr(value)
+    from decimal import Decimal
+
+    text = format(Decimal(repr(value)), "f")
+    return text if "." in text else text + ".0"
+
+
+def _limit(value: float) -> str:
+    """A bound in a message: ``0.0001``, ``5000``, never ``1e-05``."""
+    return _plain_float(value).removesuffix(".0")
 
 
 def finite_number(value: Any) -> float | None:
@@ -80,11 +98,11 @@ def finite_number(value: Any) -> float | None:
 def check_number(name: str, value: Any, *, minimum: float, maximum: float, above: bool = False) -> float:
     """A finite number in ``[minimum, maximum]`` (``(minimum, maximum]`` with ``above``)."""
     number = finite_number(value)
-    low = f"greater than {minimum:g}" if above else f"at least {minimum:g}"
+    low = f"greater than {_limit(minimum)}" if above else f"at least {_limit(minimum)}"
     if number is None:
         raise _fail(f"{name} must be a finite number, got {shown(value)}")
     if number < minimum or (above and number == minimum) or number > maximum:
-        raise _fail(f"{name} must be {low} and at most {maximum:g}, got {shown(value)}")
+        raise _fail(f"{name} must be {low} and at most {_limit(maximum)}, got {shown(value)}")
     return number
 
 

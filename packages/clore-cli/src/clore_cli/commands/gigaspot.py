@@ -18,11 +18,28 @@ IMAGES = {"ubuntu": UBUNTU_IMAGE, "hiveos": HIVEOS_IMAGE}
 DEFAULT_PL = 300  # watts per GPU when --pl is not given
 
 
+def lowest_bid(server: Any, coin: str) -> float | None:
+    """The lowest GigaSPOT bid per day in ``coin`` that can be placed on ``server``: its minimum,
+    raised to the floor every GigaSPOT price must reach (0.0001 per day in any coin)."""
+    from clore_ai._validation import GIGASPOT_MIN_PRICE
+
+    minimum = server.spot_price_per_day(coin)
+    return None if minimum is None else max(minimum, GIGASPOT_MIN_PRICE)
+
+
+def _in_cli_terms(message: str) -> str:
+    """The SDK's body paths (``orders[0].price``) as the options that set them."""
+    import re
+
+    message = re.sub(r"orders\[\d+\]\.price", "--price", message)
+    return re.sub(r"orders\[\d+\]\.oc\[\d+\]\.pl", "--pl", message)
+
+
 def _cheapest_bid(server: Any, rates: dict[str, float]) -> tuple[str | None, float | None, float | None]:
-    """(currency, minimum bid per day in it, in USD per day) over the coins the host accepts."""
+    """(currency, lowest bid per day in it, in USD per day) over the coins the host accepts."""
     best: tuple[str | None, float | None, float | None] = (None, None, None)
     for coin in server.allowed_coins or []:
-        native = server.spot_price_per_day(coin)
+        native = lowest_bid(server, coin)
         rate = rates.get(coin)
         if native is None or rate is None:
             continue
@@ -68,7 +85,7 @@ def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
             [
                 Column("id", "ID", "right"),
                 Column("gpu", "GPU"),
-                Column("min_bid_per_day", "Min bid/day", "right", "{:.8f}"),
+                Column("min_bid_per_day", "Min bid/day", "right", coin_key="currency"),
                 Column("coin", "Coin"),
                 Column("usd_per_hour", "USD/h", "right", "${:.4f}"),
                 Column("usd_per_day", "USD/day", "right", "${:.2f}"),
@@ -146,7 +163,7 @@ def create(
         coin = normalize_currency(currency)
         build_gigaspot_create_body([{**order, "renting_server": server_id}])  # checked before any request
     except InvalidInputError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(_in_cli_terms(str(error))) from None
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
     servers = app.client().marketplace(available_only=False)
@@ -162,9 +179,9 @@ def create(
     try:
         body = build_gigaspot_create_body([order])
     except InvalidInputError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(_in_cli_terms(str(error))) from None
     rate = implied_usd_rates(servers).get(coin)
-    minimum = server.spot_price_per_day(coin)
+    minimum = lowest_bid(server, coin)
     lines = [
         f"GigaSPOT server {server_id}: {sanitize(str(server.gpu_model))}",
         f"Bid: {price_text(price, coin, rate)}",
@@ -174,7 +191,7 @@ def create(
     if minimum is not None and price < minimum:
         lines.append("warning: the bid is below the server's minimum; the API will refuse it")
     elif minimum and price > 3 * minimum:
-        lines.append("warning: the bid is more than 3× the server's minimum bid")
+        lines.append(f"warning: the bid is {price / minimum:,.0f}× the server's minimum bid")
     if not _consent(app, ctx, lines, body, "create_gigaspot_orders", dry_run, yes):
         return
     result = app.client().create_gigaspot_orders([order])
@@ -211,16 +228,29 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
     try:
         body = build_gigaspot_edit_body([{"order_id": order_id, "price": price}])
     except InvalidInputError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(_in_cli_terms(str(error))) from None
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
     order = next((o for o in app.client().my_orders() if o.id == order_id), None)
     if order is None:
         raise click.ClickException(f"order {order_id} is not one of your active orders (see: clore orders)")
     coin = order.currency or "?"
-    rate = implied_usd_rates(app.client().marketplace(available_only=False)).get(coin)
+    servers = app.client().marketplace(available_only=False)
+    server = next((s for s in servers if s.id == order.server_id), None)
+    if server is not None and not server.on_gigaspot:
+        kind = f"spot-price {order_id} PRICE" if order.spot else f"cancel {order_id}"
+        raise click.ClickException(
+            f"order {order_id} is not a GigaSPOT order (server {order.server_id} is not on GigaSPOT); "
+            f"nothing was sent (see: clore {kind})"
+        )
+    rate = implied_usd_rates(servers).get(coin)
     now, new = price_text(order.price, coin, rate), price_text(price, coin, rate)
     lines = [f"GigaSPOT order {order_id}: bid {now} → {new}"]
+    minimum = lowest_bid(server, coin) if server is not None else None
+    if minimum is not None and price < minimum:
+        lines.append("warning: the bid is below the server's minimum; the API will refuse it")
+    elif minimum and price > 3 * minimum:
+        lines.append(f"warning: the bid is {price / minimum:,.0f}× the server's minimum bid")
     if not _consent(app, ctx, lines, body, "edit_gigaspot_orders", dry_run, yes):
         return
     result = app.client().edit_gigaspot_orders([{"order_id": order_id, "price": price}])

@@ -358,7 +358,23 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     od_native = server.price_per_day(currency)
     od_usd = usd_per_day(server, currency, implied_usd_rates(servers))
     usd_day = native_day * od_usd / od_native if native_day and od_native and od_usd else None
-    return quote_of(server, body["type"], currency, native_day, usd_day, wallet_balance(app, currency))
+    quote = quote_of(server, body["type"], currency, native_day, usd_day, wallet_balance(app, currency))
+    if spot:
+        quote["lowest_winning_bid"] = lowest_winning_bid(app, server_id, currency)
+    return quote
+
+
+def lowest_winning_bid(app: Any, server_id: int, currency: str) -> float | None:
+    """What a new spot bid in ``currency`` must be to win now (None when the book cannot say)."""
+    from clore_ai import CloreAPIError
+    from clore_ai.spotbid import spot_position
+
+    try:
+        market = app.client().spot_marketplace(server_id)
+    except CloreAPIError as error:  # the quote stands without it; the bid is still the user's
+        app.note(f"the spot book of server {server_id} could not be read: {error}")
+        return None
+    return spot_position(market, server_id, currency=currency).lowest_winning_bid
 
 
 def wallet_balance(app: Any, currency: str) -> float | None:
@@ -432,6 +448,12 @@ def show_quote(quote: dict[str, Any]) -> None:
     ]
     if quote["rented"] and quote["type"] == "on-demand":
         lines.append("Note: the server is currently rented; the API will refuse an on-demand order.")
+    lowest = quote.get("lowest_winning_bid")
+    if lowest is not None:
+        from .spotbid import bid_warnings
+
+        lines.append(f"Lowest winning bid now: {coin_amount(lowest, quote['currency'])}/day")
+        lines.extend(bid_warnings(quote["price_per_day"], lowest, "this bid"))
     click.echo("\n".join(lines), err=True)
 
 

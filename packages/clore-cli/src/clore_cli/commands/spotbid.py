@@ -149,6 +149,23 @@ def _consent_lines(position: Any, cap: float) -> list[str]:
 OVERBID_WARNING_FACTOR = 3.0
 
 
+def bid_warnings(price: float, lowest_winning: float | None, what: str) -> list[str]:
+    """A warning when a bid will not win now, or is far above what would (most likely a typo)."""
+    if lowest_winning is None or lowest_winning <= 0:
+        return []
+    if price < lowest_winning:
+        return [
+            f"warning: {what} does not win now; a spot order runs only while its bid is the highest "
+            "(see: clore spot-bid ORDER_ID)"
+        ]
+    if price > OVERBID_WARNING_FACTOR * lowest_winning:
+        return [
+            f"warning: {what} is {price / lowest_winning:,.0f}× the lowest winning bid; a winning order "
+            "pays its own bid (clore spot-bid ORDER_ID --auto keeps it just above the others)"
+        ]
+    return []
+
+
 def new_bid_lines(position: Any, price: float) -> list[str]:
     """What ``clore spot-price`` shows before it changes a bid: the bid now, the new one, the
     lowest bid that wins now, and a warning when the new bid will not win or overpays."""
@@ -160,16 +177,7 @@ def new_bid_lines(position: Any, price: float) -> list[str]:
         f"New bid: {price_text(price, coin, rate)}",
         f"Lowest winning bid now: {price_text(lowest, coin, rate)}",
     ]
-    if lowest is not None and price < lowest:
-        lines.append(
-            "warning: the new bid does not win now; a spot order runs only while its bid is the highest "
-            "(see: clore spot-bid ORDER_ID)"
-        )
-    elif lowest is not None and price > OVERBID_WARNING_FACTOR * lowest:
-        lines.append(
-            f"warning: the new bid is {price / lowest:,.0f}× the lowest winning bid; a winning order "
-            "pays its own bid (clore spot-bid ORDER_ID --auto keeps it just above the others)"
-        )
+    lines.extend(bid_warnings(price, lowest, "the new bid"))
     if position.bid is not None and price < position.bid:
         lines.append("Lowering is allowed once per 600 s, by at most the API's max_step.")
     return lines
