@@ -19,7 +19,7 @@ import pytest
 from clore_ai import AsyncCloreAI, CloreAI, RateLimiter
 from clore_ai import exceptions as ex
 from clore_ai._retry import MAX_DELAY
-from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer, SandboxTransport
 
 from .loopback import RawServer, dripping
 from .recording import Recorder, sync_client
@@ -347,3 +347,38 @@ def test_the_deadline_reaches_the_clients_transport_and_environment_proxies(
     assert len(transports) >= 2
     wrapped = _wrappers()
     assert all(isinstance(t._pool._network_backend, wrapped) for t in transports)
+
+
+def test_an_async_client_used_again_from_a_new_event_loop_works() -> None:
+    """Two ``asyncio.run`` calls on one client (a script, a notebook cell each): the second
+    raised "Event loop is closed" from the first loop's connections."""
+    import asyncio
+
+    with SandboxServer(Sandbox(rate_limits=RateLimits.off())) as server:
+        no_spacing = RateLimiter(interval=0, order_interval=0)
+        client = AsyncCloreAI(api_key="loops-key", base_url=server.url, limiter=no_spacing)
+        first = asyncio.run(client.wallets())
+        second = asyncio.run(client.wallets())
+        assert [w.name for w in first] == [w.name for w in second] and first
+        asyncio.run(client.aclose())
+
+
+def test_flags_are_read_as_flags_not_by_truthiness() -> None:
+    """``include_completed="false"`` returned completed orders: a non-empty string is truthy."""
+    no_spacing = RateLimiter(interval=0, order_interval=0)
+    sandbox = Sandbox(rate_limits=RateLimits.off())
+    client = CloreAI(api_key="flags-key", transport=SandboxTransport(sandbox), limiter=no_spacing)
+    def ids(orders: list[Any]) -> list[int]:
+        return [order.id for order in orders]
+
+    client.cancel_order(38)  # a completed order, which only include_completed=True lists
+
+    assert ids(client.my_orders(include_completed="false")) == ids(client.my_orders(include_completed=False))
+    assert ids(client.my_orders(include_completed="true")) == ids(client.my_orders(include_completed=True))
+    assert ids(client.my_orders(include_completed=True)) != ids(client.my_orders(include_completed=False))
+    assert [s.id for s in client.marketplace(available_only="no")] == [
+        s.id for s in client.marketplace(available_only=False)
+    ]
+    for bad in ("maybe", 2, None):
+        with pytest.raises(ex.InvalidInputError, match="include_completed must be true or false"):
+            client.my_orders(include_completed=bad)

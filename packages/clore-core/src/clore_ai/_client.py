@@ -319,10 +319,19 @@ class AsyncCloreAI(_BaseClient):
 
     _default_sleep = staticmethod(_asyncio_sleep)
     _http: Optional[httpx.AsyncClient]
+    _http_loop: Any = None
 
     def _client(self) -> httpx.AsyncClient:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._http is not None and self._http_loop is not loop and self._http_loop.is_closed():
+            # Used again from a new event loop (a second ``asyncio.run``): the old connections
+            # belonged to the closed loop and can neither be used nor closed; start afresh.
+            self._http = None
         if self._http is None:
             self._http = bound_client(httpx.AsyncClient(**self._httpx_options()))
+            self._http_loop = loop
         return self._http
 
     async def _send(self, request: httpx.Request) -> Outcome:
@@ -368,9 +377,9 @@ class AsyncCloreAI(_BaseClient):
         return method
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        http, self._http = self._http, None
+        if http is not None and not self._http_loop.is_closed():  # a closed loop closed its sockets
+            await http.aclose()
 
     aclose = close
 

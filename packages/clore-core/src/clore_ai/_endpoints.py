@@ -19,6 +19,7 @@ from ._validation import (
     build_gigaspot_create_body,
     build_gigaspot_edit_body,
     build_server_settings_body,
+    check_flag,
     check_issue,
     check_number,
     check_positive_int,
@@ -196,6 +197,7 @@ class Endpoints:
             raise InvalidInputError(
                 f"min_gpu_count must be a whole number from 0 to 1024, got {shown(min_gpu_count)}", code=2
             )
+        available_only = check_flag("available_only", available_only)
         min_ram_gb = _optional_number("min_ram_gb", min_ram_gb)
         max_price_usd = _optional_number("max_price_usd", max_price_usd)
         parser = _MARKETPLACE_AVAILABLE if available_only else _MARKETPLACE
@@ -224,7 +226,7 @@ class Endpoints:
     @endpoint
     def my_orders(self, include_completed: bool = False) -> Flow[List[Order]]:
         """Your orders; with ``include_completed`` also finished ones (``expired``)."""
-        return self._orders_flow(bool(include_completed))
+        return self._orders_flow(check_flag("include_completed", include_completed))
 
     @endpoint
     def spot_marketplace(self, server_id: int) -> Flow[SpotMarket]:

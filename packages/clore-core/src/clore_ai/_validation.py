@@ -215,7 +215,8 @@ def _check_env(env: Any) -> dict[str, str]:
     return checked
 
 
-def _check_bool(name: str, value: Any) -> bool:
+def check_flag(name: str, value: Any) -> bool:
+    """True/False (or their text: "true", "no", "1"…); anything else is refused, not read by truthiness."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
@@ -291,7 +292,7 @@ def build_create_order_body(
             raise _fail("required_price is only for on-demand orders")
         body["required_price"] = check_price("required_price", required_price)
     if autossh_entrypoint is not None:
-        body["autossh_entrypoint"] = _check_bool("autossh_entrypoint", autossh_entrypoint)
+        body["autossh_entrypoint"] = check_flag("autossh_entrypoint", autossh_entrypoint)
     return body
 
 
