@@ -368,6 +368,7 @@ def test_flags_are_read_as_flags_not_by_truthiness() -> None:
     no_spacing = RateLimiter(interval=0, order_interval=0)
     sandbox = Sandbox(rate_limits=RateLimits.off())
     client = CloreAI(api_key="flags-key", transport=SandboxTransport(sandbox), limiter=no_spacing)
+
     def ids(orders: list[Any]) -> list[int]:
         return [order.id for order in orders]
 
