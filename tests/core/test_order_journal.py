@@ -144,3 +144,40 @@ def test_another_process_sees_our_in_flight_create_and_our_claim(tmp_path: Path)
     assert other_process() == "[1, true]"  # sees us in flight; 42 was free
     assert mine.claim(token, 42) is False  # the other process took it
     assert other_process() == "[1, false]"  # our entry is still live; 42 stays taken
+
+
+def test_a_sandbox_started_afresh_gives_the_same_key_a_new_order_1000_that_is_adopted() -> None:
+    """A script run twice, each with a fresh ``Sandbox()`` and the same key: the first run's
+    claim of order 1000 (kept for 10 minutes) made the second run's own order 1000 look taken,
+    and create_order raised OrderPendingError. An id claimed with another creation time is
+    another order; a claim without one still hides the id (the live API never reuses ids)."""
+    from types import SimpleNamespace
+
+    from clore_ai import CloreAI, RateLimiter
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxTransport
+
+    now = [1_800_000_000.0]
+    for run in (1, 2):
+        sandbox = Sandbox(rate_limits=RateLimits.off(), clock=lambda: now[0])
+        limiter = RateLimiter(interval=0, order_interval=0)
+        transport = SandboxTransport(sandbox)
+        with CloreAI(
+            api_key="twice-key", transport=transport, limiter=limiter, reconcile_timeout=0.5
+        ) as client:
+            order = client.create_order(
+                server_id=123, image="cloreai/pytorch", type="on-demand", currency="usd"
+            )
+            assert order.id == 1000, run
+        now[0] += 60  # the second run, a minute later
+
+    from clore_ai._inflight import ClaimedOrders
+
+    claims = [
+        SimpleNamespace(order_id=1000, order_ct=1_800_000_000.0),
+        SimpleNamespace(order_id=7, order_ct=None),
+    ]
+    claimed = ClaimedOrders(claims)
+    assert SimpleNamespace(id=1000, ct=1_800_000_000) in claimed
+    assert SimpleNamespace(id=1000, ct=1_800_000_060) not in claimed  # the id handed out again
+    assert SimpleNamespace(id=1000, ct=None) in claimed and SimpleNamespace(id=7, ct=5) in claimed
+    assert SimpleNamespace(id=8, ct=None) not in claimed

@@ -725,8 +725,8 @@ class ClientCore:
         except CloreAPIError as error:
             log.warning("could not list orders before re-sending create_order: %s", error)
             return False
-        claimed = call.journal.claimed_order_ids()  # other callers' orders
-        return not [o for o in orders if o.id not in claimed and self._may_be_ours(call, o)]
+        claimed = call.journal.claimed_orders()  # other callers' orders
+        return not [o for o in orders if o not in claimed and self._may_be_ours(call, o)]
 
     def _may_be_ours(self, call: _OrderCall, order: Order) -> bool:
         return (
@@ -744,8 +744,8 @@ class ClientCore:
         except that a call the API answered code 0 knows its order exists, so a rival whose
         answer was lost does not stop it (one account cannot hold two orders on one server).
         """
-        claimed = call.journal.claimed_order_ids()
-        new = [o for o in orders if o.id not in claimed and self._may_be_ours(call, o)]
+        claimed = call.journal.claimed_orders()
+        new = [o for o in orders if o not in claimed and self._may_be_ours(call, o)]
         if not new:
             return None, []
         rivals = [
@@ -755,7 +755,7 @@ class ClientCore:
         ]
         unopposed = not rivals or (call.accepted and all(r.state != ACCEPTED for r in rivals))
         if len(new) == 1 and unopposed:
-            if call.ticket is not None and call.journal.claim(call.ticket, new[0].id):
+            if call.ticket is not None and call.journal.claim(call.ticket, new[0]):
                 return new[0], []
             return None, []  # another caller claimed it a moment ago: not ours
         return None, sorted(o.id for o in new)

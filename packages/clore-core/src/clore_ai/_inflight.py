@@ -33,6 +33,7 @@ from ._locked_journal import LockedJournal
 __all__ = [
     "ACCEPTED",
     "CLAIMED",
+    "ClaimedOrders",
     "InflightEntry",
     "InflightJournal",
     "PENDING",
@@ -104,6 +105,7 @@ class InflightEntry:
     state: str = PENDING
     order_id: int | None = None
     ended_at: float | None = None
+    order_ct: float | None = None  # the claimed order's creation time (``ct``), when it showed one
 
     @classmethod
     def from_json(cls, token: str, data: Any) -> InflightEntry | None:
@@ -120,6 +122,7 @@ class InflightEntry:
                 state=str(data.get("state", PENDING)),
                 order_id=None if data.get("order_id") is None else int(data["order_id"]),
                 ended_at=None if data.get("ended_at") is None else float(data["ended_at"]),
+                order_ct=None if data.get("order_ct") is None else float(data["order_ct"]),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -197,19 +200,25 @@ class InflightJournal(LockedJournal[InflightEntry]):
 
         self._change(set_state)
 
-    def claim(self, token: str, order_id: int) -> bool:
-        """Take ``order_id`` for this call; False if another call already took it."""
+    def claim(self, token: str, order: Any) -> bool:
+        """Take ``order`` (from my_orders, or its id) for this call; False if another call
+        already took it."""
+        order_id, order_ct = _id_of(order), _creation_time(order)
 
         def take(entries: dict[str, InflightEntry]) -> bool:
-            if any(e.order_id == order_id for e in entries.values()):
+            if order in ClaimedOrders(entries.values()):
                 return False
             entry = entries.get(token)
             if entry is None:  # dropped as stale while we waited: record the claim again
                 return False
             entry.state, entry.order_id, entry.ended_at = CLAIMED, order_id, self.clock()
+            entry.order_ct = order_ct
             return True
 
         return self._change(take)
+
+    def claimed_orders(self) -> ClaimedOrders:
+        return self._change(lambda entries: ClaimedOrders(entries.values()))
 
     def claimed_order_ids(self) -> set[int]:
         return self._change(lambda entries: {e.order_id for e in entries.values() if e.order_id is not None})
@@ -226,6 +235,39 @@ class InflightJournal(LockedJournal[InflightEntry]):
 
     def entries(self) -> list[InflightEntry]:
         return self._change(lambda entries: list(entries.values()))
+
+
+def _id_of(order: Any) -> int:
+    return order if isinstance(order, int) else int(order.id)
+
+
+def _creation_time(order: Any) -> float | None:
+    ct = getattr(order, "ct", None)
+    return float(ct) if isinstance(ct, (int, float)) and not isinstance(ct, bool) else None
+
+
+class ClaimedOrders:
+    """The orders other calls adopted: ``order in claimed``.
+
+    An order is the claimed one when its id is, unless both show a creation time and the
+    times differ: then the id was handed out again. The live API never does that, but a
+    sandbox started afresh (``Sandbox()`` in a second run of a script) numbers its orders
+    from 1000 again, and a claim of the first run's order 1000 (kept for ``STALE_AFTER``)
+    must not hide the second run's.
+    """
+
+    def __init__(self, entries: Any) -> None:
+        self._times: dict[int, set[float | None]] = {}
+        for entry in entries:
+            if entry.order_id is not None:
+                self._times.setdefault(entry.order_id, set()).add(entry.order_ct)
+
+    def __contains__(self, order: Any) -> bool:
+        times = self._times.get(_id_of(order))
+        if times is None:
+            return False
+        ct = _creation_time(order)
+        return ct is None or None in times or ct in times
 
 
 def journal_for_key(api_key: str | None) -> InflightJournal:
