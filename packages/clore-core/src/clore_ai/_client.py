@@ -7,7 +7,6 @@ They differ only in how they sleep and send (``time.sleep`` + ``httpx.Client`` v
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import time
@@ -20,7 +19,7 @@ from . import _httpx  # noqa: F401 - first: httpx without its command-line modul
 import httpx
 
 from ._core import DEFAULT_BASE_URL, ClientCore, Flow, Outcome, Send, Sleep
-from ._endpoints import Endpoints, start_flow
+from ._endpoints import Endpoints
 from ._limiter import RateLimiter, limiter_for_key
 from ._secret import Secret, mask
 from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_client, check_max_response_bytes
@@ -280,15 +279,6 @@ class CloreAI(_BaseClient):
             flow.close()  # lets create_order log an interrupted send
             raise
 
-    def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
-        @functools.wraps(build)
-        def method(*args: Any, **kwargs: Any) -> Any:
-            flow = start_flow(build, self, args, kwargs)
-            del args, kwargs  # the caller's arguments (passwords) stay out of tracebacks
-            return self._drive(flow)
-
-        return method
-
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
@@ -318,14 +308,19 @@ class AsyncCloreAI(_BaseClient):
     """Asynchronous Clore.ai client: the same methods as :class:`CloreAI`, awaited."""
 
     _default_sleep = staticmethod(_asyncio_sleep)
+    _is_async = True  # its endpoints are coroutine methods (``_endpoints.Endpoints``)
     _http: Optional[httpx.AsyncClient]
     _http_loop: Any = None
 
     def _client(self) -> httpx.AsyncClient:
         import asyncio
 
-        loop = asyncio.get_running_loop()
-        if self._http is not None and self._http_loop is not loop and self._http_loop.is_closed():
+        try:
+            loop: Any = asyncio.get_running_loop()
+        except RuntimeError:  # built outside a loop (a test looking at the transports)
+            loop = None
+        old = self._http_loop
+        if self._http is not None and old is not None and old is not loop and old.is_closed():
             # Used again from a new event loop (a second ``asyncio.run``): the old connections
             # belonged to the closed loop and can neither be used nor closed; start afresh.
             self._http = None
@@ -367,18 +362,10 @@ class AsyncCloreAI(_BaseClient):
             flow.close()
             raise
 
-    def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
-        @functools.wraps(build)
-        async def method(*args: Any, **kwargs: Any) -> Any:
-            flow = start_flow(build, self, args, kwargs)
-            del args, kwargs  # the caller's arguments (passwords) stay out of tracebacks
-            return await self._drive(flow)
-
-        return method
-
     async def close(self) -> None:
         http, self._http = self._http, None
-        if http is not None and not self._http_loop.is_closed():  # a closed loop closed its sockets
+        dead = self._http_loop is not None and self._http_loop.is_closed()  # it closed its sockets
+        if http is not None and not dead:
             await http.aclose()
 
     aclose = close

@@ -7,6 +7,8 @@ it into a plain method on :class:`CloreAI` and a coroutine method on
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Dict, Generic, List, Mapping, TypeVar, overload
 
@@ -79,7 +81,14 @@ _GIGASPOT_EDIT = envelope_parser(None, GigaSpotEditResult)
 
 
 class endpoint(Generic[P, R]):
-    """Descriptor: a flow-building function becomes a method of both clients."""
+    """A flow-building function, declared once; each client class gets it as a real method.
+
+    :class:`Endpoints` subclasses replace every endpoint with a plain function (an ``async
+    def`` on :class:`AsyncCloreAI`): ``CloreAI.wallets(client)``, ``inspect.signature``,
+    ``typing.get_type_hints``, ``help()`` and ``mock.create_autospec`` all see the method as
+    called — its parameters and its result (``List[Wallet]``), never the internal flow. The
+    overloads below tell type checkers the same.
+    """
 
     def __init__(self, build: Callable[Concatenate[Any, P], Flow[R]]) -> None:
         self._build = build
@@ -99,7 +108,64 @@ class endpoint(Generic[P, R]):
     def __get__(self, instance: Any, owner: type[Any]) -> Any:
         if instance is None:
             return self
-        return instance._bind(self._build)
+        raise TypeError(f"{type(instance).__name__} is not a client class")  # see Endpoints
+
+
+def client_method(build: Callable[..., Flow[Any]], *, asynchronous: bool) -> Callable[..., Any]:
+    """``build`` as a method of a client class: the flow it builds, driven by the client.
+
+    The caller's arguments (passwords, tokens) are deleted before the flow is driven, so
+    they are not in this frame's locals when an error's traceback is recorded.
+    """
+    if asynchronous:
+
+        async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            flow = start_flow(build, self, args, kwargs)
+            del args, kwargs
+            return await self._drive(flow)
+
+    else:
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            flow = start_flow(build, self, args, kwargs)
+            del args, kwargs
+            return self._drive(flow)
+
+    on_class, hints = _public_face(build)
+    method.__signature__ = on_class  # type: ignore[attr-defined]
+    method.__annotations__ = dict(hints)
+    method.__name__ = build.__name__
+    method.__doc__ = build.__doc__
+    method.__module__ = "clore_ai"
+    method._clore_async = asynchronous  # type: ignore[attr-defined]
+    return method
+
+
+def _result_type(returns: Any) -> Any:
+    """``Flow[List[Wallet]]`` → ``List[Wallet]`` (as text when the annotation is text)."""
+    if isinstance(returns, str):
+        return returns[5:-1] if returns.startswith("Flow[") and returns.endswith("]") else returns
+    arguments = getattr(returns, "__args__", None)
+    return arguments[-1] if arguments and getattr(returns, "__origin__", None) is not None else returns
+
+
+@functools.cache  # one per endpoint, shared by the client classes
+def _public_face(build: Callable[..., Any]) -> tuple[inspect.Signature, Dict[str, Any]]:
+    """The method's signature and annotations, with the flow's result as the return type:
+    resolved types where Python can evaluate them (not ``X | None`` on 3.9), else text."""
+    hints: Dict[str, Any] = {}
+    for name, text in build.__annotations__.items():
+        try:
+            hints[name] = eval(text, build.__globals__) if isinstance(text, str) else text
+        except Exception:  # noqa: BLE001 - the text is still right, only unresolved (3.9: X | None)
+            hints[name] = text
+    hints["return"] = _result_type(hints.get("return", inspect.Signature.empty))
+    signature = inspect.signature(build)
+    parameters = [
+        parameter.replace(annotation=hints.get(parameter.name, parameter.annotation))
+        for parameter in signature.parameters.values()
+    ]
+    return signature.replace(parameters=parameters, return_annotation=hints["return"]), hints
 
 
 def start_flow(build: Callable[..., Flow[R]], client: Any, args: Any, kwargs: Any) -> Flow[R]:
@@ -157,12 +223,29 @@ def _optional_number(name: str, value: Any) -> float | None:
 
 
 class Endpoints:
-    """The API surface shared by :class:`CloreAI` and :class:`AsyncCloreAI`."""
+    """The API surface shared by :class:`CloreAI` and :class:`AsyncCloreAI`.
+
+    A subclass gets every endpoint as a method that drives the endpoint's flow with its own
+    ``_drive``: a coroutine method when the class sets ``_is_async``.
+    """
 
     _core: ClientCore
+    _is_async = False
 
-    def _bind(self, build: Callable[..., Flow[Any]]) -> Callable[..., Any]:
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not hasattr(cls, "_drive"):  # not a client yet (the clients' shared base)
+            return
+        for name, value in vars(Endpoints).items():
+            if not isinstance(value, endpoint):
+                continue
+            inherited = next(vars(k)[name] for k in cls.__mro__ if name in vars(k))
+            # A method a subclass wrote, or one of the right kind it inherits, stays (so a
+            # patch of CloreAI.wallets reaches its subclasses too).
+            if inherited is value or getattr(inherited, "_clore_async", cls._is_async) != cls._is_async:
+                method = client_method(value._build, asynchronous=cls._is_async)
+                method.__qualname__ = f"{cls.__name__}.{name}"
+                setattr(cls, name, method)
 
     def _orders_flow(self, include_completed: bool = False) -> Flow[List[Order]]:
         params = {"return_completed": "true" if include_completed else "false"}
