@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -214,6 +215,30 @@ class App:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def sandbox_journal_paths() -> list[Path]:
+    """What clore keeps on this machine about the sandbox's orders, besides its state file:
+    the sandbox key's create_order, rent, spot-rule and rate-limit files, the sandbox's job
+    journal, the guard's ``sandbox-PROFILE`` states and the sandbox's completions.
+
+    `clore sandbox reset` deletes them with the state: the reset sandbox hands out order ids
+    again from 1000, and a journal still naming an old order 1000 (claimed by an earlier
+    deploy, run by an earlier job) would take the new one for it. Each is the sandbox's by
+    name (the sandbox key's fingerprint, ``-sandbox``, ``sandbox-``); the live API's files
+    are named otherwise and never listed.
+    """
+    from clore_ai._limiter import KEY_STATE_KINDS, key_state_path
+    from clore_ai.guard import default_guard_paths
+    from clore_ai.jobs import default_journal_path
+
+    from ._cache import cache_path
+
+    paths = [key_state_path(kind, SANDBOX_KEY) for kind in KEY_STATE_KINDS]
+    paths += [default_journal_path(sandbox=True), cache_path(sandbox=True)]
+    guard_folder = default_guard_paths("sandbox-default")[0].parent
+    paths += sorted(guard_folder.glob("sandbox-*.json")) + sorted(guard_folder.glob("sandbox-*.jsonl"))
+    return paths
 
 
 class UnknownProfile(click.ClickException):

@@ -65,12 +65,24 @@ def sandbox() -> None:
 
 @sandbox.command()
 def reset() -> None:
-    """Forget the sandbox state: accounts (orders, balances), time line, market setting."""
+    """Forget the sandbox state: accounts (orders, balances), time line, market setting, and
+    clore's journals of its orders and jobs (never the live API's)."""
     from clore_ai.sandbox import FileStore
+
+    from .._app import sandbox_journal_paths
 
     store = FileStore()
     store.reset()
     click.echo(f"Sandbox state reset ({store.path})")
+    for path in sandbox_journal_paths():
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            click.echo(f"warning: cannot delete {path}: {error.strerror}", err=True)
+            continue
+        click.echo(f"Forgot {path}")
 
 
 STATUS_COLUMNS = [
