@@ -319,7 +319,25 @@ def test_state_persists_across_processes_in_a_locked_file(tmp_path: Any) -> None
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert KEY not in path.read_text()
     second.reset()
-    assert not path.exists()
+    assert second.account_state(KEY) is None and KEY not in path.read_text()
+
+
+@pytest.mark.parametrize("persisted", [True, False])
+def test_a_reset_sandbox_never_hands_out_an_order_id_twice(
+    persisted: bool, tmp_path: Any, clock: FakeClock
+) -> None:
+    """The client's order journal (per key, in the cache folder) keeps the ids it adopted: a
+    reset sandbox giving 1000 again would look like an order the first client had claimed."""
+    store = FileStore(tmp_path / "state.json") if persisted else None
+    sandbox = Sandbox(servers=30, clock=clock, store=store, rate_limits=RateLimits.off())
+    with make_client("sync", sandbox, clock) as before:
+        first = before.create_order(server_id=123, type="on-demand", **BASE)
+    sandbox.reset()
+    with make_client("sync", sandbox, clock) as after:
+        assert {o.id for o in after.my_orders()} == {38, 39}  # a fresh account: the fixtures
+        second = after.create_order(server_id=123, type="on-demand", **BASE)
+        assert second.server_id == 123 and second.id > first.id
+        assert [o.id for o in after.my_orders() if o.id >= 1000] == [second.id]
 
 
 def test_official_wire_not_our_sdk(sandbox: Sandbox) -> None:

@@ -222,11 +222,10 @@ def sandbox_journal_paths() -> list[Path]:
     the sandbox key's create_order, rent, spot-rule and rate-limit files, the sandbox's job
     journal, the guard's ``sandbox-PROFILE`` states and the sandbox's completions.
 
-    `clore sandbox reset` deletes them with the state: the reset sandbox hands out order ids
-    again from 1000, and a journal still naming an old order 1000 (claimed by an earlier
-    deploy, run by an earlier job) would take the new one for it. Each is the sandbox's by
-    name (the sandbox key's fingerprint, ``-sandbox``, ``sandbox-``); the live API's files
-    are named otherwise and never listed.
+    `clore sandbox reset` deletes them with the state: they describe orders of a sandbox
+    that no longer exists (an order an earlier deploy claimed, a job on an order that is
+    gone, a guard's spend). Each is the sandbox's by name (the sandbox key's fingerprint,
+    ``-sandbox``, ``sandbox-``); the live API's files are named otherwise and never listed.
     """
     from clore_ai._limiter import KEY_STATE_KINDS, key_state_path
     from clore_ai.guard import default_guard_paths

@@ -67,12 +67,12 @@ def sandbox() -> None:
 def reset() -> None:
     """Forget the sandbox state: accounts (orders, balances), time line, market setting, and
     clore's journals of its orders and jobs (never the live API's)."""
-    from clore_ai.sandbox import FileStore
+    from clore_ai.sandbox import FileStore, RateLimits, Sandbox
 
     from .._app import sandbox_journal_paths
 
     store = FileStore()
-    store.reset()
+    Sandbox(servers=3, store=store, rate_limits=RateLimits.off(), ssh=False).reset()
     click.echo(f"Sandbox state reset ({store.path})")
     for path in sandbox_journal_paths():
         try:

@@ -19,12 +19,20 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from typing_extensions import TypeGuard
 
-from ._account import CREATION_FEES, new_account_state
+from ._account import CREATION_FEES, FIRST_ORDER_ID, new_account_state
 from ._catalogue import RATES, Catalogue, CatalogueServer, build_catalogue
 from ._faults import Fault, FaultPlan
 from ._market import MarketMotion, moved_price
 from ._store import FileStore, MemoryStore
-from ._timeline import FORCED_KINDS, SharedMarket, section_of, stored_motion, stored_speed, virtual_now
+from ._timeline import (
+    FORCED_KINDS,
+    MARKET_KEY,
+    SharedMarket,
+    section_of,
+    stored_motion,
+    stored_speed,
+    virtual_now,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._ssh import Endpoint
@@ -284,7 +292,8 @@ class Sandbox:
                     raise _Answer(3)
                 account = accounts.get(fingerprint)
                 if account is None:
-                    account = accounts[fingerprint] = new_account_state(fingerprint, now)
+                    first_id = int(section_of(accounts).get("next_order_id", FIRST_ORDER_ID))
+                    account = accounts[fingerprint] = new_account_state(fingerprint, now, first_id)
                 self._check_rate(account, endpoint, now)
                 args = self._arguments(method, query, body)
                 result = rule(account, args, now)
@@ -497,8 +506,23 @@ class Sandbox:
         return sorted((o for o in state["orders"].values() if o["id"] >= 1000), key=lambda o: o["id"])
 
     def reset(self) -> None:
+        """Forget every account, the time line, the market setting and what was forced on the
+        market, but not how far order ids got: a reset sandbox numbers new orders on from there.
+
+        Order ids are never given twice, as on the live API. The SDK's journals (per key, in
+        the cache folder, and shared with the live API's when the key is the same) remember
+        the orders they adopted by id; an id handed out again would look like an order an
+        earlier call had claimed, and the new create_order would not find its own order.
+        """
         with self._lock:
-            self.store.reset()
+            with self.store.transaction() as accounts:
+                next_id = max(
+                    [int(section_of(accounts).get("next_order_id", FIRST_ORDER_ID))]
+                    + [int(a.get("next_order_id", 0)) for k, a in accounts.items() if k != MARKET_KEY]
+                )
+                accounts.clear()
+                if next_id > FIRST_ORDER_ID:
+                    accounts[MARKET_KEY] = {"next_order_id": next_id}
             if self._ssh_host is not None:
                 self._ssh_host.apply({})
             self._body_cache.clear()
