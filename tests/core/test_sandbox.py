@@ -340,6 +340,23 @@ def test_a_reset_sandbox_never_hands_out_an_order_id_twice(
         assert [o.id for o in after.my_orders() if o.id >= 1000] == [second.id]
 
 
+def test_a_new_spot_price_is_billed_only_from_when_it_was_set(sandbox: Sandbox, clock: FakeClock) -> None:
+    """Spot order 39 ran 6 h at 0.000004 BTC/day; 0.5 BTC/day applies from the raise on."""
+    with make_client("sync", sandbox, clock) as client:
+
+        def spent_39() -> float:
+            return next(o.spend or 0.0 for o in client.my_orders() if o.id == 39)
+
+        wallet_before = next(w.balance or 0.0 for w in client.wallets() if w.name == "bitcoin")
+        at_raise = spent_39()
+        assert at_raise < 0.000002  # 6 h at 0.000004 per day at most
+        client.set_spot_price(39, 0.5)  # far above every other bid on server 6: it runs
+        clock.advance(3600)
+        assert spent_39() - at_raise == pytest.approx(0.5 / 24, rel=0.01)  # one hour at 0.5 per day
+        wallet_after = next(w.balance or 0.0 for w in client.wallets() if w.name == "bitcoin")
+        assert wallet_before - wallet_after == pytest.approx(0.5 / 24, rel=0.01)
+
+
 def test_official_wire_not_our_sdk(sandbox: Sandbox) -> None:
     """The sandbox answers what the live API answers, e.g. create_order is only {"code":0}."""
     status, body = raw(sandbox, "create_order", {"renting_server": 123, "type": "on-demand", **BASE})

@@ -541,8 +541,17 @@ class Sandbox:
         return balances
 
     def _spend(self, order: dict[str, Any], now: float) -> float:
+        """What the order has cost by ``now``: what it was billed until its price last changed
+        (``_spent`` up to ``_billed_to``), plus its current price per day since then."""
+        since = float(order.get("_billed_to", order["ct"]))
         end = float(order.get("_ended_at") or now)
-        return max(0.0, float(order["price"]) * (end - float(order["ct"])) / 86400.0)
+        return float(order.get("_spent", 0.0)) + max(0.0, float(order["price"]) * (end - since) / 86400.0)
+
+    def _reprice(self, order: dict[str, Any], price: float, now: float) -> None:
+        """A new price per day applies from ``now`` on; the time before keeps the old one."""
+        order["_spent"] = self._spend(order, now)
+        order["_billed_to"] = now
+        order["price"] = float(price)
 
     def _hosted_market_entry(self, account: dict[str, Any], hosted: dict[str, Any]) -> dict[str, Any]:
         coins = hosted.get("allowed_coins") or ["bitcoin"]
@@ -851,7 +860,7 @@ class Sandbox:
             if current - desired > max_step + EPSILON:
                 raise _Answer(6, "exceeded_max_step", max_step=max_step)
             account["last_lowering"][str(order["id"])] = now
-        order["price"] = float(desired)
+        self._reprice(order, desired, now)
         return {"code": 0}
 
     def _end_order(self, account: dict[str, Any], order: dict[str, Any], now: float) -> None:
@@ -978,7 +987,7 @@ class Sandbox:
             if price < minimum - EPSILON:
                 too_low.append(order_id)
                 continue
-            order["price"] = float(price)
+            self._reprice(order, price, now)
             done.append(order_id)
         if done:
             self._touch(account)
