@@ -357,6 +357,38 @@ def test_a_new_spot_price_is_billed_only_from_when_it_was_set(sandbox: Sandbox, 
         assert wallet_before - wallet_after == pytest.approx(0.5 / 24, rel=0.01)
 
 
+def test_a_spot_order_is_billed_only_while_its_bid_is_the_highest(sandbox: Sandbox, clock: FakeClock) -> None:
+    """Spot order 39 (0.000004 BTC/day) is outbid on server 6 by a 1,500 CLORE/day bid (~$4)."""
+    with make_client("sync", sandbox, clock) as client:
+
+        def spent_39() -> float:
+            return next(o.spend or 0.0 for o in client.my_orders() if o.id == 39)
+
+        def winning() -> bool:
+            return next(bool(o.active) for o in client.spot_marketplace(6).offers or [] if o.my)
+
+        assert not winning()
+        outbid = spent_39()
+        clock.advance(3600)
+        assert spent_39() == outbid  # not running, not billed
+        client.set_spot_price(39, 0.001)  # ~$68/day: the highest bid
+        assert winning()
+        clock.advance(3600)
+        won = spent_39()
+        assert won - outbid == pytest.approx(0.001 / 24, rel=0.01)
+        rival = sandbox.place_bid(6, 0.002, "bitcoin")
+        assert not winning()
+        clock.advance(3600)
+        assert spent_39() == won
+        sandbox.withdraw_bid(rival)
+        clock.advance(3600)
+        won_again = spent_39()
+        assert won_again - won == pytest.approx(0.001 / 24, rel=0.01)
+        sandbox.place_bid(6, 0.002, "bitcoin", seconds=1800)  # outbid for the first half hour
+        clock.advance(3600)
+        assert spent_39() - won_again == pytest.approx(0.001 / 48, rel=0.02)
+
+
 def test_official_wire_not_our_sdk(sandbox: Sandbox) -> None:
     """The sandbox answers what the live API answers, e.g. create_order is only {"code":0}."""
     status, body = raw(sandbox, "create_order", {"renting_server": 123, "type": "on-demand", **BASE})
