@@ -206,7 +206,9 @@ def order_row(
     coin); None without a rate. ``now`` (default: the wall clock) is the API's time, for the
     uptime (``app.now()``). The numbers come from :func:`clore_ai.spending.order_spend`.
     ``outbid`` (see :func:`outbid_order_ids`): the status is ``outbid`` instead of what the
-    container does.
+    container does. An order the API marks ``expired`` is ``ended``: the API says so of every
+    order that stopped (cancelled by you, by ``clore run`` or the guard, run to its maximum
+    length, ended by the host) and does not say which.
     """
     from clore_ai.spending import order_spend
 
@@ -216,7 +218,7 @@ def order_row(
         "id": order.id,
         "server_id": order.server_id,
         "type": order.type,
-        "status": "outbid" if outbid else order.status,
+        "status": "ended" if order.expired else "outbid" if outbid else order.status,
         "image": order.image,
         "price_per_day": order.price,
         "currency": order.currency,
@@ -235,7 +237,11 @@ def order_row(
 
 
 @click.command()
-@click.option("--completed", is_flag=True, help="Include completed and expired orders.")
+@click.option(
+    "--completed",
+    is_flag=True,
+    help="Include ended orders (cancelled or run out: the API does not say which).",
+)
 @output_options
 @click.pass_context
 def orders(ctx: click.Context, completed: bool) -> None:
