@@ -65,8 +65,10 @@ def sandbox() -> None:
 
 @sandbox.command()
 def reset() -> None:
-    """Forget the sandbox state: accounts (orders, balances), time line, market setting, and
-    clore's journals of its orders and jobs (never the live API's)."""
+    """Forget the sandbox state: accounts (orders, balances), time line, market setting, journals.
+
+    The journals are what clore kept about the sandbox's orders and jobs (order, rent and job
+    journals, guard states, completions); the live API's are never touched."""
     from clore_ai.sandbox import FileStore, RateLimits, Sandbox
 
     from .._app import sandbox_journal_paths
