@@ -157,6 +157,31 @@ def test_cancel_order_and_spot_price(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 1 and "can_lower_every_600_seconds" in err
 
 
+def test_a_spot_order_that_is_not_the_highest_bid_shows_as_outbid(capsys: pytest.CaptureFixture[str]) -> None:
+    """Spot order 39 is outbid on server 6 (spot 6: Active no): not running and not billed."""
+    from clore_ai import CloreAI, RateLimiter
+    from clore_ai.sandbox import FileStore, RateLimits, Sandbox, SandboxTransport
+    from clore_cli._app import SANDBOX_KEY
+
+    def order_39() -> dict[str, Any]:
+        code, out, err = run(capsys, "--sandbox", "orders", "-o", "json")
+        assert code == 0, err
+        listed = next(r for r in json.loads(out) if r["id"] == 39)
+        code, out, err = run(capsys, "--sandbox", "order", "39", "-o", "json")
+        assert code == 0, err
+        assert json.loads(out)[0]["status"] == listed["status"]
+        return listed
+
+    assert order_39()["status"] == "outbid"
+    code, out, _ = run(capsys, "--sandbox", "orders")
+    assert code == 0 and "outbid: not running nor billed" in out
+    sandbox = Sandbox(servers=3, store=FileStore(), rate_limits=RateLimits.off())
+    unlimited = RateLimiter(interval=0, order_interval=0)
+    with CloreAI(api_key=SANDBOX_KEY, transport=SandboxTransport(sandbox), limiter=unlimited) as client:
+        client.set_spot_price(39, 0.5)  # above the 1,500 CLORE/day bid that ran
+    assert order_39()["status"] == "running"
+
+
 def test_host_side_commands(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--sandbox", "servers", "-o", "csv")
     assert code == 0 and out.splitlines()[0] == "id,name,gpu,status,visibility" and "MyGPU" in out

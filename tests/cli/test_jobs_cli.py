@@ -76,6 +76,9 @@ def test_run_rents_runs_downloads_cancels_and_reports_cost(
     assert job["cost_usd"] is not None and job["name"] == "shout"
     table = clore(home, "jobs")
     assert job["id"] in table.stdout and "done" in table.stdout
+    # run cancelled the order: not "expired" (the API marks every stopped order `expired`)
+    completed = clore(home, "orders", "--completed", "-o", "json")
+    assert [o["status"] for o in completed.json() if o["id"] == job["order_id"]] == ["ended"]
 
 
 def test_json_output_keeps_stdout_clean(tmp_path: Path, workspace: Path, containers: LocalContainers) -> None:

@@ -115,3 +115,41 @@ def test_tests_set_the_scene_for_clore_runs_through_sandbox_for(tmp_path: Path) 
     assert won.exit_code == 0, won.stderr
     state = scene.account_state("sandbox-cli-account")
     assert state is not None and any(o["si"] == 123 for o in state["orders"].values())
+
+
+def test_a_reset_sandbox_forgets_its_journals_never_the_live_ones(tmp_path: Path) -> None:
+    from clore_ai._inflight import journal_for_key
+    from clore_ai.guard import default_guard_paths
+    from clore_ai.jobs import JobJournal, JobRecord, default_journal_path
+    from clore_cli.testing import isolated_home
+
+    deploy = ["--sandbox", "deploy", "123", "--image", "ubuntu", "--type", "on-demand"]
+    deploy += ["--currency", "usd", "--yes", "-o", "json"]
+    first = run_clore(deploy, home=tmp_path)
+    assert first.exit_code == 0, first.stderr
+    with isolated_home(tmp_path):
+        JobJournal(default_journal_path(sandbox=True)).add(JobRecord("j-sandbox", "old", order_id=1000))
+        JobJournal(default_journal_path()).add(JobRecord("j-live", "mine", order_id=1000))
+        live_journal = journal_for_key("a-live-key")
+        live_journal.claim(live_journal.begin(123, {"image": "ubuntu"}), 1000)
+        live_guard = default_guard_paths("default")[0]
+        sandbox_guard = default_guard_paths("sandbox-default")[0]
+        for guard in (live_guard, sandbox_guard):
+            guard.parent.mkdir(parents=True, exist_ok=True)
+            guard.write_text("{}")
+        live_files = [default_journal_path(), live_journal.path, live_guard]
+
+    reset = run_clore(["sandbox", "reset"], home=tmp_path)
+    assert reset.exit_code == 0, reset.stderr
+    assert "Forgot" in reset.stdout and "jobs-sandbox.json" in reset.stdout
+
+    # The order journal no longer holds the first deploy's claim: the next deploy finds its order
+    again = run_clore(deploy, home=tmp_path)
+    assert again.exit_code == 0, again.stderr
+    assert again.json()[0]["server_id"] == 123
+    jobs = run_clore(["--sandbox", "jobs", "-o", "json"], home=tmp_path)
+    assert jobs.exit_code == 0 and jobs.json() == [], jobs.stdout  # the old sandbox's jobs are gone
+    live_jobs = run_clore(["jobs", "-o", "json"], home=tmp_path)
+    assert [j["id"] for j in live_jobs.json()] == ["j-live"]
+    assert all(path is not None and path.exists() for path in live_files)
+    assert not sandbox_guard.exists()

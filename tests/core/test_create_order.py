@@ -294,8 +294,8 @@ def test_fields_my_orders_leaves_out_neither_confirm_nor_refute(
     """A real my_orders answer has no `spot` on an on-demand order, and may lack others."""
     wire = Sandbox._order_wire
 
-    def sparse(self: Sandbox, order: Any, now: float) -> Any:
-        shown = wire(self, order, now)
+    def sparse(self: Sandbox, account: Any, order: Any, now: float) -> Any:
+        shown = wire(self, account, order, now)
         for name in ("spot", "image", "currency", "tcp_ports", "http_port", "price"):
             shown.pop(name, None)
         return shown

@@ -319,7 +319,74 @@ def test_state_persists_across_processes_in_a_locked_file(tmp_path: Any) -> None
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert KEY not in path.read_text()
     second.reset()
-    assert not path.exists()
+    assert second.account_state(KEY) is None and KEY not in path.read_text()
+
+
+@pytest.mark.parametrize("persisted", [True, False])
+def test_a_reset_sandbox_never_hands_out_an_order_id_twice(
+    persisted: bool, tmp_path: Any, clock: FakeClock
+) -> None:
+    """The client's order journal (per key, in the cache folder) keeps the ids it adopted: a
+    reset sandbox giving 1000 again would look like an order the first client had claimed."""
+    store = FileStore(tmp_path / "state.json") if persisted else None
+    sandbox = Sandbox(servers=30, clock=clock, store=store, rate_limits=RateLimits.off())
+    with make_client("sync", sandbox, clock) as before:
+        first = before.create_order(server_id=123, type="on-demand", **BASE)
+    sandbox.reset()
+    with make_client("sync", sandbox, clock) as after:
+        assert {o.id for o in after.my_orders()} == {38, 39}  # a fresh account: the fixtures
+        second = after.create_order(server_id=123, type="on-demand", **BASE)
+        assert second.server_id == 123 and second.id > first.id
+        assert [o.id for o in after.my_orders() if o.id >= 1000] == [second.id]
+
+
+def test_a_new_spot_price_is_billed_only_from_when_it_was_set(sandbox: Sandbox, clock: FakeClock) -> None:
+    """Spot order 39 ran 6 h at 0.000004 BTC/day; 0.5 BTC/day applies from the raise on."""
+    with make_client("sync", sandbox, clock) as client:
+
+        def spent_39() -> float:
+            return next(o.spend or 0.0 for o in client.my_orders() if o.id == 39)
+
+        wallet_before = next(w.balance or 0.0 for w in client.wallets() if w.name == "bitcoin")
+        at_raise = spent_39()
+        assert at_raise < 0.000002  # 6 h at 0.000004 per day at most
+        client.set_spot_price(39, 0.5)  # far above every other bid on server 6: it runs
+        clock.advance(3600)
+        assert spent_39() - at_raise == pytest.approx(0.5 / 24, rel=0.01)  # one hour at 0.5 per day
+        wallet_after = next(w.balance or 0.0 for w in client.wallets() if w.name == "bitcoin")
+        assert wallet_before - wallet_after == pytest.approx(0.5 / 24, rel=0.01)
+
+
+def test_a_spot_order_is_billed_only_while_its_bid_is_the_highest(sandbox: Sandbox, clock: FakeClock) -> None:
+    """Spot order 39 (0.000004 BTC/day) is outbid on server 6 by a 1,500 CLORE/day bid (~$4)."""
+    with make_client("sync", sandbox, clock) as client:
+
+        def spent_39() -> float:
+            return next(o.spend or 0.0 for o in client.my_orders() if o.id == 39)
+
+        def winning() -> bool:
+            return next(bool(o.active) for o in client.spot_marketplace(6).offers or [] if o.my)
+
+        assert not winning()
+        outbid = spent_39()
+        clock.advance(3600)
+        assert spent_39() == outbid  # not running, not billed
+        client.set_spot_price(39, 0.001)  # ~$68/day: the highest bid
+        assert winning()
+        clock.advance(3600)
+        won = spent_39()
+        assert won - outbid == pytest.approx(0.001 / 24, rel=0.01)
+        rival = sandbox.place_bid(6, 0.002, "bitcoin")
+        assert not winning()
+        clock.advance(3600)
+        assert spent_39() == won
+        sandbox.withdraw_bid(rival)
+        clock.advance(3600)
+        won_again = spent_39()
+        assert won_again - won == pytest.approx(0.001 / 24, rel=0.01)
+        sandbox.place_bid(6, 0.002, "bitcoin", seconds=1800)  # outbid for the first half hour
+        clock.advance(3600)
+        assert spent_39() - won_again == pytest.approx(0.001 / 48, rel=0.02)
 
 
 def test_official_wire_not_our_sdk(sandbox: Sandbox) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -214,6 +215,29 @@ class App:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def sandbox_journal_paths() -> list[Path]:
+    """What clore keeps on this machine about the sandbox's orders, besides its state file:
+    the sandbox key's create_order, rent, spot-rule and rate-limit files, the sandbox's job
+    journal, the guard's ``sandbox-PROFILE`` states and the sandbox's completions.
+
+    `clore sandbox reset` deletes them with the state: they describe orders of a sandbox
+    that no longer exists (an order an earlier deploy claimed, a job on an order that is
+    gone, a guard's spend). Each is the sandbox's by name (the sandbox key's fingerprint,
+    ``-sandbox``, ``sandbox-``); the live API's files are named otherwise and never listed.
+    """
+    from clore_ai._limiter import KEY_STATE_KINDS, key_state_path
+    from clore_ai.guard import default_guard_paths
+    from clore_ai.jobs import default_journal_path
+
+    from ._cache import cache_path
+
+    paths = [key_state_path(kind, SANDBOX_KEY) for kind in KEY_STATE_KINDS]
+    paths += [default_journal_path(sandbox=True), cache_path(sandbox=True)]
+    guard_folder = default_guard_paths("sandbox-default")[0].parent
+    paths += sorted(guard_folder.glob("sandbox-*.json")) + sorted(guard_folder.glob("sandbox-*.jsonl"))
+    return paths
 
 
 class UnknownProfile(click.ClickException):

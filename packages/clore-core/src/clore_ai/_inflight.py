@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
-from ._limiter import key_fingerprint, shared_state_dir
+from ._limiter import key_state_path
 from ._locked_journal import LockedJournal
 
 __all__ = [
@@ -273,7 +273,7 @@ class ClaimedOrders:
 def journal_for_key(api_key: str | None) -> InflightJournal:
     """The journal shared by every client of this key in this process (and, through its file,
     by every process of this user)."""
-    path = shared_state_dir() / f"orders-{key_fingerprint(api_key)}.json"
+    path = key_state_path("orders", api_key)
     return InflightJournal.shared(path)
 
 

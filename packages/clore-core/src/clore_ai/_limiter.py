@@ -20,7 +20,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-__all__ = ["DEFAULT_INTERVAL", "DEFAULT_ORDER_INTERVAL", "RateLimiter", "limiter_for_key", "key_fingerprint"]
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "DEFAULT_ORDER_INTERVAL",
+    "KEY_STATE_KINDS",
+    "RateLimiter",
+    "key_fingerprint",
+    "key_state_path",
+    "limiter_for_key",
+]
 
 # The API allows 1 request/s and create_order once per 5 s. A small margin keeps arrivals
 # at the server >= 1 s apart despite scheduling jitter between taking a slot and sending.
@@ -408,12 +416,23 @@ def key_fingerprint(api_key: str | None) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
+#: What is kept per key in :func:`shared_state_dir`, one ``KIND-FINGERPRINT.json`` each: the
+#: rate limiter's turns (here), the create_order journal (``_inflight``), the rent journal
+#: (``_rent_journal``) and the spot lowering rules (``_spot_rules``).
+KEY_STATE_KINDS = ("ratelimit", "orders", "rent", "spot")
+
+
+def key_state_path(kind: str, api_key: str | None) -> Path:
+    """Where ``kind`` (one of :data:`KEY_STATE_KINDS`) of this key is kept."""
+    return shared_state_dir() / f"{kind}-{key_fingerprint(api_key)}.json"
+
+
 def limiter_for_key(api_key: str | None) -> RateLimiter:
     """The process-wide limiter shared by every client of this key, sync and async."""
     name = key_fingerprint(api_key)
     with _registry_lock:
         limiter = _registry.get(name)
         if limiter is None:
-            shared = ProcessSlots(shared_state_dir() / f"ratelimit-{name}.json")
+            shared = ProcessSlots(key_state_path("ratelimit", api_key))
             limiter = _registry[name] = RateLimiter(shared=shared)
         return limiter

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from ._inflight import pid_alive, visible_fields
-from ._limiter import key_fingerprint, shared_state_dir
+from ._limiter import key_state_path
 from ._locked_journal import LockedJournal
 
 __all__ = ["RentJournal", "RentRun", "rent_journal_for_key"]
@@ -167,5 +167,5 @@ class RentJournal(LockedJournal[RentRun]):
 def rent_journal_for_key(api_key: str | None) -> RentJournal:
     """The rent journal of this key, shared by every client in this process and, through its
     file, by every process of this user."""
-    path = shared_state_dir() / f"rent-{key_fingerprint(api_key)}.json"
+    path = key_state_path("rent", api_key)
     return RentJournal.shared(path)

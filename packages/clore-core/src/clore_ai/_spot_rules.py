@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._limiter import key_fingerprint, shared_state_dir
+from ._limiter import key_state_path
 from ._locked_journal import LockedJournal
 
 __all__ = ["SpotRules", "SpotRulesJournal", "spot_rules_for_key"]
@@ -112,5 +112,5 @@ class SpotRulesJournal(LockedJournal[SpotRules]):
 
 def spot_rules_for_key(api_key: str | None) -> SpotRulesJournal:
     """The spot rules of this key, shared by every keeper of this user."""
-    path = shared_state_dir() / f"spot-{key_fingerprint(api_key)}.json"
+    path = key_state_path("spot", api_key)
     return SpotRulesJournal.shared(path)

@@ -65,12 +65,26 @@ def sandbox() -> None:
 
 @sandbox.command()
 def reset() -> None:
-    """Forget the sandbox state: accounts (orders, balances), time line, market setting."""
-    from clore_ai.sandbox import FileStore
+    """Forget the sandbox state: accounts (orders, balances), time line, market setting, journals.
+
+    The journals are what clore kept about the sandbox's orders and jobs (order, rent and job
+    journals, guard states, completions); the live API's are never touched."""
+    from clore_ai.sandbox import FileStore, RateLimits, Sandbox
+
+    from .._app import sandbox_journal_paths
 
     store = FileStore()
-    store.reset()
+    Sandbox(servers=3, store=store, rate_limits=RateLimits.off(), ssh=False).reset()
     click.echo(f"Sandbox state reset ({store.path})")
+    for path in sandbox_journal_paths():
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            click.echo(f"warning: cannot delete {path}: {error.strerror}", err=True)
+            continue
+        click.echo(f"Forgot {path}")
 
 
 STATUS_COLUMNS = [

@@ -157,6 +157,31 @@ def usd_rates_for(app: Any, orders: list[Any]) -> dict[str, float]:
         return rates
 
 
+def outbid_order_ids(app: Any, orders: list[Any]) -> set[int]:
+    """The running spot orders whose bid is not the highest on their server's book now: not
+    running and not billed (the book's ``active: false``). my_orders does not say, so this
+    asks ``spot_marketplace`` once per server with such an order; an API failure leaves the
+    orders as my_orders shows them."""
+    servers = {o.server_id for o in orders if o.spot and not o.expired and o.server_id is not None}
+    if app.quiet or not servers:
+        return set()
+    from clore_ai import CloreAPIError
+    from clore_ai.spotbid import spot_position
+
+    outbid: set[int] = set()
+    try:
+        for server_id in sorted(servers):
+            market = app.client().spot_marketplace(server_id)
+            for order in orders:
+                if order.server_id == server_id and order.spot and not order.expired:
+                    position = spot_position(market, server_id, order_id=order.id)
+                    if position.bid is not None and not position.winning:
+                        outbid.add(order.id)
+    except CloreAPIError as error:
+        app.note(f"whether spot orders are outbid is unknown: {error}")
+    return outbid
+
+
 def expect_create_order(client: Any) -> None:
     """Reset the "create_order was sent" mark before a command that may send one."""
     reset = getattr(client, "expect_create_order", None)
@@ -172,12 +197,18 @@ def quoted_rates(currency: str, native_day: float | None, usd_day: float | None)
     return rates
 
 
-def order_row(order: Any, rates: dict[str, float] | None = None, now: float | None = None) -> dict[str, Any]:
+def order_row(
+    order: Any, rates: dict[str, float] | None = None, now: float | None = None, *, outbid: bool = False
+) -> dict[str, Any]:
     """Exact values for JSON/CSV; tables format them (coins with their coin, USD with $).
 
     ``usd_per_hour`` and ``spend_usd`` convert a btc/clore amount with ``rates`` (USD per
     coin); None without a rate. ``now`` (default: the wall clock) is the API's time, for the
     uptime (``app.now()``). The numbers come from :func:`clore_ai.spending.order_spend`.
+    ``outbid`` (see :func:`outbid_order_ids`): the status is ``outbid`` instead of what the
+    container does. An order the API marks ``expired`` is ``ended``: the API says so of every
+    order that stopped (cancelled by you, by ``clore run`` or the guard, run to its maximum
+    length, ended by the host) and does not say which.
     """
     from clore_ai.spending import order_spend
 
@@ -187,7 +218,7 @@ def order_row(order: Any, rates: dict[str, float] | None = None, now: float | No
         "id": order.id,
         "server_id": order.server_id,
         "type": order.type,
-        "status": order.status,
+        "status": "ended" if order.expired else "outbid" if outbid else order.status,
         "image": order.image,
         "price_per_day": order.price,
         "currency": order.currency,
@@ -206,27 +237,33 @@ def order_row(order: Any, rates: dict[str, float] | None = None, now: float | No
 
 
 @click.command()
-@click.option("--completed", is_flag=True, help="Include completed and expired orders.")
+@click.option(
+    "--completed",
+    is_flag=True,
+    help="Include ended orders (cancelled or run out: the API does not say which).",
+)
 @output_options
 @click.pass_context
 def orders(ctx: click.Context, completed: bool) -> None:
-    """List your orders."""
+    """List your orders. A spot order that is not the highest bid on its server shows as outbid.
+
+    An outbid order is not running and not billed until its bid is the highest again (see
+    clore spot SERVER)."""
     app = app_of(ctx)
     found = app.client().my_orders(include_completed=completed)
     _note_interrupted_rents(app, found)
     rates = usd_rates_for(app, found)
+    outbid = outbid_order_ids(app, found)
     now = app.now()
-    rows = [order_row(o, rates, now) for o in found]
+    rows = [order_row(o, rates, now, outbid=o.id in outbid) for o in found]
     remember("orders", [(str(r["id"]), f"{r['type']} on {r['server_id']} ({r['status']})") for r in rows])
-    app.emit(
-        Dataset(
-            "My orders",
-            ORDER_COLUMNS,
-            rows,
-            footer=f"Total: {len(rows)} orders; $/hour of btc/clore orders at the rates the "
-            "marketplace's prices imply, Spent in the order's coin (details: clore order ID)",
-        )
+    footer = (
+        f"Total: {len(rows)} orders; $/hour of btc/clore orders at the rates the marketplace's "
+        "prices imply, Spent in the order's coin (details: clore order ID)"
     )
+    if outbid:
+        footer += "; outbid: not running nor billed (a higher bid runs)"
+    app.emit(Dataset("My orders", ORDER_COLUMNS, rows, footer=footer))
 
 
 def _note_interrupted_rents(app: Any, found: list[Any]) -> None:
@@ -257,7 +294,8 @@ def order_detail(ctx: click.Context, order_id: int) -> None:
     """One order in detail, with how to connect."""
     app = app_of(ctx)
     found = _find_order(app, order_id)
-    row = order_row(found, usd_rates_for(app, [found]), app.now())
+    outbid = found.id in outbid_order_ids(app, [found])
+    row = order_row(found, usd_rates_for(app, [found]), app.now(), outbid=outbid)
     app.emit(Dataset(f"Order {order_id}", ORDER_RECORD, [row], vertical=True))
 
 

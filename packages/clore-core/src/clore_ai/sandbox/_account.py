@@ -11,12 +11,13 @@ from typing import Any
 
 from ._catalogue import RATES, SANDBOX_USER_ID
 
-__all__ = ["new_account_state", "STARTING_BALANCES", "HOSTED_SERVER_ID", "CREATION_FEES"]
+__all__ = ["new_account_state", "STARTING_BALANCES", "HOSTED_SERVER_ID", "CREATION_FEES", "FIRST_ORDER_ID"]
 
 STARTING_BALANCES = {"bitcoin": 0.05, "CLORE-Blockchain": 1_000_000.0, "USD-Blockchain": 250.0}
 WITHDRAWAL_FEES = {"bitcoin": 0.00005, "CLORE-Blockchain": 50.0, "USD-Blockchain": 1.0}
 CREATION_FEES = {"on-demand": {"CLORE-Blockchain": 10.0}, "spot": {"CLORE-Blockchain": 1.0}}
 HOSTED_SERVER_ID = 90001
+FIRST_ORDER_ID = 1000  # the fixtures are 38 and 39; orders a key creates count from here
 
 
 def _address(prefix: str, fingerprint: str, currency: str, length: int) -> str:
@@ -140,8 +141,9 @@ def _hosted_servers() -> dict[str, dict[str, Any]]:
     }
 
 
-def new_account_state(fingerprint: str, now: float) -> dict[str, Any]:
-    """The starting state every sandbox key gets (deterministic but for timestamps)."""
+def new_account_state(fingerprint: str, now: float, first_order_id: int = FIRST_ORDER_ID) -> dict[str, Any]:
+    """The starting state every sandbox key gets (deterministic but for timestamps); its
+    orders are numbered from ``first_order_id`` (higher after a reset, see ``Sandbox.reset``)."""
     return {
         "user_id": SANDBOX_USER_ID,
         "wallets": {
@@ -151,7 +153,7 @@ def new_account_state(fingerprint: str, now: float) -> dict[str, Any]:
         },
         "deposits": dict(STARTING_BALANCES),
         "orders": _seed_orders(now),
-        "next_order_id": 1000,
+        "next_order_id": first_order_id,
         "hosted": _hosted_servers(),
         "rented_overrides": {"5738": True},
         "last_lowering": {},

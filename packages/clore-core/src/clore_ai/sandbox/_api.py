@@ -19,12 +19,20 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from typing_extensions import TypeGuard
 
-from ._account import CREATION_FEES, new_account_state
+from ._account import CREATION_FEES, FIRST_ORDER_ID, new_account_state
 from ._catalogue import RATES, Catalogue, CatalogueServer, build_catalogue
 from ._faults import Fault, FaultPlan
 from ._market import MarketMotion, moved_price
 from ._store import FileStore, MemoryStore
-from ._timeline import FORCED_KINDS, SharedMarket, section_of, stored_motion, stored_speed, virtual_now
+from ._timeline import (
+    FORCED_KINDS,
+    MARKET_KEY,
+    SharedMarket,
+    section_of,
+    stored_motion,
+    stored_speed,
+    virtual_now,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._ssh import Endpoint
@@ -284,7 +292,12 @@ class Sandbox:
                     raise _Answer(3)
                 account = accounts.get(fingerprint)
                 if account is None:
-                    account = accounts[fingerprint] = new_account_state(fingerprint, now)
+                    first_id = int(section_of(accounts).get("next_order_id", FIRST_ORDER_ID))
+                    account = accounts[fingerprint] = new_account_state(fingerprint, now, first_id)
+                for order in account["orders"].values():
+                    # spot billing follows the book epoch by epoch: keep what is billed so far,
+                    # so the next request starts from here instead of from the order's creation
+                    self._bill(account, order, now)
                 self._check_rate(account, endpoint, now)
                 args = self._arguments(method, query, body)
                 result = rule(account, args, now)
@@ -419,7 +432,8 @@ class Sandbox:
         if not (math.isfinite(speed) and speed > 0):
             raise ValueError("speed must be a positive number")
         with self._lock, self.store.transaction() as accounts:
-            self._begin(accounts)  # anchor the time line at the old speed first
+            now = self._begin(accounts)  # anchor the time line at the old speed first
+            self._bill_every_account(accounts, now)  # spot orders won under the old motion until now
             settings: dict[str, Any] = {"speed": float(speed)}
             if motion is not None:
                 settings["motion"] = motion.to_json()
@@ -467,6 +481,7 @@ class Sandbox:
         market; the highest bid in USD is the active one. Returns the offer id."""
         with self._lock, self.store.transaction() as accounts:
             now = self._begin(accounts)
+            self._bill_every_account(accounts, now)  # the bid competes from now on
             section = section_of(accounts, create=True)
             offer_id = int(section.get("next_offer", 2_000_000))
             section["next_offer"] = offer_id + 1
@@ -482,6 +497,7 @@ class Sandbox:
     def withdraw_bid(self, offer_id: int) -> None:
         """Remove a bid :meth:`place_bid` made."""
         with self._lock, self.store.transaction() as accounts:
+            self._bill_every_account(accounts, self._begin(accounts))  # it competed until now
             (section_of(accounts).get("bids") or {}).pop(str(offer_id), None)
 
     # ── inspection helpers for tests ──────────────────────────────────────
@@ -497,8 +513,23 @@ class Sandbox:
         return sorted((o for o in state["orders"].values() if o["id"] >= 1000), key=lambda o: o["id"])
 
     def reset(self) -> None:
+        """Forget every account, the time line, the market setting and what was forced on the
+        market, but not how far order ids got: a reset sandbox numbers new orders on from there.
+
+        Order ids are never given twice, as on the live API. The SDK's journals (per key, in
+        the cache folder, and shared with the live API's when the key is the same) remember
+        the orders they adopted by id; an id handed out again would look like an order an
+        earlier call had claimed, and the new create_order would not find its own order.
+        """
         with self._lock:
-            self.store.reset()
+            with self.store.transaction() as accounts:
+                next_id = max(
+                    [int(section_of(accounts).get("next_order_id", FIRST_ORDER_ID))]
+                    + [int(a.get("next_order_id", 0)) for k, a in accounts.items() if k != MARKET_KEY]
+                )
+                accounts.clear()
+                if next_id > FIRST_ORDER_ID:
+                    accounts[MARKET_KEY] = {"next_order_id": next_id}
             if self._ssh_host is not None:
                 self._ssh_host.apply({})
             self._body_cache.clear()
@@ -512,13 +543,81 @@ class Sandbox:
         for order in account["orders"].values():
             currency = order["currency"]
             balances[currency] = (
-                balances.get(currency, 0.0) - order.get("creation_fee", 0.0) - self._spend(order, now)
+                balances.get(currency, 0.0)
+                - order.get("creation_fee", 0.0)
+                - self._spend(account, order, now)
             )
         return balances
 
-    def _spend(self, order: dict[str, Any], now: float) -> float:
-        end = float(order.get("_ended_at") or now)
-        return max(0.0, float(order["price"]) * (end - float(order["ct"])) / 86400.0)
+    def _spend(self, account: dict[str, Any], order: dict[str, Any], now: float) -> float:
+        """What the order has cost by ``now``: what it was billed until its last checkpoint
+        (``_spent`` up to ``_billed_to``, see :meth:`_bill`), plus its price per day since
+        then — for a spot order only while its bid is the highest on the server's book."""
+        since = float(order.get("_billed_to", order["ct"]))
+        end = min(now, float(order.get("_ended_at") or now))
+        seconds = max(0.0, end - since)
+        if order.get("spot") and seconds > 0:
+            seconds = self._winning_seconds(account, order, since, end)
+        return float(order.get("_spent", 0.0)) + float(order["price"]) * seconds / 86400.0
+
+    def _bill(self, account: dict[str, Any], order: dict[str, Any], now: float) -> None:
+        """Keep what the order cost until ``now`` as billed. Called before anything that changes
+        what it costs from now on (its price, the bids against it, the market's motion, its
+        end), so the change applies only from the moment it happened."""
+        if order.get("_ended_at"):
+            return
+        order["_spent"] = self._spend(account, order, now)
+        order["_billed_to"] = max(now, float(order.get("_billed_to", order["ct"])))
+
+    def _bill_every_account(self, accounts: dict[str, Any], now: float) -> None:
+        """:meth:`_bill` every running order of every account (the market they share changes)."""
+        for key, account in accounts.items():
+            if key != MARKET_KEY:
+                for order in account["orders"].values():
+                    self._bill(account, order, now)
+
+    def _reprice(self, account: dict[str, Any], order: dict[str, Any], price: float, now: float) -> None:
+        """A new price per day applies from ``now`` on; the time before keeps the old one."""
+        self._bill(account, order, now)
+        order["price"] = float(price)
+
+    def _winning_seconds(
+        self, account: dict[str, Any], order: dict[str, Any], since: float, end: float
+    ) -> float:
+        """The seconds between ``since`` and ``end`` in which the spot order's bid was the
+        highest on its server's book: a spot order runs, and is billed, only then (Clore's
+        renter docs: an outbid spot order stops and stops paying; the book shows it
+        ``active: false``). The book changes only at the market's epochs and when a forced
+        rival bid expires; other changes are billed up to their moment first (:meth:`_bill`)."""
+        shared = self._shared
+        cuts = {since, end}
+        motion = shared.motion
+        if motion is not None:
+            epoch = motion.epoch(since) + 1
+            while motion.epoch_start(epoch) < end:
+                cuts.add(motion.epoch_start(epoch))
+                epoch += 1
+        for bid in (shared.section.get("bids") or {}).values():
+            until = bid.get("until")
+            if until is not None and since < float(until) < end:
+                cuts.add(float(until))
+        points = sorted(cuts)
+        return sum(
+            later - start
+            for start, later in zip(points, points[1:])
+            if self._wins_at(account, order, SharedMarket(shared.section, motion, start))
+        )
+
+    def _wins_at(self, account: dict[str, Any], order: dict[str, Any], shared: SharedMarket) -> bool:
+        """Whether the order's bid is above every other bid on its server at ``shared.now``
+        (a tie goes to the other bid, as in :meth:`_spot_book`)."""
+        entry = self.catalogue.servers.get(order["si"])
+        wire = self._catalogue_wire(account, entry, shared)[0] if entry is not None else None
+        mine = float(order["price"]) * RATES.get(order["currency"], 0.0)
+        return all(
+            mine > o["bid"] * RATES.get(o["currency"], 0.0)
+            for o in self._rival_offers(order["si"], wire, shared)
+        )
 
     def _hosted_market_entry(self, account: dict[str, Any], hosted: dict[str, Any]) -> dict[str, Any]:
         coins = hosted.get("allowed_coins") or ["bitcoin"]
@@ -552,12 +651,14 @@ class Sandbox:
     def _public_hosted(self, account: dict[str, Any]) -> list[dict[str, Any]]:
         return [h for h in account["hosted"].values() if h.get("id") and h.get("visibility") == "public"]
 
-    def _catalogue_wire(self, account: dict[str, Any], entry: CatalogueServer) -> tuple[dict[str, Any], bool]:
-        """(marketplace object, online) of a catalogue server now, as the account sees it;
-        ``entry.wire`` itself when nothing differs from the catalogue."""
+    def _catalogue_wire(
+        self, account: dict[str, Any], entry: CatalogueServer, shared: SharedMarket | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """(marketplace object, online) of a catalogue server now (or at ``shared.now``), as
+        the account sees it; ``entry.wire`` itself when nothing differs from the catalogue."""
         wire = entry.wire
         override = account["rented_overrides"].get(str(entry.id))
-        shared = self._shared
+        shared = shared or self._shared
         motion = shared.motion
         price = wire["price"]
         rented = override if override is not None else wire["rented"]
@@ -653,9 +754,9 @@ class Sandbox:
         config = {k: v for k, v in hosted.items() if k not in ("init_token", "working_properly")}
         return {"config": config, "creation_completed": bool(hosted.get("id")), "code": 0}
 
-    def _order_wire(self, order: dict[str, Any], now: float) -> dict[str, Any]:
+    def _order_wire(self, account: dict[str, Any], order: dict[str, Any], now: float) -> dict[str, Any]:
         wire = {k: v for k, v in order.items() if not k.startswith("_") and k != "ports"}
-        wire["spend"] = round(self._spend(order, now), 8)
+        wire["spend"] = round(self._spend(account, order, now), 8)
         ended = bool(order.get("_ended_at"))
         wire["expired"] = ended
         wire["online"] = not ended
@@ -675,23 +776,31 @@ class Sandbox:
     def _my_orders(self, account: dict[str, Any], args: dict[str, Any], now: float) -> dict[str, Any]:
         completed = str(args.get("return_completed", "false")).lower() == "true"
         orders = [
-            self._order_wire(order, now)
+            self._order_wire(account, order, now)
             for order in sorted(account["orders"].values(), key=lambda o: o["id"])
             if completed or not order.get("_ended_at")
         ]
         return {"orders": orders, "limit": 999999, "code": 0}
 
+    def _rival_offers(
+        self, server_id: int, wire: dict[str, Any] | None, shared: SharedMarket
+    ) -> list[dict[str, Any]]:
+        """Other users' bids on ``server_id`` at ``shared.now``: the catalogue's, the moving
+        market's (``wire``: the server's marketplace object then) and the forced ones."""
+        entry = self.catalogue.servers.get(server_id)
+        offers = [dict(o) for o in (entry.spot_offers if entry else ())]
+        motion = shared.motion
+        if motion is not None and entry is not None and wire is not None:
+            coins = wire.get("allowed_coins") or []
+            minimums = {c: v for c, v in wire["price"]["spot"].items() if c in coins}
+            offers += motion.competing_bids(server_id, shared.now, minimums)
+        offers += shared.forced_bids(server_id)
+        return offers
+
     def _spot_book(
         self, account: dict[str, Any], server_id: int, wire: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        entry = self.catalogue.servers.get(server_id)
-        offers = [dict(o) for o in (entry.spot_offers if entry else ())]
-        motion = self._shared.motion
-        if motion is not None and entry is not None:
-            coins = wire.get("allowed_coins") or []
-            minimums = {c: v for c, v in wire["price"]["spot"].items() if c in coins}
-            offers += motion.competing_bids(server_id, self._shared.now, minimums)
-        offers += self._shared.forced_bids(server_id)
+        offers = self._rival_offers(server_id, wire, self._shared)
         for order in account["orders"].values():
             if order["si"] == server_id and order.get("spot") and not order.get("_ended_at"):
                 offers.append(
@@ -827,10 +936,11 @@ class Sandbox:
             if current - desired > max_step + EPSILON:
                 raise _Answer(6, "exceeded_max_step", max_step=max_step)
             account["last_lowering"][str(order["id"])] = now
-        order["price"] = float(desired)
+        self._reprice(account, order, desired, now)
         return {"code": 0}
 
     def _end_order(self, account: dict[str, Any], order: dict[str, Any], now: float) -> None:
+        self._bill(account, order, now)
         order["_ended_at"] = now
         if not order.get("spot"):
             account["rented_overrides"][str(order["si"])] = False
@@ -954,7 +1064,7 @@ class Sandbox:
             if price < minimum - EPSILON:
                 too_low.append(order_id)
                 continue
-            order["price"] = float(price)
+            self._reprice(account, order, price, now)
             done.append(order_id)
         if done:
             self._touch(account)

@@ -1,5 +1,6 @@
-"""The part of a sandbox store every account shares: the time line, the market setting and
-what tests forced on the market (a server taken, offline, a competing spot bid).
+"""The part of a sandbox store every account shares: the time line, the market setting,
+what tests forced on the market (a server taken, offline, a competing spot bid) and, after a
+reset, the order id new accounts count from (``next_order_id``).
 
 It lives next to the accounts under the key ``"_market"`` (account keys are hex
 fingerprints, so they never collide) and is written only when something is set: a still,
