@@ -11,9 +11,19 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
-__all__ = ["Column", "CsvFormat", "Dataset", "JsonFormat", "OutputFormat", "TableFormat", "sanitize"]
+__all__ = [
+    "Column",
+    "CsvFormat",
+    "Dataset",
+    "JsonFormat",
+    "OutputFormat",
+    "TableFormat",
+    "coin_amount",
+    "human_number",
+    "sanitize",
+]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -28,7 +38,8 @@ class Column:
     key: str
     header: str
     justify: str = "left"  # "left" or "right"
-    fmt: str | None = None  # e.g. "{:.4f}" for numbers in human formats
+    # Numbers in human formats: a pattern ("{:.0f}") or a function (usd_per_hour, usd_amount).
+    fmt: str | Callable[[float], str] | None = None
     max_width: int | None = None  # tables cut longer cells with "…"; JSON/CSV keep them whole
     no_wrap: bool = False  # tables keep the cell on one line (ids, statuses, amounts)
     in_table: bool = True  # False: only in CSV (and JSON, which has every field), not in tables
@@ -56,7 +67,7 @@ class Dataset:
         if column.coin_key and isinstance(value, (int, float)):
             return coin_amount(value, row.get(column.coin_key))
         if column.fmt and isinstance(value, (int, float)):
-            return column.fmt.format(value)
+            return column.fmt(value) if callable(column.fmt) else column.fmt.format(value)
         if isinstance(value, float):
             return human_number(value)
         if isinstance(value, dict):  # container port -> public port, coin -> price

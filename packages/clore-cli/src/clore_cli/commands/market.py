@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import click
@@ -12,7 +13,7 @@ from .._cache import complete_currency, completer, remember, remember_gpus
 from .._main import app_of, gc_paused, output_options
 from .._params import MAX_ID, Number, WholeNumber
 from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
-from ..formats import Column, Dataset
+from ..formats import Column, Dataset, coin_amount
 
 # The query language, matching and ranking live in the SDK (clore_ai.query); it is imported
 # when a command runs, not here: `clore --help` must not import pydantic. The sort keys are
@@ -194,8 +195,10 @@ def search(
         Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True),
         Column("coins", "Coins", no_wrap=True),
     ]
-    if coin:
-        columns.append(Column("price_per_day_" + coin, f"{coin}/day", "right", "{:.8g}"))
+    if coin:  # "0.0000985 btc", "1,108.85 clore", "$45.00": like coin amounts everywhere
+        columns.append(
+            Column("price_per_day_" + coin, "Price/day", "right", partial(coin_amount, currency=coin))
+        )
     app.emit(
         Dataset(
             "GPU marketplace",
@@ -296,8 +299,6 @@ def spot(ctx: click.Context, server_id: int) -> None:
 def _winning_now(market: Any, server_id: int) -> str | None:
     """``Lowest winning bid now: 0.00005965 btc or 1,500.01 clore per day (…)``."""
     from clore_ai.spotbid import spot_position
-
-    from ..formats import coin_amount
 
     coins = list((market.server.min_pricing if market.server else None) or {})
     bids = [spot_position(market, server_id, currency=coin).lowest_winning_bid for coin in coins]

@@ -1,0 +1,50 @@
+"""Numbers in tables are for people (no exponent, no float noise, coins named, USD with $ and
+thousands separators); JSON and CSV keep them exact."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from clore_cli.testing import run_clore
+
+EXPONENT = re.compile(r"\d[eE][-+]?\d")
+
+
+def table_columns(text: str) -> dict[str, list[str]]:
+    """Header -> cells of a table drawn with box characters."""
+    lines = [line for line in text.splitlines() if line.startswith(("┃", "│"))]
+    heads = [cell.strip() for cell in lines[0].strip("┃").split("┃")]
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in lines[1:]]
+    return {head: [row[i] for row in rows] for i, head in enumerate(heads)}
+
+
+@pytest.mark.parametrize(
+    ("coin", "cell"),
+    [
+        ("btc", re.compile(r"0\.\d{1,8} btc")),
+        ("clore", re.compile(r"\d{1,3}(,\d{3})*(\.\d{1,2})? clore")),
+        ("usd", re.compile(r"\$\d{1,3}(,\d{3})*\.\d\d")),
+    ],
+)
+def test_search_prices_in_a_coin_read_like_coin_amounts(
+    tmp_path: Path, coin: str, cell: re.Pattern[str]
+) -> None:
+    result = run_clore(["--sandbox", "search", "--gpu", "4090", "--currency", coin], home=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    *_, (header, cells) = table_columns(result.stdout).items()  # the last column: the coin's
+    assert cells and all(cell.fullmatch(text) for text in cells), cells
+    assert header == "Price/day" and not EXPONENT.search(result.stdout)
+
+
+def test_search_json_and_csv_keep_the_price_in_a_coin_exact(tmp_path: Path) -> None:
+    args = ["--sandbox", "search", "--gpu", "4090", "--currency", "btc"]
+    rows = run_clore([*args, "-o", "json"], home=tmp_path).json()
+    exact = {row["id"]: row["price_per_day_bitcoin"] for row in rows}
+    assert 9.85e-05 in exact.values() and 9.879e-05 in exact.values()
+    table = list(csv.DictReader(io.StringIO(run_clore([*args, "-o", "csv"], home=tmp_path).stdout)))
+    assert {int(row["id"]): float(row["price_per_day_bitcoin"]) for row in table} == exact
