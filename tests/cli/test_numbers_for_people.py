@@ -48,3 +48,21 @@ def test_search_json_and_csv_keep_the_price_in_a_coin_exact(tmp_path: Path) -> N
     assert 9.85e-05 in exact.values() and 9.879e-05 in exact.values()
     table = list(csv.DictReader(io.StringIO(run_clore([*args, "-o", "csv"], home=tmp_path).stdout)))
     assert {int(row["id"]): float(row["price_per_day_bitcoin"]) for row in table} == exact
+
+
+def test_wallets_show_balances_as_spend_does(tmp_path: Path) -> None:
+    wallets = run_clore(["--sandbox", "wallets"], home=tmp_path)
+    spend = run_clore(["--sandbox", "spend"], home=tmp_path)
+    assert wallets.exit_code == 0 and spend.exit_code == 0, wallets.stderr + spend.stderr
+    columns = table_columns(wallets.stdout)
+    shown = dict(zip(columns["Currency"], columns["Balance"]))
+    assert shown["bitcoin"] == "0.049999 btc" and shown["USD-Blockchain"] == "$250.00"
+    assert re.fullmatch(r"999,7\d\d\.\d\d clore", shown["CLORE-Blockchain"]), shown  # the orders burn
+    columns = table_columns(spend.stdout)
+    spent = dict(zip(columns["Wallet"], columns["Balance"]))
+    assert shown["bitcoin"] == spent["bitcoin"] and shown["USD-Blockchain"] == spent["USD-Blockchain"]
+    json_rows = run_clore(["--sandbox", "wallets", "-o", "json"], home=tmp_path).json()
+    assert {row["currency"]: row["balance"] for row in json_rows}["USD-Blockchain"] == 250.0
+    csv_text = run_clore(["--sandbox", "wallets", "-o", "csv"], home=tmp_path).stdout
+    csv_rows = csv.DictReader(io.StringIO(csv_text))
+    assert {row["currency"]: row["balance"] for row in csv_rows}["USD-Blockchain"] == "250.0"
