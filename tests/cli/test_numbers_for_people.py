@@ -66,3 +66,14 @@ def test_wallets_show_balances_as_spend_does(tmp_path: Path) -> None:
     csv_text = run_clore(["--sandbox", "wallets", "-o", "csv"], home=tmp_path).stdout
     csv_rows = csv.DictReader(io.StringIO(csv_text))
     assert {row["currency"]: row["balance"] for row in csv_rows}["USD-Blockchain"] == "250.0"
+
+
+def test_orders_csv_names_each_order_s_coin_and_price(tmp_path: Path) -> None:
+    csv_text = run_clore(["--sandbox", "orders", "-o", "csv"], home=tmp_path).stdout
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    exact = {row["id"]: row for row in run_clore(["--sandbox", "orders", "-o", "json"], home=tmp_path).json()}
+    assert [(row["id"], row["currency"]) for row in rows] == [("38", "CLORE-Blockchain"), ("39", "bitcoin")]
+    for row in rows:
+        assert float(row["price_per_day"]) == exact[int(row["id"])]["price_per_day"]
+    table = run_clore(["--sandbox", "orders"], home=tmp_path).stdout
+    assert "CLORE-Blockchain" not in table and "Price" not in table  # the table is full: CSV/JSON only

@@ -105,6 +105,9 @@ ORDER_COLUMNS = [
     Column("spend", "Spent", "right", no_wrap=True, coin_key="currency"),
     Column("spend_usd", "Spent $", "right", "${:.2f}", in_table=False),
     Column("uptime_seconds", "Uptime seconds", in_table=False),
+    # CSV tells apart amounts in different coins (the table names the coin in each cell)
+    Column("price_per_day", "Price per day", in_table=False),
+    Column("currency", "Currency", in_table=False),
 ]
 
 # One order, as "Key  value" lines (never cut at 80 columns).
