@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from clore_cli.formats import Column, CsvFormat, Dataset
 from clore_cli.testing import run_clore
 
 EXPONENT = re.compile(r"\d[eE][-+]?\d")
@@ -77,3 +79,21 @@ def test_orders_csv_names_each_order_s_coin_and_price(tmp_path: Path) -> None:
         assert float(row["price_per_day"]) == exact[int(row["id"])]["price_per_day"]
     table = run_clore(["--sandbox", "orders"], home=tmp_path).stdout
     assert "CLORE-Blockchain" not in table and "Price" not in table  # the table is full: CSV/JSON only
+
+
+def test_csv_never_writes_an_exponent_and_keeps_every_digit(tmp_path: Path) -> None:
+    csv_text = run_clore(["--sandbox", "orders", "-o", "csv"], home=tmp_path).stdout
+    exact = {row["id"]: row for row in run_clore(["--sandbox", "orders", "-o", "json"], home=tmp_path).json()}
+    assert not EXPONENT.search(csv_text), csv_text
+    for row in csv.DictReader(io.StringIO(csv_text)):
+        for key in ("price_per_day", "usd_per_hour"):  # (spend grows between the two runs)
+            assert Decimal(row[key]) == Decimal(repr(exact[int(row["id"])][key])), (key, row)
+    assert "0.000004" in csv_text  # order 39's bid, 4e-06 per day
+
+
+def test_csv_numbers_in_plain_decimals() -> None:
+    columns = [Column(key, key) for key in "abcdefg"]
+    rows = [{"a": 1e-06, "b": 1e16, "c": 0.1 + 0.2, "d": 12, "e": float("nan"), "f": True, "g": None}]
+    assert CsvFormat().render(Dataset("t", columns, rows), color=False).splitlines()[1] == (
+        "0.000001,10000000000000000,0.30000000000000004,12,nan,True,"
+    )

@@ -146,10 +146,20 @@ class CsvFormat(OutputFormat):
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([c.key for c in data.columns])
         for row in data.rows:
-            writer.writerow(
-                ["" if row.get(c.key) is None else sanitize(str(row.get(c.key))) for c in data.columns]
-            )
+            writer.writerow([_csv_value(row.get(c.key)) for c in data.columns])
         return buffer.getvalue().rstrip("\n")
+
+
+def _csv_value(value: Any) -> str:
+    """A cell for spreadsheets and people: floats in plain decimals with every digit their
+    shortest repr has (``1e-06`` -> ``0.000001``, ``1e+16`` -> ``10000000000000000``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        from decimal import Decimal
+
+        return format(Decimal(repr(value)), "f")
+    return sanitize(str(value))
 
 
 class TableFormat(OutputFormat):
