@@ -84,7 +84,7 @@ def test_dry_run_shows_coin_amounts_for_people(capsys: pytest.CaptureFixture[str
         capsys, *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --dry-run")
     )
     assert code == 0 and "?" not in err and "e-0" not in err
-    assert " btc/day = $" in err
+    assert " BTC/day = $" in err and "Wallet: 0.049999 BTC" in err  # the tickers, as every quote
 
 
 def test_cancel_needs_yes_without_a_terminal_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,7 +97,7 @@ def test_cancel_asks_on_a_terminal_showing_the_spend_and_the_data_loss() -> None
     pexpect = pytest.importorskip("pexpect")
     args = shlex.split("-m clore_cli --sandbox cancel 38")
     child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
-    child.expect(r"spent so far [0-9.,]+ (btc|clore|usd)\.")
+    child.expect(r"spent so far [0-9.]+ (BTC|CLORE)\.")
     child.expect("deletes the container with all its data")
     child.expect(r"Cancel order 38\? \[y/N\]")
     child.sendline("n")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clore_cli.formats import Column, CsvFormat, Dataset
+from clore_cli.formats import Column, CsvFormat, Dataset, coin_amount, usd_amount, usd_per_hour
 from clore_cli.testing import run_clore
 
 EXPONENT = re.compile(r"\d[eE][-+]?\d")
@@ -97,3 +97,69 @@ def test_csv_numbers_in_plain_decimals() -> None:
     assert CsvFormat().render(Dataset("t", columns, rows), color=False).splitlines()[1] == (
         "0.000001,10000000000000000,0.30000000000000004,12,nan,True,"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "amount", "per_hour"),
+    [
+        (0, "$0.00", "$0.0000"),
+        (0.28, "$0.28", "$0.2800"),
+        (0.045000000000000005, "$0.045", "$0.0450"),
+        (0.0425, "$0.0425", "$0.0425"),
+        (0.000446, "$0.000446", "$0.0004"),
+        (1e-05, "$0.00001", "$0.00001"),  # never "$0.0000" for what is not 0
+        (6.72, "$6.72", "$6.7200"),
+        (1417.1416, "$1,417.14", "$1,417.1416"),
+        (68019.8, "$68,019.80", "$68,019.8000"),
+        (None, "$?", "$?"),
+    ],
+)
+def test_one_rule_for_usd(value: float | None, amount: str, per_hour: str) -> None:
+    assert (usd_amount(value), usd_per_hour(value), coin_amount(value, "USD-Blockchain")) == (
+        amount,
+        per_hour,
+        "unknown" if value is None else amount,
+    )
+
+
+USD = re.compile(r"\$(\d[\d,]*\.?\d*)(/h(?:our)?\b)?")
+COMMANDS = [
+    "search --limit 5",
+    "orders",
+    "order 38",
+    "order 39",
+    "spend",
+    "gigaspot --limit 5",
+    "spot-bid 39",
+    "spot-bid --server 1130",
+    "host occupancy",
+    "cancel 38 --dry-run",
+    "cancel 39 --dry-run",
+    "deploy 1130 --image x/y --type on-demand --currency btc --dry-run",
+    "deploy 1130 --image x/y --type spot --spot-price 2 --currency btc --dry-run",
+    "deploy 1130 --image x/y --type on-demand --currency usd --dry-run",
+    "rent gpu=4090 --image x/y --currency clore --dry-run",
+    "gigaspot-order edit 39 --price 2 --dry-run",
+]
+
+
+def test_every_command_shows_usd_by_the_same_rule(tmp_path: Path) -> None:
+    """$1 and up: thousands separators, 2 decimals; per hour: 4 decimals; coins named one way
+    per line (BTC in quotes, btc in tables)."""
+    seen = []
+    for command in COMMANDS:
+        result = run_clore(["--sandbox", *command.split()], home=tmp_path)
+        assert result.exit_code == 0, (command, result.stderr)
+        for line in (result.stdout + result.stderr).splitlines():
+            if line.lstrip().startswith(("{", "[", '"')):
+                continue  # JSON: exact numbers
+            for number, hourly in USD.findall(line):
+                seen.append(number)
+                whole, _, decimals = number.partition(".")
+                assert whole == f"{int(whole.replace(',', '')):,}", (command, line)
+                if hourly:
+                    assert len(decimals) == 4, (command, line)
+                elif whole != "0":
+                    assert len(decimals) == 2, (command, line)
+            assert not (re.search(r"\bBTC\b", line) and re.search(r"\bbtc\b", line)), (command, line)
+    assert any("," in number for number in seen)  # the big spot bid: $136,…

@@ -200,7 +200,7 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
     code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
     assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err
     assert "not started: nothing was sent; order 39 keeps its bid" in err and "cancelled" not in err
-    assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.25/h)" in err  # USD cap shown in the coin too
+    assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.2500/h)" in err  # USD cap shown in the coin too
     assert "set_spot_price" not in sent
     terminal("y\n")
     code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
@@ -303,4 +303,4 @@ def test_an_action_line_gives_each_amount_its_units_once() -> None:
         "at most 0.000001 BTC/day ($0.068/day, $0.0028/h) per lowering)"
     ), line
     line = planned(0.00001, 0.00006, 0.00003)  # out of reach: both amounts with units
-    assert "the lowest winning bid 0.00006 BTC/day ($4.08/day, $0.17/h) is above the cap 0.00003" in line
+    assert "the lowest winning bid 0.00006 BTC/day ($4.08/day, $0.1700/h) is above the cap 0.00003" in line

@@ -3,7 +3,8 @@ or reprices (server-settings, gigaspot-order).
 
 - Without a terminal to ask on, nothing is sent unless ``--yes`` (or ``--dry-run``) is given.
 - With a terminal, the user is asked; the default is no.
-- Prices are shown in the coin and in USD, per hour and per day, named and without float noise.
+- Prices are shown in the coin and in USD, per hour and per day, named and without float noise
+  (USD as everywhere: :func:`clore_cli.formats.usd_amount`, :func:`~clore_cli.formats.usd_per_hour`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 import click
 
-from .formats import COIN_TICKERS, coin_amount
+from .formats import COIN_TICKERS, coin_amount, usd_amount, usd_per_hour
 
-__all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "price_text"]
+__all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "usd_per_hour", "price_text"]
 
 COIN_NAMES = COIN_TICKERS  # the tickers quotes name coins by
 
@@ -38,21 +39,12 @@ def ask(question: str) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-def usd_amount(value: float | None) -> str:
-    if value is None:
-        return "$?"
-    if value >= 1 or value == 0:
-        return f"${value:,.2f}"
-    text = f"{value:.4f}".rstrip("0")
-    return "$" + (text if len(text.split(".")[1]) >= 2 else f"{value:.2f}")
-
-
 def price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:
     """``0.0001 BTC/day ($6.80/day, $0.2834/h)``; USD-only when ``currency`` is None."""
     if per_day is None:
         return "not set"
     usd = per_day if currency is None else (per_day * usd_rate if usd_rate is not None else None)
-    usd_part = f"{usd_amount(usd)}/day, {usd_amount(None if usd is None else usd / 24)}/h"
+    usd_part = f"{usd_amount(usd)}/day, {usd_per_hour(None if usd is None else usd / 24)}/h"
     if currency is None:
         return usd_part
     return f"{coin_amount(per_day, currency, quote=True)}/day ({usd_part})"

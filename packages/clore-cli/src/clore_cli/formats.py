@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -23,6 +24,8 @@ __all__ = [
     "coin_amount",
     "human_number",
     "sanitize",
+    "usd_amount",
+    "usd_per_hour",
 ]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -113,10 +116,36 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False) -> str
         return f"{text} {COIN_TICKERS.get(currency or '', currency or '')}"
     short = COIN_SHORT.get(currency or "", currency or "")
     if short == "usd":
-        return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
+        return usd_amount(value)
     digits = 8 if short == "btc" else 2 if abs(value) >= 1 else 6
     text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
     return f"{text or '0'} {short}".strip()
+
+
+def usd_amount(value: Any) -> str:
+    """USD for people, one rule everywhere: ``$1,417.14`` from $1 up (thousands separators,
+    2 decimals); below $1 up to 4 significant digits, at least 2 decimals: ``$0.28``,
+    ``$0.2834``, ``$0.045``, ``$0.000446``; ``$?`` when not a number. Prices per hour:
+    :func:`usd_per_hour`."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return "$?"
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    if value >= 1 or value == 0:
+        return f"{sign}${value:,.2f}"
+    from decimal import Decimal
+
+    whole, _, decimals = format(Decimal(f"{value:.4g}"), "f").partition(".")  # 1e-05: 0.00001
+    return f"{sign}${whole}.{decimals.ljust(2, '0')}"
+
+
+def usd_per_hour(value: Any) -> str:
+    """A USD price per hour, as search's ``$/hour``: always 4 decimals (``$0.2800``,
+    ``$1,417.1416``); one that would read ``$0.0000`` but is not 0 as :func:`usd_amount`."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return "$?"
+    if value != 0 and abs(value) < 0.00005:
+        return usd_amount(value)
+    return f"-${-value:,.4f}" if value < 0 else f"${value:,.4f}"
 
 
 class OutputFormat:

@@ -10,7 +10,7 @@ import click
 
 from .._main import app_of, output_options
 from .._params import Number, UsdPerTime, WholeNumber
-from ..formats import COIN_TICKERS, Column, Dataset, coin_amount, sanitize
+from ..formats import COIN_TICKERS, Column, Dataset, coin_amount, sanitize, usd_per_hour
 from .host import change_lines, server_config, server_settings, servers
 
 KIND_CHOICES = {"on-demand": ("on_demand",), "spot": ("spot",), "both": ("on_demand", "spot")}
@@ -85,15 +85,14 @@ def _proposals_dataset(proposals: list[Any], human: bool) -> Dataset:
                 f" → {_pct(moved)}" if moved is not None else ""
             )
             row["note"] = _note(proposal)
-    usd = "${:,.4f}"
     columns = [
         Column("server", "Server"),
         Column("coin" if human else "currency", "Coin"),
         Column("kind", "Kind"),
         Column("current_per_day", "Now/day", "right", coin_key="currency", no_wrap=True),
-        Column("current_usd_per_hour", "Now $/h", "right", fmt=usd),
+        Column("current_usd_per_hour", "Now $/h", "right", fmt=usd_per_hour),
         Column("new_per_day", "New/day", "right", coin_key="currency", no_wrap=True),
-        Column("new_usd_per_hour", "New $/h", "right", fmt=usd),
+        Column("new_usd_per_hour", "New $/h", "right", fmt=usd_per_hour),
         Column("percentiles" if human else "new_percentile", "Percentile", no_wrap=True),
         Column("comparables", "Offers", "right"),
         Column("note" if human else "skipped", "Note"),
@@ -386,7 +385,7 @@ def occupancy(ctx: click.Context) -> None:
         Column("since", "Since"),
         Column("rented_until", "Until", no_wrap=True),
         *(per_coin or [Column("prices" if human else "on_demand_per_day", "On-demand (listed)")]),
-        Column("on_demand_usd_per_hour", "$/h", "right", fmt="${:,.4f}"),
+        Column("on_demand_usd_per_hour", "$/h", "right", fmt=usd_per_hour),
     ]
     footer = f"{rented} of {len(items)} servers rented; since: unknown ({SINCE_UNKNOWN})"
     app.emit(Dataset("Occupancy of my servers", columns, rows, id_key="name", footer=footer))

@@ -24,7 +24,7 @@ from .._cache import complete_currency
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import ImageName, Number, Seconds
-from ..formats import Column, Dataset, coin_amount
+from ..formats import Column, Dataset, coin_amount, usd_amount, usd_per_hour
 
 if TYPE_CHECKING:
     from clore_ai.jobs import JobJournal, JobRecord, Offer, Task
@@ -204,7 +204,7 @@ def _quote_lines(task: Task, offer: Offer) -> str:
     return (
         f"Job {task.name}: rent server {offer.server_id} ({offer.gpu or 'GPU unknown'}), on-demand, "
         f"the cheapest of {offer.searched} rentable offer{'' if offer.searched == 1 else 's'}{matching} "
-        f"under ${task.resources.max_price:g}/hour\n"
+        f"under {usd_per_hour(task.resources.max_price)}/hour\n"
         f"Price: {price}\n{after}"
     )
 
@@ -434,8 +434,8 @@ OFFER_RECORD = [
     Column("server_id", "Server"),
     Column("gpu", "GPU"),
     Column("price_per_day", "Price per day", coin_key="currency"),
-    Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
-    Column("usd_per_day", "USD per day", fmt="${:.2f}"),
+    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour),
+    Column("usd_per_day", "USD per day", fmt=usd_amount),
     Column("searched", "Servers searched"),
 ]
 

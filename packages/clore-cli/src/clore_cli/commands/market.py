@@ -13,7 +13,7 @@ from .._cache import complete_currency, completer, remember, remember_gpus
 from .._main import app_of, gc_paused, output_options
 from .._params import MAX_ID, Number, WholeNumber
 from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
-from ..formats import Column, Dataset, coin_amount
+from ..formats import Column, Dataset, coin_amount, usd_amount, usd_per_hour
 
 # The query language, matching and ranking live in the SDK (clore_ai.query); it is imported
 # when a command runs, not here: `clore --help` must not import pydantic. The sort keys are
@@ -175,7 +175,7 @@ def search(
     remember(
         "servers",
         [
-            (str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h")
+            (str(r["id"]), f"{r['gpu']} {usd_per_hour(r['usd_per_hour'])}/h")
             for r in rows
             if r["rentable"] and not r["rented"]
         ],
@@ -188,9 +188,9 @@ def search(
         Column("gpus", "GPUs", "right", no_wrap=True),
         Column("ram_gb", "RAM", "right", "{:.0f}", no_wrap=True),
         Column("cpu", "CPU", in_table=False),
-        Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
-        Column("usd_per_day", "$/day", "right", "${:.2f}", in_table=False),
-        Column("spot_usd_per_hour", "spot/h", "right", "${:.4f}", no_wrap=True),
+        Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True),
+        Column("usd_per_day", "$/day", "right", usd_amount, in_table=False),
+        Column("spot_usd_per_hour", "spot/h", "right", usd_per_hour, no_wrap=True),
         Column("country", "CC", no_wrap=True),
         Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True),
         Column("coins", "Coins", no_wrap=True),
@@ -283,8 +283,8 @@ def spot(ctx: click.Context, server_id: int) -> None:
                 Column("order_id", "Order ID", "right"),
                 Column("price_per_day", "Bid/day", "right", coin_key="currency"),
                 Column("currency", "Currency"),
-                Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
-                Column("usd_per_day", "$/day", "right", "${:.2f}"),
+                Column("usd_per_hour", "$/hour", "right", usd_per_hour),
+                Column("usd_per_day", "$/day", "right", usd_amount),
                 Column("active", "Active"),
                 Column("mine", "Mine"),
             ],

@@ -17,7 +17,7 @@ from .. import hookimpl
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import Number, WholeNumber
-from ..formats import Column, Dataset, sanitize
+from ..formats import Column, Dataset, sanitize, usd_amount, usd_per_hour
 from .orders import (
     ORDER_RECORD,
     after_create,
@@ -38,7 +38,7 @@ SHOWN = 5  # offers listed before the question
 
 RENT_RECORD = [
     *ORDER_RECORD[:6],
-    Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
+    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour),
     Column("tries", "Tries"),
     *ORDER_RECORD[7:],
 ]
@@ -49,8 +49,8 @@ MAY_TRY = [
     Column("gpu", "GPU"),
     Column("gpus", "GPUs", "right"),
     Column("price_per_day", "Price/day", "right", coin_key="currency"),
-    Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
-    Column("usd_per_day", "$/day", "right", "${:.2f}"),
+    Column("usd_per_hour", "$/hour", "right", usd_per_hour),
+    Column("usd_per_day", "$/day", "right", usd_amount),
     Column("max_rental_hours", "Max hours", "right"),
     Column("currency", "Currency", in_table=False),
 ]
@@ -69,9 +69,8 @@ def _coin(currency: str) -> str:
 
 
 def _usd(value: float | None, per: str) -> str:
-    from .._consent import usd_amount
-
-    return f"{usd_amount(value)}/{per}" if value is not None else f"$?/{per}"
+    """``$0.0425/h`` (per hour: 4 decimals, as search's $/hour), ``$1.02/day``."""
+    return f"{usd_per_hour(value) if per == 'h' else usd_amount(value)}/{per}"
 
 
 def _offer_line(rank: int, offer: Any) -> str:

@@ -12,7 +12,7 @@ from .. import hookimpl
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import Number, Seconds
-from ..formats import Column, Dataset
+from ..formats import Column, Dataset, usd_amount, usd_per_hour
 from .orders import uptime
 
 MAX_HOURS = 24 * 365 * 10
@@ -23,11 +23,11 @@ SPEND_COLUMNS = [
     Column("balance", "Balance", "right", no_wrap=True, coin_key="currency"),
     Column("orders", "Orders", "right"),
     Column("burn_per_hour", "Burn/hour", "right", no_wrap=True, coin_key="currency"),
-    Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
+    Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True),
     Column("runway", "Runway", "right", no_wrap=True),
     Column("runway_hours", "Runway hours", in_table=False),
     Column("projected", "Next hours", "right", no_wrap=True, coin_key="currency"),
-    Column("projected_usd", "Next hours $", "right", "${:.2f}", no_wrap=True),
+    Column("projected_usd", "Next hours $", "right", usd_amount, no_wrap=True),
 ]
 
 
@@ -37,10 +37,6 @@ def spend_columns(hours: float) -> list[Column]:
 
     named = {"projected": f"Next {hours:g} h", "projected_usd": f"Next {hours:g} h $"}
     return [replace(c, header=named.get(c.key, c.header)) for c in SPEND_COLUMNS]
-
-
-def _usd(value: float | None, digits: int = 2) -> str:
-    return "$?" if value is None else f"${value:,.{digits}f}"
 
 
 def _count(number: int, noun: str) -> str:
@@ -128,9 +124,9 @@ def spend(ctx: click.Context, hours: float) -> None:
         click.echo(json.dumps(payload, indent=2))
         return
     footer = (
-        f"Burn {_usd(summary.usd_per_hour, 4)}/hour = {_usd(summary.usd_per_hour * 24)}/day "
+        f"Burn {usd_per_hour(summary.usd_per_hour)}/hour = {usd_amount(summary.usd_per_hour * 24)}/day "
         f"over {_count(len(summary.active_orders), 'order')}; "
-        f"next {hours:g} h: {_usd(summary.projected_usd(hours))}"
+        f"next {hours:g} h: {usd_amount(summary.projected_usd(hours))}"
     )
     if shortest is not None:
         footer += f"; runs out first: {shortest.currency} in {runway_text(shortest.runway_hours)}"
@@ -156,9 +152,9 @@ class LimitCrossed(click.ClickException):
 def _limits_text(limits: Any) -> str:
     parts = []
     if limits.max_hourly_usd is not None:
-        parts.append(f"burn at most {_usd(limits.max_hourly_usd, 4)}/hour")
+        parts.append(f"burn at most {usd_per_hour(limits.max_hourly_usd)}/hour")
     if limits.max_spend_usd is not None:
-        parts.append(f"spend at most {_usd(limits.max_spend_usd)} from the guard's start")
+        parts.append(f"spend at most {usd_amount(limits.max_spend_usd)} from the guard's start")
     if limits.min_runway_hours is not None:
         parts.append(f"keep at least {limits.min_runway_hours:g} hours of runway in every wallet")
     return "; ".join(parts)

@@ -12,7 +12,7 @@ from .._cache import completer
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import MAX_ID, MAX_USD_PER_DAY, Number, Seconds, UsdPerTime, WholeNumber
-from ..formats import Column, Dataset
+from ..formats import Column, Dataset, usd_amount, usd_per_hour
 
 LIVE_INTERVAL = 60.0
 SANDBOX_INTERVAL = 2.0
@@ -70,24 +70,24 @@ ORDER_COLUMNS = [
     Column("order_id", "Order"),
     Column("server_id", "Server"),
     Column("bid", "Bid/day", coin_key="currency"),
-    Column("bid_usd_per_hour", "Bid $/hour", fmt="${:.4f}"),
+    Column("bid_usd_per_hour", "Bid $/hour", fmt=usd_per_hour),
     Column("rank", "Rank"),
     Column("bids", "Bids in book"),
     Column("winning", "Winning"),
     Column("top_other_bid", "Best other bid/day", coin_key="top_other_currency"),
-    Column("top_other_usd_per_hour", "Best other $/hour", fmt="${:.4f}"),
+    Column("top_other_usd_per_hour", "Best other $/hour", fmt=usd_per_hour),
     Column("minimum", "Server minimum/day", coin_key="currency"),
     Column("lowest_winning_bid", "Lowest winning bid/day", coin_key="currency"),
-    Column("lowest_winning_usd_per_hour", "Lowest winning $/hour", fmt="${:.4f}"),
-    Column("lowest_winning_usd_per_day", "Lowest winning $/day", fmt="${:.2f}"),
+    Column("lowest_winning_usd_per_hour", "Lowest winning $/hour", fmt=usd_per_hour),
+    Column("lowest_winning_usd_per_day", "Lowest winning $/day", fmt=usd_amount),
 ]
 
 SERVER_COLUMNS = [
     Column("currency", "Currency", no_wrap=True),
     Column("minimum", "Minimum/day", "right", coin_key="currency"),
     Column("lowest_winning_bid", "Wins now/day", "right", coin_key="currency"),
-    Column("lowest_winning_usd_per_hour", "$/hour", "right", "${:.4f}"),
-    Column("lowest_winning_usd_per_day", "$/day", "right", "${:.2f}"),
+    Column("lowest_winning_usd_per_hour", "$/hour", "right", usd_per_hour),
+    Column("lowest_winning_usd_per_day", "$/day", "right", usd_amount),
 ]
 
 
@@ -107,7 +107,7 @@ def show_server(app: Any, server_id: int) -> None:
     bids = len(market.offers or [])
     footer = f"{bids} bid{'' if bids == 1 else 's'} in the book"
     if top is not None and top.usd_per_day is not None:
-        footer += f"; the best is order {top.order_id} at ${top.usd_per_day / 24:.4f}/h"
+        footer += f"; the best is order {top.order_id} at {usd_per_hour(top.usd_per_day / 24)}/h"
     app.emit(
         Dataset(
             f"Spot bids that would win now on server {server_id}",
