@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from clore_cli.formats import Column, CsvFormat, Dataset, coin_amount, usd_amount, usd_per_hour
+from clore_cli.formats import (
+    Column,
+    CsvFormat,
+    Dataset,
+    JsonFormat,
+    coin_amount,
+    derived_number,
+    round_derived,
+    usd_amount,
+    usd_per_hour,
+)
 from clore_cli.testing import run_clore
 
 EXPONENT = re.compile(r"\d[eE][-+]?\d")
@@ -163,3 +174,57 @@ def test_every_command_shows_usd_by_the_same_rule(tmp_path: Path) -> None:
                     assert len(decimals) == 2, (command, line)
             assert not (re.search(r"\bBTC\b", line) and re.search(r"\bbtc\b", line)), (command, line)
     assert any("," in number for number in seen)  # the big spot bid: $136,…
+
+
+def significant_digits(number: str) -> int:
+    digits = number.lower().split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+    return len(digits)
+
+
+JSON_COMMANDS = [
+    "search --all --limit 300",
+    "search --currency clore",
+    "orders",
+    "order 39",
+    "spend",
+    "spot 6",
+    "spot-bid 39",
+    "gigaspot",
+    "host occupancy",
+    "host reprice --percentile 50 --dry-run",
+    "deploy 1130 --image x/y --type on-demand --currency btc --dry-run",
+    "deploy 1130 --image x/y --type spot --spot-price 0.00001 --currency btc --dry-run",
+    "rent gpu=4090 --image x/y --currency btc --dry-run",
+]
+
+
+def test_json_has_no_float_noise_from_arithmetic(tmp_path: Path) -> None:
+    """Computed numbers (USD per hour from per day, hours a balance covers, USD rates) are
+    written to 15 significant digits: 0.28, not 0.27999999999999997."""
+    for command in JSON_COMMANDS:
+        result = run_clore(["--sandbox", *command.split(), "-o", "json"], home=tmp_path)
+        assert result.exit_code == 0, (command, result.stderr)
+        noisy = [
+            n for n in re.findall(r"-?\d+\.\d+(?:[eE][-+]?\d+)?", result.stdout) if significant_digits(n) > 15
+        ]
+        assert not noisy, (command, noisy[:3])
+    rows = run_clore(["--sandbox", "search", "--gpu", "4090", "-o", "json"], home=tmp_path).json()
+    assert next(row for row in rows if row["id"] == 1130)["usd_per_hour"] == 0.28  # 6.72/day ÷ 24
+    csv_text = run_clore(["--sandbox", "search", "--gpu", "4090", "-o", "csv"], home=tmp_path).stdout
+    assert ",0.28," in csv_text and "0.27999999999999997" not in csv_text
+
+
+def test_only_derived_numbers_are_rounded_what_the_api_sent_stays_bit_identical() -> None:
+    noisy = 0.1 + 0.2  # 0.30000000000000004
+    columns = [Column("wire", "Wire"), Column("computed", "Computed", derived=True)]
+    data = Dataset("t", columns, [{"wire": noisy, "computed": noisy, "other": noisy}])
+    assert json.loads(JsonFormat().render(data, color=False)) == [
+        {"wire": noisy, "computed": 0.3, "other": noisy}
+    ]
+    assert CsvFormat().render(data, color=False).splitlines()[1] == "0.30000000000000004,0.3"
+    for exact in (0.00009879, 6.72, 999712.75328913, 1e-08, 0.1234567890123):  # up to 15 digits: kept
+        assert derived_number(exact) == exact
+    assert derived_number(12146.73549954449) == 12146.7354995445
+    assert round_derived({"quote": {"hours_covered": noisy, "price_per_day": noisy}}) == {
+        "quote": {"hours_covered": 0.3, "price_per_day": noisy}
+    }

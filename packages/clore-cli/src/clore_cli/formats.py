@@ -12,7 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Collection
 
 __all__ = [
     "Column",
@@ -21,7 +21,10 @@ __all__ = [
     "JsonFormat",
     "OutputFormat",
     "TableFormat",
+    "DERIVED_KEYS",
+    "round_derived",
     "coin_amount",
+    "derived_number",
     "human_number",
     "sanitize",
     "usd_amount",
@@ -47,6 +50,7 @@ class Column:
     no_wrap: bool = False  # tables keep the cell on one line (ids, statuses, amounts)
     in_table: bool = True  # False: only in CSV (and JSON, which has every field), not in tables
     coin_key: str | None = None  # the row's currency field: the cell reads "0.00000400 btc", "$1.25"
+    derived: bool = False  # computed here, not sent by the API: JSON/CSV give it as derived_number()
 
 
 @dataclass
@@ -148,6 +152,59 @@ def usd_per_hour(value: Any) -> str:
     return f"-${-value:,.4f}" if value < 0 else f"${value:,.4f}"
 
 
+def derived_number(value: Any) -> Any:
+    """A number computed here rather than sent by the API (USD at a rate, per hour from per day,
+    hours a balance covers), as JSON and CSV give it: 15 significant digits, which drops the
+    float noise of the arithmetic (``0.27999999999999997`` -> ``0.28``) and nothing a person or
+    a program could use. What the API sent is never passed through this: it stays bit-identical."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.15g}")
+    return value
+
+
+#: The fields of the JSON documents commands build themselves (quotes, spend, spot-bid and
+#: watch lines, repricing) that hold computed numbers; a Dataset's columns say it with ``derived``.
+DERIVED_KEYS = frozenset(
+    {
+        "usd_per_hour",
+        "usd_per_day",
+        "spot_usd_per_hour",
+        "previous_usd_per_hour",
+        "bid_usd_per_hour",
+        "top_bid_usd_per_hour",
+        "new_usd_per_hour",
+        "cap_usd_per_hour",
+        "current_usd_per_hour",
+        "current_usd_per_day",
+        "new_usd_per_day",
+        "current_percentile",
+        "new_percentile",
+        "market_median_per_day",
+        "spend_usd",
+        "burn_per_hour",
+        "coin_per_hour",
+        "projected",
+        "projected_usd",
+        "runway_hours",
+        "remaining_hours",
+        "shortest_runway_hours",
+        "hours_covered",
+        "rate",
+        "rates",
+    }
+)
+
+
+def round_derived(value: Any, keys: Collection[str] = DERIVED_KEYS, *, every: bool = False) -> Any:
+    """``value`` (a JSON document) with every number under one of ``keys``, at any depth, as
+    :func:`derived_number` gives it; everything else as it is."""
+    if isinstance(value, dict):
+        return {k: round_derived(v, keys, every=every or k in keys) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [round_derived(item, keys, every=every) for item in value]
+    return derived_number(value) if every else value
+
+
 class OutputFormat:
     """Base class of output formats. ``name`` is what ``-o NAME`` selects."""
 
@@ -163,7 +220,9 @@ class JsonFormat(OutputFormat):
     description = "JSON array of objects with stable field names (alone on stdout)"
 
     def render(self, data: Dataset, *, color: bool) -> str:
-        return json.dumps(data.rows, indent=2, ensure_ascii=False, default=str)
+        derived = {c.key for c in data.columns if c.derived}
+        rows = [{k: derived_number(v) if k in derived else v for k, v in row.items()} for row in data.rows]
+        return json.dumps(rows, indent=2, ensure_ascii=False, default=str)
 
 
 class CsvFormat(OutputFormat):
@@ -175,7 +234,8 @@ class CsvFormat(OutputFormat):
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([c.key for c in data.columns])
         for row in data.rows:
-            writer.writerow([_csv_value(row.get(c.key)) for c in data.columns])
+            values = [(row.get(c.key), c.derived) for c in data.columns]
+            writer.writerow([_csv_value(derived_number(v) if derived else v) for v, derived in values])
         return buffer.getvalue().rstrip("\n")
 
 

@@ -74,7 +74,7 @@ def cheapest(ctx: click.Context, gpu: str | None) -> None:
     rows = cheapest_per_gpu(app.client().marketplace(gpu=gpu))
     columns = [
         Column("gpu", "GPU"),
-        Column("usd_per_hour", "$/hour", "right", usd_per_hour),
+        Column("usd_per_hour", "$/hour", "right", usd_per_hour, derived=True),
         Column("usd_per_day", "$/day", "right", usd_amount),
         Column("offers", "Offers", "right"),
         Column("server_id", "Cheapest server", "right"),

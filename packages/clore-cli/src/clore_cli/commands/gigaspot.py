@@ -70,8 +70,8 @@ def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
                 Column("gpu", "GPU"),
                 Column("min_bid_per_day", "Min bid/day", "right", coin_key="currency"),
                 Column("coin", "Coin", in_table=False),  # the cell names it: 0.00002646 btc
-                Column("usd_per_hour", "USD/h", "right", usd_per_hour),
-                Column("usd_per_day", "USD/day", "right", usd_amount),
+                Column("usd_per_hour", "USD/h", "right", usd_per_hour, derived=True),
+                Column("usd_per_day", "USD/day", "right", usd_amount, derived=True),
                 Column("location", "Loc"),
             ],
             rows[:limit],

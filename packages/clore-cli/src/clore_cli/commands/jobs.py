@@ -42,7 +42,7 @@ JOB_COLUMNS = [
     Column("exit_code", "Exit", "right", no_wrap=True),
     Column("started", "Started", no_wrap=True),
     Column("took", "Took", "right", no_wrap=True),
-    Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd"),
+    Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd", derived=True),
     Column("billing", "Billing", no_wrap=True),
 ]
 #: Below this many terminal columns the table leaves out Server and Started (JSON/CSV keep
@@ -70,7 +70,7 @@ JOB_RECORD = [
     Column("server_id", "Server"),
     Column("took", "Took"),
     Column("cost", "Cost", coin_key="currency"),
-    Column("cost_usd", "Cost in USD", coin_key="usd"),
+    Column("cost_usd", "Cost in USD", coin_key="usd", derived=True),
     Column("billing", "Still billing"),
     Column("log_path", "Log on the server"),
     Column("error", "Error"),
@@ -434,8 +434,8 @@ OFFER_RECORD = [
     Column("server_id", "Server"),
     Column("gpu", "GPU"),
     Column("price_per_day", "Price per day", coin_key="currency"),
-    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour),
-    Column("usd_per_day", "USD per day", fmt=usd_amount),
+    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour, derived=True),
+    Column("usd_per_day", "USD per day", fmt=usd_amount, derived=True),
     Column("searched", "Servers searched"),
 ]
 

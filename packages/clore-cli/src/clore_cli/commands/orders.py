@@ -30,7 +30,7 @@ from .._params import (
     shown,
 )
 from .._rentable import coin_amount
-from ..formats import Column, Dataset, human_number, sanitize, usd_amount, usd_per_hour
+from ..formats import Column, Dataset, human_number, round_derived, sanitize, usd_amount, usd_per_hour
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,10 +100,10 @@ ORDER_COLUMNS = [
     Column("server_id", "Server", "right", no_wrap=True),
     Column("type", "Type", no_wrap=True),
     Column("status", "Status", no_wrap=True),
-    Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True),
+    Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True, derived=True),
     Column("uptime", "Uptime", "right", no_wrap=True),
     Column("spend", "Spent", "right", no_wrap=True, coin_key="currency"),
-    Column("spend_usd", "Spent $", "right", usd_amount, in_table=False),
+    Column("spend_usd", "Spent $", "right", usd_amount, in_table=False, derived=True),
     Column("uptime_seconds", "Uptime seconds", in_table=False),
     # CSV tells apart amounts in different coins (the table names the coin in each cell)
     Column("price_per_day", "Price per day", in_table=False),
@@ -118,10 +118,10 @@ ORDER_RECORD = [
     Column("status", "Status"),
     Column("image", "Image"),
     Column("price_per_day", "Price per day", coin_key="currency"),
-    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour),
+    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour, derived=True),
     Column("uptime", "Uptime"),
     Column("spend", "Spent so far", coin_key="currency"),
-    Column("spend_usd", "Spent in USD", fmt=usd_amount),
+    Column("spend_usd", "Spent in USD", fmt=usd_amount, derived=True),
     Column("host", "Host"),
     Column("tcp_ports", "Ports"),
     Column("http_url", "HTTP"),
@@ -502,7 +502,10 @@ def deploy(
     if dry_run:
         shown = redacted_order_body(body)
         click.echo(
-            json.dumps({"quote": quote, "request": {"endpoint": "create_order", "body": shown}}, indent=2)
+            json.dumps(
+                round_derived({"quote": quote, "request": {"endpoint": "create_order", "body": shown}}),
+                indent=2,
+            )
         )
         app.note("dry run: nothing was sent")
         return

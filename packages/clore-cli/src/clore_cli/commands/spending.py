@@ -12,7 +12,7 @@ from .. import hookimpl
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import Number, Seconds
-from ..formats import Column, Dataset, usd_amount, usd_per_hour
+from ..formats import Column, Dataset, round_derived, usd_amount, usd_per_hour
 from .orders import uptime
 
 MAX_HOURS = 24 * 365 * 10
@@ -22,12 +22,12 @@ SPEND_COLUMNS = [
     Column("currency", "Wallet", no_wrap=True),
     Column("balance", "Balance", "right", no_wrap=True, coin_key="currency"),
     Column("orders", "Orders", "right"),
-    Column("burn_per_hour", "Burn/hour", "right", no_wrap=True, coin_key="currency"),
-    Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True),
+    Column("burn_per_hour", "Burn/hour", "right", no_wrap=True, coin_key="currency", derived=True),
+    Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True, derived=True),
     Column("runway", "Runway", "right", no_wrap=True),
-    Column("runway_hours", "Runway hours", in_table=False),
-    Column("projected", "Next hours", "right", no_wrap=True, coin_key="currency"),
-    Column("projected_usd", "Next hours $", "right", usd_amount, no_wrap=True),
+    Column("runway_hours", "Runway hours", in_table=False, derived=True),
+    Column("projected", "Next hours", "right", no_wrap=True, coin_key="currency", derived=True),
+    Column("projected_usd", "Next hours $", "right", usd_amount, no_wrap=True, derived=True),
 ]
 
 
@@ -121,7 +121,7 @@ def spend(ctx: click.Context, hours: float) -> None:
                 for o in summary.active_orders
             ],
         }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(round_derived(payload), indent=2))
         return
     footer = (
         f"Burn {usd_per_hour(summary.usd_per_hour)}/hour = {usd_amount(summary.usd_per_hour * 24)}/day "
@@ -188,7 +188,7 @@ def _printer(app: Any) -> Any:
                 click.echo(event.data.get("order_id"))
             return
         if as_json:
-            click.echo(json.dumps(event.as_dict(), default=str))
+            click.echo(json.dumps(round_derived(event.as_dict()), default=str))
         else:
             click.echo(f"{event.as_dict()['at'][11:19]} {event.message}")
         sys.stdout.flush()
