@@ -298,6 +298,8 @@ class TableFormat(OutputFormat):
             else:
                 console.print(Text(f"{data.title}: nothing to show"))
             if data.footer:
+                if narrow:  # set apart from the last record, as the title is from the first
+                    console.print()
                 console.print(Text(data.footer))
         return capture.get().rstrip("\n")
 
