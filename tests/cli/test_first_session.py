@@ -432,3 +432,27 @@ def test_cancel_dry_run_shows_what_it_stops_in_coin_and_usd_and_sends_nothing(
     assert re.search(r"It costs 0\.000004 BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), err
     assert "dry run: nothing was sent" in err
     assert "39" in my_order_ids(capsys)  # still running
+
+
+def test_a_quote_at_an_80_column_terminal_is_wrapped_between_words() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    args = shlex.split("-m clore_cli --sandbox cancel 39")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20, dimensions=(50, 80))
+    child.expect(r"Cancel order 39\? \[y/N\]")
+    shown = child.before.replace("\r\n", "\n")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    lines = shown.strip("\n").splitlines()
+    assert len(lines) > 2 and all(len(line) <= 80 for line in lines), lines
+    words = " ".join(lines).split()
+    assert "costs" in words and "BTC." in words, lines  # "It costs", never "It c" / "osts"
+    assert " ".join(lines).startswith(
+        "Order 39: spot on server 6, running, spent so far 0.000001 BTC. It costs"
+    )
+
+
+def test_a_quote_that_is_not_on_a_terminal_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--sandbox", "cancel", "39", "--dry-run")
+    first = err.splitlines()[0]
+    assert code == 0 and len(first) > 80 and first.endswith("/h).")  # one line: a pipe wraps nothing

@@ -16,7 +16,15 @@ import click
 
 from .formats import COIN_TICKERS, coin_amount, usd_amount, usd_per_hour
 
-__all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "usd_per_hour", "price_text"]
+__all__ = [
+    "ask",
+    "coin_amount",
+    "explain",
+    "need_consent_channel",
+    "price_text",
+    "usd_amount",
+    "usd_per_hour",
+]
 
 COIN_NAMES = COIN_TICKERS  # the tickers quotes name coins by
 
@@ -36,7 +44,52 @@ def need_consent_channel(yes: bool, dry_run: bool, action: str = "spend money") 
 
 
 def ask(question: str) -> bool:
-    return click.confirm(question, default=False, err=True)
+    # the question wrapped as the quote is, leaving room for click's " [y/N]: " after it
+    return click.confirm(_wrapped(question, reserve=len(" [y/N]: ")), default=False, err=True)
+
+
+def explain(text: str) -> None:
+    """Print a quote or an explanation before a confirmation on stderr: at a terminal each line
+    is wrapped at word boundaries to its width (``… spent so far 0.00000006 BTC. It`` /
+    ``costs …``, never ``It c`` / ``osts``); piped or redirected, exactly as given."""
+    click.echo(_wrapped(text), err=True)
+
+
+def _wrapped(text: str, reserve: int = 0) -> str:
+    if not sys.stderr.isatty():
+        return text
+    import textwrap
+
+    width = max(20, _stderr_columns() - reserve)
+    lines = []
+    for line in text.split("\n"):
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        lines.append(
+            textwrap.fill(
+                line,
+                width,
+                subsequent_indent=indent + ("   " if indent else ""),  # an offer's "  1. ..." hangs
+                break_long_words=False,  # an address or a command is never cut in two
+                break_on_hyphens=False,  # nor "--currency"
+            )
+            if len(line) > width
+            else line
+        )
+    return "\n".join(lines)
+
+
+def _stderr_columns() -> int:
+    """The terminal's width: ``COLUMNS`` when set, else the width of the terminal stderr is on."""
+    import os
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 def price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:

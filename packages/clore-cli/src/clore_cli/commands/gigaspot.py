@@ -89,9 +89,9 @@ def gigaspot_order() -> None:
 def _consent(
     app: Any, ctx: click.Context, lines: list[str], body: Any, endpoint: str, dry_run: bool, yes: bool
 ) -> bool:
-    from .._consent import ask
+    from .._consent import ask, explain
 
-    click.echo("\n".join(lines), err=True)
+    explain("\n".join(lines))
     if dry_run:
         click.echo(json.dumps({"request": {"endpoint": endpoint, "body": body}}, indent=2))
         app.note("dry run: nothing was sent")

@@ -267,7 +267,9 @@ def _show_plan(app: Any, proposals: list[Any], plans: list[Any], rates: dict[str
         lines += change_lines(config.name, config, _consent_rows(own), rates)
         lines += [f"warning: {w}" for w in dict.fromkeys(w for p in own if p.changed for w in p.warnings)]
     if lines:
-        click.echo("\n".join(lines), err=True)
+        from .._consent import explain
+
+        explain("\n".join(lines))
 
 
 def _apply(

@@ -356,7 +356,7 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
     """
     from clore_ai.jobs import JobError, JobInterrupted, NoMatchingServer, find_offer, run_job
 
-    from .._consent import ask, need_consent_channel
+    from .._consent import ask, explain, need_consent_channel
 
     yes, dry_run = flags.pop("yes"), flags.pop("dry_run")
     flags["run"] = flags.pop("run_")
@@ -368,7 +368,7 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
         offer = find_offer(client, task.resources)
     except NoMatchingServer as error:
         raise click.ClickException(str(error)) from None
-    click.echo(_quote_lines(task, offer), err=True)
+    explain(_quote_lines(task, offer))
     if dry_run:
         app.note("dry run: nothing was rented")
         rate = offer.usd_per_day / offer.price_per_day if offer.usd_per_day and offer.price_per_day else None

@@ -439,7 +439,9 @@ def show_quote(quote: dict[str, Any]) -> None:
     ]
     if quote["rented"] and quote["type"] == "on-demand":
         lines.append("Note: the server is currently rented; the API will refuse an on-demand order.")
-    click.echo("\n".join(lines), err=True)
+    from .._consent import explain
+
+    explain("\n".join(lines))
 
 
 @click.command()
@@ -637,7 +639,7 @@ def read_secret(label: str) -> str:
 @click.pass_context
 def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_run: bool) -> None:
     """Cancel an order: its container and the data in it are deleted. Asks first."""
-    from .._consent import ask, need_consent_channel, price_text
+    from .._consent import ask, explain, need_consent_channel, price_text
 
     if issue is not None and len(issue) > 2048:
         raise click.BadParameter(f"is {len(issue)} characters long; the limit is 2048", param_hint="--issue")
@@ -649,11 +651,10 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_
         spent = usd_amount(found.spend) if in_usd else coin_amount(found.spend, found.currency, quote=True)
         rate = usd_rates_for(app, [found]).get(found.currency)
         price = price_text(found.price, None if in_usd else found.currency, rate)
-        click.echo(
+        explain(
             f"Order {order_id}: {found.type} on server {found.server_id}, {found.status}, "
             f"spent so far {spent}. It costs {price}.\n"
-            "Cancelling stops that and deletes the container with all its data.",
-            err=True,
+            "Cancelling stops that and deletes the container with all its data."
         )
         if dry_run:
             app.note("dry run: nothing was sent")

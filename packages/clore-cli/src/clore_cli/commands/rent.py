@@ -99,7 +99,9 @@ def show_plan(plan: Any, cap_text: str, shown: int, fallback: int) -> None:
     tail = [f"{more} more" if more > 0 else "", f"left out: {left}" if left else ""]
     if any(tail):
         lines.append("  (" + "; ".join(t for t in tail if t) + ")")
-    click.echo("\n".join(lines), err=True)
+    from .._consent import explain
+
+    explain("\n".join(lines))
 
 
 def implicit_cap(plan: Any, fallback: int) -> float | None:

@@ -164,15 +164,14 @@ def _ask_to_cancel(app: Any, limits: Any, yes: bool) -> None:
     """--cancel: the guard may delete containers; a terminal question, or --yes without one."""
     if yes:
         return
-    from .._consent import ask, need_consent_channel
+    from .._consent import ask, explain, need_consent_channel
 
     need_consent_channel(yes, False, "start a guard that cancels orders")
 
-    click.echo(
+    explain(
         "With --cancel the guard cancels your newest orders when a limit is crossed: "
         f"{_limits_text(limits)}.\n"
-        "Cancelling stops an order and deletes its container with all its data.",
-        err=True,
+        "Cancelling stops an order and deletes its container with all its data."
     )
     if not ask("Start the guard with --cancel?"):
         app.note("not started: nothing was cancelled")

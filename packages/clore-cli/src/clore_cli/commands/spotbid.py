@@ -151,7 +151,7 @@ def keep_winning(
 
     from clore_ai.spotbid import SpotKeeper, order_position
 
-    from .._consent import ask, need_consent_channel, price_text
+    from .._consent import ask, explain, need_consent_channel, price_text
 
     need_consent_channel(yes, dry_run)
     client = app.client()
@@ -163,7 +163,7 @@ def keep_winning(
                 f"the spot book has no USD rate for {position.currency}; give --cap in the coin"
             )
         value = value / position.rate
-    click.echo("\n".join(_consent_lines(position, value)), err=True)
+    explain("\n".join(_consent_lines(position, value)))
     if dry_run:
         app.note("dry run: no bid will be changed")
     elif not yes and not ask(f"Keep order {order_id} winning under this cap?"):
