@@ -47,3 +47,25 @@ def test_reliability_page_names_only_tests_that_exist() -> None:
     missing_files = [f for f in files if not (tests / f).exists()]
     defined = set(re.findall(r"def (test_\w+)", "".join(p.read_text() for p in tests.rglob("test_*.py"))))
     assert not missing_files and not names - defined, (missing_files, names - defined)
+
+
+def test_the_docs_show_the_search_table_search_prints(tmp_path: Path) -> None:
+    """Every recorded `search` table in the docs has the columns `clore search` prints now."""
+    import re
+
+    from clore_cli.testing import run_clore
+
+    def header(text: str) -> tuple[str, ...]:
+        line = next(line for line in text.splitlines() if line.startswith("┃"))
+        return tuple(cell.strip() for cell in line.strip("┃ ").split("┃"))
+
+    printed = {
+        header(run_clore(["--sandbox", "search", "--limit", "1", *more], home=tmp_path).stdout)
+        for more in ([], ["--currency", "btc"])
+    }
+    shown = [
+        (page.name, header(block))
+        for page in PAGES
+        for block in re.findall(r"^GPU marketplace *\n(?:.*\n){3}", page.read_text(encoding="utf-8"), re.M)
+    ]
+    assert len(shown) >= 2 and all(columns in printed for _, columns in shown), (printed, shown)

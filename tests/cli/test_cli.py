@@ -858,7 +858,7 @@ def test_deploy_asks_on_a_real_terminal() -> None:
         *shlex.split("-m clore_cli --sandbox deploy 123 --image x/y --type on-demand --currency btc"),
     ]
     child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
-    child.expect(r"covers about \d+ hours")
+    child.expect(r"covers about [\d,]+ hours")
     child.expect(r"Create this order\? \[y/N\]")
     child.sendline("n")
     child.expect("nothing was sent")

@@ -85,7 +85,7 @@ def test_dry_run_shows_coin_amounts_for_people(capsys: pytest.CaptureFixture[str
         capsys, *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --dry-run")
     )
     assert code == 0 and "?" not in err and "e-0" not in err
-    assert " btc/day = $" in err
+    assert " BTC/day = $" in err and "Wallet: 0.05 BTC" in err  # the tickers, as every quote
 
 
 def test_cancel_needs_yes_without_a_terminal_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,7 +98,7 @@ def test_cancel_asks_on_a_terminal_showing_the_spend_and_the_data_loss() -> None
     pexpect = pytest.importorskip("pexpect")
     args = shlex.split("-m clore_cli --sandbox cancel 38")
     child = pexpect.spawn(sys.executable, args, env=dict(os.environ), encoding="utf-8", timeout=20)
-    child.expect(r"spent so far [0-9.,]+ (btc|clore|usd)\.")
+    child.expect(r"spent so far [0-9.]+ (BTC|CLORE)\.")
     child.expect("deletes the container with all its data")
     child.expect(r"Cancel order 38\? \[y/N\]")
     child.sendline("n")
@@ -463,3 +463,27 @@ def test_mistakes_a_new_user_makes_get_a_line_that_says_what_to_do(
     code, _, err = run(capsys, *shlex.split(deploy))  # was "API error: price_changed (current_price=…)"
     assert code == 1 and "the server's price is no longer your --required-price (it is 0.0" in err
     assert "nothing was rented" in err and "(API: price_changed)" in err
+
+
+def test_a_quote_at_an_80_column_terminal_is_wrapped_between_words() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    args = shlex.split("-m clore_cli --sandbox cancel 39")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20, dimensions=(50, 80))
+    child.expect(r"Cancel order 39\? \[y/N\]")
+    shown = child.before.replace("\r\n", "\n")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    lines = shown.strip("\n").splitlines()
+    assert len(lines) > 2 and all(len(line) <= 80 for line in lines), lines
+    words = " ".join(lines).split()
+    assert "costs" in words and "BTC." in words, lines  # "It costs", never "It c" / "osts"
+    assert " ".join(lines).startswith(
+        "Order 39: spot on server 6, running, spent so far 0 BTC. It costs"
+    )
+
+
+def test_a_quote_that_is_not_on_a_terminal_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--sandbox", "cancel", "39", "--dry-run")
+    first = err.splitlines()[0]
+    assert code == 0 and len(first) > 80 and first.endswith("/h).")  # one line: a pipe wraps nothing

@@ -57,7 +57,7 @@ def test_shows_current_and_new_in_the_coin_and_in_usd_per_hour_and_day(
     )  # fmt: skip
     assert code == 0, err
     assert "  on-demand price (bitcoin): 0.00006615 BTC/day ($4.50/day, $0.1875/h) → 0.0001 BTC/day" in err
-    assert "  on-demand price (USD pricing): $4.50/day, $0.1875/h → $6.00/day, $0.25/h" in err
+    assert "  on-demand price (USD pricing): $4.50/day, $0.1875/h → $6.00/day, $0.2500/h" in err
     assert "  max rental hours: 72 → 96" in err and "  available: yes → no" in err
     assert "e-0" not in err  # no float noise for people
     assert "dry run: nothing was sent" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -138,3 +139,27 @@ def test_text_from_the_api_is_shown_as_it_is_never_read_as_markup(color: bool) -
         "[/y] done :ok:",
     ):
         assert text in drawn  # (rich would raise MarkupError on "[/x]", and draw 🚀 for ":rocket:")
+
+
+def test_records_of_a_table_too_wide_for_the_terminal_are_set_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 80 columns each row is a block of "Key  value" lines; a blank line separates the
+    blocks from each other and from the title and the footer, so records never run together."""
+    monkeypatch.setenv("COLUMNS", "80")
+    columns = [
+        Column("currency", "Currency"),
+        Column("balance", "Balance"),
+        Column("deposit", "Deposit address"),
+    ]
+    rows = [
+        {"currency": c, "balance": 1.5, "deposit": c[0] * 60} for c in ("bitcoin", "CLORE-Blockchain", "USD")
+    ]
+    text = TableFormat().render(Dataset("Wallet balances", columns, rows, footer="3 wallets"), color=True)
+    blocks = re.sub(r"\x1b\[[0-9;]*m", "", text).split("\n\n")
+    assert [block.splitlines()[0] for block in blocks] == [
+        "Wallet balances",
+        "  Currency         bitcoin",
+        "  Currency         CLORE-Blockchain",
+        "  Currency         USD",
+        "3 wallets",
+    ]
+    assert all(len(block.splitlines()) == 3 for block in blocks[1:-1])

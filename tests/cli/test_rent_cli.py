@@ -66,7 +66,7 @@ def others(monkeypatch: pytest.MonkeyPatch) -> type[OtherRenters]:
 def test_dry_run_shows_offers_quote_and_request_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, f"{RENT} --max-price 0.3 --ssh-password Secret123 --dry-run")
     assert code == 0, err
-    assert "Offers for 'gpus>=1' in usd, at most $0.30/h (max price $0.3/h), best first:" in err
+    assert "Offers for 'gpus>=1' in usd, at most $0.3000/h (max price $0.3/h), best first:" in err
     assert "  1. server " in err and "/day ($" in err and "left out:" in err and "taken" in err
     assert "Wallet:" in err and "covers about" in err and "dry run: nothing was sent" in err
     document = json.loads(out)
@@ -102,7 +102,8 @@ def test_asks_once_and_the_question_covers_the_fallbacks(
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     code, _, err = run(capsys, f"{RENT} --fallback 3 price<0.25")
     assert code == 1 and "cancelled: nothing was sent" in err
-    assert "If it is taken, up to 3 other offer(s) may be rented instead, each $0.25/h at most." in err
+    asked = " ".join(err.split())  # at a terminal the question is wrapped to its width
+    assert "If it is taken, up to 3 other offer(s) may be rented instead, each $0.2500/h at most." in asked
     assert created(capsys) == []
 
 

@@ -200,7 +200,7 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
     code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
     assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err
     assert "not started: nothing was sent; order 39 keeps its bid" in err and "cancelled" not in err
-    assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.25/h)" in err  # USD cap shown in the coin too
+    assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.2500/h)" in err  # USD cap shown in the coin too
     assert "set_spot_price" not in sent
     terminal("y\n")
     code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
@@ -227,7 +227,7 @@ def test_spot_price_shows_the_change_and_needs_consent(
     code, _, err = run(capsys, "spot-price", "39", "0.5", "--dry-run")
     assert code == 0 and "dry run: nothing was sent" in err
     assert "bids 0.000004 BTC/day ($" in err and "not winning" in err
-    assert "New bid: 0.5 BTC/day ($34,011.43/day, $1,417.14/h)" in err
+    assert "New bid: 0.5 BTC/day ($34,011.43/day, $1,417.1431/h)" in err
     assert re.search(r"Lowest winning bid now: 0\.0000\d+ BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), err
     assert "warning: the new bid is 8,382× the lowest winning bid" in err
     assert "set_spot_price" not in sent
@@ -268,11 +268,11 @@ def test_deploy_spot_quote_says_whether_the_bid_wins_and_warns_on_a_typo(
 ) -> None:
     deploy = ["deploy", "3812", "--image", "ubuntu", "--type", "spot", "--currency", "btc", "--dry-run"]
     code, _, err = run(capsys, *deploy, "--spot-price", "1")  # meant 0.0001?
-    assert code == 0 and re.search(r"Lowest winning bid now: 0\.0000\d+ btc/day", err), err
+    assert code == 0 and re.search(r"Lowest winning bid now: 0\.0000\d+ BTC/day", err), err
     assert re.search(r"warning: this bid is [\d,]+× the lowest winning bid", err)
     code, _, err = run(capsys, *deploy, "--spot-price", "0.00001")
     assert code == 0 and "warning: this bid does not win now" in err
-    winning = float(re.search(r"Lowest winning bid now: ([\d.]+) btc", err).group(1))  # type: ignore[union-attr]
+    winning = float(re.search(r"Lowest winning bid now: ([\d.]+) BTC", err).group(1))  # type: ignore[union-attr]
     code, _, err = run(capsys, *deploy, "--spot-price", str(winning))
     assert code == 0 and "warning" not in err
 
@@ -365,4 +365,4 @@ def test_an_action_line_gives_each_amount_its_units_once() -> None:
         "at most 0.000001 BTC/day ($0.068/day, $0.0028/h) per lowering)"
     ), line
     line = planned(0.00001, 0.00006, 0.00003)  # out of reach: both amounts with units
-    assert "the lowest winning bid 0.00006 BTC/day ($4.08/day, $0.17/h) is above the cap 0.00003" in line
+    assert "the lowest winning bid 0.00006 BTC/day ($4.08/day, $0.1700/h) is above the cap 0.00003" in line

@@ -3,7 +3,8 @@ or reprices (server-settings, gigaspot-order).
 
 - Without a terminal to ask on, nothing is sent unless ``--yes`` (or ``--dry-run``) is given.
 - With a terminal, the user is asked; the default is no.
-- Prices are shown in the coin and in USD, per hour and per day, named and without float noise.
+- Prices are shown in the coin and in USD, per hour and per day, named and without float noise
+  (USD as everywhere: :func:`clore_cli.formats.usd_amount`, :func:`~clore_cli.formats.usd_per_hour`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from typing import Any
 
 import click
 
-from .formats import COIN_TICKERS, coin_amount
+from .formats import COIN_TICKERS, coin_amount, usd_amount, usd_per_hour
 
-__all__ = ["ask", "coin_amount", "need_consent_channel", "usd_amount", "price_text"]
+__all__ = [
+    "ask",
+    "coin_amount",
+    "explain",
+    "need_consent_channel",
+    "price_text",
+    "usd_amount",
+    "usd_per_hour",
+]
 
 COIN_NAMES = COIN_TICKERS  # the tickers quotes name coins by
 
@@ -35,16 +44,52 @@ def need_consent_channel(yes: bool, dry_run: bool, action: str = "spend money") 
 
 
 def ask(question: str) -> bool:
-    return click.confirm(question, default=False, err=True)
+    # the question wrapped as the quote is, leaving room for click's " [y/N]: " after it
+    return click.confirm(_wrapped(question, reserve=len(" [y/N]: ")), default=False, err=True)
 
 
-def usd_amount(value: float | None) -> str:
-    if value is None:
-        return "$?"
-    if value >= 1 or value == 0:
-        return f"${value:,.2f}"
-    text = f"{value:.4f}".rstrip("0")
-    return "$" + (text if len(text.split(".")[1]) >= 2 else f"{value:.2f}")
+def explain(text: str) -> None:
+    """Print a quote or an explanation before a confirmation on stderr: at a terminal each line
+    is wrapped at word boundaries to its width (``… spent so far 0.00000006 BTC. It`` /
+    ``costs …``, never ``It c`` / ``osts``); piped or redirected, exactly as given."""
+    click.echo(_wrapped(text), err=True)
+
+
+def _wrapped(text: str, reserve: int = 0) -> str:
+    if not sys.stderr.isatty():
+        return text
+    import textwrap
+
+    width = max(20, _stderr_columns() - reserve)
+    lines = []
+    for line in text.split("\n"):
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        lines.append(
+            textwrap.fill(
+                line,
+                width,
+                subsequent_indent=indent + ("   " if indent else ""),  # an offer's "  1. ..." hangs
+                break_long_words=False,  # an address or a command is never cut in two
+                break_on_hyphens=False,  # nor "--currency"
+            )
+            if len(line) > width
+            else line
+        )
+    return "\n".join(lines)
+
+
+def _stderr_columns() -> int:
+    """The terminal's width: ``COLUMNS`` when set, else the width of the terminal stderr is on."""
+    import os
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
 
 
 def price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:
@@ -52,7 +97,7 @@ def price_text(per_day: float | None, currency: str | None, usd_rate: float | No
     if per_day is None:
         return "not set"
     usd = per_day if currency is None else (per_day * usd_rate if usd_rate is not None else None)
-    usd_part = f"{usd_amount(usd)}/day, {usd_amount(None if usd is None else usd / 24)}/h"
+    usd_part = f"{usd_amount(usd)}/day, {usd_per_hour(None if usd is None else usd / 24)}/h"
     if currency is None:
         return usd_part
     return f"{coin_amount(per_day, currency, quote=True)}/day ({usd_part})"

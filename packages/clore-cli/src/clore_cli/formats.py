@@ -9,11 +9,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Collection
 
-__all__ = ["Column", "CsvFormat", "Dataset", "JsonFormat", "OutputFormat", "TableFormat", "sanitize"]
+__all__ = [
+    "Column",
+    "CsvFormat",
+    "Dataset",
+    "JsonFormat",
+    "OutputFormat",
+    "TableFormat",
+    "DERIVED_KEYS",
+    "round_derived",
+    "coin_amount",
+    "derived_number",
+    "human_number",
+    "sanitize",
+    "usd_amount",
+    "usd_per_hour",
+]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -28,11 +44,13 @@ class Column:
     key: str
     header: str
     justify: str = "left"  # "left" or "right"
-    fmt: str | None = None  # e.g. "{:.4f}" for numbers in human formats
+    # Numbers in human formats: a pattern ("{:.0f}") or a function (usd_per_hour, usd_amount).
+    fmt: str | Callable[[float], str] | None = None
     max_width: int | None = None  # tables cut longer cells with "…"; JSON/CSV keep them whole
     no_wrap: bool = False  # tables keep the cell on one line (ids, statuses, amounts)
     in_table: bool = True  # False: only in CSV (and JSON, which has every field), not in tables
     coin_key: str | None = None  # the row's currency field: the cell reads "0.00000400 btc", "$1.25"
+    derived: bool = False  # computed here, not sent by the API: JSON/CSV give it as derived_number()
 
 
 @dataclass
@@ -56,7 +74,7 @@ class Dataset:
         if column.coin_key and isinstance(value, (int, float)):
             return coin_amount(value, row.get(column.coin_key))
         if column.fmt and isinstance(value, (int, float)):
-            return column.fmt.format(value)
+            return column.fmt(value) if callable(column.fmt) else column.fmt.format(value)
         if isinstance(value, float):
             return human_number(value)
         if isinstance(value, dict):  # container port -> public port, coin -> price
@@ -102,10 +120,89 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False) -> str
         return f"{text} {COIN_TICKERS.get(currency or '', currency or '')}"
     short = COIN_SHORT.get(currency or "", currency or "")
     if short == "usd":
-        return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.6f}".rstrip("0")
+        return usd_amount(value)
     digits = 8 if short == "btc" else 2 if abs(value) >= 1 else 6
     text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
     return f"{text or '0'} {short}".strip()
+
+
+def usd_amount(value: Any) -> str:
+    """USD for people, one rule everywhere: ``$1,417.14`` from $1 up (thousands separators,
+    2 decimals); below $1 up to 4 significant digits, at least 2 decimals: ``$0.28``,
+    ``$0.2834``, ``$0.045``, ``$0.000446``; ``$?`` when not a number. Prices per hour:
+    :func:`usd_per_hour`."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return "$?"
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    if value >= 1 or value == 0:
+        return f"{sign}${value:,.2f}"
+    from decimal import Decimal
+
+    whole, _, decimals = format(Decimal(f"{value:.4g}"), "f").partition(".")  # 1e-05: 0.00001
+    return f"{sign}${whole}.{decimals.ljust(2, '0')}"
+
+
+def usd_per_hour(value: Any) -> str:
+    """A USD price per hour, as search's ``$/hour``: always 4 decimals (``$0.2800``,
+    ``$1,417.1416``); one that would read ``$0.0000`` but is not 0 as :func:`usd_amount`."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return "$?"
+    if value != 0 and abs(value) < 0.00005:
+        return usd_amount(value)
+    return f"-${-value:,.4f}" if value < 0 else f"${value:,.4f}"
+
+
+def derived_number(value: Any) -> Any:
+    """A number computed here rather than sent by the API (USD at a rate, per hour from per day,
+    hours a balance covers), as JSON and CSV give it: 15 significant digits, which drops the
+    float noise of the arithmetic (``0.27999999999999997`` -> ``0.28``) and nothing a person or
+    a program could use. What the API sent is never passed through this: it stays bit-identical."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.15g}")
+    return value
+
+
+#: The fields of the JSON documents commands build themselves (quotes, spend, spot-bid and
+#: watch lines, repricing) that hold computed numbers; a Dataset's columns say it with ``derived``.
+DERIVED_KEYS = frozenset(
+    {
+        "usd_per_hour",
+        "usd_per_day",
+        "spot_usd_per_hour",
+        "previous_usd_per_hour",
+        "bid_usd_per_hour",
+        "top_bid_usd_per_hour",
+        "new_usd_per_hour",
+        "cap_usd_per_hour",
+        "current_usd_per_hour",
+        "current_usd_per_day",
+        "new_usd_per_day",
+        "current_percentile",
+        "new_percentile",
+        "market_median_per_day",
+        "spend_usd",
+        "burn_per_hour",
+        "coin_per_hour",
+        "projected",
+        "projected_usd",
+        "runway_hours",
+        "remaining_hours",
+        "shortest_runway_hours",
+        "hours_covered",
+        "rate",
+        "rates",
+    }
+)
+
+
+def round_derived(value: Any, keys: Collection[str] = DERIVED_KEYS, *, every: bool = False) -> Any:
+    """``value`` (a JSON document) with every number under one of ``keys``, at any depth, as
+    :func:`derived_number` gives it; everything else as it is."""
+    if isinstance(value, dict):
+        return {k: round_derived(v, keys, every=every or k in keys) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [round_derived(item, keys, every=every) for item in value]
+    return derived_number(value) if every else value
 
 
 class OutputFormat:
@@ -123,7 +220,9 @@ class JsonFormat(OutputFormat):
     description = "JSON array of objects with stable field names (alone on stdout)"
 
     def render(self, data: Dataset, *, color: bool) -> str:
-        return json.dumps(data.rows, indent=2, ensure_ascii=False, default=str)
+        derived = {c.key for c in data.columns if c.derived}
+        rows = [{k: derived_number(v) if k in derived else v for k, v in row.items()} for row in data.rows]
+        return json.dumps(rows, indent=2, ensure_ascii=False, default=str)
 
 
 class CsvFormat(OutputFormat):
@@ -135,10 +234,21 @@ class CsvFormat(OutputFormat):
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([c.key for c in data.columns])
         for row in data.rows:
-            writer.writerow(
-                ["" if row.get(c.key) is None else sanitize(str(row.get(c.key))) for c in data.columns]
-            )
+            values = [(row.get(c.key), c.derived) for c in data.columns]
+            writer.writerow([_csv_value(derived_number(v) if derived else v) for v, derived in values])
         return buffer.getvalue().rstrip("\n")
+
+
+def _csv_value(value: Any) -> str:
+    """A cell for spreadsheets and people: floats in plain decimals with every digit their
+    shortest repr has (``1e-06`` -> ``0.000001``, ``1e+16`` -> ``10000000000000000``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        from decimal import Decimal
+
+        return format(Decimal(repr(value)), "f")
+    return sanitize(str(value))
 
 
 class TableFormat(OutputFormat):
@@ -188,6 +298,8 @@ class TableFormat(OutputFormat):
             else:
                 console.print(Text(f"{data.title}: nothing to show"))
             if data.footer:
+                if narrow:  # set apart from the last record, as the title is from the first
+                    console.print()
                 console.print(Text(data.footer))
         return capture.get().rstrip("\n")
 

@@ -7,7 +7,17 @@ from typing import Any
 import click
 
 from clore_cli import hookimpl
-from clore_cli.api import Column, Dataset, OutputFormat, app_of, not_rentable, output_options, sanitize
+from clore_cli.api import (
+    Column,
+    Dataset,
+    OutputFormat,
+    app_of,
+    not_rentable,
+    output_options,
+    sanitize,
+    usd_amount,
+    usd_per_hour,
+)
 
 __version__ = "0.2.0"
 
@@ -64,8 +74,8 @@ def cheapest(ctx: click.Context, gpu: str | None) -> None:
     rows = cheapest_per_gpu(app.client().marketplace(gpu=gpu))
     columns = [
         Column("gpu", "GPU"),
-        Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
-        Column("usd_per_day", "$/day", "right", "${:.2f}"),
+        Column("usd_per_hour", "$/hour", "right", usd_per_hour, derived=True),
+        Column("usd_per_day", "$/day", "right", usd_amount),
         Column("offers", "Offers", "right"),
         Column("server_id", "Cheapest server", "right"),
         Column("gpus", "GPUs", "right"),

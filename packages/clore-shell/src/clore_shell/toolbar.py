@@ -41,7 +41,7 @@ def spend_text(state: SessionState, now: float | None = None) -> str | None:
     is a few minutes old (``, 5m old``); None before the first refresh or when too old."""
     from clore_cli.commands.orders import uptime
     from clore_cli.commands.spending import runway_text
-    from clore_cli.formats import COIN_SHORT
+    from clore_cli.formats import COIN_SHORT, usd_per_hour
 
     with state.lock:
         burn, runway, coin, at = (
@@ -55,7 +55,7 @@ def spend_text(state: SessionState, now: float | None = None) -> str | None:
     age = (time.time() if now is None else now) - at
     if age > SPEND_HIDDEN_AFTER:
         return None
-    text = f"burn ${burn:.4f}/h"
+    text = f"burn {usd_per_hour(burn)}/h"
     if runway is not None:
         text += f", runway {runway_text(runway)} {COIN_SHORT.get(coin or '', coin or '')}".rstrip()
     if age > SPEND_AGE_SHOWN_AFTER:
@@ -127,12 +127,11 @@ def refresh_once(app: Any, state: SessionState) -> None:
     wallets = client.wallets()
     servers = client.marketplace()
     from clore_cli.api import not_rentable
+    from clore_cli.formats import coin_amount, usd_per_hour
 
     rentable = [s for s in servers if not s.rented and not not_rentable(s)]
-    remember("servers", [(str(s.id), f"{s.gpu_model} ${s.price_usd or 0:.3f}/h") for s in rentable])
+    remember("servers", [(str(s.id), f"{s.gpu_model} {usd_per_hour(s.price_usd)}/h") for s in rentable])
     remember_gpus(servers)
-    from clore_cli.formats import coin_amount
-
     shown = [coin_amount(w.balance, w.name) for w in wallets if w.balance]  # 1,500,000 clore, not 1.5e+06
     from clore_ai.spending import implied_usd_rates, summarize
 

@@ -29,7 +29,7 @@ def wallets(ctx: click.Context) -> None:
             "Wallet balances",
             [
                 Column("currency", "Currency"),
-                Column("balance", "Balance", "right", "{:.8f}"),
+                Column("balance", "Balance", "right", no_wrap=True, coin_key="currency"),
                 Column("deposit", "Deposit address"),
             ],
             rows,

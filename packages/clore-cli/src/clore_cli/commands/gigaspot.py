@@ -10,7 +10,7 @@ import click
 from .. import hookimpl
 from .._main import app_of, output_options
 from .._params import MAX_ID, Number, WholeNumber
-from ..formats import Column, Dataset, sanitize
+from ..formats import Column, Dataset, sanitize, usd_amount, usd_per_hour
 
 UBUNTU_IMAGE = "a3f9c4d7e5b088d8a0bff880"  # Clore's CCR image ids (clore-gigaspot)
 HIVEOS_IMAGE = "c9a4e2f6b7d488d8f0bab0ff"
@@ -86,9 +86,9 @@ def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
                 Column("id", "ID", "right"),
                 Column("gpu", "GPU"),
                 Column("min_bid_per_day", "Min bid/day", "right", coin_key="currency"),
-                Column("coin", "Coin"),
-                Column("usd_per_hour", "USD/h", "right", "${:.4f}"),
-                Column("usd_per_day", "USD/day", "right", "${:.2f}"),
+                Column("coin", "Coin", in_table=False),  # the cell names it: 0.00002646 btc
+                Column("usd_per_hour", "USD/h", "right", usd_per_hour, derived=True),
+                Column("usd_per_day", "USD/day", "right", usd_amount, derived=True),
                 Column("location", "Loc"),
             ],
             rows[:limit],
@@ -106,9 +106,9 @@ def gigaspot_order() -> None:
 def _consent(
     app: Any, ctx: click.Context, lines: list[str], body: Any, endpoint: str, dry_run: bool, yes: bool
 ) -> bool:
-    from .._consent import ask
+    from .._consent import ask, explain
 
-    click.echo("\n".join(lines), err=True)
+    explain("\n".join(lines))
     if dry_run:
         click.echo(json.dumps({"request": {"endpoint": endpoint, "body": body}}, indent=2))
         app.note("dry run: nothing was sent")

@@ -247,7 +247,7 @@ def server_settings(
     """
     from clore_ai import InvalidInputError, build_server_settings_body, normalize_currency
 
-    from .._consent import ask, need_consent_channel
+    from .._consent import ask, explain, need_consent_channel
 
     try:
         coin = normalize_currency(currency) if currency is not None else None
@@ -314,7 +314,7 @@ def server_settings(
         body = build_server_settings_body(**arguments)
     except InvalidInputError as error:
         raise click.UsageError(str(error)) from None
-    click.echo("\n".join(change_lines(name, current, changed, rates)), err=True)
+    explain("\n".join(change_lines(name, current, changed, rates)))
     if dry_run:
         exact = [{k: row.get(k) for k in ("setting", "current", "new")} for row in changed]
         click.echo(

@@ -10,7 +10,7 @@ import click
 
 from .._main import app_of, output_options
 from .._params import Number, UsdPerTime, WholeNumber
-from ..formats import COIN_TICKERS, Column, Dataset, coin_amount, sanitize
+from ..formats import COIN_TICKERS, Column, Dataset, coin_amount, round_derived, sanitize, usd_per_hour
 from .host import change_lines, server_config, server_settings, servers
 
 KIND_CHOICES = {"on-demand": ("on_demand",), "spot": ("spot",), "both": ("on_demand", "spot")}
@@ -85,15 +85,14 @@ def _proposals_dataset(proposals: list[Any], human: bool) -> Dataset:
                 f" → {_pct(moved)}" if moved is not None else ""
             )
             row["note"] = _note(proposal)
-    usd = "${:,.4f}"
     columns = [
         Column("server", "Server"),
         Column("coin" if human else "currency", "Coin"),
         Column("kind", "Kind"),
         Column("current_per_day", "Now/day", "right", coin_key="currency", no_wrap=True),
-        Column("current_usd_per_hour", "Now $/h", "right", fmt=usd),
+        Column("current_usd_per_hour", "Now $/h", "right", fmt=usd_per_hour, derived=True),
         Column("new_per_day", "New/day", "right", coin_key="currency", no_wrap=True),
-        Column("new_usd_per_hour", "New $/h", "right", fmt=usd),
+        Column("new_usd_per_hour", "New $/h", "right", fmt=usd_per_hour, derived=True),
         Column("percentiles" if human else "new_percentile", "Percentile", no_wrap=True),
         Column("comparables", "Offers", "right"),
         Column("note" if human else "skipped", "Note"),
@@ -250,7 +249,10 @@ def reprice(
     if not plans:
         if app.wants_json:
             click.echo(
-                json.dumps({"proposals": [_proposal_row(p) for p in proposals], "requests": []}, indent=2)
+                json.dumps(
+                    round_derived({"proposals": [_proposal_row(p) for p in proposals], "requests": []}),
+                    indent=2,
+                )
             )
         app.note("nothing to change: every price is already where the market puts it, or was skipped")
         return
@@ -265,7 +267,9 @@ def _show_plan(app: Any, proposals: list[Any], plans: list[Any], rates: dict[str
         lines += change_lines(config.name, config, _consent_rows(own), rates)
         lines += [f"warning: {w}" for w in dict.fromkeys(w for p in own if p.changed for w in p.warnings)]
     if lines:
-        click.echo("\n".join(lines), err=True)
+        from .._consent import explain
+
+        explain("\n".join(lines))
 
 
 def _apply(
@@ -284,7 +288,7 @@ def _apply(
     ]
     if dry_run:
         if app.wants_json:
-            click.echo(json.dumps({"proposals": rows, "requests": requests}, indent=2))
+            click.echo(json.dumps(round_derived({"proposals": rows, "requests": requests}), indent=2))
         app.note("dry run: nothing was sent")
         return
     count = len(plans)
@@ -310,7 +314,7 @@ def _apply(
             if not app.wants_json:
                 click.echo(f"Prices of {sanitize(config.name)} updated")
     if app.wants_json:
-        click.echo(json.dumps({"proposals": rows, "results": results}, indent=2))
+        click.echo(json.dumps(round_derived({"proposals": rows, "results": results}), indent=2))
     if failure is not None:
         ctx.exit(int(exit_code_for(failure)))
 
@@ -386,7 +390,7 @@ def occupancy(ctx: click.Context) -> None:
         Column("since", "Since"),
         Column("rented_until", "Until", no_wrap=True),
         *(per_coin or [Column("prices" if human else "on_demand_per_day", "On-demand (listed)")]),
-        Column("on_demand_usd_per_hour", "$/h", "right", fmt="${:,.4f}"),
+        Column("on_demand_usd_per_hour", "$/h", "right", fmt=usd_per_hour, derived=True),
     ]
     footer = f"{rented} of {len(items)} servers rented; since: unknown ({SINCE_UNKNOWN})"
     app.emit(Dataset("Occupancy of my servers", columns, rows, id_key="name", footer=footer))

@@ -24,7 +24,7 @@ from .._cache import complete_currency
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import ImageName, Number, Seconds
-from ..formats import Column, Dataset, coin_amount
+from ..formats import Column, Dataset, coin_amount, usd_amount, usd_per_hour
 
 if TYPE_CHECKING:
     from clore_ai.jobs import JobJournal, JobRecord, Offer, Task
@@ -42,7 +42,7 @@ JOB_COLUMNS = [
     Column("exit_code", "Exit", "right", no_wrap=True),
     Column("started", "Started", no_wrap=True),
     Column("took", "Took", "right", no_wrap=True),
-    Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd"),
+    Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd", derived=True),
     Column("billing", "Billing", no_wrap=True),
 ]
 #: Below this many terminal columns the table leaves out Server and Started (JSON/CSV keep
@@ -70,7 +70,7 @@ JOB_RECORD = [
     Column("server_id", "Server"),
     Column("took", "Took"),
     Column("cost", "Cost", coin_key="currency"),
-    Column("cost_usd", "Cost in USD", coin_key="usd"),
+    Column("cost_usd", "Cost in USD", coin_key="usd", derived=True),
     Column("billing", "Still billing"),
     Column("log_path", "Log on the server"),
     Column("error", "Error"),
@@ -204,7 +204,7 @@ def _quote_lines(task: Task, offer: Offer) -> str:
     return (
         f"Job {task.name}: rent server {offer.server_id} ({offer.gpu or 'GPU unknown'}), on-demand, "
         f"the cheapest of {offer.searched} rentable offer{'' if offer.searched == 1 else 's'}{matching} "
-        f"under ${task.resources.max_price:g}/hour\n"
+        f"under {usd_per_hour(task.resources.max_price)}/hour\n"
         f"Price: {price}\n{after}"
     )
 
@@ -356,7 +356,7 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
     """
     from clore_ai.jobs import JobError, JobInterrupted, NoMatchingServer, find_offer, run_job
 
-    from .._consent import ask, need_consent_channel
+    from .._consent import ask, explain, need_consent_channel
 
     yes, dry_run = flags.pop("yes"), flags.pop("dry_run")
     flags["run"] = flags.pop("run_")
@@ -368,7 +368,7 @@ def run_command(ctx: click.Context, /, task_file: str | None, **flags: Any) -> N
         offer = find_offer(client, task.resources)
     except NoMatchingServer as error:
         raise click.ClickException(str(error)) from None
-    click.echo(_quote_lines(task, offer), err=True)
+    explain(_quote_lines(task, offer))
     if dry_run:
         app.note("dry run: nothing was rented")
         rate = offer.usd_per_day / offer.price_per_day if offer.usd_per_day and offer.price_per_day else None
@@ -434,8 +434,8 @@ OFFER_RECORD = [
     Column("server_id", "Server"),
     Column("gpu", "GPU"),
     Column("price_per_day", "Price per day", coin_key="currency"),
-    Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
-    Column("usd_per_day", "USD per day", fmt="${:.2f}"),
+    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour, derived=True),
+    Column("usd_per_day", "USD per day", fmt=usd_amount, derived=True),
     Column("searched", "Servers searched"),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 import click
@@ -12,7 +13,7 @@ from .._cache import complete_currency, completer, remember, remember_gpus
 from .._main import app_of, gc_paused, output_options
 from .._params import MAX_ID, Number, WholeNumber
 from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
-from ..formats import Column, Dataset, human_number
+from ..formats import Column, Dataset, coin_amount, human_number, usd_amount, usd_per_hour
 
 # The query language, matching and ranking live in the SDK (clore_ai.query); it is imported
 # when a command runs, not here: `clore --help` must not import pydantic. The sort keys are
@@ -177,7 +178,7 @@ def search(
     remember(
         "servers",
         [
-            (str(r["id"]), f"{r['gpu']} ${r['usd_per_hour'] or 0:.3f}/h")
+            (str(r["id"]), f"{r['gpu']} {usd_per_hour(r['usd_per_hour'])}/h")
             for r in rows
             if r["rentable"] and not r["rented"]
         ],
@@ -190,15 +191,17 @@ def search(
         Column("gpus", "GPUs", "right", no_wrap=True),
         Column("ram_gb", "RAM", "right", "{:.0f}", no_wrap=True),
         Column("cpu", "CPU", in_table=False),
-        Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
-        Column("usd_per_day", "$/day", "right", "${:.2f}", in_table=False),
-        Column("spot_usd_per_hour", "spot/h", "right", "${:.4f}", no_wrap=True),
+        Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True, derived=True),
+        Column("usd_per_day", "$/day", "right", usd_amount, in_table=False),
+        Column("spot_usd_per_hour", "spot/h", "right", usd_per_hour, no_wrap=True, derived=True),
         Column("country", "CC", no_wrap=True),
         Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True),
         Column("coins", "Coins", no_wrap=True),
     ]
-    if coin:
-        columns.append(Column("price_per_day_" + coin, f"{coin}/day", "right", "{:.8g}"))
+    if coin:  # "0.0000985 btc", "1,108.85 clore", "$45.00": like coin amounts everywhere
+        columns.append(
+            Column("price_per_day_" + coin, "Price/day", "right", partial(coin_amount, currency=coin))
+        )
     app.emit(
         Dataset(
             "GPU marketplace",
@@ -289,8 +292,8 @@ def spot(ctx: click.Context, server_id: int) -> None:
                 Column("order_id", "Order ID", "right"),
                 Column("price_per_day", "Bid/day", "right", coin_key="currency"),
                 Column("currency", "Currency"),
-                Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
-                Column("usd_per_day", "$/day", "right", "${:.2f}"),
+                Column("usd_per_hour", "$/hour", "right", usd_per_hour, derived=True),
+                Column("usd_per_day", "$/day", "right", usd_amount, derived=True),
                 Column("active", "Active"),
                 Column("mine", "Mine"),
             ],
@@ -305,8 +308,6 @@ def spot(ctx: click.Context, server_id: int) -> None:
 def _winning_now(market: Any, server_id: int) -> str | None:
     """``Lowest winning bid now: 0.00005965 btc or 1,500.01 clore per day (…)``."""
     from clore_ai.spotbid import spot_position
-
-    from ..formats import coin_amount
 
     coins = list((market.server.min_pricing if market.server else None) or {})
     bids = [spot_position(market, server_id, currency=coin).lowest_winning_bid for coin in coins]

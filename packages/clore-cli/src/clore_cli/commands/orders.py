@@ -30,7 +30,7 @@ from .._params import (
     shown,
 )
 from .._rentable import coin_amount
-from ..formats import Column, Dataset, sanitize
+from ..formats import Column, Dataset, round_derived, sanitize, usd_amount, usd_per_hour
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,11 +100,14 @@ ORDER_COLUMNS = [
     Column("server_id", "Server", "right", no_wrap=True),
     Column("type", "Type", no_wrap=True),
     Column("status", "Status", no_wrap=True),
-    Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
+    Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True, derived=True),
     Column("uptime", "Uptime", "right", no_wrap=True),
     Column("spend", "Spent", "right", no_wrap=True, coin_key="currency"),
-    Column("spend_usd", "Spent $", "right", "${:.2f}", in_table=False),
+    Column("spend_usd", "Spent $", "right", usd_amount, in_table=False, derived=True),
     Column("uptime_seconds", "Uptime seconds", in_table=False),
+    # CSV tells apart amounts in different coins (the table names the coin in each cell)
+    Column("price_per_day", "Price per day", in_table=False),
+    Column("currency", "Currency", in_table=False),
 ]
 
 # One order, as "Key  value" lines (never cut at 80 columns).
@@ -115,10 +118,10 @@ ORDER_RECORD = [
     Column("status", "Status"),
     Column("image", "Image"),
     Column("price_per_day", "Price per day", coin_key="currency"),
-    Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
+    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour, derived=True),
     Column("uptime", "Uptime"),
     Column("spend", "Spent so far", coin_key="currency"),
-    Column("spend_usd", "Spent in USD", fmt="${:.2f}"),
+    Column("spend_usd", "Spent in USD", fmt=usd_amount, derived=True),
     Column("host", "Host"),
     Column("tcp_ports", "Ports"),
     Column("http_url", "HTTP"),
@@ -464,20 +467,24 @@ def refuse_unrentable(server: Any, currency: str) -> None:
 
 
 def show_quote(quote: dict[str, Any]) -> None:
-    def money(value: Any, pattern: str) -> str:
-        return pattern.format(value) if isinstance(value, (int, float)) else "unknown"
+    """The quote on stderr: coins exact with their ticker (``0.00009879 BTC``), as every quote
+    before money moves; USD as everywhere (``$0.2800/hour``, ``$6.72/day``)."""
+    currency = quote["currency"]
 
-    price = f"Price: {coin_amount(quote['price_per_day'], quote['currency'])}/day"
+    def coin(value: Any) -> str:
+        return usd_amount(value) if currency == USD_COIN else coin_amount(value, currency, quote=True)
+
+    price = f"Price: {coin(quote['price_per_day'])}/day"
     if quote["usd_per_hour"] is not None:
-        price += f" = {money(quote['usd_per_hour'], '${:.4f}')}/hour"
-        if quote["currency"] != "USD-Blockchain":  # in USD the per-day price is already said
-            price += f" = {money(quote['usd_per_day'], '${:.2f}')}/day"
+        price += f" = {usd_per_hour(quote['usd_per_hour'])}/hour"
+        if currency != USD_COIN:  # in USD the per-day price is already said
+            price += f" = {usd_amount(quote['usd_per_day'])}/day"
     if quote["balance"] is None:
-        wallet = f"Wallet {quote['currency']}: none (deposit before renting)"
+        wallet = f"Wallet {currency}: none (deposit before renting)"
     else:
-        wallet = f"Wallet: {coin_amount(quote['balance'], quote['currency'])}"
-        if quote["hours_covered"] is not None:
-            wallet += f" (covers about {money(quote['hours_covered'], '{:.0f}')} hours)"
+        wallet = f"Wallet: {coin(quote['balance'])}"
+        if isinstance(quote["hours_covered"], (int, float)):
+            wallet += f" (covers about {quote['hours_covered']:,.0f} hours)"
     lines = [
         f"Server {quote['server_id']}: {sanitize(str(quote['gpu']))} ({quote['type']})",
         price,
@@ -490,9 +497,11 @@ def show_quote(quote: dict[str, Any]) -> None:
     if lowest is not None:
         from .spotbid import bid_warnings
 
-        lines.append(f"Lowest winning bid now: {coin_amount(lowest, quote['currency'])}/day")
+        lines.append(f"Lowest winning bid now: {coin_amount(lowest, quote['currency'], quote=True)}/day")
         lines.extend(bid_warnings(quote["price_per_day"], lowest, "this bid"))
-    click.echo("\n".join(lines), err=True)
+    from .._consent import explain
+
+    explain("\n".join(lines))
 
 
 @click.command()
@@ -555,7 +564,10 @@ def deploy(
     if dry_run:
         shown = redacted_order_body(body)
         click.echo(
-            json.dumps({"quote": quote, "request": {"endpoint": "create_order", "body": shown}}, indent=2)
+            json.dumps(
+                round_derived({"quote": quote, "request": {"endpoint": "create_order", "body": shown}}),
+                indent=2,
+            )
         )
         app.note("dry run: nothing was sent")
         return
@@ -687,7 +699,7 @@ def read_secret(label: str) -> str:
 @click.pass_context
 def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_run: bool) -> None:
     """Cancel an order: its container and the data in it are deleted. Asks first."""
-    from .._consent import ask, need_consent_channel, price_text
+    from .._consent import ask, explain, need_consent_channel, price_text
 
     if issue is not None and len(issue) > 2048:
         raise click.BadParameter(f"is {len(issue)} characters long; the limit is 2048", param_hint="--issue")
@@ -695,13 +707,14 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_
     app = app_of(ctx)
     if dry_run or not yes:
         found = _find_order(app, order_id)
-        spent = coin_amount(found.spend, found.currency)
+        in_usd = found.currency == USD_COIN  # in USD: "$0.000446", "$6.72/day, $0.2800/h"
+        spent = usd_amount(found.spend) if in_usd else coin_amount(found.spend, found.currency, quote=True)
         rate = usd_rates_for(app, [found]).get(found.currency)
-        click.echo(
+        price = price_text(found.price, None if in_usd else found.currency, rate)
+        explain(
             f"Order {order_id}: {found.type} on server {found.server_id}, {found.status}, "
-            f"spent so far {spent}. It costs {price_text(found.price, found.currency, rate)}.\n"
-            "Cancelling stops that and deletes the container with all its data.",
-            err=True,
+            f"spent so far {spent}. It costs {price}.\n"
+            "Cancelling stops that and deletes the container with all its data."
         )
         if dry_run:
             app.note("dry run: nothing was sent")

@@ -17,7 +17,7 @@ from .. import hookimpl
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import Number, WholeNumber
-from ..formats import Column, Dataset, sanitize
+from ..formats import Column, Dataset, round_derived, sanitize, usd_amount, usd_per_hour
 from .orders import (
     ORDER_RECORD,
     after_create,
@@ -38,7 +38,7 @@ SHOWN = 5  # offers listed before the question
 
 RENT_RECORD = [
     *ORDER_RECORD[:6],
-    Column("usd_per_hour", "USD per hour", fmt="${:.4f}"),
+    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour, derived=True),
     Column("tries", "Tries"),
     *ORDER_RECORD[7:],
 ]
@@ -49,8 +49,8 @@ MAY_TRY = [
     Column("gpu", "GPU"),
     Column("gpus", "GPUs", "right"),
     Column("price_per_day", "Price/day", "right", coin_key="currency"),
-    Column("usd_per_hour", "$/hour", "right", "${:.4f}"),
-    Column("usd_per_day", "$/day", "right", "${:.2f}"),
+    Column("usd_per_hour", "$/hour", "right", usd_per_hour, derived=True),
+    Column("usd_per_day", "$/day", "right", usd_amount, derived=True),
     Column("max_rental_hours", "Max hours", "right"),
     Column("currency", "Currency", in_table=False),
 ]
@@ -69,9 +69,8 @@ def _coin(currency: str) -> str:
 
 
 def _usd(value: float | None, per: str) -> str:
-    from .._consent import usd_amount
-
-    return f"{usd_amount(value)}/{per}" if value is not None else f"$?/{per}"
+    """``$0.0425/h`` (per hour: 4 decimals, as search's $/hour), ``$1.02/day``."""
+    return f"{usd_per_hour(value) if per == 'h' else usd_amount(value)}/{per}"
 
 
 def _offer_line(rank: int, offer: Any) -> str:
@@ -100,7 +99,9 @@ def show_plan(plan: Any, cap_text: str, shown: int, fallback: int) -> None:
     tail = [f"{more} more" if more > 0 else "", f"left out: {left}" if left else ""]
     if any(tail):
         lines.append("  (" + "; ".join(t for t in tail if t) + ")")
-    click.echo("\n".join(lines), err=True)
+    from .._consent import explain
+
+    explain("\n".join(lines))
 
 
 def implicit_cap(plan: Any, fallback: int) -> float | None:
@@ -231,7 +232,7 @@ def rent(
             return
         if app.wants_json:  # scripts get every matching offer and why the others were left out
             document["plan"] = plan.to_dict()
-        click.echo(json.dumps(document, indent=2, default=str))
+        click.echo(json.dumps(round_derived(document), indent=2, default=str))
         app.note("dry run: nothing was sent")
         return
     others = min(fallback, len(plan.offers) - 1)
@@ -251,7 +252,7 @@ def rent(
             **order_row(created, _quoted(result), app.now()),
             "usd_per_hour": result.usd_per_hour,
             "tries": "; ".join(_attempt_line(a) for a in result.attempts),
-            "attempts": [a.to_dict() for a in result.attempts],
+            "attempts": round_derived([a.to_dict() for a in result.attempts]),
         }
         app.emit(Dataset("New order", RENT_RECORD, [row], vertical=True))
 

@@ -12,7 +12,7 @@ from .. import hookimpl
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import Number, Seconds
-from ..formats import Column, Dataset
+from ..formats import Column, Dataset, round_derived, usd_amount, usd_per_hour
 from .orders import uptime
 
 MAX_HOURS = 24 * 365 * 10
@@ -22,12 +22,12 @@ SPEND_COLUMNS = [
     Column("currency", "Wallet", no_wrap=True),
     Column("balance", "Balance", "right", no_wrap=True, coin_key="currency"),
     Column("orders", "Orders", "right"),
-    Column("burn_per_hour", "Burn/hour", "right", no_wrap=True, coin_key="currency"),
-    Column("usd_per_hour", "$/hour", "right", "${:.4f}", no_wrap=True),
+    Column("burn_per_hour", "Burn/hour", "right", no_wrap=True, coin_key="currency", derived=True),
+    Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True, derived=True),
     Column("runway", "Runway", "right", no_wrap=True),
-    Column("runway_hours", "Runway hours", in_table=False),
-    Column("projected", "Next hours", "right", no_wrap=True, coin_key="currency"),
-    Column("projected_usd", "Next hours $", "right", "${:.2f}", no_wrap=True),
+    Column("runway_hours", "Runway hours", in_table=False, derived=True),
+    Column("projected", "Next hours", "right", no_wrap=True, coin_key="currency", derived=True),
+    Column("projected_usd", "Next hours $", "right", usd_amount, no_wrap=True, derived=True),
 ]
 
 
@@ -37,10 +37,6 @@ def spend_columns(hours: float) -> list[Column]:
 
     named = {"projected": f"Next {hours:g} h", "projected_usd": f"Next {hours:g} h $"}
     return [replace(c, header=named.get(c.key, c.header)) for c in SPEND_COLUMNS]
-
-
-def _usd(value: float | None, digits: int = 2) -> str:
-    return "$?" if value is None else f"${value:,.{digits}f}"
 
 
 def _count(number: int, noun: str) -> str:
@@ -125,12 +121,12 @@ def spend(ctx: click.Context, hours: float) -> None:
                 for o in summary.active_orders
             ],
         }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(round_derived(payload), indent=2))
         return
     footer = (
-        f"Burn {_usd(summary.usd_per_hour, 4)}/hour = {_usd(summary.usd_per_hour * 24)}/day "
+        f"Burn {usd_per_hour(summary.usd_per_hour)}/hour = {usd_amount(summary.usd_per_hour * 24)}/day "
         f"over {_count(len(summary.active_orders), 'order')}; "
-        f"next {hours:g} h: {_usd(summary.projected_usd(hours))}"
+        f"next {hours:g} h: {usd_amount(summary.projected_usd(hours))}"
     )
     if shortest is not None:
         footer += f"; runs out first: {shortest.currency} in {runway_text(shortest.runway_hours)}"
@@ -156,9 +152,9 @@ class LimitCrossed(click.ClickException):
 def _limits_text(limits: Any) -> str:
     parts = []
     if limits.max_hourly_usd is not None:
-        parts.append(f"burn at most {_usd(limits.max_hourly_usd, 4)}/hour")
+        parts.append(f"burn at most {usd_per_hour(limits.max_hourly_usd)}/hour")
     if limits.max_spend_usd is not None:
-        parts.append(f"spend at most {_usd(limits.max_spend_usd)} from the guard's start")
+        parts.append(f"spend at most {usd_amount(limits.max_spend_usd)} from the guard's start")
     if limits.min_runway_hours is not None:
         parts.append(f"keep at least {limits.min_runway_hours:g} hours of runway in every wallet")
     return "; ".join(parts)
@@ -168,15 +164,14 @@ def _ask_to_cancel(app: Any, limits: Any, yes: bool) -> None:
     """--cancel: the guard may delete containers; a terminal question, or --yes without one."""
     if yes:
         return
-    from .._consent import ask, need_consent_channel
+    from .._consent import ask, explain, need_consent_channel
 
     need_consent_channel(yes, False, "start a guard that cancels orders")
 
-    click.echo(
+    explain(
         "With --cancel the guard cancels your newest orders when a limit is crossed: "
         f"{_limits_text(limits)}.\n"
-        "Cancelling stops an order and deletes its container with all its data.",
-        err=True,
+        "Cancelling stops an order and deletes its container with all its data."
     )
     if not ask("Start the guard with --cancel?"):
         app.note("not started: nothing was cancelled")
@@ -192,7 +187,7 @@ def _printer(app: Any) -> Any:
                 click.echo(event.data.get("order_id"))
             return
         if as_json:
-            click.echo(json.dumps(event.as_dict(), default=str))
+            click.echo(json.dumps(round_derived(event.as_dict()), default=str))
         else:
             click.echo(f"{event.as_dict()['at'][11:19]} {event.message}")
         sys.stdout.flush()

@@ -12,7 +12,7 @@ from .._cache import completer
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import MAX_ID, MAX_USD_PER_DAY, Number, Seconds, UsdPerTime, WholeNumber
-from ..formats import Column, Dataset
+from ..formats import Column, Dataset, round_derived, usd_amount, usd_per_hour
 
 LIVE_INTERVAL = 60.0
 SANDBOX_INTERVAL = 2.0
@@ -70,24 +70,24 @@ ORDER_COLUMNS = [
     Column("order_id", "Order"),
     Column("server_id", "Server"),
     Column("bid", "Bid/day", coin_key="currency"),
-    Column("bid_usd_per_hour", "Bid $/hour", fmt="${:.4f}"),
+    Column("bid_usd_per_hour", "Bid $/hour", fmt=usd_per_hour, derived=True),
     Column("rank", "Rank"),
     Column("bids", "Bids in book"),
     Column("winning", "Winning"),
     Column("top_other_bid", "Best other bid/day", coin_key="top_other_currency"),
-    Column("top_other_usd_per_hour", "Best other $/hour", fmt="${:.4f}"),
+    Column("top_other_usd_per_hour", "Best other $/hour", fmt=usd_per_hour, derived=True),
     Column("minimum", "Server minimum/day", coin_key="currency"),
     Column("lowest_winning_bid", "Lowest winning bid/day", coin_key="currency"),
-    Column("lowest_winning_usd_per_hour", "Lowest winning $/hour", fmt="${:.4f}"),
-    Column("lowest_winning_usd_per_day", "Lowest winning $/day", fmt="${:.2f}"),
+    Column("lowest_winning_usd_per_hour", "Lowest winning $/hour", fmt=usd_per_hour, derived=True),
+    Column("lowest_winning_usd_per_day", "Lowest winning $/day", fmt=usd_amount, derived=True),
 ]
 
 SERVER_COLUMNS = [
     Column("currency", "Currency", no_wrap=True),
     Column("minimum", "Minimum/day", "right", coin_key="currency"),
     Column("lowest_winning_bid", "Wins now/day", "right", coin_key="currency"),
-    Column("lowest_winning_usd_per_hour", "$/hour", "right", "${:.4f}"),
-    Column("lowest_winning_usd_per_day", "$/day", "right", "${:.2f}"),
+    Column("lowest_winning_usd_per_hour", "$/hour", "right", usd_per_hour, derived=True),
+    Column("lowest_winning_usd_per_day", "$/day", "right", usd_amount, derived=True),
 ]
 
 
@@ -107,7 +107,7 @@ def show_server(app: Any, server_id: int) -> None:
     bids = len(market.offers or [])
     footer = f"{bids} bid{'' if bids == 1 else 's'} in the book"
     if top is not None and top.usd_per_day is not None:
-        footer += f"; the best is order {top.order_id} at ${top.usd_per_day / 24:.4f}/h"
+        footer += f"; the best is order {top.order_id} at {usd_per_hour(top.usd_per_day / 24)}/h"
     app.emit(
         Dataset(
             f"Spot bids that would win now on server {server_id}",
@@ -198,7 +198,7 @@ def keep_winning(
 
     from clore_ai.spotbid import SpotKeeper, order_position
 
-    from .._consent import ask, need_consent_channel, price_text
+    from .._consent import ask, explain, need_consent_channel, price_text
 
     need_consent_channel(yes, dry_run)
     client = app.client()
@@ -210,7 +210,7 @@ def keep_winning(
                 f"the spot book has no USD rate for {position.currency}; give --cap in the coin"
             )
         value = value / position.rate
-    click.echo("\n".join(_consent_lines(position, value)), err=True)
+    explain("\n".join(_consent_lines(position, value)))
     if dry_run:
         app.note("dry run: no bid will be changed")
     elif not yes and not ask(f"Keep order {order_id} winning under this cap?"):
@@ -233,7 +233,9 @@ def keep_winning(
         for action in keeper.run(client, sleep=time.sleep, on_error=warn):
             shown_now = (action.kind, action.reason.split(";")[0])
             if app.wants_json or action.changes_price or shown_now != last or once:
-                click.echo(json.dumps(action.as_dict()) if app.wants_json else _action_line(action))
+                click.echo(
+                    json.dumps(round_derived(action.as_dict())) if app.wants_json else _action_line(action)
+                )
             last = shown_now
             if action.kind == "ended":
                 app.note(f"order {order_id} has ended; nothing left to keep")

@@ -19,11 +19,11 @@ SANDBOX_INTERVAL = 2.0
 
 def event_line(event: Any, as_json: bool) -> str:
     """``2026-11-24T22:41:05Z offer_appeared  server 6 (…) available at $0.0708/h``, or its JSON."""
-    from ..formats import sanitize
+    from ..formats import round_derived, sanitize
 
     data = event.as_dict()
     if as_json:
-        return json.dumps(data)
+        return json.dumps(round_derived(data))
     return f"{data['at']} {event.kind:<15} {sanitize(event.message)}"
 
 
@@ -53,7 +53,8 @@ def run_command(app: Any, argv: list[str], event: Any) -> None:
     try:
         done = subprocess.run(
             argv,
-            env={**os.environ, **event.environment()},
+            # CLORE_EVENT: the JSON line -o json prints (computed numbers to 15 digits)
+            env={**os.environ, **event.environment(), "CLORE_EVENT": event_line(event, True)},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
