@@ -478,9 +478,7 @@ def test_a_quote_at_an_80_column_terminal_is_wrapped_between_words() -> None:
     assert len(lines) > 2 and all(len(line) <= 80 for line in lines), lines
     words = " ".join(lines).split()
     assert "costs" in words and "BTC." in words, lines  # "It costs", never "It c" / "osts"
-    assert " ".join(lines).startswith(
-        "Order 39: spot on server 6, running, spent so far 0 BTC. It costs"
-    )
+    assert " ".join(lines).startswith("Order 39: spot on server 6, running, spent so far 0 BTC. It costs")
 
 
 def test_a_quote_that_is_not_on_a_terminal_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
