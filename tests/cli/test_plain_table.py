@@ -163,3 +163,25 @@ def test_records_of_a_table_too_wide_for_the_terminal_are_set_apart(monkeypatch:
         "3 wallets",
     ]
     assert all(len(block.splitlines()) == 3 for block in blocks[1:-1])
+
+
+def test_without_color_at_a_narrow_terminal_the_table_still_fits_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR / --no-color at an 80-column terminal drew the table 200 wide and the terminal
+    broke every line; now it is laid out for the terminal (records when it cannot fit)."""
+    import os
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda *a: os.terminal_size((80, 24)))
+    rows = [
+        {"name": f"wallet {i}", "address": "bc1q" + "e3dd2c2bd961c6bff2f29aa73354774b8779" * 2}
+        for i in range(2)
+    ]
+    data = Dataset(
+        "Wallets", [Column("name", "Currency"), Column("address", "Deposit address", no_wrap=True)], rows
+    )
+    drawn = TableFormat().render(data, color=False)
+    assert all(len(line) <= 80 for line in drawn.splitlines()), drawn
+    assert "  Currency         wallet 0\n" in drawn and "\n\n  Currency         wallet 1" in drawn
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
+    assert "┃ Currency" in TableFormat().render(data, color=False)  # piped: the whole table, as before

@@ -259,7 +259,9 @@ class TableFormat(OutputFormat):
         if data.vertical and data.rows:
             return _vertical(data)
         shown = [c for c in data.columns if c.in_table]
-        if not color and data.rows:
+        # Plain at a terminal (NO_COLOR, --no-color) still fits the terminal's width.
+        terminal = None if color else _terminal_columns()
+        if not color and terminal is None and data.rows:
             from ._plain_table import plain_table
 
             drawn = plain_table(data, shown)
@@ -286,10 +288,9 @@ class TableFormat(OutputFormat):
             )
         for row in data.rows:
             table.add_row(*(Text(data.cell(row, c)) for c in shown), style=None)
-        console = Console(
-            force_terminal=color, no_color=not color, width=200 if not color else None, highlight=False
-        )
-        narrow = color and data.rows and _too_wide(data, shown, console.width)
+        width = None if color else terminal or 200
+        console = Console(force_terminal=color, no_color=not color, width=width, highlight=False)
+        narrow = (color or terminal) and data.rows and _too_wide(data, shown, console.width)
         with console.capture() as capture:
             if narrow:
                 console.print(Text(_records(data, shown)))
@@ -302,6 +303,19 @@ class TableFormat(OutputFormat):
                     console.print()
                 console.print(Text(data.footer))
         return capture.get().rstrip("\n")
+
+
+def _terminal_columns() -> int | None:
+    """The width of the terminal standard output is, or None when it is not one."""
+    import shutil
+    import sys
+
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):  # replaced or closed
+        return None
+    return shutil.get_terminal_size().columns
 
 
 def _too_wide(data: Dataset, columns: list[Column], width: int) -> bool:

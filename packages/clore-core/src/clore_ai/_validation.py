@@ -79,8 +79,8 @@ def _plain_float(value: float) -> str:
     return text if "." in text else text + ".0"
 
 
-def _limit(value: float) -> str:
-    """A bound in a message: ``0.0001``, ``5000``, never ``1e-05``."""
+def plain_number(value: float) -> str:
+    """A number in a message: ``0.0001``, ``5000``, ``0.00001``, never ``1e-05``."""
     return _plain_float(value).removesuffix(".0")
 
 
@@ -98,11 +98,11 @@ def finite_number(value: Any) -> float | None:
 def check_number(name: str, value: Any, *, minimum: float, maximum: float, above: bool = False) -> float:
     """A finite number in ``[minimum, maximum]`` (``(minimum, maximum]`` with ``above``)."""
     number = finite_number(value)
-    low = f"greater than {_limit(minimum)}" if above else f"at least {_limit(minimum)}"
+    low = f"greater than {plain_number(minimum)}" if above else f"at least {plain_number(minimum)}"
     if number is None:
         raise _fail(f"{name} must be a finite number, got {shown(value)}")
     if number < minimum or (above and number == minimum) or number > maximum:
-        raise _fail(f"{name} must be {low} and at most {_limit(maximum)}, got {shown(value)}")
+        raise _fail(f"{name} must be {low} and at most {plain_number(maximum)}, got {shown(value)}")
     return number
 
 

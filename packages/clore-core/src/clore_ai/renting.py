@@ -41,7 +41,7 @@ from ._core import Flow
 from ._endpoints import Endpoints, _raise
 from ._inflight import order_matches
 from ._rent_journal import RentJournal, RentRun, rent_journal_for_key
-from ._validation import build_create_order_body, normalize_currency
+from ._validation import build_create_order_body, normalize_currency, plain_number
 from .exceptions import CloreAPIError, FieldError, InvalidInputError, OrderOutcomeUnknown
 from .models import MarketplaceServer, Order
 from .query import MarketQuery, not_rentable, rank
@@ -124,7 +124,7 @@ class PriceCap:
         """The tightest of ``max_price_usd`` and the query's price bounds."""
         caps: list[PriceCap] = []
         if max_price_usd is not None:
-            caps.append(cls(float(max_price_usd), False, f"max price ${max_price_usd:g}/h"))
+            caps.append(cls(float(max_price_usd), False, f"max price ${plain_number(float(max_price_usd))}/h"))
         for term in query.terms:
             if term.kind != "number" or term.op not in ("<", "<="):
                 continue
@@ -444,7 +444,7 @@ def _previous_order(run: RentRun, order_ids: list[int]) -> PreviousRentOrder:
 
 def _no_offer(plan: RentPlan, attempts: list[RentAttempt], fallback: int, used_up: bool) -> NoOfferError:
     coin = {"bitcoin": "btc", "CLORE-Blockchain": "clore", _USD: "usd"}.get(plan.currency, plan.currency)
-    cap = f" under the cap (${plan.cap.usd_per_hour:g}/h, {plan.cap.source})" if plan.cap else ""
+    cap = f" under the cap (${plain_number(plan.cap.usd_per_hour)}/h, {plan.cap.source})" if plan.cap else ""
     if not plan.offers:
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(plan.left_out.items()))
         if not skipped:

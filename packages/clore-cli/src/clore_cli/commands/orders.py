@@ -484,7 +484,8 @@ def show_quote(quote: dict[str, Any]) -> None:
     else:
         wallet = f"Wallet: {coin(quote['balance'])}"
         if isinstance(quote["hours_covered"], (int, float)):
-            wallet += f" (covers about {quote['hours_covered']:,.0f} hours)"
+            hours = quote["hours_covered"]
+            wallet += f" (covers about {hours:,.0f} hour{'' if round(hours) == 1 else 's'})"
     lines = [
         f"Server {quote['server_id']}: {sanitize(str(quote['gpu']))} ({quote['type']})",
         price,
