@@ -124,7 +124,8 @@ class PriceCap:
         """The tightest of ``max_price_usd`` and the query's price bounds."""
         caps: list[PriceCap] = []
         if max_price_usd is not None:
-            caps.append(cls(float(max_price_usd), False, f"max price ${plain_number(float(max_price_usd))}/h"))
+            usd = float(max_price_usd)
+            caps.append(cls(usd, False, f"max price ${plain_number(usd)}/h"))
         for term in query.terms:
             if term.kind != "number" or term.op not in ("<", "<="):
                 continue
