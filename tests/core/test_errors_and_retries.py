@@ -34,6 +34,7 @@ def html(status: int) -> httpx.Response:
         (httpx.Response(418, json={"code": 6, "error": "x"}), ex.FieldError),
         (httpx.Response(200, json={"code": 7}), ex.UnknownAPIError),
         (httpx.Response(403, text="error code: 1010"), ex.InvalidResponseError),
+        (httpx.Response(401, text="<html>401 Authorization Required</html>"), ex.AuthError),
         (httpx.Response(200, text="[1, 2]"), ex.InvalidResponseError),
         (httpx.Response(200, json={"code": "zero"}), ex.InvalidResponseError),
         (httpx.Response(200, json={"wallets": "nope", "code": 0}), ex.InvalidResponseError),
@@ -47,6 +48,16 @@ def test_body_code_decides_the_error_on_any_status(answer: httpx.Response, error
     assert KEY not in str(info.value) and KEY not in repr(info.value.args)
     assert len(str(info.value)) <= 500
     assert len(recorder.requests) == 1  # none of these is retried
+
+
+def test_a_json_object_without_a_code_is_kept_with_the_error() -> None:
+    recorder = Recorder(default=httpx.Response(403, json={"message": "Forbidden", "ray": "8f2c"}))
+    with (
+        pytest.raises(ex.InvalidResponseError) as info,
+        sync_client(recorder, api_key=KEY, max_retries=0) as c,
+    ):
+        c.wallets()
+    assert info.value.response == {"message": "Forbidden", "ray": "8f2c"} and info.value.http_status == 403
 
 
 def test_field_error_exposes_error_and_extra_fields() -> None:

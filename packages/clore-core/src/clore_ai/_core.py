@@ -39,6 +39,7 @@ from .exceptions import (
     APICertificateError,
     APIConnectionError,
     APITimeoutError,
+    AuthError,
     CloreAPIError,
     DBError,
     InvalidResponseError,
@@ -242,12 +243,17 @@ def dict_body(body: bytes) -> tuple[int, dict[str, Any]]:
     return _Envelope.model_validate(data).code, data
 
 
-def _error_body(body: bytes) -> dict[str, Any] | None:
+def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    if isinstance(data, dict) and isinstance(data.get("code"), int) and not isinstance(data["code"], bool):
+    return data if isinstance(data, dict) else None
+
+
+def _error_body(body: bytes) -> dict[str, Any] | None:
+    data = _json_object(body)
+    if data is not None and isinstance(data.get("code"), int) and not isinstance(data["code"], bool):
         return data
     return None
 
@@ -287,8 +293,16 @@ def decode(response: httpx.Response, parse: Parser[T]) -> T:
             response=data,
             http_status=status,
         )
+    if status == 401:  # the key was refused before the API could say code 3 (a gateway's page)
+        raise AuthError(
+            "the API key was rejected (HTTP 401); check CLORE_API_KEY or run `clore auth login`",
+            code=3,
+            response=_json_object(body),
+            http_status=status,
+        )
     raise InvalidResponseError(
         f"unexpected response from the Clore.ai API ({_describe_body(response)}); try again later",
+        response=_json_object(body),  # a JSON object without a code is still kept
         http_status=status,
     )
 
