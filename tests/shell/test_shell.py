@@ -819,6 +819,24 @@ def test_toolbar_balance_has_no_exponent(app: App, monkeypatch: pytest.MonkeyPat
     assert state.balance == "0.00001234 btc, 1,500,000 clore"
 
 
+def test_toolbar_shows_each_part_as_soon_as_its_answer_is_in(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orders and balance do not wait for the marketplace (the key's requests go 1 s apart)."""
+    from clore_ai import APIConnectionError, CloreAI
+    from clore_shell.toolbar import SessionState, refresh_once
+
+    def slow_marketplace(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise APIConnectionError("the marketplace did not answer")
+
+    monkeypatch.setattr(CloreAI, "marketplace", slow_marketplace)
+    state = SessionState()
+    with pytest.raises(APIConnectionError):
+        refresh_once(app, state)
+    assert state.active_orders == 2 and state.balance and state.balance != "…"
+    assert state.burn_usd_per_hour is None  # needs the marketplace's rates: not yet
+
+
 def test_spend_and_guard_run_in_the_shell(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     assert drive(app, "spend -o json\nguard --max-hourly 0.05 --once\norders -q\nexit\n") == 0
     captured = capsys.readouterr()

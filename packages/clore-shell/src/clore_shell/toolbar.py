@@ -121,18 +121,24 @@ def refresh_once(app: Any, state: SessionState) -> None:
     """Warm the caches: orders, wallets, marketplace ids and GPU names."""
     from clore_cli._cache import remember, remember_gpus
 
-    client = app.client()
-    orders = client.my_orders()
-    remember("orders", [(str(o.id), f"{o.type} on {o.server_id} ({o.status})") for o in orders])
-    wallets = client.wallets()
-    servers = client.marketplace()
     from clore_cli.api import not_rentable
     from clore_cli.formats import coin_amount, usd_per_hour
 
+    # Each part is shown as soon as its answer is in: the key's requests go 1 s apart, so
+    # waiting for all three left the toolbar at "?" for seconds after the shell started.
+    client = app.client()
+    orders = client.my_orders()
+    remember("orders", [(str(o.id), f"{o.type} on {o.server_id} ({o.status})") for o in orders])
+    with state.lock:
+        state.active_orders = len(orders)
+    wallets = client.wallets()
+    shown = [coin_amount(w.balance, w.name) for w in wallets if w.balance]  # 1,500,000 clore, not 1.5e+06
+    with state.lock:
+        state.balance = ", ".join(shown[:2]) or "0"
+    servers = client.marketplace()
     rentable = [s for s in servers if not s.rented and not not_rentable(s)]
     remember("servers", [(str(s.id), f"{s.gpu_model} {usd_per_hour(s.price_usd)}/h") for s in rentable])
     remember_gpus(servers)
-    shown = [coin_amount(w.balance, w.name) for w in wallets if w.balance]  # 1,500,000 clore, not 1.5e+06
     from clore_ai.spending import implied_usd_rates, summarize
 
     summary = summarize(orders, wallets, implied_usd_rates(servers), app.now())
@@ -141,8 +147,6 @@ def refresh_once(app: Any, state: SessionState) -> None:
         state.burn_usd_per_hour = summary.usd_per_hour
         state.runway_hours = shortest.runway_hours if shortest else None
         state.runway_coin = shortest.currency if shortest else None
-        state.active_orders = len(orders)
-        state.balance = ", ".join(shown[:2]) or "0"
         state.last_refresh = time.time()
 
 
