@@ -120,7 +120,6 @@ def _line_target(app: Any, line: str | None) -> str | None:
 def refresh_once(app: Any, state: SessionState) -> None:
     """Warm the caches: orders, wallets, marketplace ids and GPU names."""
     from clore_cli._cache import remember, remember_gpus
-
     from clore_cli.api import not_rentable
     from clore_cli.formats import coin_amount, usd_per_hour
 
