@@ -445,7 +445,7 @@ def test_mistakes_a_new_user_makes_get_a_line_that_says_what_to_do(
     code, _, err = run(capsys, "orders", "--sandbox")
     assert code == 2 and "--sandbox is an option of clore itself: put it before the command" in err
     code, _, err = run(capsys, "orders", "--bogus")
-    assert code == 2 and "No such option '--bogus'" in err  # a real typo stays click's message
+    assert code == 2 and "No such option" in err and "--bogus" in err  # a real typo stays click's message
     code, _, err = run(capsys, "config", "get", "foo")  # was "! foo not set", exit 0
     assert code == 2 and err == "error: 'foo' is not a setting clore reads (settings: api_key)\n"
     code, _, err = run(capsys, "--profile", "nosuch", "auth", "status")
