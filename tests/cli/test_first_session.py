@@ -281,7 +281,7 @@ def test_every_code_6_string_is_a_sentence_with_the_next_step() -> None:
 
 def test_api_refusals_speak_in_cli_terms(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000000001", "--yes")
-    assert code == 1 and "below the minimum spot price of server 6: 0.0000025 btc per day now" in err
+    assert code == 2 and "below the minimum spot price of server 6: 0.0000025 btc per day now" in err
     code, _, err = run(capsys, "--sandbox", "spot-price", "38", "1", "--yes")
     assert code == 1 and "order 38 is an on-demand order; only spot orders have a bid" in err
     code, _, err = run(capsys, "--sandbox", "server-config", "nosuch")
@@ -444,6 +444,12 @@ def test_mistakes_a_new_user_makes_get_a_line_that_says_what_to_do(
     assert code == 2 and "error: -0.1 is not accepted here" in err
     code, _, err = run(capsys, "orders", "--sandbox")
     assert code == 2 and "--sandbox is an option of clore itself: put it before the command" in err
+    code, _, err = run(capsys, "--sandbox", "orders", "--profile", "work", "-o", "json")
+    assert code == 2 and "(clore --sandbox --profile work orders -o json)" in err  # its value moves too
+    code, _, err = run(capsys, "--sandbox", "orders", "--sandbox")
+    assert code == 2 and "(clore --sandbox orders)" in err  # given twice: the line without the second
+    code, _, err = run(capsys, "--sandbox", "spot-price", "39", "1e21", "--dry-run")  # was a crash
+    assert code == 2 and "'1e21' must be at most 1000000000" in err and "unexpected" not in err
     code, _, err = run(capsys, "orders", "--bogus")
     assert code == 2 and "No such option" in err and "--bogus" in err  # a real typo stays click's message
     code, _, err = run(capsys, "config", "get", "foo")  # was "! foo not set", exit 0
@@ -485,3 +491,21 @@ def test_a_quote_that_is_not_on_a_terminal_is_printed_as_it_is(capsys: pytest.Ca
     code, _, err = run(capsys, "--sandbox", "cancel", "39", "--dry-run")
     first = err.splitlines()[0]
     assert code == 0 and len(first) > 80 and first.endswith("/h).")  # one line: a pipe wraps nothing
+
+
+def test_key_errors_name_what_to_run_for_the_profile_in_use(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+
+    code, _, err = run(capsys, "--profile", "work", "wallets")
+    assert code == 2 and "clore --profile work auth login" in err  # an unknown profile
+    with SandboxServer(Sandbox(rate_limits=RateLimits.off())) as server:
+        monkeypatch.setenv("CLORE_API_URL", server.url)
+        monkeypatch.setenv("CLORE_API_KEY", "invalid-key-4321")  # the sandbox refuses it: code 3
+        code, _, err = run(capsys, "wallets")
+    assert code == 4 and err.strip() == (
+        "error: the API rejected the key of profile default: run `clore auth login` with a key from "
+        "clore.ai (Account → API)"
+    )
+    assert "4321" not in err

@@ -56,7 +56,7 @@ def test_dry_run_shows_the_price_and_the_body(capsys: pytest.CaptureFixture[str]
         "--dry-run",
     )  # fmt: skip
     assert code == 0, err
-    assert f"Bid: {price:g} USD/day (${price:.2f}/day, $" in err and "/h)" in err
+    assert f"Bid: ${price:.2f}/day, $" in err and "/h" in err  # a USD bid: in dollars only
     assert "dry run: nothing was sent" in err
     body = json.loads(out)["request"]["body"]
     assert body == [
@@ -119,12 +119,12 @@ def test_refusals_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 1 and "warning: the bid is below the server's minimum" in err and "bid too low" in err
     code, _, err = run(capsys, "gigaspot-order", "edit", "38", "--price", "1", "--yes")
-    assert code == 1 and err.strip() == (
+    assert code == 2 and err.strip() == (
         "error: order 38 is not a GigaSPOT order (server 5738 is not on GigaSPOT); nothing was sent "
         "(see: clore cancel 38)"
     )
     code, _, err = run(capsys, "gigaspot-order", "edit", "39", "--price", "0.9", "--yes")
-    assert code == 1 and "order 39 is not a GigaSPOT order" in err and "see: clore spot-price 39 PRICE" in err
+    assert code == 2 and "order 39 is not a GigaSPOT order" in err and "see: clore spot-price 39 PRICE" in err
 
 
 def test_the_minimum_bid_shown_is_one_that_can_be_sent(capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,7 +65,7 @@ def test_run_rents_runs_downloads_cancels_and_reports_cost(
     assert result.exit_code == 0, result.stderr
     assert (workspace / "result.txt").read_text() == "QUIET WORDS\n"
     assert "done-here" in result.stdout
-    assert "Price:" in result.stderr and "/h)" in result.stderr and "/day" in result.stderr
+    assert "Price:" in result.stderr and "/h" in result.stderr and "/day" in result.stderr
     assert "done in" in result.stderr and "cost" in result.stderr and "cancelled" in result.stderr
     assert live_orders(home) == before
 

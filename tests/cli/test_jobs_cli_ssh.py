@@ -104,7 +104,7 @@ def test_at_a_terminal_it_asks_before_renting_and_ctrl_c_offers_stop(
         encoding="utf-8",
         timeout=30,
     )
-    child.expect(r"Price: .*/day \(\$.*/day, \$.*/h\)")
+    child.expect(r"Price: .*/day.*\$.*/h")  # a USD order: $0.72/day, $0.0300/h
     child.expect(r"Rent it and run the job\? \[y/N\]")
     child.sendline("y")
     child.expect("running \\(output follows\\)")

@@ -193,7 +193,7 @@ JSON_COMMANDS = [
     "host occupancy",
     "host reprice --percentile 50 --dry-run",
     "deploy 1130 --image x/y --type on-demand --currency btc --dry-run",
-    "deploy 1130 --image x/y --type spot --spot-price 0.00001 --currency btc --dry-run",
+    "deploy 1130 --image x/y --type spot --spot-price 0.0001 --currency btc --dry-run",
     "rent gpu=4090 --image x/y --currency btc --dry-run",
 ]
 

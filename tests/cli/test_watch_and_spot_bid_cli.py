@@ -256,11 +256,20 @@ def test_spot_price_shows_the_change_and_needs_consent(
     assert json.loads(out)[0]["bid"] == 0.00006
 
 
+def test_spot_bid_csv_names_the_coin_of_every_amount(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "spot-bid", "39", "-o", "csv")
+    header, row = out.splitlines()[:2]
+    values = dict(zip(header.split(","), row.split(",")))
+    assert (
+        code == 0 and values["currency"] == "bitcoin" and values["top_other_currency"] == "CLORE-Blockchain"
+    )
+
+
 def test_spot_price_below_the_server_minimum_is_refused_before_sending(
     capsys: pytest.CaptureFixture[str], sent: list[str]
 ) -> None:
     code, _, err = run(capsys, "spot-price", "39", "0.0000000001", "--yes")
-    assert code == 1 and err.count("\n") == 1
+    assert code == 2 and err.count("\n") == 1
     assert "below the minimum spot price of server 6: 0.0000025 btc per day now; bid at least that" in err
     code, _, err = run(capsys, "spot-price", "38", "1", "--yes")
     assert code == 1 and err.strip() == "error: order 38 is an on-demand order; only spot orders have a bid"
@@ -274,10 +283,19 @@ def test_deploy_spot_quote_says_whether_the_bid_wins_and_warns_on_a_typo(
     code, _, err = run(capsys, *deploy, "--spot-price", "1")  # meant 0.0001?
     assert code == 0 and re.search(r"Lowest winning bid now: 0\.0000\d+ BTC/day", err), err
     assert re.search(r"warning: this bid is [\d,]+× the lowest winning bid", err)
-    code, _, err = run(capsys, *deploy, "--spot-price", "0.00001")
-    assert code == 0 and "warning: this bid does not win now" in err
-    winning = float(re.search(r"Lowest winning bid now: ([\d.]+) BTC", err).group(1))  # type: ignore[union-attr]
-    code, _, err = run(capsys, *deploy, "--spot-price", str(winning))
+    code, out, _ = run(capsys, "spot-bid", "--server", "6", "-o", "json")  # a server others bid on
+    book = next(row for row in json.loads(out) if row["currency"] == "bitcoin")
+    between = (book["minimum"] + book["lowest_winning_bid"]) / 2  # the server takes it; it does not win
+    on_6 = ["deploy", "6", *deploy[2:]]
+    code, _, err = run(capsys, *on_6, "--spot-price", f"{between:.8f}")
+    assert (
+        code == 0
+        and "warning: this bid does not win now" in err
+        and "(see: clore spot-bid --server 6)" in err
+    )
+    code, _, err = run(capsys, *on_6, "--spot-price", f"{book['minimum'] / 2:.8f}")
+    assert code == 2 and "is below the minimum spot price of server 6" in err and "nothing was sent" in err
+    code, _, err = run(capsys, *on_6, "--spot-price", f"{book['lowest_winning_bid']:.8f}")
     assert code == 0 and "warning" not in err
 
 

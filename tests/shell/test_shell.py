@@ -231,10 +231,18 @@ def test_toolbar_shows_profile_mode_balance_orders_and_rate_limit_wait(app: App)
     client.limiter.reserve()
     assert "waiting" in toolbar_text(app, state) and "for the rate limit" in toolbar_text(app, state)
     full = toolbar_text(app, state)
-    for width in (40, 60, 80, 100):  # a narrow terminal: whole parts left out from the end
+    parts = full.split(" | ")
+    for width in (40, 60, 80, 100):  # a narrow terminal: whole parts left out, order kept
         narrow = toolbar_text(app, state, width=width)
-        assert len(narrow) <= width or narrow.count(" | ") == 1, (width, narrow)
-        assert full.startswith(narrow) and (narrow == full or full[len(narrow) :].startswith(" | "))
+        kept = narrow.split(" | ")
+        assert len(narrow) <= width or len(kept) == 2, (width, narrow)
+        assert kept[:2] == parts[:2] and all(part in parts for part in kept), (width, narrow)
+        assert [parts.index(part) for part in kept] == sorted(parts.index(part) for part in kept)
+    balance = next(part for part in parts if part.startswith("balance "))
+    spending = next(part for part in parts if part.startswith("burn "))
+    width = len(" | ".join([*parts[:3], balance]))  # room for the balance, not for the burn too
+    narrow = toolbar_text(app, state, width=width)
+    assert balance in narrow and spending not in narrow, narrow  # a long part does not hide the rest
 
 
 def test_auth_login_in_the_shell_hides_the_key_and_keeps_it_out_of_history() -> None:

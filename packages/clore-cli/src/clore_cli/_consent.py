@@ -93,9 +93,12 @@ def _stderr_columns() -> int:
 
 
 def price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:
-    """``0.0001 BTC/day ($6.80/day, $0.2834/h)``; USD-only when ``currency`` is None."""
+    """``0.0001 BTC/day ($6.80/day, $0.2834/h)``; USD-only (``$6.80/day, $0.2834/h``) when
+    ``currency`` is None or USD itself."""
     if per_day is None:
         return "not set"
+    if currency == "USD-Blockchain":
+        currency = None
     usd = per_day if currency is None else (per_day * usd_rate if usd_rate is not None else None)
     usd_part = f"{usd_amount(usd)}/day, {usd_per_hour(None if usd is None else usd / 24)}/h"
     if currency is None:

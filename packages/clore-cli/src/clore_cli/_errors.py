@@ -7,6 +7,8 @@ import sys
 from enum import IntEnum
 from typing import Any
 
+import click
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -26,6 +28,13 @@ class ExitCode(IntEnum):
     NO_OFFER = 12  # rent: no offer could be rented under the cap (or every try was refused); nothing bills
     INTERRUPTED = 130  # Ctrl-C
     REMOTE = 255  # exec/cp: the SSH connection, login or a copy failed (what ssh itself exits with)
+
+
+class BadInput(click.ClickException):
+    """Bad input that is not a command-line mistake (a bid under the server's minimum, an
+    order of the wrong kind): one line, exit 2, nothing sent or stored."""
+
+    exit_code = ExitCode.USAGE
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

@@ -209,7 +209,7 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
         report("interrupted", ExitCode.INTERRUPTED, as_json=as_json)
         return ExitCode.INTERRUPTED
     except Exception as error:  # noqa: BLE001 - every error becomes one line
-        from clore_ai import CloreAPIError, MissingAPIKeyError
+        from clore_ai import AuthError, CloreAPIError
 
         if debug:
             import traceback
@@ -224,11 +224,8 @@ def run_args(args: list[str], holder: _AppHolder | None = None) -> int:
                 details["api_error"] = error.error  # type: ignore[attr-defined]
             app = holder.app if holder else None
             sentence = explain(error, _server_names(app) if app is not None else None)
-            if sentence is None and isinstance(error, MissingAPIKeyError):  # in the CLI's terms
-                sentence = (
-                    "no API key found: set CLORE_API_KEY, run `clore auth login`, "
-                    "or try it offline with --sandbox"
-                )
+            if sentence is None and isinstance(error, AuthError):  # in the CLI's terms
+                sentence = _key_problem(error, getattr(app, "profile", None) or "default")
             report(sentence or str(error), code, as_json=as_json, details=details)
             return code
         report(
@@ -250,6 +247,22 @@ def _server_names(app: Any) -> Any:
     return names
 
 
+def _key_problem(error: Exception, profile: str) -> str:
+    """No key, or a refused one: what to run for the profile in use (CLORE_API_KEY is only
+    the default profile's key)."""
+    from clore_ai import MissingAPIKeyError
+
+    login = "clore auth login" if profile == "default" else f"clore --profile {profile} auth login"
+    if isinstance(error, MissingAPIKeyError):
+        if profile == "default":
+            return f"no API key found: set CLORE_API_KEY, run `{login}`, or try it offline with --sandbox"
+        return f"no API key for profile {profile}: run `{login}` (CLORE_API_KEY is the default profile's key)"
+    return (
+        f"the API rejected the key of profile {profile}: run `{login}` with a key from clore.ai "
+        "(Account → API)"
+    )
+
+
 def _usage_message(error: click.UsageError, args: list[str]) -> str:
     """click's message, in the CLI's terms where click's own would mislead: a negative number
     is not an unknown option, and a global option after the command belongs before it."""
@@ -262,12 +275,31 @@ def _usage_message(error: click.UsageError, args: list[str]) -> str:
             return f"{given} is not accepted here: ids, prices and amounts must be positive numbers"
         if error.ctx is not None and error.ctx.parent is not None:
             root = error.ctx.find_root().command
-            if any(name in param.opts for param in root.params):
+            option = next((p for p in root.params if name in p.opts), None)
+            if option is not None:
                 return (
                     f"{name} is an option of clore itself: put it before the command "
-                    f"(clore {name} {error.ctx.info_name} …)"
+                    f"({_moved_before_command(args, name, error.ctx.info_name, option)})"
                 )
     return error.format_message()
+
+
+def _moved_before_command(args: list[str], name: str, command: str | None, option: Any) -> str:
+    """The command line with the global option ``name`` (and its value) before ``command``."""
+    import shlex
+
+    if name == "--version" or command not in args:
+        return f"clore {name}"
+    at = args.index(command)
+    where = next((i for i, a in enumerate(args) if i > at and (a == name or a.startswith(name + "="))), None)
+    if where is None:
+        return f"clore {name} {command} …"
+    takes_value = not getattr(option, "is_flag", False) and "=" not in args[where]
+    moved = args[where : where + (2 if takes_value else 1)]
+    rest = args[:where] + args[where + len(moved) :]
+    if any(a == name or a.startswith(name + "=") for a in args[:at]):  # given twice: once is enough
+        return "clore " + shlex.join(rest)
+    return "clore " + shlex.join(rest[:at] + moved + rest[at:])
 
 
 def _shorten_values(message: str) -> str:

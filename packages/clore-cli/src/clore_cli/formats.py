@@ -114,9 +114,10 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False) -> str
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "?" if quote else "unknown"
     if quote:
-        from decimal import Decimal
+        from decimal import Context, Decimal
 
-        text = format(Decimal(repr(float(value))).quantize(Decimal("0.00000001")).normalize(), "f")
+        exact = Decimal(repr(float(value)))  # a context wide enough for any float: no overflow
+        text = format(exact.quantize(Decimal("0.00000001"), context=Context(prec=400)).normalize(), "f")
         return f"{text} {COIN_TICKERS.get(currency or '', currency or '')}"
     short = COIN_SHORT.get(currency or "", currency or "")
     if short == "usd":

@@ -60,7 +60,7 @@ def shown(value: Any, limit: int = 40) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return "a number that is too large"
     if isinstance(value, float):
-        return _plain_float(value)
+        return plain_number(value)
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - any broken __repr__ gets a neutral description
@@ -154,7 +154,7 @@ def check_price(name: str, value: Any, *, allow_zero: bool = False) -> float:
     if number < 0 or (number == 0 and not allow_zero):
         raise _fail(f"{name} must be {'>= 0' if allow_zero else 'greater than 0'}, got {shown(value)}")
     if number > MAX_PRICE:
-        raise _fail(f"{name} must be at most {MAX_PRICE:g} per day, got {shown(value)}")
+        raise _fail(f"{name} must be at most {plain_number(MAX_PRICE)} per day, got {shown(value)}")
     return number
 
 
@@ -219,6 +219,8 @@ def check_flag(name: str, value: Any) -> bool:
     """True/False (or their text: "true", "no", "1"…); anything else is refused, not read by truthiness."""
     if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
         return value.strip().lower() in ("true", "1", "yes")
     raise _fail(f"{name} must be true or false, got {shown(value)}")

@@ -179,6 +179,11 @@ def run_script(lines: Iterable[str], holder: Any) -> int:
     return status
 
 
+#: How often the prompt is redrawn while it waits, so the toolbar shows what the background
+#: refresher learned (and the rate-limit wait counting down) without a keystroke.
+TOOLBAR_REDRAW_SECONDS = 1.0
+
+
 def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, session: Any = None) -> int:
     holder = new_app_holder(app)
     app.in_shell = True
@@ -200,6 +205,7 @@ def run_shell(app: Any, *, stdin: TextIO | None = None, refresh: bool = True, se
                 width=get_app().output.get_size().columns,
             ),
             key_bindings=shell_key_bindings(),
+            refresh_interval=TOOLBAR_REDRAW_SECONDS,  # the refresher's answers show without a key
         )
     try:
         while True:

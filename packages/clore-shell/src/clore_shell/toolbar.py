@@ -75,8 +75,8 @@ def toolbar_text(
     """The session's API and profile first; ``this line: ...`` when the line being typed
     names root options (``--profile work ...``) that change what it will use.
 
-    With ``width`` (the terminal's columns) the last parts are left out whole until it fits,
-    rather than the terminal cutting a word in two.
+    With ``width`` (the terminal's columns) a part that does not fit is left out whole, rather
+    than the terminal cutting a word in two; the shorter parts after it still show.
     """
     mode = api_label(app)
     orders = "?" if state.active_orders is None else str(state.active_orders)
@@ -98,8 +98,11 @@ def toolbar_text(
     if width is not None:
         from prompt_toolkit.utils import get_cwidth  # terminal cells, not characters
 
-        while len(parts) > 2 and get_cwidth(" | ".join(parts)) > width:
-            parts.pop()
+        kept = parts[:2]
+        for part in parts[2:]:
+            if get_cwidth(" | ".join([*kept, part])) <= width:
+                kept.append(part)
+        parts = kept
     return " | ".join(parts)
 
 

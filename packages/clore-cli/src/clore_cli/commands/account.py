@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .. import hookimpl
+from .._errors import BadInput
 from .._main import app_of, output_options
 from ..formats import Column, Dataset
 
@@ -40,12 +41,6 @@ def wallets(ctx: click.Context) -> None:
 
 class AuthFailure(click.ClickException):
     exit_code = 4
-
-
-class BadInput(click.ClickException):
-    """Bad input that is not a command-line mistake: one line, exit 2, nothing sent or stored."""
-
-    exit_code = 2
 
 
 # Keys that hold the file's structure: `config set` would corrupt it.

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .. import hookimpl
+from .._errors import BadInput
 from .._main import app_of, output_options
 from .._params import MAX_ID, Number, WholeNumber
 from ..formats import Column, Dataset, sanitize, usd_amount, usd_per_hour
@@ -20,11 +21,14 @@ DEFAULT_PL = 300  # watts per GPU when --pl is not given
 
 def lowest_bid(server: Any, coin: str) -> float | None:
     """The lowest GigaSPOT bid per day in ``coin`` that can be placed on ``server``: its minimum,
-    raised to the floor every GigaSPOT price must reach (0.0001 per day in any coin)."""
-    from clore_ai._validation import GIGASPOT_MIN_PRICE
+    raised to the floor every GigaSPOT price must reach (0.0001 per day in any coin). None when
+    there is none: no minimum, or one above the 5000 per day every GigaSPOT price stays under."""
+    from clore_ai._validation import GIGASPOT_MAX_PRICE, GIGASPOT_MIN_PRICE
 
-    minimum = server.spot_price_per_day(coin)
-    return None if minimum is None else max(minimum, GIGASPOT_MIN_PRICE)
+    minimum: float | None = server.spot_price_per_day(coin)
+    if minimum is None or minimum > GIGASPOT_MAX_PRICE:
+        return None
+    return max(minimum, GIGASPOT_MIN_PRICE)
 
 
 def _in_cli_terms(message: str) -> str:
@@ -239,7 +243,7 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
     server = next((s for s in servers if s.id == order.server_id), None)
     if server is not None and not server.on_gigaspot:
         kind = f"spot-price {order_id} PRICE" if order.spot else f"cancel {order_id}"
-        raise click.ClickException(
+        raise BadInput(
             f"order {order_id} is not a GigaSPOT order (server {order.server_id} is not on GigaSPOT); "
             f"nothing was sent (see: clore {kind})"
         )

@@ -14,12 +14,13 @@ import click
 
 from .. import hookimpl
 from .._cache import complete_currency, completer, recall, remember
-from .._errors import ExitCode
+from .._errors import BadInput, ExitCode
 from .._main import app_of, output_options
 from .._params import (
     ENV_NAME,
     MAX_ID,
     MAX_SECONDS,
+    MAX_USD_PER_DAY,
     ImageName,
     Number,
     Seconds,
@@ -401,21 +402,30 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     usd_day = native_day * od_usd / od_native if native_day and od_native and od_usd else None
     quote = quote_of(server, body["type"], currency, native_day, usd_day, wallet_balance(app, currency))
     if spot:
-        quote["lowest_winning_bid"] = lowest_winning_bid(app, server_id, currency)
+        position = spot_book(app, server_id, currency)
+        minimum = position.minimum if position is not None else None
+        if minimum is not None and native_day is not None and native_day < minimum:
+            raise BadInput(
+                f"--spot-price {coin_amount(native_day, currency, quote=True)}/day is below the minimum "
+                f"spot price of server {server_id}: {coin_amount(minimum, currency, quote=True)}/day now; "
+                "bid at least that (nothing was sent)"
+            )
+        quote["lowest_winning_bid"] = position.lowest_winning_bid if position is not None else None
     return quote
 
 
-def lowest_winning_bid(app: Any, server_id: int, currency: str) -> float | None:
-    """What a new spot bid in ``currency`` must be to win now (None when the book cannot say)."""
+def spot_book(app: Any, server_id: int, currency: str) -> Any:
+    """Where a new spot bid in ``currency`` would stand on the server (None when the book
+    cannot be read: the quote stands without it, and the API still checks the bid)."""
     from clore_ai import CloreAPIError
     from clore_ai.spotbid import spot_position
 
     try:
         market = app.client().spot_marketplace(server_id)
-    except CloreAPIError as error:  # the quote stands without it; the bid is still the user's
+    except CloreAPIError as error:
         app.note(f"the spot book of server {server_id} could not be read: {error}")
         return None
-    return spot_position(market, server_id, currency=currency).lowest_winning_bid
+    return spot_position(market, server_id, currency=currency)
 
 
 def wallet_balance(app: Any, currency: str) -> float | None:
@@ -496,10 +506,14 @@ def show_quote(quote: dict[str, Any]) -> None:
         lines.append("Note: the server is currently rented; the API will refuse an on-demand order.")
     lowest = quote.get("lowest_winning_bid")
     if lowest is not None:
+        from .._consent import price_text
         from .spotbid import bid_warnings
 
-        lines.append(f"Lowest winning bid now: {coin_amount(lowest, quote['currency'], quote=True)}/day")
-        lines.extend(bid_warnings(quote["price_per_day"], lowest, "this bid"))
+        native, usd = quote["price_per_day"], quote["usd_per_day"]
+        rate = usd / native if usd and native else None
+        lines.append(f"Lowest winning bid now: {price_text(lowest, quote['currency'], rate)}")
+        see = f"clore spot-bid --server {quote['server_id']}"
+        lines.extend(bid_warnings(native, lowest, "this bid", see=see))
     from .._consent import explain
 
     explain("\n".join(lines))
@@ -734,7 +748,7 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_
 
 @click.command("spot-price")
 @click.argument("order_id", type=ORDER_ID, shell_complete=completer("orders"))
-@click.argument("price", type=Number(0, min_open=True))
+@click.argument("price", type=Number(0, min_open=True, max=MAX_USD_PER_DAY))
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (required without a terminal).")
 @click.option("--dry-run", is_flag=True, help="Show the bid now and the new one; send nothing.")
 @click.pass_context
@@ -747,7 +761,7 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
     from clore_ai import FieldError
     from clore_ai.spotbid import order_position
 
-    from .._consent import ask, need_consent_channel, price_text
+    from .._consent import ask, explain, need_consent_channel, price_text
     from .spotbid import new_bid_lines
 
     need_consent_channel(yes, dry_run, "change a spot bid")
@@ -755,11 +769,11 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
     position = order_position(app.client(), order_id)
     coin, rate = position.currency, position.rate
     if position.minimum is not None and price < position.minimum:
-        raise click.ClickException(
+        raise BadInput(
             f"the bid is below the minimum spot price of server {position.server_id}: "
             f"{coin_amount(position.minimum, coin)} per day now; bid at least that (nothing was sent)"
         )
-    click.echo("\n".join(new_bid_lines(position, price)), err=True)
+    explain("\n".join(new_bid_lines(position, price)))
     if dry_run:
         app.note("dry run: nothing was sent")
         return

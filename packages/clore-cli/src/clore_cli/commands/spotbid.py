@@ -69,12 +69,14 @@ def order_record(position: Any) -> dict[str, Any]:
 ORDER_COLUMNS = [
     Column("order_id", "Order"),
     Column("server_id", "Server"),
+    Column("currency", "Currency", in_table=False),  # the cells name it; CSV needs it said
     Column("bid", "Bid/day", coin_key="currency"),
     Column("bid_usd_per_hour", "Bid $/hour", fmt=usd_per_hour, derived=True),
     Column("rank", "Rank"),
     Column("bids", "Bids in book"),
     Column("winning", "Winning"),
     Column("top_other_bid", "Best other bid/day", coin_key="top_other_currency"),
+    Column("top_other_currency", "Best other currency", in_table=False),
     Column("top_other_usd_per_hour", "Best other $/hour", fmt=usd_per_hour, derived=True),
     Column("minimum", "Server minimum/day", coin_key="currency"),
     Column("lowest_winning_bid", "Lowest winning bid/day", coin_key="currency"),
@@ -149,14 +151,15 @@ def _consent_lines(position: Any, cap: float) -> list[str]:
 OVERBID_WARNING_FACTOR = 3.0
 
 
-def bid_warnings(price: float, lowest_winning: float | None, what: str) -> list[str]:
-    """A warning when a bid will not win now, or is far above what would (most likely a typo)."""
+def bid_warnings(price: float, lowest_winning: float | None, what: str, *, see: str) -> list[str]:
+    """A warning when a bid will not win now, or is far above what would (most likely a typo);
+    ``see`` is the command that shows the book."""
     if lowest_winning is None or lowest_winning <= 0:
         return []
     if price < lowest_winning:
         return [
-            f"warning: {what} does not win now; a spot order runs only while its bid is the highest "
-            "(see: clore spot-bid ORDER_ID)"
+            f"warning: {what} does not win now; a spot order runs and bills only while its bid is "
+            f"the highest (see: {see})"
         ]
     if price > OVERBID_WARNING_FACTOR * lowest_winning:
         return [
@@ -177,7 +180,7 @@ def new_bid_lines(position: Any, price: float) -> list[str]:
         f"New bid: {price_text(price, coin, rate)}",
         f"Lowest winning bid now: {price_text(lowest, coin, rate)}",
     ]
-    lines.extend(bid_warnings(price, lowest, "the new bid"))
+    lines.extend(bid_warnings(price, lowest, "the new bid", see=f"clore spot-bid {position.order_id}"))
     if position.bid is not None and price < position.bid:
         lines.append("Lowering is allowed once per 600 s, by at most the API's max_step.")
     return lines
