@@ -726,9 +726,12 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_
         spent = usd_amount(found.spend) if in_usd else coin_amount(found.spend, found.currency, quote=True)
         rate = usd_rates_for(app, [found]).get(found.currency)
         price = price_text(found.price, None if in_usd else found.currency, rate)
+        outbid = bool(found.spot) and found.id in outbid_order_ids(app, [found])
+        costs = f"It costs {price} while it wins" if outbid else f"It costs {price}"
         explain(
-            f"Order {order_id}: {found.type} on server {found.server_id}, {found.status}, "
-            f"spent so far {spent}. It costs {price}.\n"
+            f"Order {order_id}: {found.type} on server {found.server_id}, "
+            f"{'outbid (not running nor billed)' if outbid else found.status}, "
+            f"spent so far {spent}. {costs}.\n"
             "Cancelling stops that and deletes the container with all its data."
         )
         if dry_run:
