@@ -291,7 +291,7 @@ def spot(ctx: click.Context, server_id: int) -> None:
             [
                 Column("order_id", "Order ID", "right"),
                 Column("price_per_day", "Bid/day", "right", coin_key="currency"),
-                Column("currency", "Currency"),
+                Column("currency", "Currency", in_table=False),  # the Bid/day cells name the coin
                 Column("usd_per_hour", "$/hour", "right", usd_per_hour, derived=True),
                 Column("usd_per_day", "$/day", "right", usd_amount, derived=True),
                 Column("active", "Active"),
