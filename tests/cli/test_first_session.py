@@ -492,7 +492,9 @@ def test_a_quote_at_an_80_column_terminal_is_wrapped_between_words() -> None:
 def test_a_quote_that_is_not_on_a_terminal_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--sandbox", "cancel", "39", "--dry-run")
     first = err.splitlines()[0]
-    assert code == 0 and len(first) > 80 and first.endswith("/h) while it wins.")  # one line: a pipe wraps nothing
+    assert (
+        code == 0 and len(first) > 80 and first.endswith("/h) while it wins.")
+    )  # one line: a pipe wraps nothing
 
 
 def test_key_errors_name_what_to_run_for_the_profile_in_use(
