@@ -118,6 +118,7 @@ def test_tests_set_the_scene_for_clore_runs_through_sandbox_for(tmp_path: Path) 
 
 
 def test_a_reset_sandbox_forgets_its_journals_never_the_live_ones(tmp_path: Path) -> None:
+    from clore_ai import credentials
     from clore_ai._inflight import journal_for_key
     from clore_ai.guard import default_guard_paths
     from clore_ai.jobs import JobJournal, JobRecord, default_journal_path
@@ -134,10 +135,13 @@ def test_a_reset_sandbox_forgets_its_journals_never_the_live_ones(tmp_path: Path
         live_journal.claim(live_journal.begin(123, {"image": "ubuntu"}), 1000)
         live_guard = default_guard_paths("default")[0]
         sandbox_guard = default_guard_paths("sandbox-default")[0]
-        for guard in (live_guard, sandbox_guard):
+        # a live profile called "sandbox-prod": its guard files look like a sandbox profile's
+        credentials.write_config({"profiles": {"sandbox-prod": {"api_key": "sk-live-sandbox-prod-1"}}})
+        live_named_like_sandbox = default_guard_paths("sandbox-prod")
+        for guard in (live_guard, sandbox_guard, *live_named_like_sandbox):
             guard.parent.mkdir(parents=True, exist_ok=True)
             guard.write_text("{}")
-        live_files = [default_journal_path(), live_journal.path, live_guard]
+        live_files = [default_journal_path(), live_journal.path, live_guard, *live_named_like_sandbox]
 
     reset = run_clore(["sandbox", "reset"], home=tmp_path)
     assert reset.exit_code == 0, reset.stderr

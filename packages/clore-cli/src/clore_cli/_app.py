@@ -236,8 +236,23 @@ def sandbox_journal_paths() -> list[Path]:
     paths = [key_state_path(kind, SANDBOX_KEY) for kind in KEY_STATE_KINDS]
     paths += [default_journal_path(sandbox=True), cache_path(sandbox=True)]
     guard_folder = default_guard_paths("sandbox-default")[0].parent
-    paths += sorted(guard_folder.glob("sandbox-*.json")) + sorted(guard_folder.glob("sandbox-*.jsonl"))
+    for state in sorted(guard_folder.glob("sandbox-*.json")):
+        # A live profile may itself be called "sandbox-prod": its guard state and cancellation
+        # log are named as the sandbox's for profile "prod" would be, and are not the sandbox's.
+        if not _is_live_profile(state.stem):
+            paths += default_guard_paths(state.stem)
     return paths
+
+
+def _is_live_profile(name: str) -> bool:
+    from clore_ai import credentials
+
+    if name in known_profiles():
+        return True
+    try:
+        return credentials.stored_api_key(name) is not None
+    except Exception:  # noqa: BLE001 - unreadable: keep its files, never delete what may be live
+        return True
 
 
 class UnknownProfile(click.ClickException):
