@@ -446,6 +446,8 @@ def test_mistakes_a_new_user_makes_get_a_line_that_says_what_to_do(
     assert code == 2 and "--sandbox is an option of clore itself: put it before the command" in err
     code, _, err = run(capsys, "--sandbox", "orders", "--profile", "work", "-o", "json")
     assert code == 2 and "(clore --sandbox --profile work orders -o json)" in err  # its value moves too
+    code, _, err = run(capsys, "host", "occupancy", "--sandbox")  # a command of a group
+    assert code == 2 and "(clore --sandbox host occupancy)" in err
     code, _, err = run(capsys, "--sandbox", "orders", "--sandbox")
     assert code == 2 and "(clore --sandbox orders)" in err  # given twice: the line without the second
     code, _, err = run(capsys, "--sandbox", "spot-price", "39", "1e21", "--dry-run")  # was a crash
@@ -467,8 +469,15 @@ def test_mistakes_a_new_user_makes_get_a_line_that_says_what_to_do(
         "--sandbox deploy 3812 --image ubuntu --type on-demand --currency btc --required-price 0.0001 --yes"
     )
     code, _, err = run(capsys, *shlex.split(deploy))  # was "API error: price_changed (current_price=…)"
-    assert code == 1 and "the server's price is no longer your --required-price (it is 0.0" in err
-    assert "nothing was rented" in err and "(API: price_changed)" in err
+    assert code == 2 and "server 3812 costs 0.000101 BTC/day now, not your --required-price 0.0001" in err
+    assert "nothing was sent" in err  # the quote already knew: refused before create_order
+    from clore_ai import FieldError
+    from clore_cli._api_errors import explain
+
+    moved = {"code": 6, "error": "price_changed", "current_price": 0.000101}  # it moved meanwhile
+    sentence = explain(FieldError(code=6, response=moved))
+    assert sentence and "no longer your --required-price (it is 0.000101 per day now)" in sentence
+    assert "nothing was rented" in sentence and sentence.endswith("(API: price_changed)")
 
 
 def test_a_quote_at_an_80_column_terminal_is_wrapped_between_words() -> None:

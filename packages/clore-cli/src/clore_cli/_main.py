@@ -277,9 +277,12 @@ def _usage_message(error: click.UsageError, args: list[str]) -> str:
             root = error.ctx.find_root().command
             option = next((p for p in root.params if name in p.opts), None)
             if option is not None:
+                top = error.ctx
+                while top.parent is not None and top.parent.parent is not None:
+                    top = top.parent  # `host occupancy`: the option goes before `host`
                 return (
                     f"{name} is an option of clore itself: put it before the command "
-                    f"({_moved_before_command(args, name, error.ctx.info_name, option)})"
+                    f"({_moved_before_command(args, name, top.info_name, option)})"
                 )
     return error.format_message()
 

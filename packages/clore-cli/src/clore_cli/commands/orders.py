@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -397,6 +398,19 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     refuse_unrentable(server, currency)
     spot = body["type"] == "spot"
     native_day = body["spotprice"] if spot else server.price_per_day(currency)
+    required = body.get("required_price")
+    if (
+        not spot
+        and required is not None
+        and native_day is not None
+        and not math.isclose(native_day, required)
+    ):
+        now = coin_amount(native_day, currency, quote=True)
+        raise BadInput(
+            f"server {server_id} costs {now}/day now, not your --required-price "
+            f"{coin_amount(required, currency, quote=True)}/day; run again with --required-price "
+            f"{now.split()[0]}, or without it to take the current price (nothing was sent)"
+        )
     od_native = server.price_per_day(currency)
     od_usd = usd_per_day(server, currency, implied_usd_rates(servers))
     usd_day = native_day * od_usd / od_native if native_day and od_native and od_usd else None
