@@ -109,10 +109,13 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False) -> str
     Tables (the default): ``0.00003117 btc``, ``1,108.85 clore``, ``$1.25`` — 8 decimals for
     btc, else 2 (6 below 1), trailing zeros dropped; ``unknown`` when not a number.
     Quotes before money moves (``quote=True``): ``0.00006615 BTC``, ``1663.3 CLORE`` — the exact
-    amount to 8 decimals, no thousands separator, the ticker; ``?`` when not a number.
+    amount to 8 decimals, no thousands separator, the ticker (USD: ``$1.25``); ``?`` when not a
+    number.
     """
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "?" if quote else "unknown"
+    if quote and currency == "USD-Blockchain":
+        return usd_amount(value)  # USD is dollars everywhere, quotes too
     if quote:
         from decimal import Context, Decimal
 

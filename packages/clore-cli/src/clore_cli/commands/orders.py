@@ -496,7 +496,7 @@ def show_quote(quote: dict[str, Any]) -> None:
     currency = quote["currency"]
 
     def coin(value: Any) -> str:
-        return usd_amount(value) if currency == USD_COIN else coin_amount(value, currency, quote=True)
+        return coin_amount(value, currency, quote=True)
 
     price = f"Price: {coin(quote['price_per_day'])}/day"
     if quote["usd_per_hour"] is not None:
@@ -736,10 +736,9 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_
     app = app_of(ctx)
     if dry_run or not yes:
         found = _find_order(app, order_id)
-        in_usd = found.currency == USD_COIN  # in USD: "$0.000446", "$6.72/day, $0.2800/h"
-        spent = usd_amount(found.spend) if in_usd else coin_amount(found.spend, found.currency, quote=True)
+        spent = coin_amount(found.spend, found.currency, quote=True)  # in USD: "$0.000446"
         rate = usd_rates_for(app, [found]).get(found.currency)
-        price = price_text(found.price, None if in_usd else found.currency, rate)
+        price = price_text(found.price, found.currency, rate)
         outbid = bool(found.spot) and found.id in outbid_order_ids(app, [found])
         costs = f"It costs {price} while it wins" if outbid else f"It costs {price}"
         explain(
