@@ -100,6 +100,8 @@ def explain(error: Any, servers: Callable[[], list[str]] | None = None) -> str |
 
 
 _TERMS = [
+    (re.compile(r"\borders\[\d+\]\.oc\[\d+\]\.pl\b"), "--pl"),  # gigaspot-order bodies
+    (re.compile(r"\borders\[\d+\]\.price\b"), "--price"),
     (re.compile(r'use type="spot"'), "use --type spot"),
     (re.compile(r"\bspot_price\b"), "--spot-price"),
     (re.compile(r"\brequired_price\b"), "--required-price"),

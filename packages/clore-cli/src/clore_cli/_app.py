@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._errors import BadInput
 from .formats import Dataset, OutputFormat
 
 if TYPE_CHECKING:
@@ -255,12 +256,12 @@ def _is_live_profile(name: str) -> bool:
         return True
 
 
-class UnknownProfile(click.ClickException):
-    exit_code = 2
+class UnknownProfile(BadInput):
+    pass
 
 
-class BadSandboxSetting(click.ClickException):
-    exit_code = 2
+class BadSandboxSetting(BadInput):
+    pass
 
 
 def sandbox_market_from_environment() -> tuple[MarketMotion | None, float | None]:
@@ -277,6 +278,11 @@ def sandbox_market_from_environment() -> tuple[MarketMotion | None, float | None
         name = "CLORE_SANDBOX_MARKET" if "market" in str(exc) else "CLORE_SANDBOX_SPEED"
         raise BadSandboxSetting(f"{name}: {exc}") from None
     return market, speed
+
+
+def login_command(profile: str) -> str:
+    """The command that stores a key for ``profile``."""
+    return "clore auth login" if profile == "default" else f"clore --profile {profile} auth login"
 
 
 def known_profiles() -> list[str]:
@@ -307,8 +313,7 @@ def unknown_profile_message(profile: str) -> str | None:
     except Exception:  # noqa: BLE001 - a damaged key is reported where it is read
         return None
     return (
-        f"unknown profile {profile!r} (known: {', '.join(known)}); "
-        f"create it with: clore --profile {profile} auth login"
+        f"unknown profile {profile!r} (known: {', '.join(known)}); create it with: {login_command(profile)}"
     )
 
 

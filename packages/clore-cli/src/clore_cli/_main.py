@@ -252,7 +252,9 @@ def _key_problem(error: Exception, profile: str) -> str:
     the default profile's key)."""
     from clore_ai import MissingAPIKeyError
 
-    login = "clore auth login" if profile == "default" else f"clore --profile {profile} auth login"
+    from ._app import login_command
+
+    login = login_command(profile)
     if isinstance(error, MissingAPIKeyError):
         if profile == "default":
             return f"no API key found: set CLORE_API_KEY, run `{login}`, or try it offline with --sandbox"

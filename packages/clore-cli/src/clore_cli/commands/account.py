@@ -145,8 +145,9 @@ def status(ctx: click.Context) -> None:
     app = app_of(ctx)
     found = credentials.resolve_api_key(profile=app.profile)
     if found is None:
-        named = "" if app.profile == "default" else f"--profile {app.profile} "
-        login = f"clore {named}auth login"
+        from .._app import login_command
+
+        login = login_command(app.profile)
         raise NoKey(f"no API key for profile {app.profile}; run `{login}`")
     click.echo(f"Profile {app.profile}: key {found.masked} from {found.source}")
 

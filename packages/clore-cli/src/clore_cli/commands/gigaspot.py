@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .. import hookimpl
+from .._api_errors import cli_terms
 from .._errors import BadInput
 from .._main import app_of, output_options
 from .._params import MAX_ID, Number, WholeNumber
@@ -31,12 +32,15 @@ def lowest_bid(server: Any, coin: str) -> float | None:
     return max(minimum, GIGASPOT_MIN_PRICE)
 
 
-def _in_cli_terms(message: str) -> str:
-    """The SDK's body paths (``orders[0].price``) as the options that set them."""
-    import re
+def _bid_warnings(price: float, minimum: float | None) -> list[str]:
+    """A bid under the server's minimum (the API will refuse it), or far above it (a typo?)."""
+    from .spotbid import OVERBID_WARNING_FACTOR
 
-    message = re.sub(r"orders\[\d+\]\.price", "--price", message)
-    return re.sub(r"orders\[\d+\]\.oc\[\d+\]\.pl", "--pl", message)
+    if minimum is not None and price < minimum:
+        return ["warning: the bid is below the server's minimum; the API will refuse it"]
+    if minimum and price > OVERBID_WARNING_FACTOR * minimum:
+        return [f"warning: the bid is {price / minimum:,.0f}× the server's minimum bid"]
+    return []
 
 
 def _cheapest_bid(server: Any, rates: dict[str, float]) -> tuple[str | None, float | None, float | None]:
@@ -167,7 +171,7 @@ def create(
         coin = normalize_currency(currency)
         build_gigaspot_create_body([{**order, "renting_server": server_id}])  # checked before any request
     except InvalidInputError as error:
-        raise click.UsageError(_in_cli_terms(str(error))) from None
+        raise click.UsageError(cli_terms(str(error))) from None
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
     servers = app.client().marketplace(available_only=False)
@@ -183,7 +187,7 @@ def create(
     try:
         body = build_gigaspot_create_body([order])
     except InvalidInputError as error:
-        raise click.UsageError(_in_cli_terms(str(error))) from None
+        raise click.UsageError(cli_terms(str(error))) from None
     rate = implied_usd_rates(servers).get(coin)
     minimum = lowest_bid(server, coin)
     lines = [
@@ -192,10 +196,7 @@ def create(
         f"Minimum bid: {price_text(minimum, coin, rate)}",
         f"Power limit: {watts} W on {gpus} GPU(s)",
     ]
-    if minimum is not None and price < minimum:
-        lines.append("warning: the bid is below the server's minimum; the API will refuse it")
-    elif minimum and price > 3 * minimum:
-        lines.append(f"warning: the bid is {price / minimum:,.0f}× the server's minimum bid")
+    lines += _bid_warnings(price, minimum)
     if not _consent(app, ctx, lines, body, "create_gigaspot_orders", dry_run, yes):
         return
     result = app.client().create_gigaspot_orders([order])
@@ -232,7 +233,7 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
     try:
         body = build_gigaspot_edit_body([{"order_id": order_id, "price": price}])
     except InvalidInputError as error:
-        raise click.UsageError(_in_cli_terms(str(error))) from None
+        raise click.UsageError(cli_terms(str(error))) from None
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
     order = next((o for o in app.client().my_orders() if o.id == order_id), None)
@@ -250,11 +251,7 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
     rate = implied_usd_rates(servers).get(coin)
     now, new = price_text(order.price, coin, rate), price_text(price, coin, rate)
     lines = [f"GigaSPOT order {order_id}: bid {now} → {new}"]
-    minimum = lowest_bid(server, coin) if server is not None else None
-    if minimum is not None and price < minimum:
-        lines.append("warning: the bid is below the server's minimum; the API will refuse it")
-    elif minimum and price > 3 * minimum:
-        lines.append(f"warning: the bid is {price / minimum:,.0f}× the server's minimum bid")
+    lines += _bid_warnings(price, lowest_bid(server, coin) if server is not None else None)
     if not _consent(app, ctx, lines, body, "edit_gigaspot_orders", dry_run, yes):
         return
     result = app.client().edit_gigaspot_orders([{"order_id": order_id, "price": price}])

@@ -466,10 +466,8 @@ def quote_of(
     }
 
 
-class NotRentable(click.ClickException):
+class NotRentable(BadInput):
     """deploy cannot rent this server (GigaSPOT, or a currency it does not take): nothing is sent (exit 2)."""
-
-    exit_code = ExitCode.USAGE
 
 
 def refuse_unrentable(server: Any, currency: str) -> None:
