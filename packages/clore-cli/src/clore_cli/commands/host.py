@@ -10,7 +10,7 @@ import click
 from .. import hookimpl
 from .._main import app_of, output_options
 from .._params import Number, UsdPerTime, WholeNumber
-from ..formats import Column, Dataset, sanitize
+from ..formats import Column, Dataset, round_derived, sanitize
 
 
 @click.command()
@@ -329,7 +329,7 @@ def server_settings(
         ctx.exit(1)
     client.set_server_settings(**arguments)
     if app.wants_json:
-        click.echo(json.dumps({"server": name, "changes": changed, "sent": body}, indent=2))
+        click.echo(json.dumps(round_derived({"server": name, "changes": changed, "sent": body}), indent=2))
     else:
         click.echo(f"Settings of {sanitize(name)} updated")
 
