@@ -649,6 +649,23 @@ def test_profiles_lists_names_masked_keys_where_stored_and_current(
         assert code == 0 and "****bbbb" in out and "secret" not in out + err
 
 
+def test_profiles_say_clore_api_key_overrides_only_the_default_profile(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clore_ai import credentials
+
+    credentials.write_config(TWO_PROFILES)
+    monkeypatch.setenv("CLORE_API_KEY", "sk-exported-key-cccc")
+    code, out, _ = run(capsys, "profiles", "-o", "json")
+    stored = {row["profile"]: row["stored_in"] for row in json.loads(out)}
+    assert code == 0 and stored == {
+        "default": "config file (overridden by CLORE_API_KEY)",
+        "work": "config file",
+    }
+    code, out, _ = run(capsys, "profiles")
+    assert "the default profile uses it; a named profile uses its own stored key" in out.replace("\n", " ")
+
+
 def test_a_mistyped_profile_is_named_as_unknown(capsys: pytest.CaptureFixture[str]) -> None:
     from clore_ai import credentials
 

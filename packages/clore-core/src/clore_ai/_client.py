@@ -24,7 +24,7 @@ from ._limiter import RateLimiter, limiter_for_key
 from ._secret import Secret, mask
 from ._transfer import DEFAULT_MAX_RESPONSE_BYTES, bound_client, check_max_response_bytes
 from ._validation import MAX_SECONDS, check_number, shown
-from .credentials import DEFAULT_PROFILE, ENV_KEY, ResolvedKey, current_profile, resolve_api_key
+from .credentials import ENV_KEY, ResolvedKey, environment_key_applies, resolve_api_key
 from .exceptions import CloreAPIError, InvalidInputError
 
 __all__ = ["AsyncCloreAI", "CloreAI"]
@@ -101,7 +101,7 @@ class _BaseClient(Endpoints):
         self._key_known = False
         self._resolved_key: ResolvedKey | None = None
         failure: CloreAPIError | None = None
-        env_key_applies = os.environ.get(ENV_KEY) and current_profile(profile) == DEFAULT_PROFILE
+        env_key_applies = os.environ.get(ENV_KEY) and environment_key_applies(profile)
         if (api_key is not None and api_key != "") or env_key_applies:
             # Cheap to find (no keyring): resolved now, so a bad key fails here.
             try:

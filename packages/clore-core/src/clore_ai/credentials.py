@@ -401,6 +401,12 @@ def _keyring_delete(profile: str, timeout: float | None) -> bool:
 # ── public API ─────────────────────────────────────────────────────────────
 
 
+def environment_key_applies(profile: str | None = None) -> bool:
+    """Whether ``CLORE_API_KEY`` is the key for ``profile`` (None: ``CLORE_PROFILE``, else the
+    default): it is the default profile's key; a profile named otherwise means its stored key."""
+    return current_profile(profile) == DEFAULT_PROFILE
+
+
 def resolve_api_key(
     explicit: str | None = None,
     *,
@@ -436,7 +442,7 @@ def _resolve(
     if explicit is not None and not (isinstance(explicit, str) and not explicit):
         return _checked(explicit, "argument", name, "")
     env = os.environ.get(ENV_KEY)
-    if env and name == DEFAULT_PROFILE:
+    if env and environment_key_applies(name):
         return _checked(env, "environment", name, f" in {ENV_KEY}")
     if use_keyring:
         try:

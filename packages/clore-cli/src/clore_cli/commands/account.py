@@ -191,7 +191,7 @@ def profiles(ctx: click.Context) -> None:
             key, where = (found.masked, found.source) if found else ("-", "no key stored")
         except Exception as error:  # noqa: BLE001 - one damaged entry does not hide the others
             key, where = "?", f"unreadable: {type(error).__name__}"
-        if env_key:
+        if env_key and credentials.environment_key_applies(name):
             where += f" (overridden by {credentials.ENV_KEY})"
         rows.append(
             {
@@ -204,7 +204,10 @@ def profiles(ctx: click.Context) -> None:
         )
     footer = None
     if env_key:
-        footer = f"{credentials.ENV_KEY} is set (key {credentials.mask(env_key)}): every profile uses it"
+        footer = (
+            f"{credentials.ENV_KEY} is set (key {credentials.mask(env_key)}): the default profile uses it; "
+            "a named profile uses its own stored key"
+        )
     app.emit(
         Dataset(
             "Profiles",
