@@ -237,10 +237,32 @@ def lose_our_create_after(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, mea
 WIRE_BODY = {"renting_server": 123, "image": ON_DEMAND["image"], "type": "on-demand", "currency": "bitcoin"}
 
 
+@pytest.fixture(params=["sync", "async"])
+def shared_api(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Any) -> Any:
+    """A client of an API that other processes of this user reach too, as the live API: a
+    sandbox with a state file (an in-memory one keeps its create_order journal to itself)."""
+    from clore_ai.sandbox import RateLimits
+
+    from ..conftest import make_client
+
+    sandbox = Sandbox(
+        servers=60,
+        clock=clock,
+        rate_limits=RateLimits(),
+        deploy_seconds=5.0,
+        state_file=tmp_path / "api.json",
+    )
+    made = Driver(request.param, lambda **kw: make_client(request.param, sandbox, clock, **kw))
+    yield made, sandbox
+    made.close()
+
+
 def test_a_lost_create_never_adopts_the_order_another_process_made_on_the_same_server(
-    driver: Driver, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    shared_api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from clore_ai._inflight import ACCEPTED
+
+    driver, sandbox = shared_api
 
     rival = rival_journal()
     theirs: list[int] = []

@@ -77,7 +77,7 @@ def test_the_wire_body_is_what_current_clients_send(sandbox: Sandbox, clock: Fak
         ({"autoprice": "usd"}, "autoprice must be true or false"),
         ({"usd_pricing": {"hourly": 1}}, "usd_pricing must be a mapping"),
         ({"usd_pricing": {"spot": float("inf")}}, r"usd_pricing\[spot\] must be a number"),
-        ({"spot": 2e9}, "spot must be at most 1000000000 per day, got 2000000000"),
+        ({"spot": 2e9}, "spot must be at most 1000000000 per day, got 2000000000.0"),
         ({}, "needs at least one setting"),
     ],
 )

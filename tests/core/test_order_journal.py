@@ -181,3 +181,23 @@ def test_a_sandbox_started_afresh_gives_the_same_key_a_new_order_1000_that_is_ad
     assert SimpleNamespace(id=1000, ct=1_800_000_060) not in claimed  # the id handed out again
     assert SimpleNamespace(id=1000, ct=None) in claimed and SimpleNamespace(id=7, ct=5) in claimed
     assert SimpleNamespace(id=8, ct=None) not in claimed
+
+
+def test_two_in_memory_sandboxes_on_one_virtual_clock_keep_their_journals_apart() -> None:
+    """The same script run twice in one process with ``VirtualClock()``: both orders are 1000,
+    created at the same virtual second, so id and time cannot tell them apart; an in-memory
+    sandbox's journal is its own."""
+    from clore_ai import CloreAI, RateLimiter
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxTransport, VirtualClock
+
+    created = []
+    for _ in range(2):
+        sandbox = Sandbox(rate_limits=RateLimits.off(), clock=VirtualClock())
+        limiter = RateLimiter(interval=0, order_interval=0)
+        transport = SandboxTransport(sandbox)
+        with CloreAI(api_key="vc-key", transport=transport, limiter=limiter, reconcile_timeout=0.5) as client:
+            order = client.create_order(
+                server_id=123, image="cloreai/pytorch", type="on-demand", currency="usd"
+            )
+            created.append((order.id, order.ct))
+    assert created[0] == created[1] and created[0][0] == 1000  # indistinguishable, and both adopted

@@ -129,6 +129,7 @@ class _BaseClient(Endpoints):
             max_queue_wait=None if max_queue_wait is None else float(max_queue_wait),
             max_response_bytes=max_response_bytes,
         )
+        self._core.journal_scope = getattr(transport, "journal_scope", None)
 
     def _resolve_key(self, api_key: Optional[str] = None) -> Optional[ResolvedKey]:
         """The key, looked up once: argument, ``CLORE_API_KEY`` (default profile only), keyring,

@@ -427,6 +427,8 @@ class ClientCore:
         self._user_agent = f"clore-ai/{__version__} (+https://github.com/clore) httpx/{httpx.__version__}"
         # The create_order journal of this key, shared with every client and process (_inflight).
         self.order_journal: InflightJournal | None = None
+        # An API that lives only in this process (the transport says so): its journal is its own.
+        self.journal_scope: Any = None
 
     @property
     def limiter(self) -> RateLimiter:
@@ -570,7 +572,8 @@ class ClientCore:
     def _order_journal(self) -> InflightJournal:
         if self.order_journal is None:
             secret = self._key()
-            self.order_journal = journal_for_key(secret.reveal() if secret is not None else None)
+            key = secret.reveal() if secret is not None else None
+            self.order_journal = journal_for_key(key, self.journal_scope)
         return self.order_journal
 
     def create_order(

@@ -21,8 +21,10 @@ import hashlib
 import json
 import math
 import os
+import threading
 import time
 import uuid
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -270,9 +272,25 @@ class ClaimedOrders:
         return ct is None or None in times or ct in times
 
 
-def journal_for_key(api_key: str | None) -> InflightJournal:
+#: Journals of APIs that live only in this process (an in-memory sandbox), per API and key.
+_PRIVATE: weakref.WeakKeyDictionary[Any, dict[str | None, InflightJournal]] = weakref.WeakKeyDictionary()
+_PRIVATE_LOCK = threading.Lock()
+
+
+def journal_for_key(api_key: str | None, scope: Any = None) -> InflightJournal:
     """The journal shared by every client of this key in this process (and, through its file,
-    by every process of this user)."""
+    by every process of this user).
+
+    ``scope`` is an API that exists only in this process (an in-memory ``Sandbox``): its
+    orders concern no other process, and another one numbers its orders from 1000 again, so
+    its journal is its own, in memory, and goes with it.
+    """
+    if scope is not None:
+        with _PRIVATE_LOCK:
+            journals = _PRIVATE.setdefault(scope, {})
+            if api_key not in journals:
+                journals[api_key] = InflightJournal(None)
+            return journals[api_key]
     path = key_state_path("orders", api_key)
     return InflightJournal.shared(path)
 

@@ -59,8 +59,8 @@ def shown(value: Any, limit: int = 40) -> str:
     """A short ``repr`` for messages that never fails: no 5,000-digit numbers, no hostile reprs."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
         return "a number that is too large"
-    if isinstance(value, float):
-        return plain_number(value)
+    if isinstance(value, float):  # 38.0 stays 38.0: "must be a whole number, got 38" would not say why
+        return _plain_float(value)
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - any broken __repr__ gets a neutral description

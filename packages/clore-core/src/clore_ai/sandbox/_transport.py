@@ -12,6 +12,7 @@ from .. import _httpx  # noqa: F401 - first: httpx without its command-line modu
 import httpx
 
 from ._api import Sandbox, SandboxResponse
+from ._store import MemoryStore
 
 __all__ = ["SandboxTransport"]
 
@@ -29,6 +30,12 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.sandbox = sandbox or Sandbox()
         self._sleep = sleep
         self._async_sleep = async_sleep
+
+    @property
+    def journal_scope(self) -> Any:
+        """The sandbox, when it lives only in this process (no state file): the SDK keeps the
+        create_order journal of its orders apart from every other API's (``_inflight``)."""
+        return self.sandbox if isinstance(self.sandbox.store, MemoryStore) else None
 
     def _answer(self, request: httpx.Request) -> SandboxResponse:
         query = dict(request.url.params.items())
