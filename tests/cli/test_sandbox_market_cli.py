@@ -134,10 +134,10 @@ def test_a_reset_sandbox_forgets_its_journals_never_the_live_ones(tmp_path: Path
         live_journal = journal_for_key("a-live-key")
         live_journal.claim(live_journal.begin(123, {"image": "ubuntu"}), 1000)
         live_guard = default_guard_paths("default")[0]
-        sandbox_guard = default_guard_paths("sandbox-default")[0]
-        # a live profile called "sandbox-prod": its guard files look like a sandbox profile's
+        sandbox_guard = default_guard_paths("default", sandbox=True)[0]
+        # live profiles named like the sandbox or its folder keep their own guard files
         credentials.write_config({"profiles": {"sandbox-prod": {"api_key": "sk-live-sandbox-prod-1"}}})
-        live_named_like_sandbox = default_guard_paths("sandbox-prod")
+        live_named_like_sandbox = [*default_guard_paths("sandbox-prod"), *default_guard_paths("sandbox")]
         for guard in (live_guard, sandbox_guard, *live_named_like_sandbox):
             guard.parent.mkdir(parents=True, exist_ok=True)
             guard.write_text("{}")

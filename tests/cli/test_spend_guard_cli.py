@@ -20,8 +20,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def guard_files() -> tuple[Path, Path]:
-    folder = Path(os.environ["HOME"]) / ".local" / "state" / "clore" / "guard"
-    return folder / "sandbox-default.json", folder / "sandbox-default.cancellations.jsonl"
+    folder = Path(os.environ["HOME"]) / ".local" / "state" / "clore" / "guard" / "sandbox"
+    return folder / "default.json", folder / "default.cancellations.jsonl"
 
 
 def active_orders(capsys: pytest.CaptureFixture[str]) -> list[int]:
@@ -187,3 +187,11 @@ def test_spend_footer_is_not_cut_mid_sentence_in_a_pipe(capsys: pytest.CaptureFi
     assert footer[1] == (
         "btc/clore in USD at the rates the marketplace's prices imply; orders stop at their rental length"
     )
+
+
+def test_a_sandbox_guard_never_shares_files_with_a_live_profile_named_like_it() -> None:
+    from clore_ai.guard import default_guard_paths
+
+    sandbox_prod = default_guard_paths("prod", sandbox=True)
+    for live_name in ("sandbox-prod", "sandbox_prod", "sandbox/prod", "prod"):
+        assert not set(default_guard_paths(live_name)) & set(sandbox_prod), live_name

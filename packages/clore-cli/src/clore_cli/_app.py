@@ -221,12 +221,12 @@ class App:
 def sandbox_journal_paths() -> list[Path]:
     """What clore keeps on this machine about the sandbox's orders, besides its state file:
     the sandbox key's create_order, rent, spot-rule and rate-limit files, the sandbox's job
-    journal, the guard's ``sandbox-PROFILE`` states and the sandbox's completions.
+    journal, the guard's states (``guard/sandbox/``) and the sandbox's completions.
 
     `clore sandbox reset` deletes them with the state: they describe orders of a sandbox
     that no longer exists (an order an earlier deploy claimed, a job on an order that is
-    gone, a guard's spend). Each is the sandbox's by name (the sandbox key's fingerprint,
-    ``-sandbox``, ``sandbox-``); the live API's files are named otherwise and never listed.
+    gone, a guard's spend). Each is the sandbox's by name or folder (the sandbox key's
+    fingerprint, ``-sandbox``, ``guard/sandbox/``); the live API's files are never listed.
     """
     from clore_ai._limiter import KEY_STATE_KINDS, key_state_path
     from clore_ai.guard import default_guard_paths
@@ -236,24 +236,10 @@ def sandbox_journal_paths() -> list[Path]:
 
     paths = [key_state_path(kind, SANDBOX_KEY) for kind in KEY_STATE_KINDS]
     paths += [default_journal_path(sandbox=True), cache_path(sandbox=True)]
-    guard_folder = default_guard_paths("sandbox-default")[0].parent
-    for state in sorted(guard_folder.glob("sandbox-*.json")):
-        # A live profile may itself be called "sandbox-prod": its guard state and cancellation
-        # log are named as the sandbox's for profile "prod" would be, and are not the sandbox's.
-        if not _is_live_profile(state.stem):
-            paths += default_guard_paths(state.stem)
+    guard_folder = default_guard_paths("default", sandbox=True)[0].parent
+    if guard_folder.is_dir():
+        paths += sorted(path for path in guard_folder.iterdir() if path.is_file())
     return paths
-
-
-def _is_live_profile(name: str) -> bool:
-    from clore_ai import credentials
-
-    if name in known_profiles():
-        return True
-    try:
-        return credentials.stored_api_key(name) is not None
-    except Exception:  # noqa: BLE001 - unreadable: keep its files, never delete what may be live
-        return True
 
 
 class UnknownProfile(BadInput):

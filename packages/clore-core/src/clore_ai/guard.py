@@ -329,15 +329,19 @@ class GuardState:
             raise GuardStateError(f"cannot write the guard state {path}: {error.strerror}") from None
 
 
-def default_guard_paths(account: str) -> tuple[Path, Path]:
+def default_guard_paths(account: str, sandbox: bool = False) -> tuple[Path, Path]:
     """``($XDG_STATE_HOME/clore/guard/ACCOUNT.json, .../ACCOUNT.cancellations.jsonl)``.
 
-    ``account`` names whose spending this is (the CLI passes ``sandbox-PROFILE`` or the
-    profile); characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+    ``account`` names whose spending this is (the CLI passes the profile); characters other
+    than letters, digits, ``.``, ``_`` and ``-`` become ``_``. A sandbox's spending is kept
+    in its own folder (``guard/sandbox/``), so no live profile's name can ever share a file
+    with it and ``clore sandbox reset`` can forget it whole.
     """
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     name = re.sub(r"[^A-Za-z0-9._-]", "_", account)[:100] or "default"
     folder = Path(base) / "clore" / "guard"
+    if sandbox:
+        folder = folder / "sandbox"
     return folder / f"{name}.json", folder / f"{name}.cancellations.jsonl"
 
 

@@ -263,7 +263,7 @@ def guard(
     cancelling = cancel and not dry_run
     if cancelling:
         _ask_to_cancel(app, limits, yes)
-    state_path, log_path = default_guard_paths(f"sandbox-{app.profile}" if app.sandbox else app.profile)
+    state_path, log_path = default_guard_paths(app.profile, sandbox=app.sandbox)
     runner = Guard(
         app.client(),
         limits,

@@ -33,9 +33,6 @@ class MemoryStore:
     def transaction(self) -> Iterator[dict[str, Any]]:
         yield self._accounts
 
-    def reset(self) -> None:
-        self._accounts.clear()
-
 
 class FileStore:
     """Accounts in a JSON file; each request is one transaction under an exclusive lock.
@@ -119,7 +116,3 @@ class FileStore:
         """The accounts as they are now, read under the lock, nothing written."""
         with self._usable(), self._locked():
             return self._load()
-
-    def reset(self) -> None:
-        with self._usable(), self._locked(), contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
