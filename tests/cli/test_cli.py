@@ -552,6 +552,20 @@ def test_debug_logs_requests_but_never_the_key(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.slow
+def test_a_cancel_whose_answer_was_lost_says_the_issue_report_may_have_arrived() -> None:
+    from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
+
+    sandbox = Sandbox(servers=10, rate_limits=RateLimits.off())
+    sandbox.faults.inject("cancel_order", "drop_after")  # cancelled with the report, answer lost
+    with SandboxServer(sandbox) as server:
+        env = {**os.environ, "CLORE_API_URL": server.url, "CLORE_API_KEY": "sk-lost-cancel-1"}
+        result = clore_process("cancel", "38", "--issue", "GPU #1 overheating", "--yes", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Order 38 has ended; whether the issue report was delivered is unknown" in result.stdout
+    assert "not delivered" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
 def test_global_timeout_bounds_every_request() -> None:
     from clore_ai.sandbox import RateLimits, Sandbox, SandboxServer
 

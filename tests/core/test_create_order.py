@@ -376,11 +376,14 @@ def test_ctrl_c_while_looking_for_an_accepted_order_warns_that_it_may_be_billing
 def test_a_429_on_the_last_attempt_is_reported_as_a_possible_order(
     make_driver: Any, sandbox: Sandbox
 ) -> None:
-    """Out of retries on a 429: it may have come after the order was made, so no plain failure."""
+    """Out of retries on a 429: it may have come after the order was made, so no plain failure;
+    but the reference's ``except RateLimitError`` around create_order still catches it."""
     sandbox.faults.inject("create_order", "rate_limit", times=5)
     with pytest.raises(ex.OrderOutcomeUnknown) as info:
         make_driver("sync", max_retries=1, reconcile_timeout=5).call("create_order", **ON_DEMAND)
     assert "429" in str(info.value) and "server 123" in str(info.value)
+    assert isinstance(info.value, ex.RateLimitError) and isinstance(info.value, ex.OrderRateLimited)
+    assert info.value.code == 5
     assert len(create_requests(sandbox)) == 2 and sandbox.orders_created(KEY) == []
 
 
@@ -409,5 +412,6 @@ def test_a_429_with_a_long_retry_after_after_the_order_never_hangs(
         with pytest.raises(ex.OrderOutcomeUnknown) as info:
             driver.call("create_order", **ON_DEMAND)
         assert "server 123" in str(info.value) and "may" in str(info.value)
+        assert isinstance(info.value, ex.RateLimitError) and info.value.retry_after == 3600
     assert len(create_requests(sandbox)) == 1
     assert clock.now - start < 120  # reconcile_timeout (30 s) plus spacing, never the hour

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Dict
 
 import httpx
 import pytest
@@ -259,3 +259,31 @@ def test_marketplace_servers_survive_pickle_copy_and_assignment() -> None:
     assert copy.deepcopy(server).location == "NO"
     server.specs = ServerSpecs(ram=64.0)
     assert server.ram_gb == 64.0 and server.model_dump()["specs"]["ram"] == 64.0
+
+
+@pytest.mark.parametrize(
+    ("ports", "mapped"),
+    [
+        ([["22:1277"]], {}),
+        (["22-1277"], {}),
+        ([{"22": 1277}], {}),
+        (22, {}),
+        (["22:1277", "8888:abc"], {"22": 1277}),
+    ],
+)
+def test_tcp_ports_of_another_shape_stay_readable_as_unread_fields(
+    ports: Any, mapped: Dict[str, int]
+) -> None:
+    """Entries that are not "INNER:OUTER" are never dropped unseen; the readable ones still map."""
+    from clore_ai._lazy import read_leniently
+
+    order = read_leniently(Order, {"id": 1, "tcp_ports": ports, "price": "odd"})
+    assert order.tcp_ports == mapped
+    assert order.ssh_port == mapped.get("22")
+    assert order.unread_fields == {"tcp_ports": ports, "price": "odd"}
+
+
+def test_an_order_time_no_date_has_reads_none_not_an_error() -> None:
+    assert Order(id=1, ct=1783703890000).created_at is None  # milliseconds: year 58493
+    assert Order(id=1, ct=10**30).created_at is None
+    assert Order(id=1, ct=1783703890).created_at is not None

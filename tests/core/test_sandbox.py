@@ -440,3 +440,19 @@ def test_server_answers_kept_alive_connections_without_a_nagle_stall(
             assert http.get(f"{server.url}/wallets", headers={"auth": KEY}).status_code == 200
             clock.advance(1)  # the API's one request per second
     assert len(options) == 1 and options[0] != 0  # one kept-alive connection, Nagle off
+
+
+def test_a_cancel_whose_answer_was_lost_does_not_claim_its_issue_was_undelivered(
+    client: CloreAI, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first attempt cancelled the order with its report, the answer was lost, the retry
+    found the order ended: whether the report arrived is unknown, not "not delivered"."""
+    sandbox.faults.inject("cancel_order", "drop_after")
+    result = client.cancel_order(38, issue="GPU #1 overheating")
+    assert result == {"code": 0, "already_ended": True, "issue_reported": None}
+    assert "not delivered" not in caplog.text and "may have" in caplog.text
+    assert client.cancel_order(38, issue="again") == {
+        "code": 0,
+        "already_ended": True,
+        "issue_reported": False,
+    }

@@ -47,6 +47,7 @@ from .exceptions import (
     OrderOutcomeUnknown,
     OrderOwnerUnknown,
     OrderPendingError,
+    OrderRateLimited,
     RateLimitError,
     ResponseTooLargeError,
     UnknownAPIError,
@@ -499,8 +500,13 @@ class ClientCore:
         json_body: Any = None,
         auth: bool = True,
         retry: bool = True,
+        retried: list[CloreAPIError] | None = None,
     ) -> Flow[T]:
-        """Send with rate limiting; retry transient failures up to ``max_retries``."""
+        """Send with rate limiting; retry transient failures up to ``max_retries``.
+
+        ``retried`` collects the failures that were retried, for a caller whose answer
+        depends on whether an earlier attempt may have reached the API (a dropped answer).
+        """
         attempt = 0
         # One limiter for the whole call, chosen with the key it sends (none: anonymous).
         limiter = self.limiter if self._keyed(auth) else self._limiter_for(None)
@@ -522,6 +528,8 @@ class ClientCore:
                 delay = self._retry_delay(error, attempt, retry, limiter)
                 if delay is None:
                     raise
+                if retried is not None:
+                    retried.append(error)
                 attempt += 1
                 log.debug("retrying %s after %s (attempt %d)", endpoint, type(error).__name__, attempt)
                 yield from self._wait(delay)
@@ -624,6 +632,7 @@ class ClientCore:
             if isinstance(outcome, _UNSENT) and not call.maybe_sent:
                 call.may_exist = False  # this attempt never left, and no earlier one may have worked
             ambiguity, error = self._classify_order_outcome(outcome)
+            call.rate_limited = error if isinstance(error, RateLimitError) else None
             if isinstance(error, RateLimitError):
                 # A proxy or the API may answer 429 after the order was made: from now on an
                 # order may exist, and nothing is re-sent before my_orders shows it does not.
@@ -703,12 +712,14 @@ class ClientCore:
                 **details,
             )
         if ambiguity is not None:
-            return OrderOutcomeUnknown(
+            message = (
                 f"{where} but {ambiguity}; it was NOT re-sent and the order did not appear. Check "
-                "with `clore orders` before retrying",
-                cause=ambiguity,
-                **details,
+                "with `clore orders` before retrying"
             )
+            if call.rate_limited is not None:  # rate limited to the end: a RateLimitError too
+                retry_after = call.rate_limited.retry_after
+                return OrderRateLimited(message, cause=ambiguity, retry_after=retry_after, code=5, **details)
+            return OrderOutcomeUnknown(message, cause=ambiguity, **details)
         return OrderPendingError(
             f"the API accepted create_order on server {call.server_id} at {_utc(call.sent_at)} but the "
             f"order has not appeared within {self.reconcile_timeout:g} s; check with `clore orders`",
@@ -822,3 +833,4 @@ class _OrderCall:
     accepted: bool = False  # the API answered code 0: an order of this call exists
     maybe_sent: bool = False  # an answer (a 429) might have come after the order was made
     may_exist: bool = False  # a request was sent that might have created an order
+    rate_limited: RateLimitError | None = None  # the last answer, when it was a 429

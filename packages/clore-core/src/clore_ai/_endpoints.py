@@ -28,7 +28,7 @@ from ._validation import (
     check_price,
     shown,
 )
-from .exceptions import FieldError, InvalidInputError
+from .exceptions import CloreAPIError, FieldError, InvalidInputError, RateLimitError
 from .models import (
     CancelOrdersResult,
     GigaSpotCreateResult,
@@ -373,19 +373,32 @@ class Endpoints:
         Idempotent: cancelling an order that has already ended returns
         ``{"code": 0, "already_ended": True}`` instead of raising, so a retried cancel is
         safe. An issue report cannot be attached to an order that has already ended; then
-        the result says ``"issue_reported": False``.
+        the result says ``"issue_reported": False``, or ``None`` when an earlier attempt of
+        this call may have cancelled the order with its report (its answer was lost).
         """
         body: dict[str, Any] = {"id": check_positive_int("order_id", order_id)}
         text = check_issue(issue)
         if text is not None:
             body["issue"] = text
+        retried: list[CloreAPIError] = []
         try:
-            return (yield from self._core.call("cancel_order", dict_body, method="POST", json_body=body))
+            return (
+                yield from self._core.call(
+                    "cancel_order", dict_body, method="POST", json_body=body, retried=retried
+                )
+            )
         except FieldError as error:
             if error.error != "order_not_active":
                 raise
         result: dict[str, Any] = {"code": 0, "already_ended": True}
-        if text is not None:
+        if text is not None and any(not isinstance(lost, RateLimitError) for lost in retried):
+            log.warning(
+                "order %s has ended; an earlier attempt whose answer was lost may have cancelled it "
+                "and delivered the issue report",
+                body["id"],
+            )
+            result["issue_reported"] = None
+        elif text is not None:
             log.warning("order %s had already ended; the issue report was not delivered", body["id"])
             result["issue_reported"] = False
         return result

@@ -51,6 +51,7 @@ __all__ = [
     "UnreadableItem",
     "WithLazyFields",
     "install_lazy_fields",
+    "keep_unread",
     "materialize",
     "read_leniently",
     "unread_fields_of",
@@ -78,6 +79,13 @@ def unread_fields_of(instance: BaseModel) -> Dict[str, Any]:
     """Raw values of the fields :func:`read_leniently` could not read (dotted paths)."""
     private = instance.__pydantic_private__
     return dict(private.get(_UNREAD_KEY, {})) if private else {}
+
+
+def keep_unread(instance: BaseModel, name: str, value: Any) -> None:
+    """Keep ``value`` in ``unread_fields`` under ``name``: a raw value no field could read."""
+    private = dict(instance.__pydantic_private__ or {})
+    private[_UNREAD_KEY] = {**private.get(_UNREAD_KEY, {}), name: value}
+    object.__setattr__(instance, "__pydantic_private__", private)
 
 
 def _set_aside(data: Dict[str, Any], loc: Tuple[Any, ...], unread: Dict[str, Any]) -> int:
@@ -142,10 +150,8 @@ def read_leniently(model: Type[M], data: Any) -> M:
             if not moved:
                 raise UnreadableItem(f"a {model.__name__} without a readable required field") from None
             continue
-        if unread:
-            private = dict(instance.__pydantic_private__ or {})
-            private[_UNREAD_KEY] = unread
-            object.__setattr__(instance, "__pydantic_private__", private)
+        for name, value in unread.items():
+            keep_unread(instance, name, value)
         return instance
 
 
@@ -320,9 +326,7 @@ class _LazyField:
             value = validate_leniently(self.model, value)
         else:
             log.info("read a malformed %s in the response as None", self.model.__name__)
-            private = dict(instance.__pydantic_private__ or {})
-            private[_UNREAD_KEY] = {**private.get(_UNREAD_KEY, {}), self.name: value}
-            object.__setattr__(instance, "__pydantic_private__", private)
+            keep_unread(instance, self.name, value)
             value = None
         instance.__dict__[self.name] = value
         return value

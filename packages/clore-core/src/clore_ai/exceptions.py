@@ -27,6 +27,7 @@ __all__ = [
     "OrderOutcomeUnknown",
     "OrderOwnerUnknown",
     "OrderPendingError",
+    "OrderRateLimited",
     "RateLimitError",
     "RateLimitQueueTimeout",
     "RemoteError",
@@ -238,6 +239,13 @@ class OrderOutcomeUnknown(CloreAPIError):
         #: New orders on the server that may be this call's; none of them was adopted.
         self.candidate_order_ids: tuple[int, ...] = tuple(candidate_order_ids)
         super().__init__(message, **kw)
+
+
+class OrderRateLimited(OrderOutcomeUnknown, RateLimitError):
+    """create_order was answered 429 (code 5) until clore stopped: a :class:`RateLimitError`,
+    as ``except RateLimitError`` around ``create_order`` expects, and an
+    :class:`OrderOutcomeUnknown`, because a 429 can come after the order was made. No order
+    of this call appeared in ``my_orders``; check with ``clore orders`` before trying again."""
 
 
 class OrderPendingError(OrderOutcomeUnknown):

@@ -16,6 +16,7 @@ unknown keys to keep parsing fast (see docs/architecture.md).
 
 # Pydantic evaluates annotations at run time, and `X | None` does not exist on Python 3.9,
 # so this module spells optional types the old way.
+import logging
 from datetime import datetime, timezone
 from typing import Annotated, Any, Dict, List, Mapping, Optional, Union
 
@@ -28,8 +29,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
-from ._lazy import LAZY, WithLazyFields, install_lazy_fields, unread_fields_of
+from ._lazy import LAZY, WithLazyFields, install_lazy_fields, keep_unread, unread_fields_of
 
 __all__ = [
     "HOURS_PER_DAY",
@@ -53,6 +55,8 @@ __all__ = [
     "UsdPrice",
     "Wallet",
 ]
+
+log = logging.getLogger("clore_ai")
 
 HOURS_PER_DAY = 24.0
 PriceMap = Dict[str, Optional[float]]
@@ -96,6 +100,27 @@ def _flatten_names(items: Any) -> List[str]:
         elif item is not None:
             names.append(str(item).strip())
     return names
+
+
+def _port_mapping(value: Any) -> "tuple[Dict[str, int], bool]":
+    """``tcp_ports`` entries ``"INNER:OUTER"`` as a mapping, and whether any entry was not one."""
+    mapping: Dict[str, int] = {}
+    unreadable = False
+    for entry in value if isinstance(value, (list, tuple)) else [value]:
+        inner, sep, outer = str(entry).partition(":")
+        if sep and inner.strip().isdigit() and outer.strip().isdigit():
+            mapping[inner.strip()] = int(outer)
+        else:
+            unreadable = True
+    return mapping, unreadable
+
+
+def _utc_from_epoch(seconds: float) -> Optional[datetime]:
+    """A UTC time from epoch seconds; None for a number no date has (year 58493, 1e300)."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _count_from_description(description: Optional[str]) -> int:
@@ -438,10 +463,7 @@ class _Hosted(_Model):
         """End of the current rental, from ``remaining_time`` (a millisecond epoch)."""
         if not self.rented or not self.remaining_time:
             return None
-        try:
-            return datetime.fromtimestamp(self.remaining_time / 1000, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return _utc_from_epoch(self.remaining_time / 1000)
 
 
 class MyServer(_Hosted):
@@ -563,12 +585,19 @@ class Order(_Model):
         """``["22:1277", "8888:40021"]`` → ``{"22": 1277, "8888": 40021}``."""
         if value is None or isinstance(value, Mapping):
             return value
-        mapping: Dict[str, int] = {}
-        for entry in value if isinstance(value, (list, tuple)) else [value]:
-            inner, sep, outer = str(entry).partition(":")
-            if sep and inner.strip().isdigit() and outer.strip().isdigit():
-                mapping[inner.strip()] = int(outer)
-        return mapping
+        return _port_mapping(value)[0]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_unread_ports(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Port entries of another shape (``"22-1277"``, ``[["22:1277"]]``) are not dropped
+        unseen: the raw ``tcp_ports`` stays in ``unread_fields``, the readable ones mapped."""
+        order = handler(data)
+        raw = data.get("tcp_ports") if isinstance(data, Mapping) else None
+        if raw is not None and not isinstance(raw, Mapping) and _port_mapping(raw)[1]:
+            log.info("order %s: tcp_ports entries of an unknown shape kept in unread_fields", order.id)
+            keep_unread(order, "tcp_ports", raw)
+        return order
 
     @field_validator("http_port", mode="before")
     @classmethod
@@ -611,7 +640,8 @@ class Order(_Model):
 
     @property
     def created_at(self) -> Optional[datetime]:
-        return None if self.ct is None else datetime.fromtimestamp(self.ct, tz=timezone.utc)
+        """When the order was created (``ct``, epoch seconds); None when it is not a time."""
+        return None if self.ct is None else _utc_from_epoch(self.ct)
 
     @property
     def ssh_host(self) -> Optional[str]:

@@ -752,7 +752,10 @@ def cancel(ctx: click.Context, order_id: int, issue: str | None, yes: bool, dry_
             app.note("not cancelled: nothing was sent")
             ctx.exit(1)
     result = app.client().cancel_order(order_id, issue=issue)
-    if result.get("already_ended"):
+    if result.get("already_ended") and issue and result.get("issue_reported") is None:
+        # an attempt whose answer was lost may have been the one that cancelled it
+        click.echo(f"Order {order_id} has ended; whether the issue report was delivered is unknown")
+    elif result.get("already_ended"):
         click.echo(
             f"Order {order_id} had already ended" + ("; the issue report was not delivered" if issue else "")
         )
