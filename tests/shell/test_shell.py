@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import stat
@@ -704,18 +705,37 @@ def fake_ssh(tmp_path: Path, status: int) -> dict[str, str]:
 
 
 def test_ssh_in_the_shell_runs_as_a_child_and_the_prompt_comes_back(tmp_path: Path) -> None:
+    from ..remote_sandbox import cli_ssh_environment, stop_cli_ssh_host
+
     pexpect = pytest.importorskip("pexpect")
+    environment = {**fake_ssh(tmp_path, 3), **cli_ssh_environment(tmp_path)}
+    environment["PATH"] = fake_ssh(tmp_path, 3)["PATH"]
+    try:
+        _ssh_in_the_shell(pexpect, environment)
+    finally:
+        stop_cli_ssh_host(environment)
+
+
+def _ssh_in_the_shell(pexpect: Any, environment: dict[str, str]) -> None:
     child = pexpect.spawn(
         sys.executable,
         ["-m", "clore_cli", "--sandbox", "shell"],
-        env=fake_ssh(tmp_path, 3),
+        env=environment,
         encoding="utf-8",
         timeout=20,
         dimensions=(40, 200),
     )
     child.expect(r"clore\[sandbox\]>")
-    child.send("ssh 38\r")
-    child.expect("fake ssh -p 1277 root@n1.msk.cloreai.ru")
+    child.send("ssh 38\r")  # a sample order: it has no SSH server, and ssh is never started
+    child.expect("sample orders and has no SSH server")
+    child.expect(r"clore\[sandbox\]>")
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxtest test@example"
+    child.send(f"deploy 123 --image ubuntu --type on-demand --currency usd --ssh-key '{key}' --yes\r")
+    child.expect(r"SSH +ssh -p (\d+) root@127\.0\.0\.1")
+    port = child.match.group(1)
+    child.expect(r"clore\[sandbox\]>")
+    child.send("ssh 1000\r")
+    child.expect(f"fake ssh -p {port} .*root@127.0.0.1")
     child.expect("ssh ended with exit status 3")
     child.expect(r"clore\[sandbox\]>")  # the shell is still there
     child.send("exit 4\r")
@@ -725,15 +745,19 @@ def test_ssh_in_the_shell_runs_as_a_child_and_the_prompt_comes_back(tmp_path: Pa
 
 
 def test_plain_clore_ssh_becomes_ssh(tmp_path: Path) -> None:
-    import subprocess
+    from ..remote_sandbox import cli_ssh_environment, clore, stop_cli_ssh_host
 
-    result = subprocess.run(
-        [sys.executable, "-m", "clore_cli", "--sandbox", "ssh", "38"],
-        capture_output=True,
-        text=True,
-        env=fake_ssh(tmp_path, 6),
-    )
-    assert result.returncode == 6 and "fake ssh -p 1277" in result.stdout
+    environment = {**cli_ssh_environment(tmp_path), "PATH": fake_ssh(tmp_path, 6)["PATH"]}
+    try:
+        key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHxtest test@example"
+        deploy = ["deploy", "123", "--image", "ubuntu", "--type", "on-demand", "--currency", "usd"]
+        created = clore(environment, *deploy, "--ssh-key", key, "--yes", "-o", "json")
+        assert created.returncode == 0, created.stderr
+        port = json.loads(created.stdout)[0]["tcp_ports"]["22"]
+        result = clore(environment, "ssh", "1000")
+    finally:
+        stop_cli_ssh_host(environment)
+    assert result.returncode == 6 and f"fake ssh -p {port} " in result.stdout
     assert "ssh ended" not in result.stderr  # exec: clore is gone, ssh's status is the status
 
 

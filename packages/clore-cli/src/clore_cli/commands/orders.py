@@ -893,6 +893,9 @@ def ssh(
     if print_only:
         click.echo(" ".join(command))
         return
+    from .remote import refuse_sandbox_order_without_ssh
+
+    refuse_sandbox_order_without_ssh(app, found)
     if shutil.which("ssh") is None:
         status = _session_without_openssh(app, found, user, password)
         app.note(f"ssh ended with exit status {status}")

@@ -41,10 +41,11 @@ def _seed_orders(now: float) -> dict[str, dict[str, Any]]:
             "ct": started,
             "mrl": 720 * 3600,  # seconds, as on live orders
             "spot": False,
-            "pub_cluster": ["n1.msk.cloreai.ru"],
+            # .invalid: never resolves (RFC 2606); only orders the sandbox serves over ssh are real
+            "pub_cluster": ["n1.msk.clore-sandbox.invalid"],
             "tcp_ports": ["22:1277"],
             "http_port": "8888",
-            "http_pub": "2i451z7dttj3i.cloreai.ru",
+            "http_pub": "2i451z7dttj3i.clore-sandbox.invalid",
             "ports": {"22": "tcp", "8888": "http"},
             "_deployed_at": started + 30,
         },
@@ -59,7 +60,7 @@ def _seed_orders(now: float) -> dict[str, dict[str, Any]]:
             "ct": started,
             "mrl": 720 * 3600,  # seconds, as on live orders
             "spot": True,
-            "pub_cluster": ["n3.prg.cloreai.ru"],
+            "pub_cluster": ["n3.prg.clore-sandbox.invalid"],
             "tcp_ports": ["22:20417"],
             "ports": {"22": "tcp"},
             "_deployed_at": started + 30,

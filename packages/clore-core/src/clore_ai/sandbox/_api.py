@@ -47,6 +47,8 @@ LOWERING_PERIOD = 600
 MAX_STEP_SHARE = 0.3  # a spot bid may drop by at most 30 % of its value per change
 EPSILON = 1e-12
 _CITIES = ("msk", "prg", "fra", "hel")
+#: The domain of sandbox hosts that have no server behind them (sample orders, orders without ssh).
+SANDBOX_DOMAIN = "clore-sandbox.invalid"
 
 
 @dataclass(frozen=True)
@@ -1201,7 +1203,8 @@ class Sandbox:
             if kind == "tcp"
         ]
         http = [p for p, kind in ports.items() if kind == "http"]
-        hosts = [f"n{int(digest[0], 16) % 5 + 1}.{_CITIES[int(digest[1], 16) % 4]}.cloreai.ru"]
+        # Shaped like the live hosts, under .invalid (RFC 2606): nothing ever resolves or reaches them.
+        hosts = [f"n{int(digest[0], 16) % 5 + 1}.{_CITIES[int(digest[1], 16) % 4]}.{SANDBOX_DOMAIN}"]
         ssh: dict[str, Any] | None = None
         if self.ssh and ports.get("22") == "tcp":
             from ._ssh import allocate_port, hash_password
@@ -1232,7 +1235,7 @@ class Sandbox:
             order["_ssh"] = ssh  # a salted hash of the password, never the password
         if http:
             order["http_port"] = http[0]
-            order["http_pub"] = digest[2:15] + ".cloreai.ru"
+            order["http_pub"] = f"{digest[2:15]}.{SANDBOX_DOMAIN}"
         account["orders"][str(order_id)] = order
         if args["type"] != "spot":
             account["rented_overrides"][str(wire["id"])] = True
