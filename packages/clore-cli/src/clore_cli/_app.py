@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._errors import BadInput
+from ._errors import BadInput, PluginFailed
 from .formats import Dataset, OutputFormat
 
 if TYPE_CHECKING:
@@ -104,8 +104,26 @@ class App:
                 click.echo(row.get(data.id_key))
             return
         name = self.output or "table"
-        fmt = self.formats[name]()
-        self.show(fmt.render(data, color=self.color and name == "table"))
+        self.show(self.render(name, data))
+
+    def render(self, name: str, data: Dataset) -> str:
+        """``data`` in the output format ``name``. A plugin's format that fails is one line
+        naming the plugin (exit 13), not an unexpected error of clore's."""
+        try:
+            return self.formats[name]().render(data, color=self.color and name == "table")
+        except click.ClickException:
+            raise
+        except Exception as error:
+            owner = self.host.plugin_of_format(name)
+            if owner is None:  # a built-in format: clore's own bug, reported as unexpected
+                raise
+            if self.debug:
+                import traceback
+
+                traceback.print_exc()
+            raise PluginFailed(
+                f"output format {name!r} (plugin {owner}) failed: {type(error).__name__}: {error}"
+            ) from error
 
     def show(self, text: str) -> None:
         """Print ``text``; in the shell at a terminal, through a pager when it is taller than the screen."""

@@ -26,8 +26,16 @@ class ExitCode(IntEnum):
     JOB_FAILED = 10  # clore run: the job's own commands exited non-zero (their code is in the message/JSON)
     NO_EVENT = 11  # watch --timeout passed without any event
     NO_OFFER = 12  # rent: no offer could be rented under the cap (or every try was refused); nothing bills
+    PLUGIN_FAILED = 13  # a plugin's output format failed to render the command's result
     INTERRUPTED = 130  # Ctrl-C
     REMOTE = 255  # exec/cp: the SSH connection, login or a copy failed (what ssh itself exits with)
+
+
+class PluginFailed(click.ClickException):
+    """A plugin's code failed while a command ran (its output format's ``render``): one line
+    naming the plugin, exit 13."""
+
+    exit_code = ExitCode.PLUGIN_FAILED
 
 
 class BadInput(click.ClickException):

@@ -100,7 +100,8 @@ class CloreGroup(click.Group):
             "Exit codes: 0 done; 1 the API refused; 2 bad input (nothing was sent); 3 an order may or "
             "may not exist; 4 API key; 5 rate limited; 6 no connection; 7 interrupted after ordering "
             "(it bills); 8 --wait gave up (the order bills); 9 guard: a limit crossed; 10 run: the job "
-            "failed; 11 watch: no event in time; 12 rent: nothing rented; 130 Ctrl-C; 255 SSH failed."
+            "failed; 11 watch: no event in time; 12 rent: nothing rented; 13 a plugin's output format "
+            "failed; 130 Ctrl-C; 255 SSH failed."
         )
 
 

@@ -6,7 +6,10 @@ registered through the ``clore`` entry-point group::
     [project.entry-points.clore]
     my_plugin = "my_package.plugin"
 
-The built-in commands and output formats are registered through these same hooks.
+The built-in commands and output formats are registered through these same hooks, first.
+Each plugin's hooks register into a staging area, committed only when all of them succeed: a
+plugin whose hook raises is skipped whole, and a name a built-in or an earlier plugin already
+holds is refused (docs/plugins.md, "When something goes wrong").
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ hookspec = pluggy.HookspecMarker("clore")
 
 @hookspec
 def clore_register_commands(cli: Any) -> None:
-    """Add commands to the root ``clore`` click group: ``cli.add_command(my_command)``."""
+    """Add commands to the root ``clore`` click group: ``cli.add_command(my_command)``.
+
+    ``cli`` is a staging group holding only this plugin's commands; they join ``clore`` when
+    all of the plugin's hooks have succeeded."""
 
 
 @hookspec

@@ -15,10 +15,10 @@ from ..formats import Column, Dataset
 @output_options
 @click.pass_context
 def plugins(ctx: click.Context) -> None:
-    """Loaded plugins with their versions (and the ones that failed)."""
+    """Loaded plugins with their versions (and the ones that failed or had a name refused)."""
     app = app_of(ctx)
     rows = [
-        {"name": n, "distribution": d, "version": v, "status": "loaded"}
+        {"name": n, "distribution": d, "version": v, "status": app.host.status(n)}
         for n, d, v in app.host.distributions()
     ]
     rows += [
