@@ -133,17 +133,15 @@ def test_deploy_dry_run_shows_quote_and_body_but_creates_nothing(capsys: pytest.
     assert out.split() == ["38", "39"]
 
 
-def test_errors_are_one_line_with_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
-    run(
-        capsys,
-        *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes"),
-    )
-    code, _out, err = run(
-        capsys,
-        *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes -o json"),
-    )
-    assert code == 1
-    error = json.loads(err.strip().splitlines()[-1])
+def test_errors_are_one_line_with_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from clore_cli.testing import run_clore, sandbox_for
+
+    # another renter wins the race between the quote (server 123 free) and create_order
+    sandbox_for(tmp_path).take_server(123, when_ordered=True)
+    args = "--sandbox deploy 123 --image x/y --type on-demand --currency btc --yes -o json"
+    lost = run_clore(shlex.split(args), home=tmp_path)
+    assert lost.exit_code == 1
+    error = json.loads(lost.stderr.strip().splitlines()[-1])
     assert error["api_error"] == "server-already-rented" and error["exit_code"] == 1
     code, _, err = run(capsys, "wallets")
     assert code == 4 and err.count("\n") == 1 and "auth login" in err

@@ -47,6 +47,24 @@ def test_search_shows_only_what_deploy_can_rent(capsys: pytest.CaptureFixture[st
     assert code == 0 and f"{len(giga)} on GigaSPOT hidden: deploy cannot rent them" in " ".join(out.split())
 
 
+def test_search_all_marks_rented_servers_and_deploy_refuses_one_before_asking(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    everything = marketplace(capsys)
+    rented = [r for r in everything if r["rented"] and not r["gigaspot"]]
+    assert rented and all(not r["rentable"] and r["availability"] == "rented" for r in rented)
+    assert all(r["not_rentable_because"].startswith("rented on-demand now") for r in rented)
+    free = [r for r in everything if not r["rented"] and not r["gigaspot"]]
+    assert free and all(r["rentable"] and r["availability"] == "free" for r in free)
+    code, out, _ = run(capsys, "--sandbox", "search", "--all", "--sort", "id", "--limit", "100000")
+    assert code == 0 and "Free" in out.splitlines()[2] and " rented " in out  # the table says which
+    taken = rented[0]["id"]
+    deploy = ["--sandbox", "deploy", str(taken), "--image", "ubuntu", "--type", "on-demand", "--yes"]
+    deploy += ["--currency", rented[0]["coins"].split()[0]]
+    code, _, err = run(capsys, *deploy)
+    assert code == 2 and f"server {taken} is rented on-demand right now" in err and "--type spot" in err
+
+
 def test_search_currency_keeps_servers_that_accept_it(capsys: pytest.CaptureFixture[str]) -> None:
     everything = marketplace(capsys)
     # a server may show a USD price without accepting USD: allowed_coins decides
@@ -387,38 +405,13 @@ def test_orders_of_usd_only_fetch_no_rates_and_unknown_rates_show_a_dash(
 def test_the_new_order_record_shows_usd_per_hour_as_the_quote_priced_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = run(
-        capsys,
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "ubuntu",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--yes",
-        "-o",
-        "json",
-    )
+    deploy = ["--sandbox", "deploy", "123", "--image", "ubuntu", "--type", "on-demand", "--currency", "btc"]
+    code, out, _ = run(capsys, *deploy, "--dry-run")
+    quoted = json.loads(out[out.index("{") :])["quote"]["usd_per_hour"]
+    code, out, _ = run(capsys, *deploy, "--yes", "-o", "json")
     assert code == 0
     record = json.loads(out)[0]
     assert record["currency"] == "bitcoin" and record["usd_per_hour"] is not None
-    code, out, _ = run(
-        capsys,
-        "--sandbox",
-        "deploy",
-        "123",
-        "--image",
-        "ubuntu",
-        "--type",
-        "on-demand",
-        "--currency",
-        "btc",
-        "--dry-run",
-    )
-    quoted = json.loads(out[out.index("{") :])["quote"]["usd_per_hour"]
     assert abs(record["usd_per_hour"] - quoted) < 1e-12
 
 
@@ -496,6 +489,22 @@ def test_a_quote_at_an_80_column_terminal_is_wrapped_between_words() -> None:
     assert " ".join(lines).startswith(
         "Order 39: spot on server 6, outbid (not running nor billed), spent so far 0 BTC. It costs"
     )
+
+
+def test_an_error_at_an_80_column_terminal_is_wrapped_between_words() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    # server 5738 is rented on-demand (the sandbox's order 38): refused before asking, one long line
+    args = shlex.split("-m clore_cli --sandbox deploy 5738 --image ubuntu --type on-demand --currency usd")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20, dimensions=(50, 80))
+    child.expect(pexpect.EOF)
+    lines = [line for line in child.before.replace("\r\n", "\n").splitlines() if line.strip()]
+    assert lines[0].startswith("error: ") and len(lines) > 1, lines
+    assert all(len(line) <= 80 for line in lines) and all(line.startswith("       ") for line in lines[1:])
+    assert child.wait() == 2
+    words = " ".join(line.strip() for line in lines).split()
+    assert words[:4] == ["error:", "server", "5738", "is"] and "(server-already-rented);" in words, lines
+    assert words[-2:] == ["--type", "spot"]  # every word whole: wrapped between words
 
 
 def test_a_quote_that_is_not_on_a_terminal_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:

@@ -895,6 +895,6 @@ def test_a_ctrl_c_before_sending_is_not_taken_for_an_earlier_lines_order(
 
     monkeypatch.setattr(client, "create_order", interrupted_before_sending)
     capsys.readouterr()
-    code = run_args(deploy, holder)
+    code = run_args(["deploy", "6", *deploy[2:]], holder)  # 123 is rented now: another server
     err = capsys.readouterr().err
     assert code == 130 and "billing" not in err, err

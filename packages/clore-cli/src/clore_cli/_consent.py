@@ -22,6 +22,7 @@ __all__ = [
     "explain",
     "need_consent_channel",
     "price_text",
+    "wrap_for_stderr",
     "usd_amount",
     "usd_per_hour",
 ]
@@ -45,17 +46,20 @@ def need_consent_channel(yes: bool, dry_run: bool, action: str = "spend money") 
 
 def ask(question: str) -> bool:
     # the question wrapped as the quote is, leaving room for click's " [y/N]: " after it
-    return click.confirm(_wrapped(question, reserve=len(" [y/N]: ")), default=False, err=True)
+    return click.confirm(wrap_for_stderr(question, reserve=len(" [y/N]: ")), default=False, err=True)
 
 
 def explain(text: str) -> None:
     """Print a quote or an explanation before a confirmation on stderr: at a terminal each line
     is wrapped at word boundaries to its width (``… spent so far 0.00000006 BTC. It`` /
     ``costs …``, never ``It c`` / ``osts``); piped or redirected, exactly as given."""
-    click.echo(_wrapped(text), err=True)
+    click.echo(wrap_for_stderr(text), err=True)
 
 
-def _wrapped(text: str, reserve: int = 0) -> str:
+def wrap_for_stderr(text: str, reserve: int = 0, hang: str = "") -> str:
+    """``text`` wrapped at word boundaries to the width of the terminal stderr is (``reserve``
+    columns left free after the last line, later lines of a paragraph indented by ``hang``);
+    unchanged when stderr is not a terminal."""
     if not sys.stderr.isatty():
         return text
     import textwrap
@@ -68,7 +72,7 @@ def _wrapped(text: str, reserve: int = 0) -> str:
             textwrap.fill(
                 line,
                 width,
-                subsequent_indent=indent + ("   " if indent else ""),  # an offer's "  1. ..." hangs
+                subsequent_indent=indent + ("   " if indent else hang),  # an offer's "  1. ..." hangs
                 break_long_words=False,  # an address or a command is never cut in two
                 break_on_hyphens=False,  # nor "--currency"
             )

@@ -73,4 +73,7 @@ def report(message: str, code: int, *, as_json: bool, details: dict[str, Any] | 
         payload = {"error": text, "exit_code": int(code), **(details or {})}
         print(json.dumps(payload), file=sys.stderr)
     else:
-        print(f"error: {text}", file=sys.stderr)
+        from ._consent import wrap_for_stderr
+
+        # at a terminal, wrapped between words (never "BILLIN" / "G"); piped, one line
+        print(wrap_for_stderr(f"error: {text}", hang="       "), file=sys.stderr)

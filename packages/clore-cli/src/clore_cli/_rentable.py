@@ -21,8 +21,9 @@ def on_gigaspot(server: Any) -> bool:
     return sdk_on_gigaspot(server)
 
 
-def not_rentable(server: Any, currency: str | None = None) -> str | None:
-    """Why ``deploy`` cannot rent ``server`` (in ``currency``), or None when it can."""
+def not_rentable(server: Any, currency: str | None = None, *, on_demand: bool = False) -> str | None:
+    """Why ``deploy`` cannot rent ``server`` (in ``currency``; ``on_demand``: as it is now,
+    for an on-demand order), or None when it can."""
     from clore_ai.query import not_rentable as sdk_not_rentable
 
-    return sdk_not_rentable(server, currency)
+    return sdk_not_rentable(server, currency, on_demand=on_demand)

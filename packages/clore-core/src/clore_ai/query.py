@@ -257,14 +257,17 @@ def on_gigaspot(server: Any) -> bool:
 _COIN_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "usd"}
 
 
-def not_rentable(server: Any, currency: str | None = None) -> str | None:
+def not_rentable(server: Any, currency: str | None = None, *, on_demand: bool = False) -> str | None:
     """Why create_order cannot rent ``server`` (in ``currency``), or None when it can.
 
-    Rented servers are not judged here: ``rented`` changes by the minute, this is about what
-    the server is (on GigaSPOT, or not taking the coin).
+    By default this is about what the server is (on GigaSPOT, or not taking the coin).
+    ``on_demand=True`` also judges it as it is now, for an on-demand order: a server rented
+    on-demand refuses one (``server-already-rented``), while a spot bid may still be placed.
     """
     if on_gigaspot(server):
         return "on GigaSPOT"
     if currency and currency not in (server.allowed_coins or []):
         return f"does not take {_COIN_SHORT.get(currency, currency)}"
+    if on_demand and server.rented:
+        return "rented on-demand now (a spot bid can still be placed)"
     return None

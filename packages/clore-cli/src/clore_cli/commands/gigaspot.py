@@ -13,6 +13,7 @@ from .._errors import BadInput
 from .._main import app_of, output_options
 from .._params import MAX_ID, Number, WholeNumber
 from ..formats import Column, Dataset, sanitize, usd_amount, usd_per_hour
+from .market import short_gpu
 
 UBUNTU_IMAGE = "a3f9c4d7e5b088d8a0bff880"  # Clore's CCR image ids (clore-gigaspot)
 HIVEOS_IMAGE = "c9a4e2f6b7d488d8f0bab0ff"
@@ -78,6 +79,8 @@ def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
             {
                 "id": server.id,
                 "gpu": server.gpu_model,
+                "gpu_short": short_gpu(server.gpu_model),
+                "gpus": server.gpu_count,
                 "min_bid_per_day": native,
                 "coin": COIN_NAMES.get(coin, coin) if coin else None,
                 "currency": coin,
@@ -91,8 +94,10 @@ def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
         Dataset(
             "Servers on GigaSPOT",
             [
-                Column("id", "ID", "right"),
-                Column("gpu", "GPU"),
+                Column("id", "ID", "right", no_wrap=True),
+                Column("gpu", "GPU model", in_table=False),
+                Column("gpu_short", "GPU", no_wrap=True),  # as in search: the count has its column
+                Column("gpus", "GPUs", "right", no_wrap=True),
                 Column("min_bid_per_day", "Min bid/day", "right", coin_key="currency"),
                 Column("coin", "Coin", in_table=False),  # the cell names it: 0.00002646 btc
                 Column("usd_per_hour", "USD/h", "right", usd_per_hour, derived=True),

@@ -292,8 +292,11 @@ def _after_interrupt(app: Any, record: JobRecord, journal: JobJournal) -> click.
         if not record.reattachable:
             click.echo(f"Once detached, its log cannot be followed again: {_NOT_REATTACHABLE}.", err=True)
         try:
+            from .._consent import wrap_for_stderr
+
+            question = "Detach (the job keeps running and billing) or stop it and cancel the order? [d/s]"
             choice = click.prompt(
-                "Detach (the job keeps running and billing) or stop it and cancel the order? [d/s]",
+                wrap_for_stderr(question, reserve=len(": ")),
                 type=click.Choice(["d", "s"]),
                 show_choices=False,  # the question ends in [d/s] already
                 err=True,

@@ -71,8 +71,10 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
         "currencies": list(server.allowed_coins or []),
         "coins": coin_names(server.allowed_coins),
         "gigaspot": on_gigaspot(server),
-        "rentable": not_rentable(server, currency) is None,
-        "not_rentable_because": not_rentable(server, currency),
+        # as deploy would judge an on-demand order now: a rented server refuses one
+        "rentable": not_rentable(server, currency, on_demand=True) is None,
+        "not_rentable_because": not_rentable(server, currency, on_demand=True),
+        "availability": _availability(server, currency),
     }
     if currency:
         row["price_per_day_" + currency] = server.price_per_day(currency)
@@ -110,7 +112,10 @@ def server_row(server: Any, currency: str | None) -> dict[str, Any]:
     "--all",
     "include_rented",
     is_flag=True,
-    help="Include rented and GigaSPOT servers (JSON marks them: rentable, not_rentable_because).",
+    help=(
+        "Include rented and GigaSPOT servers (a Free column says which; JSON: rentable, "
+        "not_rentable_because)."
+    ),
 )
 @output_options
 @click.pass_context
@@ -196,8 +201,10 @@ def search(
         Column("spot_usd_per_hour", "spot/h", "right", usd_per_hour, no_wrap=True, derived=True),
         Column("country", "CC", no_wrap=True),
         Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True),
-        Column("coins", "Coins", no_wrap=True),
+        Column("coins", "Coins"),  # the one column that may wrap: the table stays a table at 80
     ]
+    if include_rented:  # what deploy cannot rent on-demand is among them: say which
+        columns.insert(1, Column("availability", "Free", no_wrap=True))
     if coin:  # "0.0000985 btc", "1,108.85 clore", "$45.00": like coin amounts everywhere
         columns.append(
             Column("price_per_day_" + coin, "Price/day", "right", partial(coin_amount, currency=coin))
@@ -210,6 +217,15 @@ def search(
             footer=_footer(len(rows), total, hidden, coin),
         )
     )
+
+
+def _availability(server: Any, currency: str | None) -> str:
+    """A word for the table of `search --all`: free, rented, GigaSPOT or the coin it lacks."""
+    if on_gigaspot(server):
+        return "GigaSPOT"
+    if currency and currency not in (server.allowed_coins or []):
+        return f"no {COIN_SHORT.get(currency, currency)}"
+    return "rented" if server.rented else "free"
 
 
 def _plain(value: Any) -> str:

@@ -395,7 +395,7 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
     server = next((s for s in servers if s.id == server_id), None)
     if server is None:
         raise click.ClickException(f"server {server_id} is not on the marketplace (see: clore search)")
-    refuse_unrentable(server, currency)
+    refuse_unrentable(server, currency, body["type"])
     spot = body["type"] == "spot"
     native_day = body["spotprice"] if spot else server.price_per_day(currency)
     required = body.get("required_price")
@@ -470,7 +470,7 @@ class NotRentable(BadInput):
     """deploy cannot rent this server (GigaSPOT, or a currency it does not take): nothing is sent (exit 2)."""
 
 
-def refuse_unrentable(server: Any, currency: str) -> None:
+def refuse_unrentable(server: Any, currency: str, order_type: str) -> None:
     """One sentence, before anything is sent, when create_order would be refused anyway."""
     from .._rentable import COIN_SHORT, coin_names, on_gigaspot
 
@@ -485,6 +485,11 @@ def refuse_unrentable(server: Any, currency: str) -> None:
         hint = f" (use --currency {COIN_SHORT.get(coins[0], coins[0])})" if coins else ""
         raise NotRentable(
             f"server {server.id} does not accept {COIN_SHORT.get(currency, currency)}; it takes {taken}{hint}"
+        )
+    if order_type == "on-demand" and server.rented:
+        raise NotRentable(
+            f"server {server.id} is rented on-demand right now, so the API would refuse this order "
+            "(server-already-rented); pick another with `clore search`, or bid on it with --type spot"
         )
 
 
@@ -514,8 +519,6 @@ def show_quote(quote: dict[str, Any]) -> None:
         f"Maximum rental length: {quote['max_rental_hours']} h",
         wallet,
     ]
-    if quote["rented"] and quote["type"] == "on-demand":
-        lines.append("Note: the server is currently rented; the API will refuse an on-demand order.")
     lowest = quote.get("lowest_winning_bid")
     if lowest is not None:
         from .._consent import price_text
