@@ -103,7 +103,9 @@ def test_dry_run_shows_coin_amounts_for_people(capsys: pytest.CaptureFixture[str
         capsys, *shlex.split("--sandbox deploy 123 --image x/y --type on-demand --currency btc --dry-run")
     )
     assert code == 0 and "?" not in err and "e-0" not in err
-    assert " BTC/day = $" in err and "Wallet: 0.05 BTC" in err  # the tickers, as every quote
+    assert (
+        " BTC/day = " in err and " BTC/hour = $" in err and "Wallet: 0.05 BTC" in err
+    )  # the tickers, as every quote
 
 
 def test_cancel_needs_yes_without_a_terminal_and_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -420,7 +422,9 @@ def test_cancel_dry_run_shows_what_it_stops_in_coin_and_usd_and_sends_nothing(
 ) -> None:
     code, out, err = run(capsys, "--sandbox", "cancel", "39", "--dry-run")
     assert code == 0 and out == ""
-    assert re.search(r"It costs 0\.000004 BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), err
+    assert re.search(r"It costs 0\.000004 BTC/day, 0\.00000017 BTC/h \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), (
+        err
+    )
     assert "dry run: nothing was sent" in err
     assert "39" in my_order_ids(capsys)  # still running
 

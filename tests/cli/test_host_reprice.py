@@ -87,8 +87,8 @@ def test_dry_run_shows_current_to_new_and_sends_no_settings(
     want = expected("MyGPU", "bitcoin", "on_demand", 25)
     assert want.new_per_day is not None and want.comparables >= 5
     line = next(x for x in err.splitlines() if x.startswith("  on-demand price (bitcoin): "))
-    assert "0.00006615 BTC/day ($4.50/day, $0.1875/h) → " in line
-    assert f"→ {want.new_per_day:.8f}".rstrip("0") in line and "/day ($" in line and "/h)" in line
+    assert "0.00006615 BTC/day, 0.00000276 BTC/h ($4.50/day, $0.1875/h) → " in line
+    assert f"→ {want.new_per_day:.8f}".rstrip("0") in line and " BTC/h ($" in line and "/h)" in line
     assert f"p{want.current_percentile:.0f} → p25 of {want.comparables} offers" in line
     assert "Repricing" in out and "e-0" not in out + err
     assert "dry run: nothing was sent" in err

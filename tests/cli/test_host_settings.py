@@ -56,7 +56,8 @@ def test_shows_current_and_new_in_the_coin_and_in_usd_per_hour_and_day(
         "--on-demand-usd", "0.25/h", "--mrl", "96", "--unavailable", "--dry-run",
     )  # fmt: skip
     assert code == 0, err
-    assert "  on-demand price (bitcoin): 0.00006615 BTC/day ($4.50/day, $0.1875/h) → 0.0001 BTC/day" in err
+    now = "0.00006615 BTC/day, 0.00000276 BTC/h ($4.50/day, $0.1875/h)"
+    assert f"  on-demand price (bitcoin): {now} → 0.0001 BTC/day" in err
     assert "  on-demand price (USD pricing): $4.50/day, $0.1875/h → $6.00/day, $0.2500/h" in err
     assert "  max rental hours: 72 → 96" in err and "  available: yes → no" in err
     assert "e-0" not in err  # no float noise for people

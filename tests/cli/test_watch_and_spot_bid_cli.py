@@ -179,7 +179,7 @@ def test_spot_bid_auto_dry_run_sends_no_price_change(
     action = json.loads(out)
     assert action["kind"] == "raise" and action["dry_run"] and not action["applied"]
     assert action["new"] == before["lowest_winning_bid"]
-    assert "Cap: 0.0001 BTC/day ($6.80/day, $0.2834/h)" in err and "dry run" in err
+    assert "Cap: 0.0001 BTC/day, 0.00000417 BTC/h ($6.80/day, $0.2834/h)" in err and "dry run" in err
     assert "set_spot_price" not in sent
     assert position(capsys)["bid"] == before["bid"]
 
@@ -200,7 +200,7 @@ def test_spot_bid_auto_asks_then_keeps_the_order_winning(
     code, _, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
     assert code == 1 and "Keep order 39 winning under this cap? [y/N]" in err
     assert "not started: nothing was sent; order 39 keeps its bid" in err and "cancelled" not in err
-    assert "Cap: 0.00008821 BTC/day ($6.00/day, $0.2500/h)" in err  # USD cap shown in the coin too
+    assert "Cap: 0.00008821 BTC/day, 0.00000368 BTC/h ($6.00/day, $0.2500/h)" in " ".join(err.split())
     assert "set_spot_price" not in sent
     terminal("y\n")
     code, out, err = run(capsys, "spot-bid", "39", "--auto", "--cap", "0.25/h", "--once")
@@ -226,10 +226,12 @@ def test_spot_price_shows_the_change_and_needs_consent(
 
     code, _, err = run(capsys, "spot-price", "39", "0.5", "--dry-run")
     assert code == 0 and "dry run: nothing was sent" in err
-    assert "bids 0.000004 BTC/day ($" in err and "not winning" in err
-    assert "New bid: 0.5 BTC/day ($34,011.43/day, $1,417.1431/h)" in err
-    assert re.search(r"Lowest winning bid now: 0\.0000\d+ BTC/day \(\$[0-9.]+/day, \$[0-9.]+/h\)", err), err
+    assert "bids 0.000004 BTC/day, 0.00000017 BTC/h ($" in err and "not winning" in err
+    assert "New bid: 0.5 BTC/day, 0.02083333 BTC/h ($34,011.43/day, $1,417.1431/h)" in err
+    lowest = r"Lowest winning bid now: 0\.0000\d+ BTC/day, 0\.\d+ BTC/h \(\$[0-9.]+/day, \$[0-9.]+/h\)"
+    assert re.search(lowest, err), err
     assert "warning: the new bid is 8,382× the lowest winning bid" in err
+    assert "Wallet: 0.05 BTC (covers about 2 hours)" in err  # what the wallet pays at the new bid
     assert "set_spot_price" not in sent
 
     at_a_terminal = pytest.MonkeyPatch()
@@ -371,12 +373,12 @@ def test_spot_bid_server_footer_counts_one_bid_in_the_singular(tmp_path: Path) -
 
 def test_an_action_line_gives_each_amount_its_units_once() -> None:
     from clore_ai.spotbid import SpotPosition, plan_bid
-    from clore_cli._consent import price_text
+    from clore_cli._consent import logged_price_text
     from clore_cli.commands.spotbid import _action_line
 
     def planned(bid: float, target: float, cap: float, **rules: Any) -> str:
         where = SpotPosition(6, "bitcoin", order_id=41, bid=bid, lowest_winning_bid=target, rate=68000.0)
-        return _action_line(plan_bid(where, cap=cap, now=0.0, amount_text=price_text, **rules))
+        return _action_line(plan_bid(where, cap=cap, now=0.0, amount_text=logged_price_text, **rules))
 
     # a USD cap converted to the coin prints like the tick-rounded target: units once each
     line = planned(0.00005, 0.00005965, 0.0000596500001)

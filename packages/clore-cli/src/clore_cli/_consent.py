@@ -20,6 +20,7 @@ __all__ = [
     "ask",
     "coin_amount",
     "explain",
+    "logged_price_text",
     "need_consent_channel",
     "price_text",
     "wrap_for_stderr",
@@ -96,9 +97,13 @@ def _stderr_columns() -> int:
         return shutil.get_terminal_size().columns
 
 
-def price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:
-    """``0.0001 BTC/day ($6.80/day, $0.2834/h)``; USD-only (``$6.80/day, $0.2834/h``) when
-    ``currency`` is None or USD itself."""
+def price_text(
+    per_day: float | None, currency: str | None, usd_rate: float | None, *, coin_per_hour: bool = True
+) -> str:
+    """``0.0001 BTC/day, 0.00000417 BTC/h ($6.80/day, $0.2834/h)``: the coin and USD, per day
+    and per hour, as a question before money moves says it; USD-only (``$6.80/day, $0.2834/h``)
+    when ``currency`` is None or USD. ``coin_per_hour=False`` (:func:`logged_price_text`) for
+    lines that report what was done, where the coin per hour adds only length."""
     if per_day is None:
         return "not set"
     if currency == "USD-Blockchain":
@@ -107,7 +112,15 @@ def price_text(per_day: float | None, currency: str | None, usd_rate: float | No
     usd_part = f"{usd_amount(usd)}/day, {usd_per_hour(None if usd is None else usd / 24)}/h"
     if currency is None:
         return usd_part
-    return f"{coin_amount(per_day, currency, quote=True)}/day ({usd_part})"
+    coin_part = f"{coin_amount(per_day, currency, quote=True)}/day"
+    if coin_per_hour:
+        coin_part += f", {coin_amount(per_day / 24, currency, quote=True)}/h"
+    return f"{coin_part} ({usd_part})"
+
+
+def logged_price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:
+    """``0.0001 BTC/day ($6.80/day, $0.2834/h)``: :func:`price_text` for a line that reports."""
+    return price_text(per_day, currency, usd_rate, coin_per_hour=False)
 
 
 def implied_usd_rates(servers: Any) -> dict[str, float]:

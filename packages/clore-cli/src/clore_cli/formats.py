@@ -137,7 +137,7 @@ def usd_amount(value: Any) -> str:
     :func:`usd_per_hour`."""
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         return "$?"
-    sign, value = ("-" if value < 0 else ""), abs(value)
+    sign, value = ("-" if value < 0 else ""), abs(_significant(value))
     if value >= 1 or value == 0:
         return f"{sign}${value:,.2f}"
     from decimal import Decimal
@@ -153,7 +153,14 @@ def usd_per_hour(value: Any) -> str:
         return "$?"
     if value != 0 and abs(value) < 0.00005:
         return usd_amount(value)
+    value = _significant(value)
     return f"-${-value:,.4f}" if value < 0 else f"${value:,.4f}"
+
+
+def _significant(value: float) -> float:
+    """``value`` to 15 significant digits, what a float holds for sure: a product such as
+    68022869999999.99 (1e9 BTC at a USD rate) reads 68022870000000."""
+    return float(f"{value:.15g}")
 
 
 def derived_number(value: Any) -> Any:

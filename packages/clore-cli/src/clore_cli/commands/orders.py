@@ -32,7 +32,7 @@ from .._params import (
     shown,
 )
 from .._rentable import coin_amount
-from ..formats import Column, Dataset, round_derived, sanitize, usd_amount, usd_per_hour
+from ..formats import COIN_TICKERS, Column, Dataset, round_derived, sanitize, usd_amount, usd_per_hour
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -446,6 +446,21 @@ def wallet_balance(app: Any, currency: str) -> float | None:
     return next((w.balance for w in app.client().wallets() if w.name == currency), None)
 
 
+def wallet_line(balance: Any, currency: str, per_day: Any) -> str:
+    """``Wallet: 0.05 BTC (covers about 12,500 hours)`` at ``per_day`` in ``currency``."""
+    if balance is None:
+        return f"Wallet {COIN_TICKERS.get(currency, currency)}: none (deposit before renting)"
+    line = f"Wallet: {coin_amount(balance, currency, quote=True)}"
+    if balance and isinstance(per_day, (int, float)) and per_day > 0:
+        hours = balance / (per_day / 24)
+        if hours * 60 < 1:
+            return line + " (covers less than a minute at this price)"
+        if hours < 1:
+            return line + f" (covers {hours * 60:,.0f} minutes at this price)"
+        line += f" (covers about {hours:,.0f} hour{'' if round(hours) == 1 else 's'})"
+    return line
+
+
 def quote_of(
     server: Any, order_type: str, currency: str, native_day: float | None, usd_day: float | None, balance: Any
 ) -> dict[str, Any]:
@@ -502,17 +517,13 @@ def show_quote(quote: dict[str, Any]) -> None:
         return coin_amount(value, currency, quote=True)
 
     price = f"Price: {coin(quote['price_per_day'])}/day"
+    if currency != USD_COIN and isinstance(quote["price_per_day"], (int, float)):
+        price += f" = {coin(quote['price_per_day'] / 24)}/hour"  # the coin per hour too
     if quote["usd_per_hour"] is not None:
         price += f" = {usd_per_hour(quote['usd_per_hour'])}/hour"
         if currency != USD_COIN:  # in USD the per-day price is already said
             price += f" = {usd_amount(quote['usd_per_day'])}/day"
-    if quote["balance"] is None:
-        wallet = f"Wallet {currency}: none (deposit before renting)"
-    else:
-        wallet = f"Wallet: {coin(quote['balance'])}"
-        if isinstance(quote["hours_covered"], (int, float)):
-            hours = quote["hours_covered"]
-            wallet += f" (covers about {hours:,.0f} hour{'' if round(hours) == 1 else 's'})"
+    wallet = wallet_line(quote["balance"], currency, quote["price_per_day"])
     lines = [
         f"Server {quote['server_id']}: {sanitize(str(quote['gpu']))} ({quote['type']})",
         price,
@@ -778,10 +789,10 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
     The bid is what the order pays while it wins. See also: clore spot-bid ORDER_ID (where it
     stands) and clore spot-bid ORDER_ID --auto (keep it winning under a cap).
     """
-    from clore_ai import FieldError
+    from clore_ai import CloreAPIError, FieldError
     from clore_ai.spotbid import order_position
 
-    from .._consent import ask, explain, need_consent_channel, price_text
+    from .._consent import ask, explain, logged_price_text, need_consent_channel
     from .spotbid import new_bid_lines
 
     need_consent_channel(yes, dry_run, "change a spot bid")
@@ -793,7 +804,13 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
             f"the bid is below the minimum spot price of server {position.server_id}: "
             f"{coin_amount(position.minimum, coin)} per day now; bid at least that (nothing was sent)"
         )
-    explain("\n".join(new_bid_lines(position, price)))
+    lines = new_bid_lines(position, price)
+    try:
+        if coin is not None:  # the book names the order's coin
+            lines.append(wallet_line(wallet_balance(app, coin), coin, price))
+    except CloreAPIError as error:  # the quote stands without it
+        app.note(f"the wallet balance could not be read: {error}")
+    explain("\n".join(lines))
     if dry_run:
         app.note("dry run: nothing was sent")
         return
@@ -807,7 +824,7 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
         if sentence is None:
             raise
         raise click.ClickException(f"{sentence} (API: {error.error})") from None
-    click.echo(f"Order {order_id} now bids {price_text(price, coin, rate)}")
+    click.echo(f"Order {order_id} now bids {logged_price_text(price, coin, rate)}")
 
 
 def _spot_price_refusal(app: Any, order_id: int, name: str | None) -> str | None:

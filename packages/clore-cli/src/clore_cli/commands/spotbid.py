@@ -201,7 +201,7 @@ def keep_winning(
 
     from clore_ai.spotbid import SpotKeeper, order_position
 
-    from .._consent import ask, explain, need_consent_channel, price_text
+    from .._consent import ask, explain, logged_price_text, need_consent_channel
 
     need_consent_channel(yes, dry_run)
     client = app.client()
@@ -222,7 +222,7 @@ def keep_winning(
     keeper = SpotKeeper(
         order_id,
         value,
-        amount_text=price_text,  # reasons name amounts in the coin and in USD, as the question did
+        amount_text=logged_price_text,  # reasons name amounts in the coin and in USD, as the question did
         dry_run=dry_run,
         interval=interval or (SANDBOX_INTERVAL if app.sandbox else LIVE_INTERVAL),
         clock=app.now,
@@ -252,16 +252,16 @@ def keep_winning(
 def _action_line(action: Any) -> str:
     """``…Z order 41: raise 0.00004 BTC/day ($2.72/day, $0.1133/h) → … (reason)``: in the coin
     and in USD, as the lines asking for consent say it."""
-    from .._consent import price_text
+    from .._consent import logged_price_text
     from ..formats import sanitize
 
     at = action.as_dict()["at"]
-    reason = sanitize(action.reason)  # its amounts carry their units (amount_text=price_text)
+    reason = sanitize(action.reason)  # its amounts carry their units (amount_text=logged_price_text)
     if not action.changes_price:
         return f"{at} order {action.order_id}: {action.kind.replace('_', ' ')} ({reason})"
     verb = ("would " if action.dry_run else "") + action.kind
-    before = price_text(action.current, action.currency, action.rate)
-    after = price_text(action.new, action.currency, action.rate)
+    before = logged_price_text(action.current, action.currency, action.rate)
+    after = logged_price_text(action.new, action.currency, action.rate)
     return f"{at} order {action.order_id}: {verb} {before} → {after} ({reason})"
 
 
