@@ -446,6 +446,17 @@ def wallet_balance(app: Any, currency: str) -> float | None:
     return next((w.balance for w in app.client().wallets() if w.name == currency), None)
 
 
+def wallet_text(balance: float | None, currency: str, per_day: float | None) -> str:
+    """``Wallet: 12.5 CLORE (covers about 30 hours)`` at ``per_day`` in ``currency``."""
+    if balance is None:
+        return f"Wallet {currency}: none (deposit before renting)"
+    text = f"Wallet: {coin_amount(balance, currency, quote=True)}"
+    hours = balance / (per_day / 24) if balance and per_day else None
+    if hours is not None:
+        text += f" (covers about {hours:,.0f} hour{'' if round(hours) == 1 else 's'})"
+    return text
+
+
 def quote_of(
     server: Any, order_type: str, currency: str, native_day: float | None, usd_day: float | None, balance: Any
 ) -> dict[str, Any]:
@@ -501,13 +512,7 @@ def show_quote(quote: dict[str, Any]) -> None:
         price += f" = {usd_per_hour(quote['usd_per_hour'])}/hour"
         if currency != USD_COIN:  # in USD the per-day price is already said
             price += f" = {usd_amount(quote['usd_per_day'])}/day"
-    if quote["balance"] is None:
-        wallet = f"Wallet {currency}: none (deposit before renting)"
-    else:
-        wallet = f"Wallet: {coin(quote['balance'])}"
-        if isinstance(quote["hours_covered"], (int, float)):
-            hours = quote["hours_covered"]
-            wallet += f" (covers about {hours:,.0f} hour{'' if round(hours) == 1 else 's'})"
+    wallet = wallet_text(quote["balance"], currency, quote["price_per_day"])
     lines = [
         f"Server {quote['server_id']}: {sanitize(str(quote['gpu']))} ({quote['type']})",
         price,
