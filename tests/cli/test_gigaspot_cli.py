@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from typing import Any
 
@@ -20,6 +21,22 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(["--sandbox", *args])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The endpoints the sandbox was asked for, in order."""
+    from clore_ai.sandbox import Sandbox
+
+    endpoints: list[str] = []
+    handle = Sandbox.handle
+
+    def recording(self: Sandbox, method: str, path: str, *args: Any) -> Any:
+        endpoints.append(path.rstrip("/").rsplit("/", 1)[-1])
+        return handle(self, method, path, *args)
+
+    monkeypatch.setattr(Sandbox, "handle", recording)
+    return endpoints
 
 
 def listed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -87,9 +104,9 @@ def test_asks_then_bids_then_edits(
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
     sys.stdin.isatty = lambda: True  # type: ignore[method-assign]
     code, out, err = run(capsys, *args)
-    assert code == 0 and f"GigaSPOT bid on server {server['id']} placed" in out, err
+    assert code == 0 and f"GigaSPOT bid on server {server['id']} placed: order " in err, err
     code, out, err = run(capsys, *args, "--yes")
-    assert code == 1 and "could not be rented" in err  # one GigaSPOT order per server
+    assert code == 1 and "could not be rented" in err and "nothing bills" in err  # one per server
     code, out, _ = run(capsys, "orders", "-o", "json")
     order = next(o for o in json.loads(out) if o["id"] not in (38, 39))
     code, out, err = run(
@@ -99,25 +116,38 @@ def test_asks_then_bids_then_edits(
     assert "→" in err
 
 
-def test_refusals_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(
-        capsys, "gigaspot-order", "create", "123", "--price", "1", "--currency", "usd", "--yes"
-    )
-    assert code == 1 and "server 123 is not on GigaSPOT (see: clore gigaspot)" in err
+def test_refusals_are_one_line_exit_2_and_send_nothing(
+    capsys: pytest.CaptureFixture[str], sent: list[str]
+) -> None:
+    """A bid known to be below the minimum was only warned about, then sent (exit 1, "bid too
+    low"); a server not on GigaSPOT or not taking the coin exited 1 although nothing was sent."""
     server = usd_server(capsys)
     low = server["min_bid_per_day"] / 2
+    code, out, _ = run(capsys, "search", "--all", "--limit", "1000", "-o", "json")
+    picky = next(r for r in json.loads(out) if r["gigaspot"] and "btc" not in r["coins"].split())
+    takes = picky["coins"]
+    create = ["gigaspot-order", "create"]
+    for args, says in (
+        ([*create, "123", "--price", "1", "--currency", "usd", "--yes"], "server 123 is not on GigaSPOT"),
+        (
+            [*create, str(picky["id"]), "--price", "1", "--currency", "btc", "--yes"],
+            f"server {picky['id']} does not accept btc; it takes {takes} "
+            f"(use --currency {takes.split()[0]}); nothing was sent",
+        ),
+        (
+            [*create, str(server["id"]), "--price", str(low), "--currency", "usd", "--yes"],
+            f"--price {low:g} is below the minimum GigaSPOT bid of server {server['id']}: "
+            f"${server['min_bid_per_day']:.2f}/day, $",
+        ),
+        ([*create, str(server["id"]), "--price", str(low), "--currency", "usd", "--dry-run"], "bid at least"),
+    ):
+        code, out, err = run(capsys, *args)
+        assert code == 2 and out == "" and err.count("\n") == 1 and says in err, (args, err)
+    assert f"bid at least {server['min_bid_per_day']:g} (nothing was sent)" in err
     code, _, err = run(
-        capsys,
-        "gigaspot-order",
-        "create",
-        str(server["id"]),
-        "--price",
-        str(low),
-        "--currency",
-        "usd",
-        "--yes",
+        capsys, *create, str(server["id"]), "--price", str(low), "--currency", "usd", "-o", "json"
     )
-    assert code == 1 and "warning: the bid is below the server's minimum" in err and "bid too low" in err
+    assert code == 2 and json.loads(err)["exit_code"] == 2  # refused before asking: no --yes needed
     code, _, err = run(capsys, "gigaspot-order", "edit", "38", "--price", "1", "--yes")
     assert code == 2 and err.strip() == (
         "error: order 38 is not a GigaSPOT order (server 5738 is not on GigaSPOT); nothing was sent "
@@ -125,6 +155,51 @@ def test_refusals_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     )
     code, _, err = run(capsys, "gigaspot-order", "edit", "39", "--price", "0.9", "--yes")
     assert code == 2 and "order 39 is not a GigaSPOT order" in err and "see: clore spot-price 39 PRICE" in err
+    assert "create_gigaspot_orders" not in sent and "edit_gigaspot_orders" not in sent
+
+
+def test_a_bid_prints_its_new_order_and_the_quote_shows_the_wallet(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The bid said `placed (see: clore orders)`, even with -q, and its quote had no wallet."""
+    servers = [r for r in listed(capsys) if r["currency"] == "USD-Blockchain"][:3]
+
+    def args(row: dict[str, Any]) -> list[str]:
+        price = str(row["min_bid_per_day"])
+        return ["gigaspot-order", "create", str(row["id"]), "--price", price, "--currency", "usd", "--yes"]
+
+    code, out, err = run(capsys, *args(servers[0]), "-q")
+    assert code == 0, err
+    order_id = int(out)  # only the id on stdout
+    assert "Wallet: $250.00 (covers about " in err and " hours)" in err
+    assert f"placed: order {order_id} (stop it with `clore cancel {order_id}`)" in err
+    code, out, err = run(capsys, *args(servers[1]), "-o", "json")
+    assert code == 0, err
+    [record] = json.loads(out)
+    assert (
+        record["server_id"] == servers[1]["id"] and record["price_per_day"] == servers[1]["min_bid_per_day"]
+    )
+    assert record["currency"] == "USD-Blockchain" and record["type"] == "spot"
+    code, out, err = run(capsys, *args(servers[2]))
+    assert code == 0 and "New GigaSPOT order" in out, err
+    code, listed_orders, _ = run(capsys, "orders", "-o", "json")
+    mine = {o["server_id"]: o["id"] for o in json.loads(listed_orders)}
+    assert mine[servers[0]["id"]] == order_id and mine[servers[1]["id"]] == record["id"]
+    assert re.search(rf"^  Order +{mine[servers[2]['id']]}$", out, flags=re.M), out
+
+
+def test_an_edit_below_the_minimum_is_refused_before_sending(
+    capsys: pytest.CaptureFixture[str], sent: list[str]
+) -> None:
+    server = usd_server(capsys)
+    code, out, err = run(
+        capsys, "gigaspot-order", "create", str(server["id"]), "--price", str(server["min_bid_per_day"]),
+        "--currency", "usd", "--yes", "-q",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, "gigaspot-order", "edit", out.strip(), "--price", "0.0001", "--yes")
+    assert code == 2 and "--price 0.0001 is below the minimum GigaSPOT bid of server" in err, err
+    assert "edit_gigaspot_orders" not in sent
 
 
 def test_the_minimum_bid_shown_is_one_that_can_be_sent(capsys: pytest.CaptureFixture[str]) -> None:

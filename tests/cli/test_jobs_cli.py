@@ -179,6 +179,53 @@ def test_logs_of_an_unknown_job_is_exit_2(tmp_path: Path, containers: LocalConta
     assert result.stderr.count("(see:") == 1, result.stderr
 
 
+def test_logs_of_a_job_run_with_clore_ssh_password_asks_for_that_password_again(
+    tmp_path: Path, containers: LocalContainers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without CLORE_SSH_PASSWORD now, `logs` said the password was generated and not kept."""
+    monkeypatch.setenv("CLORE_SSH_PASSWORD", PASSWORD)
+    home = tmp_path / "home"
+    ran = clore(
+        home, "run", "--image", "ubuntu", "--max-price", "5", "--run", "echo kept-log", "--keep", "--yes"
+    )
+    assert ran.exit_code == 0, ran.stderr
+    [job] = clore(home, "jobs", "-o", "json").json()
+    monkeypatch.delenv("CLORE_SSH_PASSWORD")
+    logs = clore(home, "logs", job["id"])
+    assert logs.exit_code != 0 and logs.stdout == "" and logs.stderr.count("\n") == 1, logs.stderr
+    assert logs.stderr.startswith(
+        f"error: no ssh password for job {job['id']}: it was started with the password"
+    )
+    assert "set CLORE_SSH_PASSWORD again (or give --password-file FILE)" in logs.stderr
+    assert "not kept" not in logs.stderr and "keyring" not in logs.stderr
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD + "\n")
+    again = clore(home, "logs", job["id"], "--password-file", str(secret))
+    assert again.exit_code == 0 and again.stdout == "kept-log\n", again.stderr
+    assert clore(home, "cancel", str(job["order_id"]), "--yes").exit_code == 0
+
+
+def test_logs_of_a_prefix_of_several_jobs_names_them(tmp_path: Path, containers: LocalContainers) -> None:
+    """`clore logs count` with two runs of `count` said there was no job 'count'."""
+    from clore_ai.jobs import JobJournal, JobRecord, default_journal_path
+    from clore_cli.testing import isolated_home
+
+    home = tmp_path / "home"
+    with isolated_home(home):
+        journal = JobJournal(default_journal_path(sandbox=True))
+        for started, job_id in enumerate(("count-3ddcf2", "count-3755d3"), start=1):
+            journal.add(JobRecord(id=job_id, name="count", started_at=started))
+        JobJournal(default_journal_path()).add(JobRecord(id="live-1", name="live"))
+        JobJournal(default_journal_path()).add(JobRecord(id="live-2", name="live"))
+    result = clore(home, "logs", "count")
+    assert result.exit_code == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert "'count' matches 2 jobs (count-3ddcf2, count-3755d3); give more of the id" in result.stderr
+    assert "no job" not in result.stderr and containers.connections == 0
+    live = run_clore(["logs", "count"], home=home)  # several in the other journal: say where they are
+    assert live.exit_code == 2 and "job 'count' is in the sandbox journal" in live.stderr
+    assert "'live' matches 2 jobs" in run_clore(["logs", "live"], home=home).stderr
+
+
 def test_logs_of_a_sandbox_job_without_sandbox_says_where_it_is(tmp_path: Path) -> None:
     from clore_ai.jobs import JobJournal, JobRecord, default_journal_path
     from clore_cli.testing import isolated_home

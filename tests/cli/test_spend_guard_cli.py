@@ -88,6 +88,24 @@ def test_guard_once_exits_9_past_a_limit_and_cancels_nothing_without_the_flag(
     assert lines[1].split(" ", 1)[1] == "ok: burn $0.1363/h (max $10.0000)"
 
 
+def test_a_would_cancel_line_says_why_nothing_was_cancelled(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--cancel --dry-run` said "not cancelled: this guard does not cancel", as if --cancel
+    had not been given."""
+    guard = ["--sandbox", "guard", "--max-hourly", "0.13", "--once"]
+    code, out, _ = run(capsys, *guard, "--cancel", "--dry-run")
+    assert (
+        code == 9
+        and "would cancel order 39 (burn $0.1363/h (max $0.1300)); not cancelled: --dry-run\n" in out
+    )
+    assert "does not cancel" not in out and "add --cancel" not in out
+    code, out, _ = run(capsys, *guard, "--cancel", "--dry-run", "-o", "json")
+    (event,) = [e for e in map(json.loads, out.splitlines()) if e["event"] == "would-cancel"]
+    assert event["message"].endswith("not cancelled: --dry-run")
+    code, out, _ = run(capsys, *guard)
+    assert code == 9 and out.rstrip().endswith("not cancelled: add --cancel to cancel orders past a limit")
+    assert active_orders(capsys) == [38, 39]
+
+
 def test_guard_cancel_needs_consent_then_cancels_the_newest_and_logs_it(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -347,6 +347,36 @@ def test_outbid_on_the_moving_market_the_watch_says_so_and_spot_bid_wins_it_back
     assert json.loads(status.stdout)[0]["winning"]
 
 
+def test_watch_says_the_sandbox_time_as_guard_and_spot_bid_do(tmp_path: Path) -> None:
+    """Under `clore sandbox market moving:7 --speed 60` watch stamped its events with the wall
+    clock while spot-bid --auto and guard said the sandbox's time."""
+    from datetime import datetime, timezone
+
+    from clore_cli.testing import run_clore, sandbox_for
+
+    scene = sandbox_for(tmp_path)
+    scene.advance(3 * 86_400)  # the sandbox's time is days ahead of the wall clock
+    sandbox_now = scene.now()
+
+    def at(text: str) -> float:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+
+    shown = run_clore(["--sandbox", "watch", "id=123", "--initial", "--once", "-o", "json"], home=tmp_path)
+    assert shown.exit_code == 0, shown.stderr
+    (event,) = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert abs(at(event["at"]) - sandbox_now) < 120, (event["at"], sandbox_now)
+    table = run_clore(["--sandbox", "watch", "id=123", "--initial", "--once"], home=tmp_path)
+    assert table.exit_code == 0 and abs(at(table.stdout.split()[0]) - sandbox_now) < 120, table.stdout
+    (action,) = [
+        json.loads(line)
+        for line in run_clore(
+            ["--sandbox", "spot-bid", "39", "--auto", "--cap", "0.001", "--yes", "--once", "-o", "json"],
+            home=tmp_path,
+        ).stdout.splitlines()
+    ]
+    assert abs(at(action["at"]) - at(event["at"])) < 120  # one clock for both
+
+
 def test_ctrl_c_stops_watch_and_the_keeper_cleanly(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -192,3 +192,99 @@ def test_bad_gigaspot_orders_fail_before_sending(
         with pytest.raises(ex.InvalidInputError, match="order_id must be a positive"):
             client.edit_gigaspot_orders([{"order_id": -1, "price": 1}])
     assert _sent(sandbox) == []
+
+
+# ── clore_ai.gigaspot: checks before a bid, and the orders a bid made ──────
+
+
+def _bid(server: Any, price: float) -> dict[str, Any]:
+    return {
+        "renting_server": server.id,
+        "currency": server.allowed_coins[0],
+        "image": "a3f9c4d7e5b088d8a0bff880",
+        "price": price,
+        "oc": [{"pl": 300}] * max(1, len(server.gpu_array or [])),
+    }
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_placed_bid_names_the_order_it_made(sandbox: Sandbox, clock: FakeClock, kind: str) -> None:
+    from clore_ai.gigaspot import aplace_gigaspot_bids, lowest_bid, place_gigaspot_bids
+
+    with make_client("sync", sandbox, clock) as client:
+        server = _gigaspot_server(client)
+        before = {o.id for o in client.my_orders()}
+    price = max(lowest_bid(server, server.allowed_coins[0]) or 0.0, 0.0001) * 1.5
+    if kind == "sync":
+        with make_client(kind, sandbox, clock) as client:
+            placed = place_gigaspot_bids(client, [_bid(server, price)], sleep=clock.sleep, clock=clock)
+    else:
+
+        async def bid() -> Any:
+            async with make_client(kind, sandbox, clock) as client:
+                return await aplace_gigaspot_bids(
+                    client, [_bid(server, price)], sleep=clock.async_sleep, clock=clock
+                )
+
+        placed = asyncio.run(bid())
+    assert placed.result.ok and placed.placed == [server.id] and placed.missing == []
+    (order,) = placed.orders
+    assert order.id not in before and order.server_id == server.id and order.price == price
+    assert _sent(sandbox).count("create_gigaspot_orders") == 1
+
+
+def test_an_order_that_appears_late_is_looked_for_on_the_injected_clock() -> None:
+    from clore_ai.gigaspot import place_gigaspot_bids
+    from clore_ai.models import Order
+
+    clock = FakeClock()
+    answers = [
+        [Order(id=1, server_id=9)],
+        [],
+        [],
+        [Order(id=1, server_id=9), Order(id=7, server_id=5, currency="bitcoin")],
+    ]
+
+    class Client:
+        def my_orders(self) -> list[Order]:
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+
+        def create_gigaspot_orders(self, orders: Any) -> GigaSpotCreateResult:
+            return GigaSpotCreateResult()
+
+    bid = {"renting_server": 5, "currency": "bitcoin", "image": "x", "price": 1, "oc": [{"pl": 1}]}
+    placed = place_gigaspot_bids(Client(), [bid], sleep=clock.sleep, clock=clock, poll_interval=2)
+    assert [o.id for o in placed.orders] == [7] and clock.sleeps == [2, 2]
+    answers[:] = [[]]
+    gone = place_gigaspot_bids(
+        Client(), [bid], sleep=clock.sleep, clock=clock, find_within=10, poll_interval=2
+    )
+    assert gone.orders == [] and gone.missing == [5] and sum(clock.sleeps) <= 4 + 10
+
+
+def test_a_bid_that_would_be_refused_is_refused_before_sending(sandbox: Sandbox, clock: FakeClock) -> None:
+    from clore_ai.gigaspot import GigaSpotBidRefused, check_gigaspot_bid, lowest_bid
+
+    with make_client("sync", sandbox, clock) as client:
+        servers = client.marketplace(available_only=False)
+    server = next(s for s in servers if s.on_gigaspot and lowest_bid(s, s.allowed_coins[0]) is not None)
+    coin = server.allowed_coins[0]
+    minimum = lowest_bid(server, coin)
+    assert minimum is not None
+    check_gigaspot_bid(server, server.id, coin, minimum)  # the minimum itself is a bid
+    with pytest.raises(GigaSpotBidRefused) as low:
+        check_gigaspot_bid(server, server.id, coin, minimum / 2)
+    assert low.value.reason == "below-minimum" and low.value.minimum == minimum and low.value.code == 2
+    assert "bid at least that (nothing was sent)" in str(low.value)
+    other = next(
+        c for c in ("bitcoin", "CLORE-Blockchain", "USD-Blockchain") if c not in server.allowed_coins
+    )
+    with pytest.raises(GigaSpotBidRefused) as coin_refused:
+        check_gigaspot_bid(server, server.id, other, 1.0)
+    assert coin_refused.value.reason == "currency-not-accepted"
+    assert coin_refused.value.accepted == list(server.allowed_coins)
+    plain = next(s for s in servers if not s.on_gigaspot)
+    for missing in (plain, None):
+        with pytest.raises(GigaSpotBidRefused, match="is not on GigaSPOT"):
+            check_gigaspot_bid(missing, plain.id, coin, 1.0)
+    assert "create_gigaspot_orders" not in _sent(sandbox)

@@ -125,6 +125,23 @@ def test_without_cancel_nothing_is_cancelled_only_reported() -> None:
     assert all(not o.get("_ended_at") for o in world.raw_orders())
 
 
+def test_a_dry_run_with_cancel_cancels_nothing_and_says_it_was_a_dry_run() -> None:
+    world, _ = crossing_world()
+    for options, why in (({"cancel": True, "dry_run": True}, "--dry-run"), ({}, "add --cancel")):
+        events: list[GuardEvent] = []
+        guard = Guard(
+            world.client,
+            GuardLimits(max_hourly_usd=1.5),
+            clock=world.sandbox.now,
+            on_event=events.append,
+            **options,
+        )
+        guard.check()
+        would = [e.message for e in events if e.kind == "would-cancel"]
+        assert len(would) == 2 and all(m.split("; not cancelled: ")[1].startswith(why) for m in would), would
+    assert world.cancel_requests() == []
+
+
 def test_cancel_stops_the_newest_orders_and_records_why(tmp_path: Path) -> None:
     world, ids = crossing_world()
     state, log = tmp_path / "guard.json", tmp_path / "cancellations.jsonl"

@@ -514,3 +514,48 @@ def test_the_usd_cost_of_a_usd_order_is_its_spend_without_float_noise() -> None:
 
     assert usd_of_cost(5.361e-05, 0.72, 0.03) == 5.361e-05  # was 5.3610000000000003e-05
     assert usd_of_cost(0.5, 2.0, 0.25) == 1.5  # 0.5 coin at 3 USD per coin
+
+
+@pytest.mark.parametrize(
+    ("ssh_auth", "says"),
+    [
+        (
+            "env CLORE_SSH_PASSWORD",
+            "set CLORE_SSH_PASSWORD again (or give --password-file FILE) to read its log",
+        ),
+        (
+            "env MY_JOB_PW",
+            "started with the password in MY_JOB_PW, which is not set now; set MY_JOB_PW again",
+        ),
+        ("keyring", "kept in the OS keyring, which does not have it now"),
+        ("generated, not kept", "generated for the job and not kept (no OS keyring)"),
+        ("key /nowhere/id_ed25519", "started with the key /nowhere/id_ed25519, which is not there now"),
+        ("given by the caller", "give the same one with CLORE_SSH_PASSWORD or --password-file FILE"),
+    ],
+)
+def test_a_job_without_a_login_says_why_by_where_its_login_came_from(
+    client: CloreAI,
+    journal: JobJournal,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ssh_auth: str,
+    says: str,
+) -> None:
+    """``logs`` of a job run with CLORE_SSH_PASSWORD, without it now, said the password was
+    generated and not kept (the only reason it knew)."""
+    from clore_ai.jobs import _remote
+
+    monkeypatch.setattr(_remote, "_keyring_get", lambda job_id: None)  # no keyring, or not there
+    containers = LocalContainers(tmp_path / "servers")
+    task = Task(run="echo hi", image="ubuntu", resources=Resources(max_price=5), keep=True)
+    job = run(client, task, journal, clock, containers)
+    journal.update(job.id, ssh_auth=ssh_auth)
+    connections = containers.connections
+    with pytest.raises(JobError) as caught:
+        follow_job(client, job.id, journal=journal, remote_factory=containers)
+    message = str(caught.value)
+    assert says in message and "\n" not in message, message
+    kinds = ["password in", "OS keyring, which", "and not kept", "the key", "given to it"]
+    assert sum(kind in message for kind in kinds) == 1, message  # one reason: its own
+    assert containers.connections == connections  # no login was tried

@@ -204,6 +204,26 @@ def test_watch_survives_network_faults_when_told_how_to_report_them() -> None:
     assert first.kind == "offer_appeared" and errors
 
 
+def test_events_say_the_clock_time_while_until_and_the_waits_follow_the_timer() -> None:
+    """A sandbox at 60x: events in its time, the deadline in real seconds (the timer)."""
+    sandbox, clock, client = moving()
+    sandbox.advance(86_400)  # the sandbox's day is ahead of the timer's
+    real = [0.0]
+    waits: list[float] = []
+
+    def real_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        real[0] += seconds
+        clock.advance(seconds * 60)
+
+    watch = MarketWatch("gpus>=1", my_spot=False, initial=True, interval=2, clock=sandbox.now)
+    with client:
+        events = list(watch.run(client, sleep=real_sleep, until=5.0, timer=lambda: real[0]))
+    assert events and waits == [2, 2, 1]  # 5 real seconds: three polls, the last wait what was left
+    start = clock.now - 5 * 60  # the sandbox's time when the watch began: 2 + 2 + 1 real s at 60x
+    assert all(start <= e.at <= clock.now for e in events), [e.at for e in events]
+
+
 WATCHER = """
 import sys
 from clore_cli._main import main

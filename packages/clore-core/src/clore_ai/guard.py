@@ -414,6 +414,7 @@ class _GuardCore:
         limits: GuardLimits,
         *,
         cancel: bool,
+        dry_run: bool,
         state_path: Path | None,
         log_path: Path | None,
         interval: float,
@@ -426,7 +427,8 @@ class _GuardCore:
         if not isinstance(interval, (int, float)) or not math.isfinite(interval) or interval <= 0:
             raise InvalidInputError(f"interval must be a number of seconds above 0, got {interval!r}", code=2)
         self.limits = limits
-        self.cancel_allowed = bool(cancel)
+        self.cancel_allowed = bool(cancel) and not dry_run
+        self.dry_run = bool(dry_run)
         self.state_path, self.log_path = state_path, log_path
         self.interval, self.rates_every, self.max_backoff = (
             float(interval),
@@ -545,9 +547,10 @@ class _GuardCore:
         )
         details = {**_order_dict(order), "reasons": list(planned.reasons)}
         if not self.cancel_allowed:
+            because = "--dry-run" if self.dry_run else "add --cancel to cancel orders past a limit"
             self.emit(
                 "would-cancel",
-                f"would cancel order {order.order_id} ({why}); not cancelled: this guard does not cancel",
+                f"would cancel order {order.order_id} ({why}); not cancelled: {because}",
                 "crossed",
                 **details,
             )
@@ -589,8 +592,10 @@ class _GuardCore:
 
 _DOC_OPTIONS = """
     ``cancel``: cancel orders when a limit is crossed (default False: only ``would-cancel``
-    events). ``state_path``/``log_path``: the state file and the JSON-lines cancellation log
-    (None: kept in memory / not written; see :func:`default_guard_paths`). ``reset``: ignore a
+    events); ``dry_run``: cancel nothing even so (its ``would-cancel`` events say it was a
+    dry run, not that cancelling is off). ``state_path``/``log_path``: the state file and the
+    JSON-lines cancellation log (None: kept in memory / not written; see
+    :func:`default_guard_paths`). ``reset``: ignore a
     saved state and count spend from now. ``interval``: seconds between checks;
     ``rates_every``: seconds between fetches of the marketplace's USD rates (only with
     btc/clore orders). ``on_event``: called with every :class:`GuardEvent`. ``clock`` and
@@ -607,6 +612,7 @@ class Guard(_GuardCore):
         limits: GuardLimits,
         *,
         cancel: bool = False,
+        dry_run: bool = False,
         state_path: Path | None = None,
         log_path: Path | None = None,
         reset: bool = False,
@@ -620,6 +626,7 @@ class Guard(_GuardCore):
         super().__init__(
             limits,
             cancel=cancel,
+            dry_run=dry_run,
             state_path=state_path,
             log_path=log_path,
             interval=interval,
@@ -661,6 +668,7 @@ class AsyncGuard(_GuardCore):
         limits: GuardLimits,
         *,
         cancel: bool = False,
+        dry_run: bool = False,
         state_path: Path | None = None,
         log_path: Path | None = None,
         reset: bool = False,
@@ -676,6 +684,7 @@ class AsyncGuard(_GuardCore):
         super().__init__(
             limits,
             cancel=cancel,
+            dry_run=dry_run,
             state_path=state_path,
             log_path=log_path,
             interval=interval,

@@ -212,7 +212,8 @@ class MarketWatch:
 
     ``query`` is the marketplace query language (:mod:`clore_ai.query`); ``currency`` keeps
     only servers that take that coin; ``my_spot`` also watches my spot orders (needs a key:
-    without one the watch goes on without them). ``clock`` stamps snapshots.
+    without one the watch goes on without them). ``clock`` stamps snapshots (and their events):
+    the API's time, which for a sandbox is the sandbox's (``clock=sandbox.now``).
     """
 
     def __init__(
@@ -275,15 +276,18 @@ class MarketWatch:
         sleep: Callable[[float], None] = time.sleep,
         until: float | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        timer: Callable[[], float] | None = None,
     ) -> Iterator[WatchEvent]:
-        """Poll every ``interval`` seconds until ``until`` (a ``clock`` time) or forever.
+        """Poll every ``interval`` seconds until ``until`` (a ``timer`` time) or forever.
 
+        ``timer`` (default: ``clock``) is what ``sleep`` waits on; a different one lets
+        ``clock`` stamp events in another time, such as a sandbox's that runs faster.
         Network faults and rate limiting (after the client's own retries) go to ``on_error``
         and the next poll tries again; without ``on_error`` they are raised.
         """
         rounds = polled(
             lambda: self.poll(client),
-            clock=self.clock,
+            clock=timer or self.clock,
             interval=self.interval,
             sleep=sleep,
             until=until,
@@ -299,10 +303,12 @@ class MarketWatch:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         until: float | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        timer: Callable[[], float] | None = None,
     ) -> AsyncIterator[WatchEvent]:
+        """:meth:`run` on an :class:`~clore_ai.AsyncCloreAI` client."""
         rounds = apolled(
             lambda: self.apoll(client),
-            clock=self.clock,
+            clock=timer or self.clock,
             interval=self.interval,
             sleep=sleep,
             until=until,

@@ -19,26 +19,20 @@ UBUNTU_IMAGE = "a3f9c4d7e5b088d8a0bff880"  # Clore's CCR image ids (clore-gigasp
 HIVEOS_IMAGE = "c9a4e2f6b7d488d8f0bab0ff"
 IMAGES = {"ubuntu": UBUNTU_IMAGE, "hiveos": HIVEOS_IMAGE}
 DEFAULT_PL = 300  # watts per GPU when --pl is not given
+USD_COIN = "USD-Blockchain"
 
 
 def lowest_bid(server: Any, coin: str) -> float | None:
-    """The lowest GigaSPOT bid per day in ``coin`` that can be placed on ``server``: its minimum,
-    raised to the floor every GigaSPOT price must reach (0.0001 per day in any coin). None when
-    there is none: no minimum, or one above the 5000 per day every GigaSPOT price stays under."""
-    from clore_ai._validation import GIGASPOT_MAX_PRICE, GIGASPOT_MIN_PRICE
+    """The lowest GigaSPOT bid per day in ``coin`` on ``server`` (:func:`clore_ai.gigaspot.lowest_bid`)."""
+    from clore_ai.gigaspot import lowest_bid as sdk_lowest_bid
 
-    minimum: float | None = server.spot_price_per_day(coin)
-    if minimum is None or minimum > GIGASPOT_MAX_PRICE:
-        return None
-    return max(minimum, GIGASPOT_MIN_PRICE)
+    return sdk_lowest_bid(server, coin)
 
 
 def _bid_warnings(price: float, minimum: float | None) -> list[str]:
-    """A bid under the server's minimum (the API will refuse it), or far above it (a typo?)."""
+    """A bid far above the server's minimum (a typo?); one under it is refused before this."""
     from .spotbid import OVERBID_WARNING_FACTOR
 
-    if minimum is not None and price < minimum:
-        return ["warning: the bid is below the server's minimum; the API will refuse it"]
     if minimum and price > OVERBID_WARNING_FACTOR * minimum:
         return [f"warning: the bid is {price / minimum:,.0f}× the server's minimum bid"]
     return []
@@ -110,6 +104,30 @@ def gigaspot(ctx: click.Context, gpu: str | None, limit: int) -> None:
     )
 
 
+def _refusal(refused: Any, rate: float | None) -> BadInput:
+    """A bid :func:`clore_ai.gigaspot.check_gigaspot_bid` refused, in the CLI's words (exit 2)."""
+    from clore_ai._validation import plain_number
+
+    from .._consent import price_text
+    from .._rentable import COIN_SHORT, coin_names
+
+    if refused.reason == "below-minimum":
+        minimum = price_text(refused.minimum, refused.currency, rate)
+        return BadInput(
+            f"--price {plain_number(refused.price)} is below the minimum GigaSPOT bid of server "
+            f"{refused.server_id}: {minimum}; bid at least {plain_number(refused.minimum)} (nothing was sent)"
+        )
+    if refused.reason == "currency-not-accepted":
+        coins = refused.accepted
+        hint = f" (use --currency {COIN_SHORT.get(coins[0], coins[0])})" if coins else ""
+        coin = COIN_SHORT.get(refused.currency, refused.currency)
+        return BadInput(
+            f"server {refused.server_id} does not accept {coin}; "
+            f"it takes {coin_names(coins)}{hint}; nothing was sent"
+        )
+    return BadInput(str(refused))
+
+
 @click.group("gigaspot-order")
 def gigaspot_order() -> None:
     """Bid on GigaSPOT servers (create) or change a bid (edit). Both spend money: they show
@@ -164,11 +182,16 @@ def create(
     yes: bool,
     dry_run: bool,
 ) -> None:
-    """Bid on GigaSPOT server SERVER_ID at PRICE per day."""
+    """Bid on GigaSPOT server SERVER_ID at PRICE per day; prints the new order (-q: its id).
+
+    Shows the bid, the server's minimum and your wallet in the coin and in USD per hour and
+    per day, and asks first. A bid below the minimum is refused before anything is sent."""
     from clore_ai import InvalidInputError, normalize_currency
     from clore_ai._validation import build_gigaspot_create_body
+    from clore_ai.gigaspot import GigaSpotBidRefused, check_gigaspot_bid, place_gigaspot_bids
 
     from .._consent import implied_usd_rates, need_consent_channel, price_text
+    from .orders import ORDER_RECORD, order_row, quoted_rates, wallet_balance, wallet_line
 
     watts = pl or DEFAULT_PL
     order = {"currency": currency, "image": IMAGES.get(image, image), "price": price, "oc": [{"pl": watts}]}
@@ -181,42 +204,56 @@ def create(
     app = app_of(ctx)
     servers = app.client().marketplace(available_only=False)
     server = next((s for s in servers if s.id == server_id), None)
-    if server is None or not server.on_gigaspot:
-        raise click.ClickException(f"server {server_id} is not on GigaSPOT (see: clore gigaspot)")
-    if coin not in (server.allowed_coins or []):
-        raise click.ClickException(
-            f"server {server_id} does not accept {coin}; it accepts {', '.join(server.allowed_coins or [])}"
-        )
+    rate = implied_usd_rates(servers).get(coin)
+    try:
+        check_gigaspot_bid(server, server_id, coin, price)
+    except GigaSpotBidRefused as refused:
+        raise _refusal(refused, rate) from None
+    assert server is not None  # checked above
     gpus = max(1, server.gpu_count)
     order = {**order, "renting_server": server_id, "currency": coin, "oc": [{"pl": watts}] * gpus}
     try:
         body = build_gigaspot_create_body([order])
     except InvalidInputError as error:
         raise click.UsageError(cli_terms(str(error))) from None
-    rate = implied_usd_rates(servers).get(coin)
     minimum = lowest_bid(server, coin)
     lines = [
         f"GigaSPOT server {server_id}: {sanitize(str(server.gpu_model))}",
         f"Bid: {price_text(price, coin, rate)}",
         f"Minimum bid: {price_text(minimum, coin, rate)}",
         f"Power limit: {watts} W on {gpus} GPU(s)",
+        wallet_line(wallet_balance(app, coin), coin, price),
     ]
     lines += _bid_warnings(price, minimum)
     if not _consent(app, ctx, lines, body, "create_gigaspot_orders", dry_run, yes):
         return
-    result = app.client().create_gigaspot_orders([order])
+    placement = place_gigaspot_bids(app.client(), [order])
+    result = placement.result
     failed = {
-        "failed_to_rent_servers": "could not be rented",
-        "too_low_bids_servers": "bid too low",
-        "failed_to_oc_servers": "power limit refused",
+        "failed_to_rent_servers": "could not be rented (a bid of yours on it already? see `clore orders`)",
+        "too_low_bids_servers": "bid too low: its minimum rose (see `clore gigaspot`)",
+        "failed_to_oc_servers": "power limit refused (try another --pl)",
     }
     problems = [text for key, text in failed.items() if getattr(result, key)]
-    if app.wants_json:
-        click.echo(json.dumps(result.model_dump(), indent=2))
     if problems:
-        raise click.ClickException(f"server {server_id}: {', '.join(problems)}")
-    if not app.wants_json:
-        click.echo(f"GigaSPOT bid on server {server_id} placed (see: clore orders)")
+        made = ", ".join(str(o.id) for o in placement.orders)
+        after = f"; yet order {made} was made and bills (see: clore orders)" if made else "; nothing bills"
+        failure = click.ClickException(f"server {server_id}: {'; '.join(problems)}{after}")
+        failure.details = {key: getattr(result, key) for key in failed}  # type: ignore[attr-defined]
+        raise failure
+    if not placement.orders:
+        why = f" (my_orders failed: {placement.lookup_error})" if placement.lookup_error else ""
+        app.note(
+            f"GigaSPOT bid on server {server_id} placed; its order has not appeared in your orders yet"
+            f"{why}: see `clore orders`"
+        )
+        return
+    ids = [o.id for o in placement.orders]
+    stop = f" (stop it with `clore cancel {ids[0]}`)" if len(ids) == 1 else ""
+    app.note(f"GigaSPOT bid on server {server_id} placed: order {', '.join(map(str, ids))}{stop}")
+    rates = quoted_rates(coin, price, price * rate if rate is not None else None)
+    rows = [order_row(o, rates, app.now()) for o in placement.orders]
+    app.emit(Dataset("New GigaSPOT order", ORDER_RECORD, rows, vertical=True))
 
 
 @gigaspot_order.command("edit")
@@ -254,6 +291,14 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
             f"nothing was sent (see: clore {kind})"
         )
     rate = implied_usd_rates(servers).get(coin)
+    if server is not None:
+        from clore_ai.gigaspot import GigaSpotBidRefused, check_gigaspot_bid
+
+        try:
+            check_gigaspot_bid(server, server.id, coin, price)
+        except GigaSpotBidRefused as refused:
+            if refused.reason == "below-minimum":  # the rest is the API's to say of an existing order
+                raise _refusal(refused, rate) from None
     now, new = price_text(order.price, coin, rate), price_text(price, coin, rate)
     lines = [f"GigaSPOT order {order_id}: bid {now} → {new}"]
     lines += _bid_warnings(price, lowest_bid(server, coin) if server is not None else None)

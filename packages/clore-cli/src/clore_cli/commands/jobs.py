@@ -473,39 +473,36 @@ def jobs_command(ctx: click.Context) -> None:
 @click.command("logs")
 @click.argument("job")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the job ends.")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Log in with the password on the first line of this file (instead of {PASSWORD_ENV}).",
+)
+@click.option("--ask-password", is_flag=True, help="Ask for the job's ssh password (hidden) on the terminal.")
 @click.pass_context
-def logs_command(ctx: click.Context, job: str, follow: bool) -> None:
+def logs_command(
+    ctx: click.Context, job: str, follow: bool, password_file: Path | None, ask_password: bool
+) -> None:
     """Print a job's log from its start (JOB: job id, unique prefix, or order id).
 
     Reads the log on the server, so the order must still run (a detached or kept job).
-    Logs in with CLORE_SSH_PASSWORD, the job's key file, or the password kept in the OS keyring.
+    Logs in with the job's key file, --password-file, CLORE_SSH_PASSWORD, or the password
+    kept in the OS keyring.
     """
     from clore_ai.jobs import JobError, follow_job
 
-    app = app_of(ctx)
-    journal = _journal(app)
-    try:
-        journal.lookup(job)
-    except LookupError:
-        from clore_ai.jobs import JobJournal, default_journal_path
+    from .remote import read_password
 
-        where, other = ("sandbox", "live") if app.sandbox else ("live", "sandbox")
-        hint = "`clore --sandbox jobs`" if app.sandbox else "`clore jobs`"
-        try:
-            JobJournal(default_journal_path(sandbox=not app.sandbox)).lookup(job)
-        except LookupError:
-            raise click.UsageError(f"no job {job!r} in the {where} journal; {hint} lists them") from None
-        switch = "without --sandbox" if app.sandbox else "with --sandbox"
-        raise click.UsageError(
-            f"job {job!r} is in the {other} journal, not the {where} one: run this {switch}"
-        ) from None
+    app = app_of(ctx)
+    record = _find_job(app, job)
+    password = read_password(password_file, ask_password) or os.environ.get(PASSWORD_ENV) or None
     try:
         record = follow_job(
             app.client(),
-            job,
-            journal=journal,
+            record,
+            journal=_journal(app),
             follow=follow,
-            ssh_password=os.environ.get(PASSWORD_ENV) or None,
+            ssh_password=password,
             on_log=_log_writer(app),
             on_progress=app.note,
             remote_factory=REMOTE_FACTORY,
@@ -515,7 +512,7 @@ def logs_command(ctx: click.Context, job: str, follow: bool) -> None:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         raise JobDetached(
-            f"stopped following; the job keeps running and billing (`clore logs {job} -f`)"
+            f"stopped following; the job keeps running and billing (`clore logs {record.id} -f`)"
         ) from None
     if record.exit_code is not None and record.billing:
         app.note(
@@ -524,6 +521,29 @@ def logs_command(ctx: click.Context, job: str, follow: bool) -> None:
         )
     elif record.exit_code is None:
         app.note(f"job {record.id} is still running (follow it with `clore logs {record.id} -f`)")
+
+
+def _find_job(app: Any, job: str) -> JobRecord:
+    """The job JOB names in this mode's journal (:meth:`JobJournal.lookup`); a prefix of several
+    jobs, or a job that is only in the other mode's journal, is one line (exit 2)."""
+    from clore_ai.jobs import AmbiguousJob, JobJournal, default_journal_path
+
+    try:
+        return _journal(app).lookup(job)
+    except AmbiguousJob as error:
+        raise click.UsageError(str(error)) from None  # it names them
+    except LookupError:
+        pass
+    hint = "`clore --sandbox jobs`" if app.sandbox else "`clore jobs`"
+    where, other = ("sandbox", "live") if app.sandbox else ("live", "sandbox")
+    try:
+        JobJournal(default_journal_path(sandbox=not app.sandbox)).lookup(job)
+    except AmbiguousJob:
+        pass  # several there: still say which journal they are in
+    except LookupError:
+        raise click.UsageError(f"no job {job!r} in the {where} journal; {hint} lists them") from None
+    switch = "without --sandbox" if app.sandbox else "with --sandbox"
+    raise click.UsageError(f"job {job!r} is in the {other} journal, not the {where} one: run this {switch}")
 
 
 @hookimpl

@@ -268,6 +268,7 @@ def guard(
         app.client(),
         limits,
         cancel=cancelling,
+        dry_run=dry_run,
         state_path=state_path,
         log_path=log_path,
         reset=reset,

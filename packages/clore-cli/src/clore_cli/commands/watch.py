@@ -135,21 +135,22 @@ def watch(
         my_spot=my_spot,
         initial=initial,
         interval=interval or (SANDBOX_INTERVAL if app.sandbox else LIVE_INTERVAL),
-        clock=time.time,  # looked up now, so tests can move time
+        clock=app.now,  # events say the API's time: with --sandbox the sandbox's, as guard and spot-bid
     )
-    until = None if limit is None else time.time() + limit
+    timer = time.time  # --timeout and --interval are real seconds (looked up now, so tests can move time)
+    until = None if limit is None else timer() + limit
 
     failures: list[Exception] = []
 
     def warn(error: Exception) -> None:
         failures[:] = [error]
-        wait = market_watch.interval if until is None else min(market_watch.interval, until - time.time())
+        wait = market_watch.interval if until is None else min(market_watch.interval, until - timer())
         then = f"trying again in {wait:.3g} s" if wait > 0 else "no time left (--timeout)"
         app.note(f"warning: {error}; {then}")
 
     fired = 0
     try:
-        for event in market_watch.run(client, sleep=time.sleep, until=until, on_error=warn):
+        for event in market_watch.run(client, sleep=time.sleep, until=until, on_error=warn, timer=timer):
             fired += 1
             click.echo(event.server_id if app.quiet else event_line(event, app.wants_json))
             if argv is not None:

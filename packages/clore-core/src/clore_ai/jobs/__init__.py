@@ -13,7 +13,7 @@ with its order, state and whether the order is still billing, never a password o
 See docs/jobs.md.
 """
 
-from ._journal import JOB_STATES, JobJournal, JobRecord, default_journal_path
+from ._journal import JOB_STATES, AmbiguousJob, JobJournal, JobRecord, NoSuchJob, default_journal_path
 from ._lifecycle import JobError, JobInterrupted, cancel_job, follow_job, refresh_jobs, run_job
 from ._remote import RemoteFactory, RemoteLike, SSHAuth, ssh_remote
 from ._rent import NoMatchingServer, Offer, Renter, find_offer, rent_for_job
@@ -21,11 +21,13 @@ from ._task import Output, Resources, Task, TaskFileError
 
 __all__ = [
     "JOB_STATES",
+    "AmbiguousJob",
     "JobError",
     "JobInterrupted",
     "JobJournal",
     "JobRecord",
     "NoMatchingServer",
+    "NoSuchJob",
     "Offer",
     "Output",
     "RemoteFactory",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-__all__ = ["JOB_STATES", "JobJournal", "JobRecord", "default_journal_path"]
+__all__ = ["JOB_STATES", "AmbiguousJob", "JobJournal", "JobRecord", "NoSuchJob", "default_journal_path"]
 
 T = TypeVar("T")
 
@@ -108,6 +108,19 @@ def default_journal_path(*, sandbox: bool = False) -> Path:
     return Path(base) / "clore" / ("jobs-sandbox.json" if sandbox else "jobs.json")
 
 
+class NoSuchJob(LookupError):
+    """:meth:`JobJournal.lookup`: no job has this id, id prefix or order id."""
+
+
+class AmbiguousJob(LookupError):
+    """:meth:`JobJournal.lookup`: an id prefix (such as the job's name, shared by its runs)
+    that several jobs start with; ``matches`` are their ids, oldest first."""
+
+    def __init__(self, message: str, matches: list[str]) -> None:
+        super().__init__(message)
+        self.matches = matches
+
+
 class JobJournal:
     """Every job of this user, shared by all processes (``flock``) and threads."""
 
@@ -180,7 +193,7 @@ class JobJournal:
         return sorted(records, key=lambda r: (r.started_at, r.id))
 
     def find(self, job: str) -> JobRecord | None:
-        """A job by id, by a unique id prefix, or or by the order id it runs on."""
+        """A job by id, by the order id it runs on, or by a unique id prefix; else None."""
         records = self.all()
         exact = [r for r in records if r.id == job]
         if exact:
@@ -192,13 +205,14 @@ class JobJournal:
         return prefixed[0] if len(prefixed) == 1 else None
 
     def lookup(self, job: str) -> JobRecord:
-        """:meth:`find`, or a :class:`LookupError` that says whether ``job`` matched no job or
-        several (a prefix such as the job's name, shared by its runs)."""
+        """:meth:`find`, or a :class:`LookupError` that says whether ``job`` matched several
+        jobs (:class:`AmbiguousJob`: a prefix such as the job's name, shared by its runs) or
+        none (:class:`NoSuchJob`)."""
         found = self.find(job)
         if found is not None:
             return found
         several = [r.id for r in self.all() if r.id.startswith(job)]
         if several:
             shown = ", ".join(several[-5:]) + (" …" if len(several) > 5 else "")
-            raise LookupError(f"{job!r} matches {len(several)} jobs ({shown}); give more of the id")
-        raise LookupError(f"no job {job!r} in the journal; `clore jobs` lists them")
+            raise AmbiguousJob(f"{job!r} matches {len(several)} jobs ({shown}); give more of the id", several)
+        raise NoSuchJob(f"no job {job!r} in the journal; `clore jobs` lists them")

@@ -23,6 +23,7 @@ from ._remote import (
     auth_for_attach,
     auth_for_new_job,
     forget_password,
+    no_login_reason,
     remote_errors,
     ssh_remote,
 )
@@ -559,13 +560,7 @@ def follow_job(
     auth = auth_for_attach(record.id, record.ssh_auth, ssh_password)
     del ssh_password
     if auth is None:
-        raise JobError(
-            f"no ssh password for job {record.id}: it was generated for the job and not kept "
-            "(no OS keyring), so its log cannot be read again; its order still bills: stop it with "
-            f"`clore cancel {record.order_id}` (set CLORE_SSH_PASSWORD before `clore run` to "
-            "re-attach later)",
-            record,
-        )
+        raise JobError(no_login_reason(record.id, record.ssh_auth, record.order_id), record)
     runner.follow(order, auth, offset=0, until_end=follow, record_offset=False)  # the whole log again
     return runner.record
 

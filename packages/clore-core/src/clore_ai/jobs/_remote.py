@@ -110,8 +110,9 @@ def auth_for_new_job(
 
 
 def auth_for_attach(job_id: str, source: str | None, password: str | None) -> SSHAuth | None:
-    """How to log in again to a job started earlier; None when there is no way."""
-    if source and source.startswith("key "):
+    """How to log in again to a job started earlier; None when there is no way (then
+    :func:`no_login_reason` says why)."""
+    if source and source.startswith("key ") and Path(source[4:]).is_file():
         return SSHAuth(source=source, key_file=Path(source[4:]))
     if password is not None:
         return SSHAuth(source="given", password=password)
@@ -120,6 +121,41 @@ def auth_for_attach(job_id: str, source: str | None, password: str | None) -> SS
         if kept:
             return SSHAuth(source=source, password=kept)
     return None
+
+
+def no_login_reason(job_id: str, source: str | None, order_id: int | None) -> str:
+    """Why :func:`auth_for_attach` found no login for a job, and what gets one, by where the
+    job's login came from (the journal's ``ssh_auth``)."""
+    bills = f"its order still bills: stop it with `clore cancel {order_id}`"
+    if source and source.startswith("env "):
+        name = source[4:]
+        return (
+            f"no ssh password for job {job_id}: it was started with the password in {name}, which is "
+            f"not set now; set {name} again (or give --password-file FILE) to read its log"
+        )
+    if source and source.startswith("key "):
+        return (
+            f"no ssh login for job {job_id}: it was started with the key {source[4:]}, which is not "
+            f"there now; put it back to read its log (else {bills})"
+        )
+    if source == "keyring":
+        return (
+            f"no ssh password for job {job_id}: the password generated for it was kept in the OS "
+            "keyring, which does not have it now (no keyring here, or it was removed); give it with "
+            f"CLORE_SSH_PASSWORD or --password-file FILE if you have it, else its log cannot be read "
+            f"again and {bills}"
+        )
+    if source == PASSWORD_NOT_KEPT:
+        return (
+            f"no ssh password for job {job_id}: it was generated for the job and not kept "
+            f"(no OS keyring), so its log cannot be read again; {bills} (set CLORE_SSH_PASSWORD "
+            "before `clore run` to re-attach later)"
+        )
+    how = f" ({source})" if source else ""
+    return (
+        f"no ssh password for job {job_id}: it was started with a password given to it{how}, which "
+        "is never kept; give the same one with CLORE_SSH_PASSWORD or --password-file FILE to read its log"
+    )
 
 
 def forget_password(job_id: str, source: str | None) -> None:
