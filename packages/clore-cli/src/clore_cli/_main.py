@@ -91,7 +91,25 @@ def gc_paused(function: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _complete_profile(ctx: click.Context, param: Any, incomplete: str) -> list[Any]:
+    """``--profile <TAB>``: the stored profiles (the config file only: no keyring, no network)."""
+    from click.shell_completion import CompletionItem
+
+    from ._app import known_profiles
+
+    return [CompletionItem(name) for name in known_profiles() if name.startswith(incomplete)]
+
+
 class CloreGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, except in the shell those marked ``hidden_in_shell`` (``shell``
+        itself): left out of the shell's help and completion, as they cannot run there."""
+        names = super().list_commands(ctx)
+        holder = ctx.find_object(_AppHolder)
+        if holder is None or holder.app is None or not getattr(holder.app, "in_shell", False):
+            return names
+        return [name for name in names if not getattr(self.commands.get(name), "hidden_in_shell", False)]
+
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_paragraph()
         formatter.write_text("Try it offline: clore --sandbox search")
@@ -107,7 +125,13 @@ class CloreGroup(click.Group):
 
 @click.group(cls=CloreGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="clore", message="%(prog)s, version %(version)s")
-@click.option("--profile", metavar="NAME", envvar="CLORE_PROFILE", help="Which stored API key to use.")
+@click.option(
+    "--profile",
+    metavar="NAME",
+    envvar="CLORE_PROFILE",
+    shell_complete=_complete_profile,
+    help="Which stored API key to use.",
+)
 @click.option(
     "--sandbox", is_flag=True, help="Use the offline sandbox API (state kept between runs; no key needed)."
 )

@@ -120,3 +120,9 @@ def current() -> Spinner | None:
     """The spinner of the wait under way in this thread, if any."""
     spinner: Spinner | None = getattr(_active, "spinner", None)
     return spinner
+
+
+def silence_this_thread() -> None:
+    """No spinner is ever drawn for a wait in the calling thread: for a background thread
+    (the shell's toolbar refresher), whose waits must not draw over the prompt."""
+    _active.spinner = _NoSpinner("", stream=None, make_status=None)

@@ -24,6 +24,7 @@ __all__ = [
     "DERIVED_KEYS",
     "round_derived",
     "coin_amount",
+    "compact_number",
     "derived_number",
     "human_number",
     "sanitize",
@@ -103,11 +104,12 @@ COIN_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "
 COIN_TICKERS = {"bitcoin": "BTC", "CLORE-Blockchain": "CLORE", "USD-Blockchain": "USD"}
 
 
-def coin_amount(value: Any, currency: str | None, *, quote: bool = False) -> str:
+def coin_amount(value: Any, currency: str | None, *, quote: bool = False, keep_zeros: bool = False) -> str:
     """A coin amount for people, never with an exponent (``3e-05``) nor float noise.
 
     Tables (the default): ``0.00003117 btc``, ``1,108.85 clore``, ``$1.25`` — 8 decimals for
-    btc, else 2 (6 below 1), trailing zeros dropped; ``unknown`` when not a number.
+    btc, else 2 (6 below 1), trailing zeros dropped (kept with ``keep_zeros``: ``0.05000000 btc``,
+    so an amount that changes keeps its width); ``unknown`` when not a number.
     Quotes before money moves (``quote=True``): ``0.00006615 BTC``, ``1663.3 CLORE`` — the exact
     amount to 8 decimals, no thousands separator, the ticker (USD: ``$1.25``); ``?`` when not a
     number.
@@ -126,8 +128,33 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False) -> str
     if short == "usd":
         return usd_amount(value)
     digits = 8 if short == "btc" else 2 if abs(value) >= 1 else 6
-    text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+    text = f"{value:,.{digits}f}"
+    if not keep_zeros:
+        text = text.rstrip("0").rstrip(".")
     return f"{text or '0'} {short}".strip()
+
+
+def compact_number(value: float) -> str:
+    """A number in at most about 6 characters, for narrow places (the shell's toolbar):
+    3 significant digits below 1,000 with their zeros kept (``0.0500``, ``12.3``, ``1.50``),
+    then one decimal and k, M, B or T (``999.7k``, ``1.5M``); never an exponent (``~0`` below 0.000000005)."""
+    if not math.isfinite(value):
+        return str(value)
+    if value < 0:
+        return "-" + compact_number(-value)
+    if value == 0:
+        return "0"
+    if value < 1000:
+        decimals = min(8, max(0, 2 - math.floor(math.log10(value))))
+        text = f"{value:.{decimals}f}"
+        if float(text) == 0:  # below 0.000000005
+            return "~0"
+        if float(text) < 1000:  # 999.96 rounds up to 1000: shown as 1.0k
+            return text
+    for suffix, unit in (("k", 1e3), ("M", 1e6), ("B", 1e9)):
+        if round(value / unit, 1) < 1000:
+            return f"{value / unit:.1f}{suffix}"
+    return f"{value / 1e12:,.1f}T"
 
 
 def usd_amount(value: Any) -> str:

@@ -9,6 +9,7 @@ options the line does not name. ``--sandbox`` on a live shell is refused: nothin
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import click
@@ -27,6 +28,108 @@ SANDBOX_REFUSED = (
     "error: --sandbox cannot change a running shell (this one uses the live API); nothing was sent."
     " Start `clore --sandbox shell` for the sandbox."
 )
+
+
+def without_clore(words: list[str]) -> list[str]:
+    """A line typed as on the system shell, ``clore orders -q``, is the line ``orders -q``."""
+    return words[1:] if words[:1] == ["clore"] else words
+
+
+# Redirection: a word that starts with | < > (or 2> &>), or has an unquoted | inside.
+_REDIRECTION = re.compile(r"[|<>]|[0-9&]>")
+# An operator between a word and a number is a comparison of search's query (`price < 1`).
+_COMPARISON = re.compile(r"[<>]=?")
+_NUMBER = re.compile(r"[0-9][0-9.,]*%?")
+
+
+_QUOTED = "\0"  # stands for a quoted or escaped character: never an operator
+
+
+def _unquoted_words(text: str) -> list[str]:
+    """The line's words as a POSIX shell splits them, each quoted or escaped character
+    replaced by :data:`_QUOTED`: what is left is what a shell would read as operators."""
+    words: list[str] = []
+    word: list[str] = []
+    in_word = False
+    quote = ""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = ""
+            else:
+                if quote == '"' and char == "\\" and index + 1 < len(text):
+                    index += 1
+                word.append(_QUOTED)
+        elif char.isspace():
+            if in_word:
+                words.append("".join(word))
+            word, in_word = [], False
+        else:
+            in_word = True
+            if char in "'\"":
+                quote = char
+            elif char == "\\" and index + 1 < len(text):
+                index += 1
+                word.append(_QUOTED)
+            else:
+                word.append(char)
+        index += 1
+    if in_word:
+        words.append("".join(word))
+    return words
+
+
+def redirection(text: str) -> str | None:
+    """The first unquoted pipe or redirection on the line (``|``, ``>``, ``>>``, ``<``,
+    ``2>``, ``>file``, ``a|b``); None when there is none. ``search price < 1`` and
+    ``gpus >=2`` are comparisons, not redirections; a quoted ``'|'`` is a plain word."""
+    words = _unquoted_words(text)
+    for index, word in enumerate(words):
+        if not (_REDIRECTION.match(word) or "|" in word):
+            continue
+        operator = _COMPARISON.match(word)
+        if operator and "|" not in word:
+            rest = word[operator.end() :]
+            after = rest or (words[index + 1] if index + 1 < len(words) else "")
+            before = words[index - 1] if index > 0 else "-"
+            if _NUMBER.fullmatch(after) and not before.startswith("-"):
+                continue
+        return word.replace(_QUOTED, "…")
+    return None
+
+
+def asks_for_help(words: list[str]) -> bool:
+    """True when the line asks click for a help page: ``-h``/``--help`` given as an option
+    of the root group or of the command the line names (not as an option's value)."""
+    from click.core import ParameterSource
+
+    try:
+        ctx = cli.make_context("clore", list(words), resilient_parsing=True)
+        while True:
+            option = ctx.command.get_help_option(ctx)
+            name = option.name if option is not None else None
+            if name and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+                return True
+            if not isinstance(ctx.command, click.Group):
+                return False
+            args = [*_protected_args(ctx), *ctx.args]
+            if not args:
+                return False
+            name, command, rest = ctx.command.resolve_command(ctx, args)
+            if command is None or name is None:
+                return False
+            ctx = command.make_context(name, rest, parent=ctx, resilient_parsing=True)
+    except (click.ClickException, click.exceptions.Exit):
+        return False
+
+
+def _protected_args(ctx: click.Context) -> list[str]:
+    protected = getattr(ctx, "_protected_args", None)
+    if protected is None:
+        protected = getattr(ctx, "protected_args", [])
+    return list(protected)
 
 
 def line_root_options(words: list[str]) -> dict[str, Any]:
@@ -48,10 +151,7 @@ def parse_root(words: list[str]) -> tuple[dict[str, Any], list[str]]:
         ctx = cli.make_context("clore", list(words), resilient_parsing=True)
     except (click.ClickException, click.exceptions.Exit):
         return {}, list(words)
-    protected = getattr(ctx, "_protected_args", None)
-    if protected is None:
-        protected = getattr(ctx, "protected_args", [])
-    rest = [*protected, *ctx.args]
+    rest = [*_protected_args(ctx), *ctx.args]
     given: dict[str, Any] = {}
     for param in cli.params:
         if not param.name or not param.expose_value:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import shlex
 import sys
-from typing import Any, Iterable, TextIO
+from functools import partial
+from typing import Any, Callable, Iterable, TextIO
 
 import click
 from prompt_toolkit import PromptSession
@@ -13,7 +17,14 @@ from prompt_toolkit.shortcuts import clear as clear_screen
 
 from clore_cli._main import cli, new_app_holder, run_args
 
-from ._lineopts import MAX_LINE, parse_root, run_with_root_options
+from ._lineopts import (
+    MAX_LINE,
+    asks_for_help,
+    parse_root,
+    redirection,
+    run_with_root_options,
+    without_clore,
+)
 from .completer import BoundedAutoSuggest, CloreCompleter
 from .history import SafeHistory, history_path
 from .keybindings import shell_key_bindings
@@ -23,10 +34,13 @@ EXIT = -1
 SHELL_HELP = """Shell commands:
   help                 this text and the commands below
   use PROFILE          switch to another stored API key (see: profiles)
-  set output FORMAT    default output for the session (table, json, csv, plugins' formats)
+  set output FORMAT    default output for the session (table, json, csv, ...)
   clear                clear the screen (also Ctrl-L)
-  exit [N], quit, Ctrl-D  leave (exit N: with status N)
+  exit [N], quit       leave (exit N: with status N; also Ctrl-D)
   Ctrl-C               clear the line, or stop the running command
+Every other line is a clore command line; a leading `clore` may be left out.
+Options of clore itself (--profile NAME, --debug, ...) apply to their line only.
+Pipes and redirection (| > >> <) are not supported: use your system shell.
 """
 # Commands after which the toolbar's balance and order count are fetched again.
 CHANGES_ACCOUNT = frozenset({"deploy", "cancel", "spot-price", "auth", "config", "guard"})
@@ -97,11 +111,47 @@ _REFRESH = -2  # `use` succeeded: the toolbar forgets the old profile's balance
 
 def _changes_account(line: str) -> bool:
     try:
-        words = shlex.split(line)
+        words = without_clore(shlex.split(line))
     except ValueError:
         return False
     rest = parse_root(words)[1] if words else []
     return bool(rest) and rest[0] in CHANGES_ACCOUNT
+
+
+def _redirection_refused(text: str, holder: Any) -> int | None:
+    """A line with a pipe or a redirection is refused with one line, nothing sent: the
+    shell runs click commands, not a system shell. The message gives the line to run there."""
+    if redirection(text) is None:
+        return None
+    app = holder.app
+    line = re.sub(r"^clore(\s+|$)", "", text)
+    try:
+        given = parse_root(shlex.split(line))[0]
+    except ValueError:
+        given = {}
+    prefix = ["clore"]
+    if app.sandbox and "sandbox" not in given:
+        prefix.append("--sandbox")
+    if app.profile != "default" and "profile" not in given:
+        prefix += ["--profile", shlex.quote(app.profile)]
+    click.echo(
+        "error: pipes and redirection are not supported in the shell; nothing was sent."
+        f" In your system shell: {' '.join([*prefix, line])}",
+        err=True,
+    )
+    return 2
+
+
+def _paged(run: Callable[[], int], app: Any, before: str = "") -> int:
+    """Run a help line with its output collected, then show it as any long output is
+    shown: through the pager when it is taller than the screen."""
+    collected = io.StringIO()
+    with contextlib.redirect_stdout(collected):
+        status = run()
+    text = before + collected.getvalue().rstrip("\n")
+    if text:  # nothing when the line failed (its error went to stderr)
+        app.show(text)
+    return status
 
 
 def _run_line(line: str, holder: Any) -> int:
@@ -120,6 +170,10 @@ def _run_line(line: str, holder: Any) -> int:
     except ValueError as error:
         click.echo(f"error: cannot read the line: {error}", err=True)
         return 2
+    refused = _redirection_refused(text, holder)
+    if refused is not None:
+        return refused
+    words = without_clore(words) or ["help"]  # `clore orders`, as hints and the system shell say it
     head = words[0]
     if head in ("exit", "quit"):
         if len(words) == 1:
@@ -128,9 +182,8 @@ def _run_line(line: str, holder: Any) -> int:
             raise LeaveShell(int(words[1]))
         click.echo(f"error: {head} [N], N a whole number from 0 to 255", err=True)
         return 2
-    if head == "help" and len(words) == 1:
-        click.echo(SHELL_HELP)
-        return run_args(["--help"], holder)
+    if words == ["help"]:
+        return _paged(partial(run_args, ["--help"], holder), app, before=SHELL_HELP + "\n")
     if head == "clear":
         clear_screen()
         return 0
@@ -158,9 +211,10 @@ def _run_line(line: str, holder: Any) -> int:
     if rest[:1] == ["shell"]:
         click.echo("error: already in the shell", err=True)
         return 2
-    if given:
-        return run_with_root_options(words, given, holder)
-    return run_args(words, holder)
+    run = partial(run_with_root_options, words, given, holder) if given else partial(run_args, words, holder)
+    if asks_for_help(words):  # a help page is long output too: paged when taller than the screen
+        return _paged(run, app)
+    return run()
 
 
 def run_script(lines: Iterable[str], holder: Any) -> int:

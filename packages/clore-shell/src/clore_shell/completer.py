@@ -15,7 +15,7 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
-from ._lineopts import MAX_INTERACTIVE
+from ._lineopts import MAX_INTERACTIVE, without_clore
 
 SHELL_WORDS = {
     "help": "commands and plugins",
@@ -41,6 +41,7 @@ class CloreCompleter(Completer):
         if split is None:
             return
         words, incomplete, start = split
+        words = without_clore(words)  # `clore ord<TAB>` completes as `ord<TAB>`: the shell runs both
         if not words:
             for word, meta in SHELL_WORDS.items():
                 if word.startswith(incomplete):

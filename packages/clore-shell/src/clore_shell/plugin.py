@@ -9,7 +9,11 @@ import click
 from clore_cli import hookimpl
 
 
-@click.command()
+class ShellCommand(click.Command):
+    hidden_in_shell = True  # not in the shell's help nor its completion: it cannot run there
+
+
+@click.command(cls=ShellCommand)
 @click.pass_context
 def shell(ctx: click.Context) -> None:
     """Interactive shell: every command, completion as you type, history (Ctrl-D leaves)."""
