@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .formats import COIN_TICKERS, coin_amount, usd_amount, usd_per_hour
+from .formats import COIN_TICKERS, coin_amount, exact_amount, usd_amount, usd_per_hour
 
 __all__ = [
     "ask",
@@ -92,9 +92,12 @@ def _stderr_columns() -> int:
         return shutil.get_terminal_size().columns
 
 
-def price_text(per_day: float | None, currency: str | None, usd_rate: float | None) -> str:
+def price_text(
+    per_day: float | None, currency: str | None, usd_rate: float | None, *, exact: bool = False
+) -> str:
     """``0.0001 BTC/day ($6.80/day, $0.2834/h)``; USD-only (``$6.80/day, $0.2834/h``) when
-    ``currency`` is None or USD itself."""
+    ``currency`` is None or USD itself. The coin amount to 8 decimals, or with ``exact`` (an
+    amount someone typed) every digit it has: ``0.000000000001 BTC/day``, never ``0 BTC/day``."""
     if per_day is None:
         return "not set"
     if currency == "USD-Blockchain":
@@ -103,7 +106,8 @@ def price_text(per_day: float | None, currency: str | None, usd_rate: float | No
     usd_part = f"{usd_amount(usd)}/day, {usd_per_hour(None if usd is None else usd / 24)}/h"
     if currency is None:
         return usd_part
-    return f"{coin_amount(per_day, currency, quote=True)}/day ({usd_part})"
+    amount = exact_amount(per_day, currency) if exact else coin_amount(per_day, currency, quote=True)
+    return f"{amount}/day ({usd_part})"
 
 
 def implied_usd_rates(servers: Any) -> dict[str, float]:
