@@ -301,7 +301,7 @@ def test_every_code_6_string_is_a_sentence_with_the_next_step() -> None:
 
 def test_api_refusals_speak_in_cli_terms(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--sandbox", "spot-price", "39", "0.0000000001", "--yes")
-    assert code == 2 and "below the minimum spot price of server 6: 0.0000025 btc per day now" in err
+    assert code == 2 and "below the minimum spot price of server 6: 0.0000025 BTC/day now" in err
     code, _, err = run(capsys, "--sandbox", "spot-price", "38", "1", "--yes")
     assert code == 1 and "order 38 is an on-demand order; only spot orders have a bid" in err
     code, _, err = run(capsys, "--sandbox", "server-config", "nosuch")

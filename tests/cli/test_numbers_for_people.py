@@ -106,7 +106,7 @@ def test_csv_numbers_in_plain_decimals() -> None:
     columns = [Column(key, key) for key in "abcdefg"]
     rows = [{"a": 1e-06, "b": 1e16, "c": 0.1 + 0.2, "d": 12, "e": float("nan"), "f": True, "g": None}]
     assert CsvFormat().render(Dataset("t", columns, rows), color=False).splitlines()[1] == (
-        "0.000001,10000000000000000,0.30000000000000004,12,nan,True,"
+        "0.000001,10000000000000000,0.30000000000000004,12,nan,true,"
     )
 
 

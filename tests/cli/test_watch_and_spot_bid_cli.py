@@ -272,7 +272,11 @@ def test_spot_price_below_the_server_minimum_is_refused_before_sending(
 ) -> None:
     code, _, err = run(capsys, "spot-price", "39", "0.0000000001", "--yes")
     assert code == 2 and err.count("\n") == 1
-    assert "below the minimum spot price of server 6: 0.0000025 btc per day now; bid at least that" in err
+    # the bid as typed, every digit (never "0 BTC/day"), and the minimum it is under
+    assert (
+        "error: the bid 0.0000000001 BTC/day is below the minimum spot price of server 6: "
+        "0.0000025 BTC/day now; bid at least that" in err
+    )
     code, _, err = run(capsys, "spot-price", "38", "1", "--yes")
     assert code == 1 and err.strip() == "error: order 38 is an on-demand order; only spot orders have a bid"
     assert "set_spot_price" not in sent

@@ -125,6 +125,33 @@ class App:
                 f"output format {name!r} (plugin {owner}) failed: {type(error).__name__}: {error}"
             ) from error
 
+    def emit_document(self, document: Any) -> None:
+        """Print one JSON document (``-o json`` of a command that is not a table: a quote and
+        its request, a plan, a summary) by the rule every JSON output follows
+        (:func:`~clore_cli.formats.json_document`)."""
+        from .formats import json_document
+
+        self.show(json_document(document))
+
+    def emit_line(self, document: Any) -> None:
+        """Print one JSON line of a stream (``watch``, ``guard``, ``spot-bid --auto``) and flush."""
+        from .formats import json_line
+
+        click.echo(json_line(document))
+        sys.stdout.flush()
+
+    def supports_output(self, what: str, *formats: str, hint: str = "") -> None:
+        """Refuse, before anything is sent (one line, exit 2), an ``-o`` format ``what`` cannot
+        print: a stream of events or a plan with its request is no table, so no CSV. ``formats``
+        are the ones it prints (``table`` is always one); ``hint`` says what they look like."""
+        name = self.output or "table"
+        if name == "table" or name in formats:
+            return
+        choices = " or ".join(f"-o {f}" for f in formats)
+        raise BadInput(
+            f"{what} cannot print -o {name}: it is not a table; use {choices}{hint}, or leave -o out"
+        )
+
     def show(self, text: str) -> None:
         """Print ``text``; in the shell at a terminal, through a pager when it is taller than the screen."""
         if self.in_shell and _taller_than_terminal(text):

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .formats import COIN_TICKERS, coin_amount, usd_amount, usd_per_hour
+from .formats import COIN_TICKERS, coin_amount, exact_amount, usd_amount, usd_per_hour
 
 __all__ = [
     "ask",
@@ -98,12 +98,19 @@ def _stderr_columns() -> int:
 
 
 def price_text(
-    per_day: float | None, currency: str | None, usd_rate: float | None, *, coin_per_hour: bool = True
+    per_day: float | None,
+    currency: str | None,
+    usd_rate: float | None,
+    *,
+    coin_per_hour: bool = True,
+    exact: bool = False,
 ) -> str:
     """``0.0001 BTC/day, 0.00000417 BTC/h ($6.80/day, $0.2834/h)``: the coin and USD, per day
     and per hour, as a question before money moves says it; USD-only (``$6.80/day, $0.2834/h``)
     when ``currency`` is None or USD. ``coin_per_hour=False`` (:func:`logged_price_text`) for
-    lines that report what was done, where the coin per hour adds only length."""
+    lines that report what was done, where the coin per hour adds only length. The coin amount
+    to 8 decimals, or with ``exact`` (an amount someone typed) every digit it has:
+    ``0.000000000001 BTC/day``, never ``0 BTC/day``."""
     if per_day is None:
         return "not set"
     if currency == "USD-Blockchain":
@@ -112,7 +119,8 @@ def price_text(
     usd_part = f"{usd_amount(usd)}/day, {usd_per_hour(None if usd is None else usd / 24)}/h"
     if currency is None:
         return usd_part
-    coin_part = f"{coin_amount(per_day, currency, quote=True)}/day"
+    amount = exact_amount(per_day, currency) if exact else coin_amount(per_day, currency, quote=True)
+    coin_part = f"{amount}/day"
     if coin_per_hour:
         coin_part += f", {coin_amount(per_day / 24, currency, quote=True)}/h"
     return f"{coin_part} ({usd_part})"

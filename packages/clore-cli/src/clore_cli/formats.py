@@ -26,7 +26,11 @@ __all__ = [
     "coin_amount",
     "compact_number",
     "derived_number",
+    "exact_amount",
     "human_number",
+    "json_document",
+    "json_line",
+    "plain_number",
     "sanitize",
     "usd_amount",
     "usd_per_hour",
@@ -56,7 +60,8 @@ class Column:
 
 @dataclass
 class Dataset:
-    """Rows of plain values (str, int, float, bool, None) with their columns."""
+    """Rows of plain values (str, int, float, bool, None, and lists or mappings of them) with
+    their columns. JSON has every field of a row; CSV and tables the columns."""
 
     title: str
     columns: list[Column]
@@ -84,6 +89,19 @@ class Dataset:
             return ", ".join(_plain(v) for v in value) or "-"
         return sanitize(str(value))
 
+    def exact_rows(self) -> list[dict[str, Any]]:
+        """The rows as JSON and CSV give them: a number a column marks ``derived`` to 15
+        significant digits (:func:`derived_number`), a field that is no column by the same rule
+        as a document (:data:`DERIVED_KEYS`, :func:`round_derived`), everything else as it is."""
+        derived = {c.key: c.derived for c in self.columns}
+
+        def exact(key: str, value: Any) -> Any:
+            if key in derived:
+                return round_derived(value, every=True) if derived[key] else value
+            return round_derived(value, every=key in DERIVED_KEYS)
+
+        return [{key: exact(key, value) for key, value in row.items()} for row in self.rows]
+
 
 def _plain(value: Any) -> str:
     """One item of a mapping or list cell, numbers for people like any other cell."""
@@ -91,13 +109,26 @@ def _plain(value: Any) -> str:
 
 
 def human_number(value: float) -> str:
-    """``4e-06`` -> ``0.000004``, ``0.045000000000000005`` -> ``0.045``: no exponent, no float noise."""
+    """``4e-06`` -> ``0.000004``, ``0.045000000000000005`` -> ``0.045``: no exponent, no float
+    noise; never ``0`` for what is not 0 (``1e-12`` -> ``0.000000000001``)."""
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
     if abs(value) >= 1e6:
         return f"{value:,.2f}"
     text = f"{value:.10f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
+    return _not_zero(text, value)
+
+
+def _not_zero(text: str, value: float) -> str:
+    """``text`` (``value`` to a number of decimals), or, when those decimals round a number
+    that is not 0 to 0, its first 4 significant digits in plain decimals: ``0.00000000005``."""
+    if text.lstrip("-") not in ("", "0"):
+        return text
+    if value == 0:
+        return "0"
+    from decimal import Decimal
+
+    return format(Decimal(f"{value:.4g}"), "f")
 
 
 COIN_SHORT = {"bitcoin": "btc", "CLORE-Blockchain": "clore", "USD-Blockchain": "usd"}
@@ -112,7 +143,8 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False, keep_z
     so an amount that changes keeps its width); ``unknown`` when not a number.
     Quotes before money moves (``quote=True``): ``0.00006615 BTC``, ``1663.3 CLORE`` — the exact
     amount to 8 decimals, no thousands separator, the ticker (USD: ``$1.25``); ``?`` when not a
-    number.
+    number. Either way an amount those decimals would show as 0 shows its first 4 significant
+    digits (``0.00000000005 BTC``), never 0; an amount someone typed is :func:`exact_amount`'s.
     """
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "?" if quote else "unknown"
@@ -123,7 +155,7 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False, keep_z
 
         exact = Decimal(repr(float(value)))  # a context wide enough for any float: no overflow
         text = format(exact.quantize(Decimal("0.00000001"), context=Context(prec=400)).normalize(), "f")
-        return f"{text} {COIN_TICKERS.get(currency or '', currency or '')}"
+        return f"{_not_zero(text, value)} {COIN_TICKERS.get(currency or '', currency or '')}"
     short = COIN_SHORT.get(currency or "", currency or "")
     if short == "usd":
         return usd_amount(value)
@@ -131,7 +163,26 @@ def coin_amount(value: Any, currency: str | None, *, quote: bool = False, keep_z
     text = f"{value:,.{digits}f}"
     if not keep_zeros:
         text = text.rstrip("0").rstrip(".")
-    return f"{text or '0'} {short}".strip()
+    return f"{_not_zero(text, value)} {short}".strip()
+
+
+def exact_amount(value: Any, currency: str | None) -> str:
+    """An amount someone typed (or the API sent), echoed whole: every digit it has, never an
+    exponent nor rounded away (``1e-09`` -> ``0.000000001 BTC``, ``0.00006615 BTC``); USD as
+    :func:`usd_amount`. For the amounts quotes echo back; computed ones are :func:`coin_amount`'s."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return coin_amount(value, currency, quote=True)
+    if currency == "USD-Blockchain":
+        return usd_amount(value)
+    return f"{plain_number(value)} {COIN_TICKERS.get(currency or '', currency or '')}".strip()
+
+
+def plain_number(value: float) -> str:
+    """Every digit of ``value``'s shortest repr in plain decimals: ``1e-09`` -> ``0.000000001``,
+    ``100.0`` -> ``100``, ``1663.3`` -> ``1663.3`` (what to type to give it back)."""
+    from decimal import Decimal
+
+    return format(Decimal(repr(float(value))).normalize(), "f")
 
 
 def compact_number(value: float) -> str:
@@ -200,8 +251,12 @@ def derived_number(value: Any) -> Any:
     return value
 
 
-#: The fields of the JSON documents commands build themselves (quotes, spend, spot-bid and
-#: watch lines, repricing) that hold computed numbers; a Dataset's columns say it with ``derived``.
+#: The fields that hold computed numbers in the JSON documents commands build themselves
+#: (quotes, spend, guard, spot-bid and watch lines, repricing, jobs) and in the fields of a
+#: Dataset's rows that are no column (a Dataset's columns say it with ``derived``): USD at a
+#: rate, per hour from per day, runways, projections, readings, the clock's times. One list,
+#: so that every JSON and CSV emitter (``App.emit``, ``App.emit_document``, ``App.emit_line``)
+#: writes them by the same rule; a test runs every command with ``-o json`` to keep it so.
 DERIVED_KEYS = frozenset(
     {
         "usd_per_hour",
@@ -210,6 +265,9 @@ DERIVED_KEYS = frozenset(
         "previous_usd_per_hour",
         "bid_usd_per_hour",
         "top_bid_usd_per_hour",
+        "top_other_usd_per_hour",
+        "lowest_winning_usd_per_hour",
+        "lowest_winning_usd_per_day",
         "new_usd_per_hour",
         "cap_usd_per_hour",
         "current_usd_per_hour",
@@ -219,6 +277,8 @@ DERIVED_KEYS = frozenset(
         "new_percentile",
         "market_median_per_day",
         "spend_usd",
+        "spent_usd",
+        "cost_usd",
         "burn_per_hour",
         "coin_per_hour",
         "projected",
@@ -229,6 +289,14 @@ DERIVED_KEYS = frozenset(
         "hours_covered",
         "rate",
         "rates",
+        "usd_rate",
+        "cap",  # spot-bid --auto: a USD cap in the order's coin
+        "value",  # guard: what a limit reads (USD per hour, USD spent, hours of runway)
+        "time",  # the clock: guard lines, job and sandbox times in Unix seconds
+        "timestamp",
+        "started_at",
+        "ended_at",
+        "ahead_seconds",
     }
 )
 
@@ -241,6 +309,18 @@ def round_derived(value: Any, keys: Collection[str] = DERIVED_KEYS, *, every: bo
     if isinstance(value, (list, tuple)):
         return [round_derived(item, keys, every=every) for item in value]
     return derived_number(value) if every else value
+
+
+def json_document(value: Any) -> str:
+    """A JSON document as commands print it (``-o json``): numbers under :data:`DERIVED_KEYS`
+    to 15 significant digits, every other value exact, non-ASCII text as it is."""
+    return json.dumps(round_derived(value), indent=2, ensure_ascii=False, default=str)
+
+
+def json_line(value: Any) -> str:
+    """One JSON object on one line, as streams print them (``watch``, ``guard``, ``spot-bid
+    --auto`` with ``-o json``; ``CLORE_EVENT``): the numbers as :func:`json_document` has them."""
+    return json.dumps(round_derived(value), ensure_ascii=False, default=str)
 
 
 class OutputFormat:
@@ -258,9 +338,7 @@ class JsonFormat(OutputFormat):
     description = "JSON array of objects with stable field names (alone on stdout)"
 
     def render(self, data: Dataset, *, color: bool) -> str:
-        derived = {c.key for c in data.columns if c.derived}
-        rows = [{k: derived_number(v) if k in derived else v for k, v in row.items()} for row in data.rows]
-        return json.dumps(rows, indent=2, ensure_ascii=False, default=str)
+        return json.dumps(data.exact_rows(), indent=2, ensure_ascii=False, default=str)
 
 
 class CsvFormat(OutputFormat):
@@ -271,22 +349,52 @@ class CsvFormat(OutputFormat):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([c.key for c in data.columns])
-        for row in data.rows:
-            values = [(row.get(c.key), c.derived) for c in data.columns]
-            writer.writerow([_csv_value(derived_number(v) if derived else v) for v, derived in values])
+        for row in data.exact_rows():
+            writer.writerow([_csv_value(row.get(c.key)) for c in data.columns])
         return buffer.getvalue().rstrip("\n")
 
 
 def _csv_value(value: Any) -> str:
     """A cell for spreadsheets and people: floats in plain decimals with every digit their
-    shortest repr has (``1e-06`` -> ``0.000001``, ``1e+16`` -> ``10000000000000000``)."""
+    shortest repr has (``1e-06`` -> ``0.000001``, ``1e+16`` -> ``10000000000000000``);
+    ``true``/``false`` as JSON writes them; empty for None; a list or a mapping (ports, a
+    price per coin, warnings) as compact JSON text whose numbers are written the same way
+    (``{"22":40811}``, ``{"bitcoin":0.00006615,"CLORE-Blockchain":1663.3}``)."""
     if value is None:
         return ""
-    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # nan, inf
+    if isinstance(value, (bool, int, float, dict, list, tuple)):
+        return _plain_json(value)
+    return sanitize(str(value))
+
+
+def _plain_json(value: Any) -> str:
+    """``value`` as compact JSON with every float in plain decimals (never an exponent) and
+    control characters escaped; NaN and infinities as Python's json writes them."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return json.dumps(value)
         from decimal import Decimal
 
         return format(Decimal(repr(value)), "f")
-    return sanitize(str(value))
+    if isinstance(value, dict):
+        items = (f"{_json_string(str(k))}:{_plain_json(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_plain_json(item) for item in value) + "]"
+    return _json_string(str(value))
+
+
+def _json_string(text: str) -> str:
+    """A JSON string with DEL and C1 control characters escaped too (json escapes C0 only)."""
+    return re.sub(r"[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 class TableFormat(OutputFormat):
@@ -382,12 +490,14 @@ def _records(data: Dataset, columns: list[Column]) -> str:
 
 
 def _vertical(data: Dataset) -> str:
-    """One record as "Key  value" lines: long values (an ssh command, a host) are never cut."""
-    width = max(len(c.header) for c in data.columns)
+    """One record as "Key  value" lines: long values (an ssh command, a host) are never cut;
+    the columns only CSV has (``in_table=False``: a coin the cells already name) are left out."""
+    columns = [c for c in data.columns if c.in_table]
+    width = max(len(c.header) for c in columns)
     blocks = []
     for row in data.rows:
         lines = [sanitize(data.title)] if data.title else []
-        lines += [f"  {c.header.ljust(width)}  {data.cell(row, c)}" for c in data.columns]
+        lines += [f"  {c.header.ljust(width)}  {data.cell(row, c)}" for c in columns]
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks)
     return text + (f"\n{sanitize(data.footer)}" if data.footer else "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -20,6 +19,8 @@ HIVEOS_IMAGE = "c9a4e2f6b7d488d8f0bab0ff"
 IMAGES = {"ubuntu": UBUNTU_IMAGE, "hiveos": HIVEOS_IMAGE}
 DEFAULT_PL = 300  # watts per GPU when --pl is not given
 USD_COIN = "USD-Blockchain"
+ANSWER_HINT = " (the request with --dry-run, else the API's answer)"
+NEW_ORDER_HINT = " (the request with --dry-run, else the new order)"
 
 
 def lowest_bid(server: Any, coin: str) -> float | None:
@@ -30,11 +31,12 @@ def lowest_bid(server: Any, coin: str) -> float | None:
 
 
 def _bid_warnings(price: float, minimum: float | None) -> list[str]:
-    """A bid far above the server's minimum (a typo?); one under it is refused before this."""
+    """A bid far above the server's minimum (a typo?; one under it is refused before this):
+    stderr says it after ``warning:``, JSON has it in ``warnings``."""
     from .spotbid import OVERBID_WARNING_FACTOR
 
     if minimum and price > OVERBID_WARNING_FACTOR * minimum:
-        return [f"warning: the bid is {price / minimum:,.0f}× the server's minimum bid"]
+        return [f"the bid is {price / minimum:,.0f}× the server's minimum bid"]
     return []
 
 
@@ -135,13 +137,20 @@ def gigaspot_order() -> None:
 
 
 def _consent(
-    app: Any, ctx: click.Context, lines: list[str], body: Any, endpoint: str, dry_run: bool, yes: bool
+    app: Any,
+    ctx: click.Context,
+    lines: list[str],
+    body: Any,
+    endpoint: str,
+    dry_run: bool,
+    yes: bool,
+    warnings: list[str],
 ) -> bool:
     from .._consent import ask, explain
 
-    explain("\n".join(lines))
+    explain("\n".join([*lines, *(f"warning: {w}" for w in warnings)]))
     if dry_run:
-        click.echo(json.dumps({"request": {"endpoint": endpoint, "body": body}}, indent=2))
+        app.emit_document({"request": {"endpoint": endpoint, "body": body}, "warnings": warnings})
         app.note("dry run: nothing was sent")
         return False
     if not yes and not ask("Send this GigaSPOT order?"):
@@ -202,6 +211,7 @@ def create(
         raise click.UsageError(cli_terms(str(error))) from None
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
+    app.supports_output("clore gigaspot-order create", "json", hint=NEW_ORDER_HINT)
     servers = app.client().marketplace(available_only=False)
     server = next((s for s in servers if s.id == server_id), None)
     rate = implied_usd_rates(servers).get(coin)
@@ -219,13 +229,13 @@ def create(
     minimum = lowest_bid(server, coin)
     lines = [
         f"GigaSPOT server {server_id}: {sanitize(str(server.gpu_model))}",
-        f"Bid: {price_text(price, coin, rate)}",
+        f"Bid: {price_text(price, coin, rate, exact=True)}",
         f"Minimum bid: {price_text(minimum, coin, rate)}",
         f"Power limit: {watts} W on {gpus} GPU(s)",
         wallet_line(wallet_balance(app, coin), coin, price),
     ]
-    lines += _bid_warnings(price, minimum)
-    if not _consent(app, ctx, lines, body, "create_gigaspot_orders", dry_run, yes):
+    warnings = _bid_warnings(price, minimum)
+    if not _consent(app, ctx, lines, body, "create_gigaspot_orders", dry_run, yes, warnings):
         return
     placement = place_gigaspot_bids(app.client(), [order])
     result = placement.result
@@ -278,6 +288,7 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
         raise click.UsageError(cli_terms(str(error))) from None
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
+    app.supports_output("clore gigaspot-order edit", "json", hint=ANSWER_HINT)
     order = next((o for o in app.client().my_orders() if o.id == order_id), None)
     if order is None:
         raise click.ClickException(f"order {order_id} is not one of your active orders (see: clore orders)")
@@ -299,14 +310,14 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
         except GigaSpotBidRefused as refused:
             if refused.reason == "below-minimum":  # the rest is the API's to say of an existing order
                 raise _refusal(refused, rate) from None
-    now, new = price_text(order.price, coin, rate), price_text(price, coin, rate)
+    now, new = price_text(order.price, coin, rate), price_text(price, coin, rate, exact=True)
     lines = [f"GigaSPOT order {order_id}: bid {now} → {new}"]
-    lines += _bid_warnings(price, lowest_bid(server, coin) if server is not None else None)
-    if not _consent(app, ctx, lines, body, "edit_gigaspot_orders", dry_run, yes):
+    warnings = _bid_warnings(price, lowest_bid(server, coin) if server is not None else None)
+    if not _consent(app, ctx, lines, body, "edit_gigaspot_orders", dry_run, yes, warnings):
         return
     result = app.client().edit_gigaspot_orders([{"order_id": order_id, "price": price}])
     if app.wants_json:
-        click.echo(json.dumps(result.model_dump(), indent=2))
+        app.emit_document({**result.model_dump(), "warnings": warnings})
     if result.too_low_bid_ids:
         raise click.ClickException(f"order {order_id}: the bid is below the server's minimum")
     if result.failed_to_update_ids:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,7 +9,7 @@ import click
 from .. import hookimpl
 from .._main import app_of, output_options
 from .._params import Number, UsdPerTime, WholeNumber
-from ..formats import Column, Dataset, round_derived, sanitize
+from ..formats import Column, Dataset, sanitize
 
 
 @click.command()
@@ -139,8 +138,8 @@ def _changes(
 def _shown(row: dict[str, Any], value: Any, rates: dict[str, float]) -> str:
     from .._consent import price_text
 
-    if row["kind"] == "price":
-        return price_text(value, row["currency"], rates.get(row["currency"]))
+    if row["kind"] == "price":  # every digit given or set: never "0 BTC/day" for 1e-12
+        return price_text(value, row["currency"], rates.get(row["currency"]), exact=True)
     if row["kind"] == "usd":
         return price_text(value, None, None)
     if row["kind"] == "flag":
@@ -148,7 +147,10 @@ def _shown(row: dict[str, Any], value: Any, rates: dict[str, float]) -> str:
     return "?" if value is None else str(value)
 
 
-def _warnings(current: Any, rows: list[dict[str, Any]]) -> list[str]:
+def price_warnings(current: Any, rows: list[dict[str, Any]]) -> list[tuple[tuple[str, str], str]]:
+    """What the changes in ``rows`` warn of, each with the price it is about: ``((coin or
+    "USD", "on_demand" or "spot"), "the on-demand price (bitcoin) becomes more than 3× the
+    current price")``. Stderr says each after ``warning:``; JSON has them as ``warnings``."""
     warnings = []
     for row in rows:
         if row["kind"] not in ("price", "usd"):
@@ -156,7 +158,8 @@ def _warnings(current: Any, rows: list[dict[str, Any]]) -> list[str]:
         old, new = row["current"], row["new"]
         if old and old > 0 and (new > 3 * old or new < old / 3):
             how = "more than 3×" if new > 3 * old else "less than a third of"
-            warnings.append(f"warning: the {row['setting']} becomes {how} the current price")
+            key = (row.get("currency") or "USD", row["field"])
+            warnings.append((key, f"the {row['setting']} becomes {how} the current price"))
     # A spot minimum above the on-demand price, after the change.
     after: dict[tuple[str, str], float] = {}
     for row in rows:
@@ -171,7 +174,7 @@ def _warnings(current: Any, rows: list[dict[str, Any]]) -> list[str]:
             sp = after.get((coin, "spot"), (current.spot_pricing or {}).get(coin))
         if od is not None and sp is not None and sp > od:
             name = "USD pricing" if coin == "USD" else coin
-            warnings.append(f"warning: the spot minimum ({name}) would be above the on-demand price")
+            warnings.append(((coin, "spot"), f"the spot minimum ({name}) would be above the on-demand price"))
     return warnings
 
 
@@ -185,7 +188,7 @@ def change_lines(
     for row in changed:
         line = f"  {row['setting']}: {_shown(row, row['current'], rates)} → {_shown(row, row['new'], rates)}"
         lines.append(line + (f"  [{row['note']}]" if row.get("note") else ""))
-    return lines + _warnings(current, changed)
+    return lines + [f"warning: {text}" for _, text in price_warnings(current, changed)]
 
 
 @click.command("server-settings")
@@ -271,6 +274,7 @@ def server_settings(
         )
     need_consent_channel(yes, dry_run, "change your server's settings")
     app = app_of(ctx)
+    app.supports_output(ctx.command_path, "json", hint=" (the changes and the request)")
     client = app.client()
     current = client.server_config(name)
     rows = _changes(
@@ -315,13 +319,11 @@ def server_settings(
     except InvalidInputError as error:
         raise click.UsageError(str(error)) from None
     explain("\n".join(change_lines(name, current, changed, rates)))
+    warnings = [text for _, text in price_warnings(current, changed)]
     if dry_run:
         exact = [{k: row.get(k) for k in ("setting", "current", "new")} for row in changed]
-        click.echo(
-            json.dumps(
-                {"changes": exact, "request": {"endpoint": "set_server_settings", "body": body}}, indent=2
-            )
-        )
+        request = {"endpoint": "set_server_settings", "body": body}
+        app.emit_document({"changes": exact, "request": request, "warnings": warnings})
         app.note("dry run: nothing was sent")
         return
     if not yes and not ask(f"Change the settings of {sanitize(name)}?"):
@@ -329,7 +331,7 @@ def server_settings(
         ctx.exit(1)
     client.set_server_settings(**arguments)
     if app.wants_json:
-        click.echo(json.dumps(round_derived({"server": name, "changes": changed, "sent": body}), indent=2))
+        app.emit_document({"server": name, "changes": changed, "sent": body, "warnings": warnings})
     else:
         click.echo(f"Settings of {sanitize(name)} updated")
 

@@ -3,15 +3,14 @@ flat host commands. The logic is in clore_ai.repricing; this module asks, shows 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from .._main import app_of, output_options
 from .._params import Number, UsdPerTime, WholeNumber
-from ..formats import COIN_TICKERS, Column, Dataset, coin_amount, round_derived, sanitize, usd_per_hour
-from .host import change_lines, server_config, server_settings, servers
+from ..formats import COIN_TICKERS, Column, Dataset, coin_amount, sanitize, usd_per_hour
+from .host import change_lines, price_warnings, server_config, server_settings, servers
 
 KIND_CHOICES = {"on-demand": ("on_demand",), "spot": ("spot",), "both": ("on_demand", "spot")}
 KIND_LABELS = {"on_demand": "on-demand price", "spot": "spot minimum"}
@@ -36,7 +35,10 @@ host.add_command(server_settings, "settings")
 # ── reprice ────────────────────────────────────────────────────────────────
 
 
-def _proposal_row(proposal: Any) -> dict[str, Any]:
+def _proposal_row(proposal: Any, warned: dict[tuple[str, str, str], list[str]]) -> dict[str, Any]:
+    """One proposal, exact; ``warnings`` has the proposal's own and what changing it warns of
+    (``warned``, by server, coin and kind: :func:`_change_warnings`), as stderr says them."""
+    own = warned.get((proposal.server, proposal.currency, proposal.kind), [])
     return {
         "server": proposal.server,
         "server_id": proposal.server_id,
@@ -58,8 +60,18 @@ def _proposal_row(proposal: Any) -> dict[str, Any]:
         "clamped": proposal.clamped,
         "changed": proposal.changed,
         "skipped": proposal.skipped,
-        "warnings": list(proposal.warnings),
+        "warnings": list(dict.fromkeys([*proposal.warnings, *own])),
     }
+
+
+def _change_warnings(plans: list[Any]) -> dict[tuple[str, str, str], list[str]]:
+    """What the changes of each server warn of (a price above 3× or below a third of the
+    current one, a spot minimum above the on-demand price), by (server, coin, kind)."""
+    warned: dict[tuple[str, str, str], list[str]] = {}
+    for config, own, _ in plans:
+        for (coin, kind), text in price_warnings(config, _consent_rows(own)):
+            warned.setdefault((config.name, coin, kind), []).append(text)
+    return warned
 
 
 def _pct(value: float | None) -> str:
@@ -74,8 +86,10 @@ def _note(proposal: Any) -> str:
     return "" if proposal.changed else "unchanged"
 
 
-def _proposals_dataset(proposals: list[Any], human: bool) -> Dataset:
-    rows = [_proposal_row(p) for p in proposals]
+def _proposals_dataset(
+    proposals: list[Any], warned: dict[tuple[str, str, str], list[str]], human: bool
+) -> Dataset:
+    rows = [_proposal_row(p, warned) for p in proposals]
     if human:
         for row, proposal in zip(rows, proposals):
             row["coin"] = COIN_TICKERS.get(proposal.currency, proposal.currency)
@@ -93,9 +107,10 @@ def _proposals_dataset(proposals: list[Any], human: bool) -> Dataset:
         Column("current_usd_per_hour", "Now $/h", "right", fmt=usd_per_hour, derived=True),
         Column("new_per_day", "New/day", "right", coin_key="currency", no_wrap=True),
         Column("new_usd_per_hour", "New $/h", "right", fmt=usd_per_hour, derived=True),
-        Column("percentiles" if human else "new_percentile", "Percentile", no_wrap=True),
+        Column("percentiles" if human else "new_percentile", "Percentile", no_wrap=True, derived=True),
         Column("comparables", "Offers", "right"),
         Column("note" if human else "skipped", "Note"),
+        Column("warnings", "Warnings", in_table=False),  # the table's are on stderr, under it
     ]
     return Dataset("Repricing (prices per day for the whole server)", columns, rows, id_key="server")
 
@@ -245,23 +260,25 @@ def reprice(
         own = [p for p in proposals if p.server == config.name]
         if any(p.changed for p in own):
             plans.append((config, own, _settings_arguments(config, own)))
-    _show_plan(app, proposals, plans, rates)
+    warned = _change_warnings(plans)
+    _show_plan(app, proposals, plans, rates, warned)
     if not plans:
         if app.wants_json:
-            click.echo(
-                json.dumps(
-                    round_derived({"proposals": [_proposal_row(p) for p in proposals], "requests": []}),
-                    indent=2,
-                )
-            )
+            app.emit_document({"proposals": [_proposal_row(p, warned) for p in proposals], "requests": []})
         app.note("nothing to change: every price is already where the market puts it, or was skipped")
         return
-    _apply(app, ctx, proposals, plans, dry_run=dry_run, yes=yes)
+    _apply(app, ctx, proposals, plans, warned, dry_run=dry_run, yes=yes)
 
 
-def _show_plan(app: Any, proposals: list[Any], plans: list[Any], rates: dict[str, float]) -> None:
+def _show_plan(
+    app: Any,
+    proposals: list[Any],
+    plans: list[Any],
+    rates: dict[str, float],
+    warned: dict[tuple[str, str, str], list[str]],
+) -> None:
     if not app.wants_json:
-        app.emit(_proposals_dataset(proposals, human=app.output in (None, "table")))
+        app.emit(_proposals_dataset(proposals, warned, human=app.output in (None, "table")))
     lines: list[str] = []
     for config, own, _ in plans:
         lines += change_lines(config.name, config, _consent_rows(own), rates)
@@ -273,7 +290,14 @@ def _show_plan(app: Any, proposals: list[Any], plans: list[Any], rates: dict[str
 
 
 def _apply(
-    app: Any, ctx: click.Context, proposals: list[Any], plans: list[Any], *, dry_run: bool, yes: bool
+    app: Any,
+    ctx: click.Context,
+    proposals: list[Any],
+    plans: list[Any],
+    warned: dict[tuple[str, str, str], list[str]],
+    *,
+    dry_run: bool,
+    yes: bool,
 ) -> None:
     from clore_ai import CloreAPIError, build_server_settings_body
 
@@ -281,14 +305,14 @@ def _apply(
     from .._consent import ask
     from .._errors import exit_code_for
 
-    rows = [_proposal_row(p) for p in proposals]
+    rows = [_proposal_row(p, warned) for p in proposals]
     requests = [
         {"endpoint": "set_server_settings", "body": build_server_settings_body(**arguments)}
         for _, _, arguments in plans
     ]
     if dry_run:
         if app.wants_json:
-            click.echo(json.dumps(round_derived({"proposals": rows, "requests": requests}), indent=2))
+            app.emit_document({"proposals": rows, "requests": requests})
         app.note("dry run: nothing was sent")
         return
     count = len(plans)
@@ -311,10 +335,12 @@ def _apply(
             app.note(f"{sanitize(config.name)}: not updated: {reason}")
         else:
             results.append({"server": config.name, "updated": True, "error": None, "sent": request["body"]})
-            if not app.wants_json:
+            if app.output in (None, "table"):
                 click.echo(f"Prices of {sanitize(config.name)} updated")
+            elif not app.wants_json:  # CSV (the plan's table) stays one document on stdout
+                app.note(f"Prices of {sanitize(config.name)} updated")
     if app.wants_json:
-        click.echo(json.dumps(round_derived({"proposals": rows, "results": results}), indent=2))
+        app.emit_document({"proposals": rows, "results": results})
     if failure is not None:
         ctx.exit(int(exit_code_for(failure)))
 

@@ -42,7 +42,7 @@ JOB_COLUMNS = [
     Column("exit_code", "Exit", "right", no_wrap=True),
     Column("started", "Started", no_wrap=True),
     Column("took", "Took", "right", no_wrap=True),
-    Column("cost_usd", "Cost", "right", no_wrap=True, coin_key="usd", derived=True),
+    Column("cost_usd", "Cost", "right", usd_amount, no_wrap=True, derived=True),
     Column("billing", "Billing", no_wrap=True),
 ]
 #: Below this many terminal columns the table leaves out Server and Started (JSON/CSV keep
@@ -70,7 +70,7 @@ JOB_RECORD = [
     Column("server_id", "Server"),
     Column("took", "Took"),
     Column("cost", "Cost", coin_key="currency"),
-    Column("cost_usd", "Cost in USD", coin_key="usd", derived=True),
+    Column("cost_usd", "Cost in USD", fmt=usd_amount, derived=True),
     Column("billing", "Still billing"),
     Column("log_path", "Log on the server"),
     Column("error", "Error"),
@@ -116,7 +116,6 @@ def job_row(record: JobRecord) -> dict[str, Any]:
     row = record.to_json()
     row["cost_usd"] = record.estimated_cost_usd()
     row["took"] = _took(record)
-    row["usd"] = USD  # the coin of cost_usd, for tables
     row["started"] = (
         time.strftime("%Y-%m-%d %H:%M", time.localtime(record.started_at)) if record.started_at else None
     )

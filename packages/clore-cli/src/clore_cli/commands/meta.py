@@ -91,7 +91,7 @@ STATUS_COLUMNS = [
     Column("state_file", "State file"),
     Column("time", "Sandbox time"),
     Column("speed", "Speed", fmt="{:g}x"),
-    Column("ahead_seconds", "Ahead of the clock (s)", fmt="{:,.0f}"),
+    Column("ahead_seconds", "Ahead of the clock (s)", fmt="{:,.0f}", derived=True),
     Column("market", "Market"),
     Column("seed", "Market seed"),
     Column("epoch_seconds", "Market step (s)", fmt="{:g}"),

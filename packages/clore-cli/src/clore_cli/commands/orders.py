@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -32,7 +31,16 @@ from .._params import (
     shown,
 )
 from .._rentable import coin_amount
-from ..formats import COIN_TICKERS, Column, Dataset, round_derived, sanitize, usd_amount, usd_per_hour
+from ..formats import (
+    COIN_TICKERS,
+    Column,
+    Dataset,
+    exact_amount,
+    plain_number,
+    sanitize,
+    usd_amount,
+    usd_per_hour,
+)
 
 ORDER_ID = WholeNumber(min=1, max=MAX_ID)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -120,6 +128,7 @@ ORDER_RECORD = [
     Column("status", "Status"),
     Column("image", "Image"),
     Column("price_per_day", "Price per day", coin_key="currency"),
+    Column("currency", "Currency", in_table=False),  # the cells name the coin; CSV needs it said
     Column("usd_per_hour", "USD per hour", fmt=usd_per_hour, derived=True),
     Column("uptime", "Uptime"),
     Column("spend", "Spent so far", coin_key="currency"),
@@ -405,11 +414,11 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
         and native_day is not None
         and not math.isclose(native_day, required)
     ):
-        now = coin_amount(native_day, currency, quote=True)
+        now = exact_amount(native_day, currency)
         raise BadInput(
             f"server {server_id} costs {now}/day now, not your --required-price "
-            f"{coin_amount(required, currency, quote=True)}/day; run again with --required-price "
-            f"{now.split()[0]}, or without it to take the current price (nothing was sent)"
+            f"{exact_amount(required, currency)}/day; run again with --required-price "
+            f"{plain_number(native_day)}, or without it to take the current price (nothing was sent)"
         )
     od_native = server.price_per_day(currency)
     od_usd = usd_per_day(server, currency, implied_usd_rates(servers))
@@ -420,11 +429,18 @@ def _quote(app: Any, body: dict[str, Any]) -> dict[str, Any]:
         minimum = position.minimum if position is not None else None
         if minimum is not None and native_day is not None and native_day < minimum:
             raise BadInput(
-                f"--spot-price {coin_amount(native_day, currency, quote=True)}/day is below the minimum "
-                f"spot price of server {server_id}: {coin_amount(minimum, currency, quote=True)}/day now; "
+                f"--spot-price {exact_amount(native_day, currency)}/day is below the minimum "
+                f"spot price of server {server_id}: {exact_amount(minimum, currency)}/day now; "
                 "bid at least that (nothing was sent)"
             )
-        quote["lowest_winning_bid"] = position.lowest_winning_bid if position is not None else None
+        lowest = position.lowest_winning_bid if position is not None else None
+        quote["lowest_winning_bid"] = lowest
+        if native_day is not None:
+            from .spotbid import bid_warnings
+
+            see = f"clore spot-bid --server {server_id}"
+            warned = bid_warnings(native_day, lowest, "this bid", see=see)
+            quote["warnings"] = quote.pop("warnings") + [line.removeprefix("warning: ") for line in warned]
     return quote
 
 
@@ -478,6 +494,7 @@ def quote_of(
         "rented": bool(server.rented),
         "balance": balance,
         "hours_covered": hours,
+        "warnings": [],  # what the quote warns of on stderr ("warning: ..."), without that word
     }
 
 
@@ -516,7 +533,8 @@ def show_quote(quote: dict[str, Any]) -> None:
     def coin(value: Any) -> str:
         return coin_amount(value, currency, quote=True)
 
-    price = f"Price: {coin(quote['price_per_day'])}/day"
+    # the price as given (a --spot-price) or as the API has it: every digit, never rounded to 0
+    price = f"Price: {exact_amount(quote['price_per_day'], currency)}/day"
     if currency != USD_COIN and isinstance(quote["price_per_day"], (int, float)):
         price += f" = {coin(quote['price_per_day'] / 24)}/hour"  # the coin per hour too
     if quote["usd_per_hour"] is not None:
@@ -533,13 +551,11 @@ def show_quote(quote: dict[str, Any]) -> None:
     lowest = quote.get("lowest_winning_bid")
     if lowest is not None:
         from .._consent import price_text
-        from .spotbid import bid_warnings
 
         native, usd = quote["price_per_day"], quote["usd_per_day"]
         rate = usd / native if usd and native else None
         lines.append(f"Lowest winning bid now: {price_text(lowest, quote['currency'], rate)}")
-        see = f"clore spot-bid --server {quote['server_id']}"
-        lines.extend(bid_warnings(native, lowest, "this bid", see=see))
+    lines.extend(f"warning: {warning}" for warning in quote.get("warnings", []))
     from .._consent import explain
 
     explain("\n".join(lines))
@@ -600,16 +616,13 @@ def deploy(
 
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
+    if dry_run:
+        app.supports_output("clore deploy --dry-run", "json", hint=" (the quote and the request)")
     quote = _quote(app, body)
     show_quote(quote)
     if dry_run:
         shown = redacted_order_body(body)
-        click.echo(
-            json.dumps(
-                round_derived({"quote": quote, "request": {"endpoint": "create_order", "body": shown}}),
-                indent=2,
-            )
-        )
+        app.emit_document({"quote": quote, "request": {"endpoint": "create_order", "body": shown}})
         app.note("dry run: nothing was sent")
         return
     if not yes and not ask("Create this order?"):
@@ -792,7 +805,7 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
     from clore_ai import CloreAPIError, FieldError
     from clore_ai.spotbid import order_position
 
-    from .._consent import ask, explain, logged_price_text, need_consent_channel
+    from .._consent import ask, explain, need_consent_channel, price_text
     from .spotbid import new_bid_lines
 
     need_consent_channel(yes, dry_run, "change a spot bid")
@@ -801,8 +814,9 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
     coin, rate = position.currency, position.rate
     if position.minimum is not None and price < position.minimum:
         raise BadInput(
-            f"the bid is below the minimum spot price of server {position.server_id}: "
-            f"{coin_amount(position.minimum, coin)} per day now; bid at least that (nothing was sent)"
+            f"the bid {exact_amount(price, coin)}/day is below the minimum spot price of server "
+            f"{position.server_id}: {exact_amount(position.minimum, coin)}/day now; bid at least that "
+            "(nothing was sent)"
         )
     lines = new_bid_lines(position, price)
     try:
@@ -824,7 +838,8 @@ def spot_price(ctx: click.Context, order_id: int, price: float, yes: bool, dry_r
         if sentence is None:
             raise
         raise click.ClickException(f"{sentence} (API: {error.error})") from None
-    click.echo(f"Order {order_id} now bids {logged_price_text(price, coin, rate)}")
+    now_bids = price_text(price, coin, rate, exact=True, coin_per_hour=False)  # as typed, reported
+    click.echo(f"Order {order_id} now bids {now_bids}")
 
 
 def _spot_price_refusal(app: Any, order_id: int, name: str | None) -> str | None:

@@ -7,7 +7,6 @@ second order.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ from .. import hookimpl
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import Number, WholeNumber
-from ..formats import Column, Dataset, round_derived, sanitize, usd_amount, usd_per_hour
+from ..formats import Column, Dataset, sanitize, usd_amount, usd_per_hour
 from .orders import (
     ORDER_RECORD,
     after_create,
@@ -36,12 +35,9 @@ from .orders import (
 
 SHOWN = 5  # offers listed before the question
 
-RENT_RECORD = [
-    *ORDER_RECORD[:6],
-    Column("usd_per_hour", "USD per hour", fmt=usd_per_hour, derived=True),
-    Column("tries", "Tries"),
-    *ORDER_RECORD[7:],
-]
+# The new order as deploy shows it, with the offers tried after its price per hour.
+_AFTER_PRICE = next(i for i, column in enumerate(ORDER_RECORD) if column.key == "usd_per_hour") + 1
+RENT_RECORD = [*ORDER_RECORD[:_AFTER_PRICE], Column("tries", "Tries"), *ORDER_RECORD[_AFTER_PRICE:]]
 
 # rent --dry-run in a table-like format: the offers a real run could try, in order.
 MAY_TRY = [
@@ -232,7 +228,7 @@ def rent(
             return
         if app.wants_json:  # scripts get every matching offer and why the others were left out
             document["plan"] = plan.to_dict()
-        click.echo(json.dumps(round_derived(document), indent=2, default=str))
+        app.emit_document(document)
         app.note("dry run: nothing was sent")
         return
     others = min(fallback, len(plan.offers) - 1)
@@ -252,7 +248,7 @@ def rent(
             **order_row(created, _quoted(result), app.now()),
             "usd_per_hour": result.usd_per_hour,
             "tries": "; ".join(_attempt_line(a) for a in result.attempts),
-            "attempts": round_derived([a.to_dict() for a in result.attempts]),
+            "attempts": [a.to_dict() for a in result.attempts],
         }
         app.emit(Dataset("New order", RENT_RECORD, [row], vertical=True))
 

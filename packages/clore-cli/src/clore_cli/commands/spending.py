@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -12,7 +11,7 @@ from .. import hookimpl
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import Number, Seconds
-from ..formats import Column, Dataset, round_derived, usd_amount, usd_per_hour
+from ..formats import Column, Dataset, usd_amount, usd_per_hour
 from .orders import uptime
 
 MAX_HOURS = 24 * 365 * 10
@@ -121,7 +120,7 @@ def spend(ctx: click.Context, hours: float) -> None:
                 for o in summary.active_orders
             ],
         }
-        click.echo(json.dumps(round_derived(payload), indent=2))
+        app.emit_document(payload)
         return
     footer = (
         f"Burn {usd_per_hour(summary.usd_per_hour)}/hour = {usd_amount(summary.usd_per_hour * 24)}/day "
@@ -187,10 +186,10 @@ def _printer(app: Any) -> Any:
                 click.echo(event.data.get("order_id"))
             return
         if as_json:
-            click.echo(json.dumps(round_derived(event.as_dict()), default=str))
+            app.emit_line(event.as_dict())
         else:
             click.echo(f"{event.as_dict()['at'][11:19]} {event.message}")
-        sys.stdout.flush()
+            sys.stdout.flush()
 
     return show
 
@@ -260,6 +259,7 @@ def guard(
         raise click.UsageError("give at least one limit: --max-hourly, --max-spend or --min-runway")
     limits = GuardLimits(max_hourly, max_spend, min_runway, near)
     app = app_of(ctx)
+    app.supports_output("clore guard", "json", hint=" (one JSON object per check and event)")
     cancelling = cancel and not dry_run
     if cancelling:
         _ask_to_cancel(app, limits, yes)

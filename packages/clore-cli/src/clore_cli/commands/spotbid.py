@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -12,7 +11,7 @@ from .._cache import completer
 from .._errors import ExitCode
 from .._main import app_of, output_options
 from .._params import MAX_ID, MAX_USD_PER_DAY, Number, Seconds, UsdPerTime, WholeNumber
-from ..formats import Column, Dataset, round_derived, usd_amount, usd_per_hour
+from ..formats import Column, Dataset, usd_amount, usd_per_hour
 
 LIVE_INTERVAL = 60.0
 SANDBOX_INTERVAL = 2.0
@@ -134,14 +133,15 @@ def _standing_line(position: Any) -> str:
     )
 
 
-def _consent_lines(position: Any, cap: float) -> list[str]:
+def _consent_lines(position: Any, cap: float, *, typed: bool) -> list[str]:
+    """``typed``: the cap is as given in the coin (every digit shown), not converted from USD."""
     from .._consent import price_text
 
     coin, rate = position.currency, position.rate
     return [
         _standing_line(position),
         f"Lowest winning bid now: {price_text(position.lowest_winning_bid, coin, rate)}",
-        f"Cap: {price_text(cap, coin, rate)}",
+        f"Cap: {price_text(cap, coin, rate, exact=typed)}",
         "The bid is raised to the lowest winning bid (never above the cap) and lowered when it "
         "overbids (at most once per 600 s, by at most the API's max_step).",
     ]
@@ -177,7 +177,7 @@ def new_bid_lines(position: Any, price: float) -> list[str]:
     coin, rate, lowest = position.currency, position.rate, position.lowest_winning_bid
     lines = [
         _standing_line(position),
-        f"New bid: {price_text(price, coin, rate)}",
+        f"New bid: {price_text(price, coin, rate, exact=True)}",
         f"Lowest winning bid now: {price_text(lowest, coin, rate)}",
     ]
     lines.extend(bid_warnings(price, lowest, "the new bid", see=f"clore spot-bid {position.order_id}"))
@@ -213,7 +213,7 @@ def keep_winning(
                 f"the spot book has no USD rate for {position.currency}; give --cap in the coin"
             )
         value = value / position.rate
-    explain("\n".join(_consent_lines(position, value)))
+    explain("\n".join(_consent_lines(position, value, typed=kind == "coin")))
     if dry_run:
         app.note("dry run: no bid will be changed")
     elif not yes and not ask(f"Keep order {order_id} winning under this cap?"):
@@ -236,9 +236,10 @@ def keep_winning(
         for action in keeper.run(client, sleep=time.sleep, on_error=warn):
             shown_now = (action.kind, action.reason.split(";")[0])
             if app.wants_json or action.changes_price or shown_now != last or once:
-                click.echo(
-                    json.dumps(round_derived(action.as_dict())) if app.wants_json else _action_line(action)
-                )
+                if app.wants_json:
+                    app.emit_line(action.as_dict())
+                else:
+                    click.echo(_action_line(action))
             last = shown_now
             if action.kind == "ended":
                 app.note(f"order {order_id} has ended; nothing left to keep")
@@ -316,6 +317,8 @@ def spot_bid(
     if not auto and (cap is not None or once or interval is not None):
         raise click.UsageError("--cap, --interval and --once go with --auto")
     app = app_of(ctx)
+    if auto:
+        app.supports_output("clore spot-bid --auto", "json", hint=" (one JSON object per step)")
     if server_id is not None:
         show_server(app, server_id)
         return

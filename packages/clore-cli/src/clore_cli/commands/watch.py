@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -19,11 +18,11 @@ SANDBOX_INTERVAL = 2.0
 
 def event_line(event: Any, as_json: bool) -> str:
     """``2026-11-24T22:41:05Z offer_appeared  server 6 (…) available at $0.0708/h``, or its JSON."""
-    from ..formats import round_derived, sanitize
+    from ..formats import json_line, sanitize
 
     data = event.as_dict()
     if as_json:
-        return json.dumps(round_derived(data))
+        return json_line(data)
     return f"{data['at']} {event.kind:<15} {sanitize(event.message)}"
 
 
@@ -123,6 +122,7 @@ def watch(
     from clore_ai.watch import MarketWatch
 
     app = app_of(ctx)
+    app.supports_output("clore watch", "json", hint=" (one JSON object per event)")
     parsed = parse_query(query)
     argv = parse_command(command)
     client = app.client()
