@@ -22,22 +22,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The endpoints the sandbox was asked for, in order."""
-    from clore_ai.sandbox import Sandbox
-
-    endpoints: list[str] = []
-    handle = Sandbox.handle
-
-    def recording(self: Sandbox, method: str, path: str, *args: Any) -> Any:
-        endpoints.append(path.rstrip("/").rsplit("/", 1)[-1])
-        return handle(self, method, path, *args)
-
-    monkeypatch.setattr(Sandbox, "handle", recording)
-    return endpoints
-
-
 # ── watch ──────────────────────────────────────────────────────────────────
 
 
