@@ -86,6 +86,7 @@ class LocalContainers:
         self.connections = 0
         self.auths: list[SSHAuth] = []
         self.on_exec: Callable[[str], None] | None = None
+        self.password: str | None = None  # set: a login with another password is refused
 
     def root(self, order_id: int) -> Path:
         path = self.base / f"order-{order_id}"
@@ -106,4 +107,10 @@ class LocalContainers:
         self.connections += 1
         if self.connections <= self.refuse_first:
             raise ConnectionRefusedError("connection refused")
+        if self.password is not None and auth.password != self.password:
+            from clore_ai.exceptions import RemoteLoginRefused
+
+            raise RemoteLoginRefused(
+                f"{order.ssh_host}:{order.ssh_port} refused the login: the password did not work"
+            )
         return LocalRemote(self.root(order.id), self)

@@ -511,6 +511,21 @@ def test_an_error_at_an_80_column_terminal_is_wrapped_between_words() -> None:
     assert words[-2:] == ["--type", "spot"]  # every word whole: wrapped between words
 
 
+def test_search_all_stays_a_table_at_80_columns_leaving_out_what_it_must() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    args = shlex.split("-m clore_cli --sandbox search --all --limit 5 --sort gpu")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20, dimensions=(50, 80))
+    child.expect(pexpect.EOF)
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before).replace("\r\n", "\n")
+    lines = text.strip("\n").splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    assert "┃ Free ┃" in text and "Rel" not in text.split("Showing")[0], text  # a table, without Rel
+    footer = " ".join(text.split("Showing", 1)[1].split())
+    assert "Rel left out at this width: widen the terminal or use -o json" in footer, footer
+    assert "Free: no = rented on-demand" in footer and "GS = on GigaSPOT" in footer
+
+
 def test_a_quote_that_is_not_on_a_terminal_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--sandbox", "cancel", "39", "--dry-run")
     first = err.splitlines()[0]

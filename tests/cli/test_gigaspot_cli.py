@@ -142,6 +142,20 @@ def test_refusals_are_one_line_exit_2_and_send_nothing(
     assert "create_gigaspot_orders" not in sent and "edit_gigaspot_orders" not in sent
 
 
+def test_a_coin_whose_minimum_is_above_the_cap_is_refused_before_sending(
+    capsys: pytest.CaptureFixture[str], sent: list[str]
+) -> None:
+    """Server 666 takes CLORE bids from 9585.95/day, above the 5000/day GigaSPOT cap: the quote
+    said "Minimum bid: not set", sent the bid, and blamed "its minimum rose"."""
+    code, out, err = run(
+        capsys, "gigaspot-order", "create", "666", "--price", "100", "--currency", "clore", "--yes"
+    )
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "server 666 takes GigaSPOT bids in clore from 9585.95 clore/day" in err
+    assert "no clore bid can be placed; bid with --currency btc or usd; nothing was sent" in err
+    assert "create_gigaspot_orders" not in sent
+
+
 def test_a_bid_prints_its_new_order_and_the_quote_shows_the_wallet(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -205,6 +205,27 @@ def test_logs_of_a_job_run_with_clore_ssh_password_asks_for_that_password_again(
     assert clore(home, "cancel", str(job["order_id"]), "--yes").exit_code == 0
 
 
+def test_logs_with_a_wrong_password_says_so_at_once(
+    tmp_path: Path, containers: LocalContainers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused login was retried like a lost connection for 5 minutes, then "unexpected"."""
+    monkeypatch.setenv("CLORE_SSH_PASSWORD", PASSWORD)
+    home = tmp_path / "home"
+    ran = clore(home, "run", "--image", "ubuntu", "--max-price", "5", "--run", "echo kept", "--keep", "--yes")
+    assert ran.exit_code == 0, ran.stderr
+    [job] = clore(home, "jobs", "-o", "json").json()
+    containers.password = PASSWORD
+    wrong = tmp_path / "pw"
+    wrong.write_text("not-the-password\n")
+    logs = clore(home, "logs", job["id"], "--password-file", str(wrong))
+    assert logs.exit_code == 1 and logs.stdout == "", logs.stderr
+    assert "refused the login: the password did not work" in logs.stderr
+    assert "--password-file FILE, --ask-password or $CLORE_SSH_PASSWORD" in logs.stderr
+    assert "reconnecting" not in logs.stderr and "unexpected" not in logs.stderr
+    assert "not-the-password" not in logs.stderr
+    assert clore(home, "cancel", str(job["order_id"]), "--yes").exit_code == 0
+
+
 def test_logs_of_a_prefix_of_several_jobs_names_them(tmp_path: Path, containers: LocalContainers) -> None:
     """`clore logs count` with two runs of `count` said there was no job 'count'."""
     from clore_ai.jobs import JobJournal, JobRecord, default_journal_path

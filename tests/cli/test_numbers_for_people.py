@@ -230,3 +230,11 @@ def test_only_derived_numbers_are_rounded_what_the_api_sent_stays_bit_identical(
     assert round_derived({"quote": {"hours_covered": noisy, "price_per_day": noisy}}) == {
         "quote": {"hours_covered": 0.3, "price_per_day": noisy}
     }
+
+
+def test_dust_is_never_shown_as_zero_even_with_fixed_decimals() -> None:
+    from clore_cli.formats import coin_amount
+
+    assert coin_amount(1e-9, "bitcoin", keep_zeros=True) == "0.000000001 btc"  # the toolbar's form
+    assert coin_amount(0.0, "bitcoin", keep_zeros=True) == "0.00000000 btc"
+    assert coin_amount(-0.0, "bitcoin") == "0 btc"

@@ -233,6 +233,20 @@ def warnings_in(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("warning: plugin")]
 
 
+def test_a_plugin_can_add_a_subcommand_to_a_built_in_group(
+    with_entry_points: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def extend(cli: Any) -> None:
+        cli.commands["host"].add_command(named_command("energy", "energy from hostext"))
+
+    with_entry_points(FakeEntryPoint("hostext", plugin_of(clore_register_commands=extend)))
+    assert main(["host", "energy"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "energy from hostext\n" and "warning" not in captured.err
+    assert main(["--sandbox", "host", "occupancy", "-o", "json"]) == 0  # the built-in group still works
+    capsys.readouterr()
+
+
 def test_a_plugin_cannot_replace_a_built_in_or_an_earlier_plugins_command(
     with_entry_points: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -120,7 +120,7 @@ class PluginHost:
         accepted: dict[str, Any] = {}
         # Registration order, not pluggy's call order (tryfirst/trylast): the built-ins always win.
         for name, plugin in list(self.pm.list_name_plugin()):
-            staged = self._stage(name, plugin)
+            staged = self._stage(name, plugin, {**existing, **accepted})
             if staged is None:
                 continue
             commands, formats = staged
@@ -148,13 +148,20 @@ class PluginHost:
             for command_name, command in accepted.items():
                 cli.add_command(command, command_name)
 
-    def _stage(self, name: str, plugin: Any) -> tuple[dict[str, Any], list[Any]] | None:
-        """What ``plugin``'s hooks register, or None (and the plugin is gone) when one raised."""
+    def _stage(
+        self, name: str, plugin: Any, visible: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[Any]] | None:
+        """What ``plugin``'s hooks register, or None (and the plugin is gone) when one raised.
+
+        The staging group holds the commands accepted so far (``visible``), so a plugin can
+        add a subcommand to a built-in group (``cli.commands["host"].add_command(...)``); what
+        it returns is only the names it added or replaced at the top.
+        """
         import click
 
         from .formats import OutputFormat
 
-        staging = click.Group(name="clore")
+        staging = click.Group(name="clore", commands=dict(visible))
         formats: list[Any] = []
         failures: list[str] = []
         for hook_name in ("clore_register_commands", "clore_register_output_formats"):
@@ -177,7 +184,8 @@ class PluginHost:
             self._forget(name)
             self._skip(name, "; ".join(failures))
             return None
-        return dict(staging.commands), formats
+        added = {key: command for key, command in staging.commands.items() if visible.get(key) is not command}
+        return added, formats
 
     def plugin_of_format(self, name: str) -> str | None:
         """The plugin that registered the output format ``name``; None for a built-in one."""

@@ -11,7 +11,7 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Collection
 
 __all__ = [
@@ -56,6 +56,8 @@ class Column:
     in_table: bool = True  # False: only in CSV (and JSON, which has every field), not in tables
     coin_key: str | None = None  # the row's currency field: the cell reads "0.00000400 btc", "$1.25"
     derived: bool = False  # computed here, not sent by the API: JSON/CSV give it as derived_number()
+    labels: dict[str, str] | None = None  # shorter words for values in tables; JSON/CSV keep the value
+    optional: bool = False  # a table too wide for the terminal leaves it out (the right-most first)
 
 
 @dataclass
@@ -77,6 +79,8 @@ class Dataset:
             return "-"
         if isinstance(value, bool):
             return "yes" if value else "no"
+        if column.labels and isinstance(value, str) and value in column.labels:
+            return column.labels[value]
         if column.coin_key and isinstance(value, (int, float)):
             return coin_amount(value, row.get(column.coin_key))
         if column.fmt and isinstance(value, (int, float)):
@@ -122,10 +126,10 @@ def human_number(value: float) -> str:
 def _not_zero(text: str, value: float) -> str:
     """``text`` (``value`` to a number of decimals), or, when those decimals round a number
     that is not 0 to 0, its first 4 significant digits in plain decimals: ``0.00000000005``."""
-    if text.lstrip("-") not in ("", "0"):
-        return text
     if value == 0:
-        return "0"
+        return text.lstrip("-") or "0"
+    if text.lstrip("-").replace(",", "").strip("0.") != "":  # "0", "0.00000000" and "" read 0
+        return text
     from decimal import Decimal
 
     return format(Decimal(f"{value:.4g}"), "f")
@@ -436,6 +440,11 @@ class TableFormat(OutputFormat):
             table.add_row(*(Text(data.cell(row, c)) for c in shown), style=None)
         width = None if color else terminal or 200
         console = Console(force_terminal=color, no_color=not color, width=width, highlight=False)
+        left_out = (
+            _fit_by_leaving_out(data, shown, console.width) if (color or terminal) and data.rows else []
+        )
+        if left_out:  # the table again, without them
+            return TableFormat().render(_without(data, left_out), color=color)
         narrow = (color or terminal) and data.rows and _too_wide(data, shown, console.width)
         with console.capture() as capture:
             if narrow:
@@ -462,6 +471,31 @@ def _terminal_columns() -> int | None:
     except (AttributeError, ValueError):  # replaced or closed
         return None
     return shutil.get_terminal_size().columns
+
+
+def _fit_by_leaving_out(data: Dataset, shown: list[Column], width: int) -> list[Column]:
+    """The optional columns to leave out, right-most first, until the table fits ``width``;
+    none when it fits already or cannot fit even without them (then it becomes records)."""
+    if not _too_wide(data, shown, width):
+        return []
+    kept, left_out = list(shown), []
+    for column in reversed(shown):
+        if column.optional:
+            kept.remove(column)
+            left_out.append(column)
+            if not _too_wide(data, kept, width):
+                return left_out
+    return []
+
+
+def _without(data: Dataset, left_out: list[Column]) -> Dataset:
+    names = ", ".join(column.header for column in reversed(left_out))
+    note = f"{names} left out at this width: widen the terminal or use -o json"
+    return replace(
+        data,
+        columns=[column for column in data.columns if column not in left_out],
+        footer=f"{data.footer}; {note}" if data.footer else note,
+    )
 
 
 def _too_wide(data: Dataset, columns: list[Column], width: int) -> bool:

@@ -31,6 +31,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitQueueTimeout",
     "RemoteError",
+    "RemoteLoginRefused",
     "UnknownAPIError",
     "CredentialsError",
     "KeyringUnavailableError",
@@ -294,3 +295,8 @@ class RemoteError(CloreAPIError):
     (:mod:`clore_ai.remote`). The message names the host and port, never a password or key."""
 
     default_message = "the SSH connection to the server failed"
+
+
+class RemoteLoginRefused(RemoteError):
+    """The server's SSH refused the login: the password or key given does not work there.
+    Trying the same credentials again cannot help (a lost connection can)."""

@@ -59,8 +59,10 @@ def lowest_bid(server: Any, currency: str) -> float | None:
 
 class GigaSpotBidRefused(InvalidInputError):
     """A bid refused before it was sent (code 2). ``reason`` is ``not-on-gigaspot``,
-    ``currency-not-accepted`` (``accepted``: the coins the server takes) or ``below-minimum``
-    (``minimum``: the lowest bid per day in ``currency``)."""
+    ``currency-not-accepted`` (``accepted``: the coins the server takes), ``below-minimum``
+    (``minimum``: the lowest bid per day in ``currency``) or ``minimum-above-cap`` (the
+    server's minimum in ``currency`` is above the 5000 per day cap: no bid in it can be placed;
+    ``accepted``: the coins a bid can be placed in)."""
 
     def __init__(
         self,
@@ -102,6 +104,19 @@ def check_gigaspot_bid(server: Any, server_id: int, currency: str, price: float)
             "nothing was sent",
             reason="currency-not-accepted",
             accepted=coins,
+            **about,
+        )
+    wanted = server.spot_price_per_day(currency)
+    if wanted is not None and wanted > GIGASPOT_MAX_PRICE:
+        others = [c for c in coins if c != currency and lowest_bid(server, c) is not None]
+        hint = f"; bid in {' or '.join(others)}" if others else ""
+        raise GigaSpotBidRefused(
+            f"server {server_id} takes GigaSPOT bids in {currency} from {plain_number(wanted)} "
+            f"{currency}/day, above the {plain_number(GIGASPOT_MAX_PRICE)} per day no GigaSPOT price "
+            f"may pass: no bid in {currency} can be placed{hint} (nothing was sent)",
+            reason="minimum-above-cap",
+            minimum=wanted,
+            accepted=others,
             **about,
         )
     minimum = lowest_bid(server, currency)

@@ -38,14 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Coroutine, TypeVar
 
-from .exceptions import RemoteError
+from .exceptions import RemoteError, RemoteLoginRefused
 
 if TYPE_CHECKING:  # pragma: no cover
     import asyncssh
 
     from .models import Order
 
-__all__ = ["AsyncRemote", "CopySummary", "Remote", "RemoteError", "SSHTarget"]
+__all__ = ["AsyncRemote", "CopySummary", "Remote", "RemoteError", "RemoteLoginRefused", "SSHTarget"]
 
 Progress = Callable[[int, int], None]
 Sink = Callable[[bytes], None]
@@ -227,14 +227,14 @@ class AsyncRemote:
             return await asyncssh.connect(target.host, target.port, **options)
         except asyncssh.PermissionDenied:
             if target.password is None and target.key_file is None:
-                raise RemoteError(
+                raise RemoteLoginRefused(
                     f"{target} refused the login: no password or key file was given, and your ssh "
                     "agent and default keys did not work"
                 ) from None
             how = "the password" if target.password is not None else "the key"
             if target.password is not None and target.key_file is not None:
                 how = "the password or the key"
-            raise RemoteError(f"{target} refused the login: {how} did not work") from None
+            raise RemoteLoginRefused(f"{target} refused the login: {how} did not work") from None
         except asyncssh.KeyImportError as error:
             raise RemoteError(f"cannot use the key file {target.key_file}: {error}") from None
         except (asyncio.TimeoutError, TimeoutError):

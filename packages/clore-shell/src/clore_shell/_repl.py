@@ -134,11 +134,13 @@ def _redirection_refused(text: str, holder: Any) -> int | None:
         prefix.append("--sandbox")
     if app.profile != "default" and "profile" not in given:
         prefix += ["--profile", shlex.quote(app.profile)]
-    click.echo(
+    from clore_cli._consent import wrap_for_stderr
+
+    message = (
         "error: pipes and redirection are not supported in the shell; nothing was sent."
-        f" In your system shell: {' '.join([*prefix, line])}",
-        err=True,
+        f" In your system shell: {' '.join([*prefix, line])}"
     )
+    click.echo(wrap_for_stderr(message, hang="       "), err=True)  # between words, as CLI errors
     return 2
 
 

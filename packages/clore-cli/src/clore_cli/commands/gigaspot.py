@@ -119,6 +119,15 @@ def _refusal(refused: Any, rate: float | None) -> BadInput:
             f"--price {plain_number(refused.price)} is below the minimum GigaSPOT bid of server "
             f"{refused.server_id}: {minimum}; bid at least {plain_number(refused.minimum)} (nothing was sent)"
         )
+    if refused.reason == "minimum-above-cap":
+        coin = COIN_SHORT.get(refused.currency, refused.currency)
+        others = [COIN_SHORT.get(c, c) for c in refused.accepted]
+        hint = f"; bid with --currency {' or '.join(others)}" if others else ""
+        return BadInput(
+            f"server {refused.server_id} takes GigaSPOT bids in {coin} from "
+            f"{plain_number(refused.minimum)} {coin}/day, above the 5000/day cap on every GigaSPOT "
+            f"price, so no {coin} bid can be placed{hint}; nothing was sent"
+        )
     if refused.reason == "currency-not-accepted":
         coins = refused.accepted
         hint = f" (use --currency {COIN_SHORT.get(coins[0], coins[0])})" if coins else ""
@@ -308,7 +317,7 @@ def edit(ctx: click.Context, order_id: int, price: float, yes: bool, dry_run: bo
         try:
             check_gigaspot_bid(server, server.id, coin, price)
         except GigaSpotBidRefused as refused:
-            if refused.reason == "below-minimum":  # the rest is the API's to say of an existing order
+            if refused.reason in ("below-minimum", "minimum-above-cap"):  # the rest: the API's to say
                 raise _refusal(refused, rate) from None
     now, new = price_text(order.price, coin, rate), price_text(price, coin, rate, exact=True)
     lines = [f"GigaSPOT order {order_id}: bid {now} → {new}"]

@@ -508,7 +508,12 @@ def logs_command(
             poll_interval=0.2 if app.sandbox else 2.0,
         )
     except JobError as error:
-        raise click.ClickException(str(error)) from None
+        from clore_ai.exceptions import RemoteLoginRefused
+
+        hint = ""
+        if isinstance(error.__cause__, RemoteLoginRefused):
+            hint = f" (give the job's password with --password-file FILE, --ask-password or ${PASSWORD_ENV})"
+        raise click.ClickException(f"{error}{hint}") from None
     except KeyboardInterrupt:
         raise JobDetached(
             f"stopped following; the job keeps running and billing (`clore logs {record.id} -f`)"

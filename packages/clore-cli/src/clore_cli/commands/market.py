@@ -199,24 +199,40 @@ def search(
         Column("usd_per_hour", "$/hour", "right", usd_per_hour, no_wrap=True, derived=True),
         Column("usd_per_day", "$/day", "right", usd_amount, in_table=False),
         Column("spot_usd_per_hour", "spot/h", "right", usd_per_hour, no_wrap=True, derived=True),
-        Column("country", "CC", no_wrap=True),
-        Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True),
+        Column("country", "CC", no_wrap=True, optional=True),
+        Column("reliability", "Rel", "right", "{:.2f}", no_wrap=True, optional=True),
         Column("coins", "Coins"),  # the one column that may wrap: the table stays a table at 80
     ]
-    if include_rented:  # what deploy cannot rent on-demand is among them: say which
-        columns.insert(1, Column("availability", "Free", no_wrap=True))
+    if include_rented:  # what deploy cannot rent on-demand is among them: say which, briefly
+        columns.insert(1, Column("availability", "Free", no_wrap=True, labels=_FREE_CELL))
     if coin:  # "0.0000985 btc", "1,108.85 clore", "$45.00": like coin amounts everywhere
         columns.append(
-            Column("price_per_day_" + coin, "Price/day", "right", partial(coin_amount, currency=coin))
+            Column(
+                "price_per_day_" + coin,
+                "Price/day",
+                "right",
+                partial(coin_amount, currency=coin),
+                no_wrap=True,
+            )
         )
     app.emit(
         Dataset(
             "GPU marketplace",
             columns,
             rows,
-            footer=_footer(len(rows), total, hidden, coin),
+            footer=_footer(len(rows), total, hidden, coin)
+            + (
+                "; Free: no = rented on-demand (a spot bid can still be placed), GS = on GigaSPOT"
+                if include_rented
+                else ""
+            ),
         )
     )
+
+
+#: The Free cell of `search --all`: short, so the table still fits 80 columns (the footer says "GS").
+_FREE_CELL = {"free": "yes", "rented": "no", "GigaSPOT": "GS"}
+_FREE_LEGEND = "; Free: no = rented on-demand (a spot bid can still be placed), GS = on GigaSPOT"
 
 
 def _availability(server: Any, currency: str | None) -> str:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..exceptions import RemoteLoginRefused
 from ._journal import JobJournal, JobRecord
 from ._remote import (
     RemoteFactory,
@@ -48,6 +49,14 @@ class JobError(Exception):
     def __init__(self, message: str, job: JobRecord) -> None:
         super().__init__(message)
         self.job = job
+
+
+def _login_refused(error: BaseException) -> RemoteLoginRefused | None:
+    """The refused login behind ``error`` (itself, or what made :meth:`connect` give up)."""
+    for found in (error, error.__cause__):
+        if isinstance(found, RemoteLoginRefused):
+            return found
+    return None
 
 
 class JobInterrupted(KeyboardInterrupt):
@@ -139,18 +148,21 @@ class _Job:
         deadline = self.clock() + patience
         while True:
             remote: RemoteLike | None = None
+            failure: Exception | None = None
             try:
                 remote = self.remote_factory(order, auth)
                 if remote.exec("true", timeout=30) == 0:
                     return remote
             except self.connect_errors as error:
-                reason = str(error) or type(error).__name__
+                failure, reason = error, str(error) or type(error).__name__
             else:
                 reason = "the test command failed"
             if remote is not None:
                 _close(remote)
             if self.clock() >= deadline:
-                raise RuntimeError(f"no SSH connection to order {self.record.order_id}: {reason}")
+                raise RuntimeError(
+                    f"no SSH connection to order {self.record.order_id}: {reason}"
+                ) from failure
             self.sleep(self.poll_interval)
 
     def cancel(self) -> None:
@@ -238,6 +250,12 @@ class _Job:
                     if remote is not None:
                         _close(remote)
                         remote = None
+                    refused = _login_refused(error)
+                    if refused is not None:  # the same password again cannot help: say so now
+                        raise JobError(
+                            f"job {self.record.id}: {refused}; the credentials given cannot log in",
+                            self.record,
+                        ) from refused
                     now = self.clock()
                     if lost_since is None:
                         lost_since = now
