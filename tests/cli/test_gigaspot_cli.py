@@ -156,6 +156,31 @@ def test_a_coin_whose_minimum_is_above_the_cap_is_refused_before_sending(
     assert "create_gigaspot_orders" not in sent
 
 
+def test_a_placed_bid_keeps_its_warnings_in_json_and_prints_csv(capsys: pytest.CaptureFixture[str]) -> None:
+    [row] = [r for r in listed(capsys) if r["id"] == 2849]
+    price = str(row["min_bid_per_day"] * 100)
+    args = ["gigaspot-order", "create", "2849", "--price", price, "--currency", "usd", "--yes"]
+    code, out, err = run(capsys, *args, "-o", "json")
+    assert code == 0, err
+    [record] = json.loads(out)
+    assert record["warnings"] == ["the bid is 100× the server's minimum bid"], record
+    assert "warning: the bid is 100× the server's minimum bid" in err
+    code, out, err = run(
+        capsys,
+        "gigaspot-order",
+        "create",
+        "5776",
+        "--price",
+        "700",
+        "--currency",
+        "clore",
+        "--yes",
+        "-o",
+        "csv",
+    )
+    assert code == 0 and out.splitlines()[0].startswith("id,server_id,type,"), (out, err)
+
+
 def test_a_bid_prints_its_new_order_and_the_quote_shows_the_wallet(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -178,6 +203,7 @@ def test_a_bid_prints_its_new_order_and_the_quote_shows_the_wallet(
         record["server_id"] == servers[1]["id"] and record["price_per_day"] == servers[1]["min_bid_per_day"]
     )
     assert record["currency"] == "USD-Blockchain" and record["type"] == "spot"
+    assert record["warnings"] == []  # a bid at the minimum: nothing to warn about
     code, out, err = run(capsys, *args(servers[2]))
     assert code == 0 and "New GigaSPOT order" in out, err
     code, listed_orders, _ = run(capsys, "orders", "-o", "json")

@@ -64,7 +64,7 @@ RUNS: dict[str, list[Run]] = {
     "gigaspot": [Run("gigaspot")],
     "gigaspot-order create": [
         Run("gigaspot-order create 2849 --price 1 --currency usd --dry-run", csv=False),
-        Run("gigaspot-order create 2849 --price 5 --currency usd --yes", csv=False),
+        Run("gigaspot-order create 2849 --price 5 --currency usd --yes"),
     ],
     "gigaspot-order edit": [
         Run(

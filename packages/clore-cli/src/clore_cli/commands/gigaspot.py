@@ -20,7 +20,7 @@ IMAGES = {"ubuntu": UBUNTU_IMAGE, "hiveos": HIVEOS_IMAGE}
 DEFAULT_PL = 300  # watts per GPU when --pl is not given
 USD_COIN = "USD-Blockchain"
 ANSWER_HINT = " (the request with --dry-run, else the API's answer)"
-NEW_ORDER_HINT = " (the request with --dry-run, else the new order)"
+DRY_RUN_HINT = " (the quote and the request)"
 
 
 def lowest_bid(server: Any, coin: str) -> float | None:
@@ -220,7 +220,8 @@ def create(
         raise click.UsageError(cli_terms(str(error))) from None
     need_consent_channel(yes, dry_run)
     app = app_of(ctx)
-    app.supports_output("clore gigaspot-order create", "json", hint=NEW_ORDER_HINT)
+    if dry_run:  # the plan with its request is no table; the new order is one (as deploy's)
+        app.supports_output("clore gigaspot-order create --dry-run", "json", hint=DRY_RUN_HINT)
     servers = app.client().marketplace(available_only=False)
     server = next((s for s in servers if s.id == server_id), None)
     rate = implied_usd_rates(servers).get(coin)
@@ -271,7 +272,8 @@ def create(
     stop = f" (stop it with `clore cancel {ids[0]}`)" if len(ids) == 1 else ""
     app.note(f"GigaSPOT bid on server {server_id} placed: order {', '.join(map(str, ids))}{stop}")
     rates = quoted_rates(coin, price, price * rate if rate is not None else None)
-    rows = [order_row(o, rates, app.now()) for o in placement.orders]
+    # the warnings stderr showed before the bid, in JSON too (a script never sees stderr's)
+    rows = [{**order_row(o, rates, app.now()), "warnings": warnings} for o in placement.orders]
     app.emit(Dataset("New GigaSPOT order", ORDER_RECORD, rows, vertical=True))
 
 
