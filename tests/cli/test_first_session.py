@@ -495,30 +495,33 @@ def test_a_quote_at_an_80_column_terminal_is_wrapped_between_words() -> None:
     )
 
 
-def test_an_error_at_an_80_column_terminal_is_wrapped_between_words() -> None:
+def at_80_columns(command: str) -> tuple[int, str]:
+    """``clore --sandbox COMMAND`` on an 80-column terminal: (exit code, what it showed)."""
     pexpect = pytest.importorskip("pexpect")
-    # server 5738 is rented on-demand (the sandbox's order 38): refused before asking, one long line
-    args = shlex.split("-m clore_cli --sandbox deploy 5738 --image ubuntu --type on-demand --currency usd")
+    args = ["-m", "clore_cli", "--sandbox", *shlex.split(command)]
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20, dimensions=(50, 80))
     child.expect(pexpect.EOF)
-    lines = [line for line in child.before.replace("\r\n", "\n").splitlines() if line.strip()]
+    shown = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before).replace("\r\n", "\n")
+    return child.wait(), shown
+
+
+def test_an_error_at_an_80_column_terminal_is_wrapped_between_words() -> None:
+    # server 5738 is rented on-demand (the sandbox's order 38): refused before asking, one long line
+    code, shown = at_80_columns("deploy 5738 --image ubuntu --type on-demand --currency usd")
+    lines = [line for line in shown.splitlines() if line.strip()]
     assert lines[0].startswith("error: ") and len(lines) > 1, lines
     assert all(len(line) <= 80 for line in lines) and all(line.startswith("       ") for line in lines[1:])
-    assert child.wait() == 2
+    assert code == 2
     words = " ".join(line.strip() for line in lines).split()
     assert words[:4] == ["error:", "server", "5738", "is"] and "(server-already-rented);" in words, lines
     assert words[-2:] == ["--type", "spot"]  # every word whole: wrapped between words
 
 
 def test_search_all_stays_a_table_at_80_columns_leaving_out_what_it_must() -> None:
-    pexpect = pytest.importorskip("pexpect")
-    args = shlex.split("-m clore_cli --sandbox search --all --limit 5 --sort gpu")
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20, dimensions=(50, 80))
-    child.expect(pexpect.EOF)
-    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", child.before).replace("\r\n", "\n")
+    code, text = at_80_columns("search --all --limit 5 --sort gpu")
     lines = text.strip("\n").splitlines()
+    assert code == 0
     assert all(len(line) <= 80 for line in lines), lines
     assert "┃ Free ┃" in text and "Rel" not in text.split("Showing")[0], text  # a table, without Rel
     footer = " ".join(text.split("Showing", 1)[1].split())
