@@ -503,9 +503,12 @@ class NotRentable(BadInput):
 
 
 def refuse_unrentable(server: Any, currency: str, order_type: str) -> None:
-    """One sentence, before anything is sent, when create_order would be refused anyway."""
-    from .._rentable import COIN_SHORT, coin_names, on_gigaspot
+    """One sentence, before anything is sent, when create_order would be refused anyway (the
+    SDK's :func:`clore_ai.query.not_rentable` decides; this says it in the CLI's terms)."""
+    from .._rentable import COIN_SHORT, coin_names, not_rentable, on_gigaspot
 
+    if not_rentable(server, currency, on_demand=order_type == "on-demand") is None:
+        return
     if on_gigaspot(server):
         raise NotRentable(
             f"server {server.id} is on GigaSPOT and cannot be rented with deploy; "
@@ -518,11 +521,10 @@ def refuse_unrentable(server: Any, currency: str, order_type: str) -> None:
         raise NotRentable(
             f"server {server.id} does not accept {COIN_SHORT.get(currency, currency)}; it takes {taken}{hint}"
         )
-    if order_type == "on-demand" and server.rented:
-        raise NotRentable(
-            f"server {server.id} is rented on-demand right now, so the API would refuse this order "
-            "(server-already-rented); pick another with `clore search`, or bid on it with --type spot"
-        )
+    raise NotRentable(
+        f"server {server.id} is rented on-demand right now, so the API would refuse this order "
+        "(server-already-rented); pick another with `clore search`, or bid on it with --type spot"
+    )
 
 
 def show_quote(quote: dict[str, Any]) -> None:
