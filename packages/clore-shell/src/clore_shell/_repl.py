@@ -134,13 +134,13 @@ def _redirection_refused(text: str, holder: Any) -> int | None:
         prefix.append("--sandbox")
     if app.profile != "default" and "profile" not in given:
         prefix += ["--profile", shlex.quote(app.profile)]
-    from clore_cli._consent import wrap_for_stderr
+    from clore_cli._errors import report
 
     message = (
-        "error: pipes and redirection are not supported in the shell; nothing was sent."
+        "pipes and redirection are not supported in the shell; nothing was sent."
         f" In your system shell: {' '.join([*prefix, line])}"
     )
-    click.echo(wrap_for_stderr(message, hang="       "), err=True)  # between words, as CLI errors
+    report(message, 2, as_json=False)  # as every CLI error: one line, wrapped between words at a terminal
     return 2
 
 
