@@ -171,16 +171,24 @@ def test_available_only_drops_rented_servers_on_the_fast_reading(monkeypatch: py
     assert _seen(kept, list(LAZY)) == _seen(general(body)[1], list(LAZY))
 
 
-def test_a_nested_object_too_deep_to_parse_costs_only_itself() -> None:
-    """The general reading rejects a body pydantic-core cannot parse; the fast one never
-    parsed that object, so it reads None there and every other server reads as usual."""
+def test_a_nested_object_too_deep_for_pydantic_core_is_read_by_the_fast_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The general reading rejects a body pydantic-core cannot parse (about 200 levels); the
+    fast one reads that object with msgspec, which goes deeper, and every other server as usual."""
     servers = _servers()
-    servers[40]["specs"] = {"gpu": "1x RTX 4090", "deep": [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]}
+    too_deep = [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]
+    servers[40]["specs"] = {"gpu": "1x RTX 4090", "pl": too_deep}
+    servers[100]["specs"] = {"gpu": "1x RTX 3090", "deep": too_deep}
     body = _body(servers).replace(b"[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]", b"[" * 400 + b"]" * 400)
-    _, read = core.envelope_parser("servers", MarketplaceServer, many=True)(body)
-    specs = [server.specs for server in read]  # a batch: the deep one's slice is read item by item
-    assert specs[40] is None and read[40].unread_fields["specs"].startswith('{"gpu": "1x RTX 4090"')
-    assert all(spec is not None for index, spec in enumerate(specs) if index != 40)
+    fast, general = _parsers(monkeypatch)
+    with pytest.raises(ValueError, match="recursion limit"):
+        general(body)
+    _, read = fast(body)
+    specs = [server.specs for server in read]
+    assert specs[40] is not None and specs[40].gpu == "1x RTX 4090" and specs[40].pl is not None
+    assert specs[100] is not None and specs[100].gpu == "1x RTX 3090" and specs[100].pl is None
+    assert all(spec is not None for spec in specs) and read[40].unread_fields == {}
     assert specs[41] == ServerSpecs.model_validate(servers[41]["specs"])
 
 

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from ._lazy import LAZY, WithLazyFields, install_lazy_fields, keep_unread, unread_fields_of
+from ._nested import NestedModel
 
 __all__ = [
     "HOURS_PER_DAY",
@@ -77,12 +78,6 @@ class _Model(_Readable):
     """Keeps unknown fields: the API grows, and raw data must stay reachable."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class _Lean(_Readable):
-    """For objects repeated thousands of times in the marketplace: unknown keys ignored."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 def _per_hour(per_day: Optional[float]) -> Optional[float]:
@@ -150,13 +145,13 @@ class Wallet(_Model):
 # ── hardware ───────────────────────────────────────────────────────────────
 
 
-class NetSpecs(_Lean):
+class NetSpecs(NestedModel):
     cc: Optional[str] = None
     down: Optional[float] = None
     up: Optional[float] = None
 
 
-class ServerSpecs(_Lean):
+class ServerSpecs(NestedModel):
     mb: Optional[str] = None
     cpu: Optional[str] = None
     cpus: Optional[str] = None
@@ -173,12 +168,12 @@ class ServerSpecs(_Lean):
     stock_pl: Optional[List[Any]] = None
 
 
-class ServerRating(_Lean):
+class ServerRating(NestedModel):
     avg: Optional[float] = None
     cnt: Optional[int] = None
 
 
-class UsdPrice(_Lean):
+class UsdPrice(NestedModel):
     """USD equivalents of the per-day prices (``price.usd`` on the wire)."""
 
     on_demand_btc: Optional[float] = None
@@ -187,7 +182,7 @@ class UsdPrice(_Lean):
     spot: Optional[float] = None
 
 
-class ServerPrice(_Lean):
+class ServerPrice(NestedModel):
     """``price`` of a marketplace server; every number is **per day**."""
 
     on_demand: Optional[PriceMap] = None
