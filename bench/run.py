@@ -398,7 +398,7 @@ def main() -> int:
         report["marketplace_50k"] = bench_marketplace(pythons, 50000, 5)
     report["start"] = bench_start(starts, 3 if smoke else 15)
     report["floor"] = bench_floor(pythons, 3 if smoke else 15)
-    cli_sizes = {servers: (2, 2, 4)} if smoke else {5000: (15, 5, 21), 50000: (7, 0, 15)}
+    cli_sizes = {servers: (2, 2, 4)} if smoke else {5000: (15, 5, 21), 50000: (7, 0, 25)}
     report["cli"] = bench_cli(pythons.get("official"), bin_dir, cli_sizes)
     report["cli_fixed"] = bench_cli(pythons.get("official"), bin_dir, {50: (2 if smoke else 9, 0, 0)})["50"]
     report["concurrency"] = bench_concurrency(pythons, calls, 0.1 if smoke else 1.0)
@@ -768,7 +768,7 @@ compiled for both (as a wheel install does). No CLORE_* settings, an empty HOME.
 - each CLI sample gets a fresh cache dir: ours spaces the requests of one key 1 s apart
   across processes (state in the cache dir), which back-to-back samples would otherwise wait on.
 - no key vs CLORE_API_KEY: both through `env`, run in back-to-back pairs (order alternating;
-  21 pairs at 5,000, 15 at 50,000); the figure is the median of the per-pair differences.
+  21 pairs at 5,000, 25 at 50,000); the figure is the median of the per-pair differences.
   Without a key the keyring is never imported.
 - marketplace samples: the four variants (ours CA / ours / official / official CA outside)
   run interleaved, one of each per round (7 rounds at 5,000, 5 at 50,000)."""
@@ -1135,6 +1135,42 @@ What would close the gap, and why it is not done:
 - Tried and dropped: the batch's loops as `map()` over C functions (`dict.get`,
   `dict.__setitem__`) instead of comprehensions: 1.5 ms faster on 3.9, 1.5 ms slower on
   3.13, within the noise of either.
+- Tried and dropped in the next session (3.13, 5,000 `specs` slices, warm medians): msgspec
+  into typed dicts and then pydantic-core building the models with pass-through field
+  schemas, 20.8 ms against `validate_json`'s 16.5 ms; msgspec into typed dicts and the models
+  built in Python (`object.__new__` and their four slots), 18.8 ms against 17.3 ms. Both lose
+  because building a model from Python objects costs pydantic-core more than reading it
+  from JSON text. Reading the body in 1 MiB chunks instead of httpcore's 64 KiB: receiving
+  took 13 ms instead of 9 ms (each fresh 1 MiB buffer is new memory, faulted in page by page).
+
+## Issue 15, round 8: the nested objects as msgspec structs, every row met on every Python
+
+`ServerSpecs`, `ServerPrice`, `ServerRating`, `NetSpecs` and `UsdPrice` are now msgspec
+structs with the pydantic surface scripts use (`clore_ai/_nested.py`; docs/architecture.md
+says what is kept and what is given up). Reading the three nested objects of 5,000 servers
+from their JSON text, fresh process, collector off, 3.13: pydantic models 37 ms and 7,400
+minor page faults, structs 10.5 ms and 2,500 (no `__dict__` and no `__pydantic_fields_set__`
+per instance). Values are the same: the batch is read with msgspec's strict rules, which
+accept a value only where pydantic's lax rules give the same Python value, and anything else
+is read the pydantic way (tests/core/test_nested.py, and the fast/general comparison in
+tests/core/test_rawjson.py). `clore search` (table, `-o json --all`, `-o csv --all`),
+`orders`, `order` and `host server-config` print byte for byte what they printed before.
+
+Full runs on every Python (the table "Every row on every Python" above): every judged row
+is met on 3.9, 3.10, 3.11, 3.12 and 3.13. marketplace() then every nested read at 5,000:
+0.23x on 3.11 (0.048 s, below `json.loads` of the body), 0.33x on 3.13 (0.052 s against
+0.159 s; 0.47x before), 0.25x on 3.9 (0.38x before). At 50,000: 0.13-0.16x (0.18-0.26x
+before). The keyless row at 50,000 now takes 25 pairs instead of 15: with 15, its median
+swung from -11.5 to +10.9 ms across the five Pythons of one session (a 0.7 s command on a
+shared 2-core box) with the same modules imported on both sides.
+
+Where the 5,000 nested read goes on 3.13 now (in-process, perf counters): reading every
+nested object 19 ms, of which msgspec 10.3 ms, joining each slice's texts 2.3 ms, the
+15,000 descriptor reads 2.5-3 ms. Tried and dropped: a `property` instead of the descriptor
+class (no change: pydantic's `BaseModel.__getattr__` keeps CPython 3.12+ from inlining the
+getter), slices of 1,024 and of the whole batch instead of 256 (54 and 55 ms against 51:
+fresh memory again), top-level models validated from msgspec-decoded dicts instead of
+structs (9.3 ms against 9.0).
 
 ## Before and after (issue 7)
 
@@ -1150,8 +1186,9 @@ Two targets were missed in the first landing: marketplace() official/ours **1.40
 Changes:
 
 1. `price`, `specs` and `rating` of a marketplace server are validated the first time they
-   are read (`clore_ai/_lazy.py`), not while the body is parsed. They are still real
-   `ServerPrice`/`ServerSpecs`/`ServerRating` models with the documented types; `model_dump`,
+   are read (`clore_ai/_lazy.py`), not while the body is parsed. They are still
+   `ServerPrice`/`ServerSpecs`/`ServerRating` objects with the documented types (pydantic
+   models then; msgspec structs with the same surface since issue 15, round 8); `model_dump`,
    `==`, `repr` and pickling see validated values. The row "then reading every nested object"
    above is what a caller pays who reads them all; the CLI's `search` table reads only the
    rows it shows plus the filter fields. A malformed nested value now costs that value (with a
