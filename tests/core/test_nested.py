@@ -28,7 +28,10 @@ NESTED: Dict[str, Type[NestedModel]] = {"specs": ServerSpecs, "price": ServerPri
 def _typed(value: Any) -> Any:
     """A value with the type of every leaf spelled out (``1 == 1.0``; a reader's types must match)."""
     if isinstance(value, NestedModel):
-        return (type(value).__name__, {name: _typed(getattr(value, name)) for name in value.__struct_fields__})
+        return (
+            type(value).__name__,
+            {name: _typed(getattr(value, name)) for name in value.__struct_fields__},
+        )
     if isinstance(value, dict):
         return {key: _typed(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -64,15 +67,43 @@ def test_every_recorded_nested_object_reads_the_same_both_ways() -> None:
 
 
 ODD_LEAVES: List[Any] = [
-    None, 0, 1, -7, 11, 2**63, 10**30, 0.0, -0.0, 1.5, 11.0, 1e300, 2.499e-05, "16", "1e3", "inf",
-    "nan", "", "RTX 4090", " 4x ", True, False, [], [1, "a"], {}, {"k": 1}, [[[]]],
+    None,
+    0,
+    1,
+    -7,
+    11,
+    2**63,
+    10**30,
+    0.0,
+    -0.0,
+    1.5,
+    11.0,
+    1e300,
+    2.499e-05,
+    "16",
+    "1e3",
+    "inf",
+    "nan",
+    "",
+    "RTX 4090",
+    " 4x ",
+    True,
+    False,
+    [],
+    [1, "a"],
+    {},
+    {"k": 1},
+    [[[]]],
 ]
 
 
 def test_odd_values_never_read_differently() -> None:
     """A few thousand objects with odd leaves: the fast reader reads many, differs on none."""
     chance = random.Random(15)
-    fields = {model: list(model.__struct_fields__) for model in (ServerSpecs, ServerPrice, ServerRating, NetSpecs, UsdPrice)}
+    fields = {
+        model: list(model.__struct_fields__)
+        for model in (ServerSpecs, ServerPrice, ServerRating, NetSpecs, UsdPrice)
+    }
     read = refused = 0
     for _ in range(3000):
         model = chance.choice(list(fields))
@@ -128,7 +159,11 @@ def test_a_server_dumps_its_nested_objects_as_plain_data() -> None:
         {"id": 7, "specs": {"ram": 3, "net": {"cc": "X"}}, "price": {"usd": {"spot": 1}}, "rating": None}
     )
     assert server.model_dump(mode="json", include={"specs", "price"}) == {
-        "specs": {**dict.fromkeys(ServerSpecs.__struct_fields__), "ram": 3.0, "net": {"cc": "X", "down": None, "up": None}},
+        "specs": {
+            **dict.fromkeys(ServerSpecs.__struct_fields__),
+            "ram": 3.0,
+            "net": {"cc": "X", "down": None, "up": None},
+        },
         "price": {
             "on_demand": None,
             "spot": None,
