@@ -12,13 +12,14 @@ import json
 import pickle
 import random
 from pathlib import Path
-from typing import Any, Dict, List, Type
+from typing import Any, Dict, List, Optional, Type
 
 import pytest
 from pydantic import ValidationError
 
-from clore_ai import MarketplaceServer, NetSpecs, ServerPrice, ServerRating, ServerSpecs, UsdPrice
-from clore_ai._lazy import keep_unread
+import clore_ai._core as core
+from clore_ai import CloreAI, MarketplaceServer, NetSpecs, ServerPrice, ServerRating, ServerSpecs, UsdPrice
+from clore_ai._lazy import keep_unread, validate_leniently
 from clore_ai._nested import NestedModel, convert_many, decode_many, decode_one
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real-samples"
@@ -178,8 +179,144 @@ def test_a_server_dumps_its_nested_objects_as_plain_data() -> None:
     }
 
 
-def test_unread_fields_stay_with_their_object_and_out_of_its_equality() -> None:
+def test_unread_fields_survive_copies_and_count_in_equality() -> None:
+    """As on a pydantic model, whose private state is copied, pickled and compared."""
     specs = ServerSpecs(ram=64.0)
     keep_unread(specs, "gpuram", "x")
     assert specs.unread_fields == {"gpuram": "x"} and ServerSpecs(ram=64.0).unread_fields == {}
-    assert specs == ServerSpecs(ram=64.0)
+    assert specs != ServerSpecs(ram=64.0)
+    copies = [
+        copy.copy(specs),
+        copy.deepcopy(specs),
+        pickle.loads(pickle.dumps(specs)),
+        specs.model_copy(),
+        specs.model_copy(deep=True),
+    ]
+    assert all(one == specs and one.unread_fields == {"gpuram": "x"} for one in copies)
+    server = MarketplaceServer.model_validate({"id": 1, "specs": {"ram": "lots", "cpu": "EPYC"}})
+    assert server.specs is not None and server.specs.unread_fields == {"ram": "lots"}
+    for one in (copy.deepcopy(server), pickle.loads(pickle.dumps(server)), server.model_copy(deep=True)):
+        assert one.specs is not None and one.specs.unread_fields == {"ram": "lots"} and one == server
+
+
+def test_a_free_form_field_deeper_than_the_fast_reader_goes_is_read_the_pydantic_way() -> None:
+    shallow, deep = [[[[[[1]]]]]], [[[[[[[[[[[[1]]]]]]]]]]]]
+    assert decode_one(ServerSpecs, json.dumps({"pl": shallow}).encode()) == ServerSpecs(pl=shallow)
+    assert decode_one(ServerSpecs, json.dumps({"pl": deep}).encode()) is NotImplemented
+    assert ServerSpecs.model_validate({"pl": deep}).pl == deep
+    assert ServerSpecs.model_fields["pl"].annotation == Optional[List[Any]]
+
+
+def test_the_pydantic_surface_a_script_uses() -> None:
+    specs = ServerSpecs.model_validate({"ram": 64, "gpu": "1x A", "net": {"cc": "DE"}}, strict=False)
+    assert dict(specs)["ram"] == 64.0 and str(specs).startswith("mb=None cpu=None")
+    assert specs.model_fields_set == {"ram", "gpu", "net"} and specs.model_extra is None
+    assert specs.model_dump(exclude_defaults=True) == {"ram": 64.0, "gpu": "1x A", "net": {"cc": "DE"}}
+    server = MarketplaceServer.model_validate({"id": 1, "specs": {"ram": 64, "net": {"cc": "DE"}}})
+    assert server.model_dump(exclude_unset=True) == {"id": 1, "specs": {"ram": 64.0, "net": {"cc": "DE"}}}
+    assert "ServerSpecs" in ServerSpecs.model_json_schema()["title"]
+
+
+def _odd_object(chance: random.Random, model: Type[NestedModel]) -> Any:
+    """A wire value for a nested field: mostly objects with odd leaves, sometimes not an object."""
+    if chance.random() < 0.05:
+        return chance.choice([None, "five stars", 5, [1, 2], True])
+    value: Dict[str, Any] = {}
+    names = list(model.__struct_fields__)
+    for name in chance.sample(names, chance.randint(0, len(names))):
+        if name in ("net", "usd"):
+            value[name] = _odd_object(chance, NetSpecs if name == "net" else UsdPrice)
+        elif name in ("on_demand", "spot") and chance.random() < 0.7:
+            value[name] = {
+                "bitcoin": chance.choice(ODD_LEAVES),
+                "CLORE-Blockchain": chance.choice(ODD_LEAVES),
+            }
+        else:
+            value[name] = chance.choice(ODD_LEAVES) if chance.random() < 0.3 else _plain(model, name, chance)
+    return value
+
+
+def _plain(model: Type[NestedModel], name: str, chance: random.Random) -> Any:
+    """A value of the field's own type (most of a real answer)."""
+    annotation = str(model.model_fields[name].annotation)  # type: ignore[attr-defined]
+    if "float" in annotation:
+        return chance.choice([1.5, 11, 0.17])
+    if "int" in annotation:
+        return chance.choice([4, 16, 2**40])
+    if "str" in annotation:
+        return chance.choice(["1x RTX 4090", "DE", "16/32"])
+    return chance.choice([[450], [250, 300], {"bitcoin": 1}])
+
+
+@pytest.mark.parametrize("reading", ["fast", "general"])
+def test_a_listing_of_odd_nested_objects_reads_as_pydantic_reads_each(
+    reading: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the batches of a real listing (msgspec slices, then item by item where a
+    slice is refused): every nested object, and what is set aside, is what reading it alone
+    with pydantic gives."""
+    chance = random.Random(16)
+    servers: List[Dict[str, Any]] = [{"id": index} for index in range(900)]
+    for index, server in enumerate(servers):
+        for name, model in NESTED.items():
+            if index < 300:  # whole slices the fast reader takes
+                server[name] = _plain_object(model)
+            elif index < 600:  # numbers as text: only pydantic's lax rules read some of them
+                server[name] = {key: _as_text(value, chance) for key, value in _plain_object(model).items()}
+            elif chance.random() < 0.95:
+                server[name] = _odd_object(chance, model) if chance.random() < 0.4 else _plain_object(model)
+    if reading == "general":
+        monkeypatch.setattr(core, "listing_decoder", lambda *args, **kwargs: None)
+    _, read = core.envelope_parser("servers", MarketplaceServer, many=True)(
+        json.dumps({"code": 0, "servers": servers}).encode()
+    )
+    assert [server.id for server in read] == list(range(900))
+    for wire, server in zip(servers, read):
+        for name, model in NESTED.items():
+            value, got = wire.get(name), getattr(server, name)
+            if isinstance(value, dict):
+                expected = validate_leniently(model, value)
+                assert _typed(got) == _typed(expected) and got.unread_fields == expected.unread_fields, value
+            else:
+                assert got is None
+                assert (
+                    server.unread_fields.get(name) == value
+                    if value is not None
+                    else name not in server.unread_fields
+                )
+
+
+def _plain_object(model: Type[NestedModel]) -> Dict[str, Any]:
+    chance = random.Random(model.__name__)
+    return {
+        name: _plain(model, name, chance) if name not in ("net", "usd") else {"cc": "DE", "spot": 0.17}
+        for name in model.__struct_fields__
+    }
+
+
+def _as_text(value: Any, chance: random.Random) -> Any:
+    if isinstance(value, (int, float)) and chance.random() < 0.3:
+        return chance.choice([str(value), "1e3"])
+    return value
+
+
+def test_a_value_set_while_the_batch_is_read_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread may set ``server.specs`` while a slice is being read: the batch must
+    not overwrite it with what it read from the wire."""
+    import clore_ai._lazy as lazy
+    from clore_ai.sandbox import Sandbox, SandboxTransport
+
+    with CloreAI(api_key="k", transport=SandboxTransport(Sandbox(servers=700))) as client:
+        servers = client.marketplace(available_only=False)
+    calls: List[int] = []
+    read_slice = lazy.decode_many
+
+    def meanwhile(model: Any, text: bytes) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            servers[400].specs = ServerSpecs(gpu="set meanwhile")
+        return read_slice(model, text)
+
+    monkeypatch.setattr(lazy, "decode_many", meanwhile)
+    assert all(server.specs is not None for server in servers) and len(calls) > 2
+    assert servers[400].specs is not None and servers[400].specs.gpu == "set meanwhile"

@@ -171,25 +171,25 @@ def test_available_only_drops_rented_servers_on_the_fast_reading(monkeypatch: py
     assert _seen(kept, list(LAZY)) == _seen(general(body)[1], list(LAZY))
 
 
-def test_a_nested_object_too_deep_for_pydantic_core_is_read_by_the_fast_reader(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The general reading rejects a body pydantic-core cannot parse (about 200 levels); the
-    fast one reads that object with msgspec, which goes deeper, and every other server as usual."""
+def test_a_nested_object_too_deep_to_parse_costs_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The general reading rejects a body pydantic-core cannot parse; the fast one never
+    parsed that object, so it reads None there (dumping the listing still works), and every
+    other server reads as usual. Deep under a key the model ignores, it costs nothing."""
     servers = _servers()
     too_deep = [[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]
     servers[40]["specs"] = {"gpu": "1x RTX 4090", "pl": too_deep}
     servers[100]["specs"] = {"gpu": "1x RTX 3090", "deep": too_deep}
-    body = _body(servers).replace(b"[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]", b"[" * 400 + b"]" * 400)
+    body = _body(servers).replace(b"[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]", b"[" * 300 + b"]" * 300)
     fast, general = _parsers(monkeypatch)
     with pytest.raises(ValueError, match="recursion limit"):
         general(body)
     _, read = fast(body)
-    specs = [server.specs for server in read]
-    assert specs[40] is not None and specs[40].gpu == "1x RTX 4090" and specs[40].pl is not None
+    specs = [server.specs for server in read]  # a batch: the deep one's slice is read item by item
+    assert specs[40] is None and read[40].unread_fields["specs"].startswith('{"gpu": "1x RTX 4090"')
     assert specs[100] is not None and specs[100].gpu == "1x RTX 3090" and specs[100].pl is None
-    assert all(spec is not None for spec in specs) and read[40].unread_fields == {}
+    assert all(spec is not None for index, spec in enumerate(specs) if index != 40)
     assert specs[41] == ServerSpecs.model_validate(servers[41]["specs"])
+    assert json.loads(read[40].model_dump_json())["specs"] is None
 
 
 def test_a_model_that_sees_raw_items_never_takes_the_fast_reading() -> None:

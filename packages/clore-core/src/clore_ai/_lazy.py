@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
-from itertools import repeat
 from operator import itemgetter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Set, Tuple, Type, TypeVar
 
@@ -236,16 +234,11 @@ class LazyBatch:
             for start in range(0, len(self._pending), BATCH_SLICE):
                 part = self._pending[start : start + BATCH_SLICE]
                 raw = list(map(read_field, part))
-                if _ONLY_TEXT.issuperset(map(type, raw)):  # the usual slice: loops in C
-                    built = decode_many(model, b"[" + b",".join(raw) + b"]")
-                    if built is not None:
-                        # A lone read in another thread meanwhile built an equal object.
-                        deque(map(dict.__setitem__, part, repeat(name), built), maxlen=0)
-                        continue
-                part = [held for held, value in zip(part, raw) if value.__class__ in _UNREAD]
-                raw = list(map(read_field, part))
+                if not _ONLY_TEXT.issuperset(map(type, raw)):  # some were read alone already
+                    part = [held for held, value in zip(part, raw) if value.__class__ in _UNREAD]
+                    raw = list(map(read_field, part))
                 for held, value, instance in zip(part, raw, _validate_slice(model, raw)):
-                    if held[name] is value and instance is not _LEFT:  # not read alone meanwhile
+                    if held[name] is value and instance is not _LEFT:  # not set meanwhile
                         held[name] = instance
         del self._reads[name]
         if not self._reads:
@@ -254,7 +247,7 @@ class LazyBatch:
 
 #: Values of a lazy field not validated yet: a parsed object, or JSON text (``_rawjson``).
 _UNREAD = (dict, RAW)
-_ONLY_TEXT = frozenset({RAW})
+_ONLY_TEXT = frozenset({RAW})  # a slice nobody has read from yet
 #: In a validated slice: this one is left for a lone read (it is not an object).
 _LEFT: Any = object()
 

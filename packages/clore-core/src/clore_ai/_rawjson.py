@@ -21,9 +21,10 @@ first (``bytes.isascii`` is all a normal answer costs) and goes the general way.
 Two differences are by design. A key absent on the wire is given to pydantic as ``null``, so
 ``model_fields_set`` of a server names every field (every field of these models defaults to
 ``None``: no value differs). And a nested object nested deeper than pydantic-core parses
-(about 200 levels), which makes the general reading reject the whole answer, is read here by
-msgspec, which goes deeper (past msgspec's own limit, about 1,000 levels, the answer goes the
-general way, which rejects it, as it always has).
+(about 200 levels), which makes the general reading reject the whole answer, costs only that
+object here: it reads ``None``, its text kept in ``unread_fields`` (``_nested.JsonValue``
+keeps msgspec from reading deeper than pydantic would); under a key the model ignores, depth
+costs nothing.
 """
 
 from __future__ import annotations

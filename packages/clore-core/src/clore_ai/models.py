@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from ._lazy import LAZY, WithLazyFields, install_lazy_fields, keep_unread, unread_fields_of
-from ._nested import NestedModel
+from ._nested import JsonValue, NestedModel, prepare_readers
 
 __all__ = [
     "HOURS_PER_DAY",
@@ -164,8 +164,8 @@ class ServerSpecs(NestedModel):
     backend_version: Optional[int] = None
     pcie_rev: Optional[int] = None
     pcie_width: Optional[int] = None
-    pl: Optional[List[Any]] = None
-    stock_pl: Optional[List[Any]] = None
+    pl: Optional[List[JsonValue]] = None
+    stock_pl: Optional[List[JsonValue]] = None
 
 
 class ServerRating(NestedModel):
@@ -188,7 +188,7 @@ class ServerPrice(NestedModel):
     on_demand: Optional[PriceMap] = None
     spot: Optional[PriceMap] = None
     usd: Optional[UsdPrice] = None
-    original_usd: Optional[Dict[str, Any]] = None
+    original_usd: Optional[Dict[str, JsonValue]] = None
 
 
 def _gpu_description(specs: Optional[ServerSpecs], gpu_array: Any) -> Optional[str]:
@@ -340,6 +340,7 @@ class MarketplaceServer(_Model, WithLazyFields):
 
 
 install_lazy_fields(MarketplaceServer, price=ServerPrice, specs=ServerSpecs, rating=ServerRating)
+prepare_readers(ServerSpecs, ServerPrice, ServerRating, NetSpecs, UsdPrice)
 
 
 # ── hosted servers ─────────────────────────────────────────────────────────
