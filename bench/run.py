@@ -1152,7 +1152,7 @@ from their JSON text, fresh process, collector off, 3.13: pydantic models 37 ms 
 minor page faults, structs 10.5 ms and 2,500 (no `__dict__` and no `__pydantic_fields_set__`
 per instance). Values are the same: the batch is read with msgspec's strict rules, which
 accept a value only where pydantic's lax rules give the same Python value (free-form fields
-up to 8 levels deep), and anything else is read the pydantic way (tests/core/test_nested.py,
+up to 4 levels deep), and anything else is read the pydantic way (tests/core/test_nested.py,
 and the fast/general comparison in tests/core/test_rawjson.py). A reviewer's differential
 run of 4,260 odd bodies (one at a time and in batches, on both readings) and 1,177 through
 `my_servers()`, `my_orders()` and `server_config()` found one difference, since closed: a

@@ -200,7 +200,7 @@ def test_unread_fields_survive_copies_and_count_in_equality() -> None:
 
 
 def test_a_free_form_field_deeper_than_the_fast_reader_goes_is_read_the_pydantic_way() -> None:
-    shallow, deep = [[[[[[1]]]]]], [[[[[[[[[[[[1]]]]]]]]]]]]
+    shallow, deep = [[[[1]]]], [[[[[[[[1]]]]]]]]  # JSON_DEPTH is 4
     assert decode_one(ServerSpecs, json.dumps({"pl": shallow}).encode()) == ServerSpecs(pl=shallow)
     assert decode_one(ServerSpecs, json.dumps({"pl": deep}).encode()) is NotImplemented
     assert ServerSpecs.model_validate({"pl": deep}).pl == deep
