@@ -1143,7 +1143,7 @@ What would close the gap, and why it is not done:
   from JSON text. Reading the body in 1 MiB chunks instead of httpcore's 64 KiB: receiving
   took 13 ms instead of 9 ms (each fresh 1 MiB buffer is new memory, faulted in page by page).
 
-## Issue 15, round 8: the nested objects as msgspec structs, every row met on every Python
+## Issue 15, round 8: the nested objects as msgspec structs; the nested row met on every Python
 
 `ServerSpecs`, `ServerPrice`, `ServerRating`, `NetSpecs` and `UsdPrice` are now msgspec
 structs with the pydantic surface scripts use (`clore_ai/_nested.py`; docs/architecture.md
@@ -1160,13 +1160,20 @@ run of 4,260 odd bodies (one at a time and in batches, on both readings) and 1,1
 `clore search` (table, `-o json --all`, `-o csv --all`),
 `orders`, `order` and `host server-config` print byte for byte what they printed before.
 
-Full runs on every Python (the table "Every row on every Python" above): every judged row
-is met on 3.9, 3.10, 3.11, 3.12 and 3.13. marketplace() then every nested read at 5,000:
-0.23x on 3.11 (0.048 s, below `json.loads` of the body), 0.33x on 3.13 (0.052 s against
-0.159 s; 0.47x before), 0.25x on 3.9 (0.38x before). At 50,000: 0.13-0.16x (0.18-0.26x
-before). The keyless row at 50,000 now takes 25 pairs instead of 15: with 15, its median
-swung from -11.5 to +10.9 ms across the five Pythons of one session (a 0.7 s command on a
-shared 2-core box) with the same modules imported on both sides.
+Full runs on every Python (the table "Every row on every Python" above; this box was slower
+that hour, both sides' fixed costs ~30% above the morning's): marketplace() then every
+nested read at 5,000 is met everywhere: 0.22x on 3.11 (0.051 s, below `json.loads` of the
+body), 0.32x on 3.13 (0.060 s against 0.189 s; 0.47x before), 0.26x on 3.9 (0.38x before),
+0.23x on 3.10, 0.24x on 3.12. At 50,000: 0.13-0.17x (0.18-0.26x before). Every other judged
+row is met on every Python but one, which is noise: the keyless row at 50,000, the median of
+per-pair differences of a 0.75 s command, read -13.1 ms on 3.12 and +21.4 ms on 3.10 in the
+same hour with 25 pairs (15 before: -11.5 to +10.9 ms in an earlier set of runs), with the
+same modules imported on both sides and keyring never imported. At 5,000 (0.3 s) it stays
+within -6 to +1 ms.
+
+An import cost found on the way: `JsonValue` at 8 levels (its union's branches double per
+level) added 55 ms to importing the models, the CLI's fixed cost (`clore search` on 50
+servers 0.21 → 0.30 s). At 4 levels it adds about 5 ms.
 
 Where the 5,000 nested read goes on 3.13 now (in-process, perf counters): reading every
 nested object 19 ms, of which msgspec 10.3 ms, joining each slice's texts 2.3 ms, the
