@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from operator import itemgetter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Set, Tuple, Type, TypeVar
 
 from pydantic import (
@@ -227,16 +226,15 @@ class LazyBatch:
 
     def _validate_all(self, name: str) -> None:
         model = self._fields[name]
-        read_field = itemgetter(name)
         with gc_paused():  # a burst of new objects: see _gcpause
             # A slice at a time: a few hundred objects' text joined and read in one call
             # is faster than one call each, and than the whole batch at once (fresh memory).
             for start in range(0, len(self._pending), BATCH_SLICE):
                 part = self._pending[start : start + BATCH_SLICE]
-                raw = list(map(read_field, part))
+                raw = [held.get(name) for held in part]
                 if not _ONLY_TEXT.issuperset(map(type, raw)):  # some were read alone already
                     part = [held for held, value in zip(part, raw) if value.__class__ in _UNREAD]
-                    raw = list(map(read_field, part))
+                    raw = [held[name] for held in part]
                 for held, value, instance in zip(part, raw, _validate_slice(model, raw)):
                     if held[name] is value and instance is not _LEFT:  # not set meanwhile
                         held[name] = instance

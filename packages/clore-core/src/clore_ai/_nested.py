@@ -18,8 +18,12 @@ Two readers, one result. The fast reader (:func:`decode_many`, :func:`convert_ma
 msgspec with its strict rules, which accept a value only when its JSON type is the field's
 own type (an integer for a float field too): for those values pydantic's lax rules give
 exactly the same Python value. Anything else (``"16"`` for ``ram``, ``11.0`` for an integer
-field, an odd shape) makes the fast reader fail, and the caller reads those objects the
-pydantic way, leniently. tests/core/test_nested.py compares both readers.
+field, an odd shape, a free-form value deeper than :data:`JSON_DEPTH`) makes the fast reader
+fail, and the caller reads those objects the pydantic way, leniently.
+tests/core/test_nested.py compares both readers.
+
+What is not like pydantic: ``isinstance(specs, BaseModel)`` is false, the constructor takes
+values as they are (like ``model_construct``), and ``exclude_unset`` drops the ``None`` fields.
 """
 
 from __future__ import annotations
