@@ -214,10 +214,6 @@ def _model_fields(cls: Type[NestedModel]) -> Dict[str, FieldInfo]:
     }
 
 
-def is_nested_model(model: Any) -> bool:
-    return isinstance(model, type) and issubclass(model, NestedModel)
-
-
 _TYPEDDICTS: Dict[type, Any] = {}
 _ADAPTERS: Dict[type, TypeAdapter[Any]] = {}
 _DECODERS: Dict[Tuple[type, bool], Any] = {}
