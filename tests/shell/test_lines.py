@@ -208,3 +208,15 @@ def test_help_in_a_real_terminal_goes_through_the_pager(tmp_path: Path) -> None:
     leave_shell(child, pexpect)
     paged_text = (tmp_path / "paged.txt").read_text()
     assert "Shell commands:" in paged_text and "Usage: clore rent" in paged_text
+
+
+def test_a_refused_pipe_never_echoes_a_password_back(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clore_shell._repl as repl
+
+    monkeypatch.setattr(repl, "run_args", lambda *args, **kwargs: 0)
+    line = "deploy 6 --image x/y --ssh-password hunter2secret | tee log"
+    assert run_line(line, new_app_holder(app)) == 2
+    err = capsys.readouterr().err
+    assert "hunter2secret" not in err and "Run the command in your system shell." in err

@@ -26,7 +26,7 @@ from ._lineopts import (
     without_clore,
 )
 from .completer import BoundedAutoSuggest, CloreCompleter
-from .history import SafeHistory, history_path
+from .history import SafeHistory, history_path, is_secret_line
 from .keybindings import shell_key_bindings
 from .toolbar import SessionState, start_refresher, toolbar_text
 
@@ -136,10 +136,11 @@ def _redirection_refused(text: str, holder: Any) -> int | None:
         prefix += ["--profile", shlex.quote(app.profile)]
     from clore_cli._errors import report
 
-    message = (
-        "pipes and redirection are not supported in the shell; nothing was sent."
-        f" In your system shell: {' '.join([*prefix, line])}"
-    )
+    message = "pipes and redirection are not supported in the shell; nothing was sent."
+    if is_secret_line(line, known_keys(app)):  # never echo a password, token or key back
+        message += " Run the command in your system shell."
+    else:
+        message += f" In your system shell: {' '.join([*prefix, line])}"
     report(message, 2, as_json=False)  # as every CLI error: one line, wrapped between words at a terminal
     return 2
 

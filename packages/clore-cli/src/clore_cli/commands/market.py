@@ -220,12 +220,7 @@ def search(
             "GPU marketplace",
             columns,
             rows,
-            footer=_footer(len(rows), total, hidden, coin)
-            + (
-                "; Free: no = rented on-demand (a spot bid can still be placed), GS = on GigaSPOT"
-                if include_rented
-                else ""
-            ),
+            footer=_footer(len(rows), total, hidden, coin) + (_FREE_LEGEND if include_rented else ""),
         )
     )
 
